@@ -1,0 +1,1 @@
+"""Built-in actions: ``uses:`` steps that Conveyor implements natively."""

@@ -1,0 +1,135 @@
+"""The event vocabulary: what the engine tells its sinks while a run goes on.
+
+Sinks (the terminal, the ``--json`` stream, later the server's database) receive
+these in order from ``Sink.emit``. Each event is plain data and turns into one
+JSON object with ``to_json()``; that object's ``type`` field names the event.
+
+A job is identified by its ``job_key``: the job id, plus the matrix values for
+matrix jobs (``test (3.11, ubuntu)``), unique within a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Event:
+    type = "event"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["type"] = self.type
+        return data
+
+
+@dataclass(frozen=True)
+class RunStarted(Event):
+    type = "run_started"
+    workflow: str  # display name
+    path: str
+    event: str  # push, pull_request, workflow_dispatch, ...
+    ref: str
+    sha: str
+    jobs: list[str]  # job ids in file order
+
+
+@dataclass(frozen=True)
+class JobStarted(Event):
+    type = "job_started"
+    job_key: str
+    job_id: str
+    name: str
+    matrix: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepStarted(Event):
+    type = "step_started"
+    job_key: str
+    step: int  # 0-based index in the job
+    name: str
+    command: str  # the run: text (masked) or the uses: reference
+
+
+@dataclass(frozen=True)
+class LogLines(Event):
+    """One or more complete lines of a step's output, already masked.
+
+    ``text`` holds the lines joined with ``\\n`` and no trailing newline. Lines
+    come in batches so that a step printing millions of lines costs one event per
+    batch, not one per line.
+    """
+
+    type = "log"
+    job_key: str
+    step: int
+    text: str
+
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+
+@dataclass(frozen=True)
+class Annotation(Event):
+    """An ``::error::``, ``::warning::`` or ``::notice::`` workflow command."""
+
+    type = "annotation"
+    job_key: str
+    step: int
+    level: str  # error | warning | notice
+    message: str
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class StepFinished(Event):
+    type = "step_finished"
+    job_key: str
+    step: int
+    name: str
+    status: Status  # the conclusion: success, failure, cancelled or skipped
+    outcome: Status  # before continue-on-error is applied
+    duration: float  # seconds
+    exit_code: int | None = None
+    reason: str | None = None  # why it failed, when not a plain exit code
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobFinished(Event):
+    type = "job_finished"
+    job_key: str
+    job_id: str
+    status: Status
+    duration: float
+    outputs: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunFinished(Event):
+    type = "run_finished"
+    status: Status
+    duration: float
+    reason: str | None = None
+
+
+class Sink(Protocol):
+    """Receives every event of a run, in order, from one thread at a time."""
+
+    def emit(self, event: Event) -> None: ...

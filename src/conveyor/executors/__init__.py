@@ -1,0 +1,1 @@
+"""Executors: how a step's process is started, streamed, timed out and killed."""

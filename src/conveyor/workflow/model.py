@@ -1,0 +1,164 @@
+"""The typed workflow: what a validated YAML file means, with source positions.
+
+This is Conveyor's schema. The parser (``conveyor.workflow.parse``) builds these
+objects and refuses anything it cannot represent, so the engine never sees raw YAML.
+
+Values that GitHub allows to be expressions stay as strings here (for example
+``if_`` or an ``env`` value holding ``${{ ... }}``); the engine evaluates them when
+their contexts exist. A field whose YAML value may be either a literal or an
+expression is typed as the literal's type ``| str``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.workflow.errors import Position
+
+
+@dataclass
+class EventFilter:
+    """Filters of one ``on.<event>`` entry; ``None`` means the key was absent."""
+
+    branches: list[str] | None = None
+    branches_ignore: list[str] | None = None
+    tags: list[str] | None = None
+    tags_ignore: list[str] | None = None
+    paths: list[str] | None = None
+    paths_ignore: list[str] | None = None
+    types: list[str] | None = None
+    workflows: list[str] | None = None
+
+
+@dataclass
+class DispatchInput:
+    """One ``on.workflow_dispatch.inputs.<name>`` (or ``workflow_call`` input)."""
+
+    name: str
+    description: str = ""
+    required: bool = False
+    default: Any = None
+    type: str = "string"  # string | boolean | number | choice | environment
+    options: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Triggers:
+    """The ``on:`` section. ``events`` maps an event name to its filters."""
+
+    events: dict[str, EventFilter] = field(default_factory=dict)
+    schedule: list[str] = field(default_factory=list)  # cron lines, validated
+    inputs: dict[str, DispatchInput] = field(default_factory=dict)  # workflow_dispatch
+
+
+@dataclass
+class RunDefaults:
+    shell: str | None = None
+    working_directory: str | None = None
+
+
+@dataclass
+class Concurrency:
+    group: str
+    cancel_in_progress: bool | str = False
+
+
+@dataclass
+class Environment:
+    name: str
+    url: str | None = None
+
+
+@dataclass
+class Step:
+    """One ``run:`` command or one ``uses:`` action."""
+
+    index: int  # 0-based position in the job
+    position: Position
+    id: str | None = None
+    name: str | None = None
+    if_: str | None = None
+    run: str | None = None
+    uses: str | None = None
+    with_: dict[str, str] = field(default_factory=dict)
+    shell: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    working_directory: str | None = None
+    continue_on_error: bool | str = False
+    timeout_minutes: float | str | None = None
+    # Where each key's value starts, for errors found while running.
+    positions: dict[str, Position] = field(default_factory=dict)
+
+    @property
+    def display_name(self) -> str:
+        """The name GitHub shows: ``name``, else ``Run <first line>``, else the action."""
+        if self.name:
+            return self.name
+        if self.run is not None:
+            first = self.run.strip().splitlines()[0] if self.run.strip() else ""
+            return f"Run {first}"
+        return f"Run {self.uses}"
+
+
+@dataclass
+class Strategy:
+    # A mapping of axis -> list of values plus optional include/exclude lists,
+    # or an expression string such as ``${{ fromJSON(needs.a.outputs.m) }}``.
+    matrix: dict[str, Any] | str | None = None
+    fail_fast: bool | str = True
+    max_parallel: int | str | None = None
+
+
+@dataclass
+class Job:
+    id: str
+    position: Position
+    name: str | None = None
+    needs: list[str] = field(default_factory=list)
+    if_: str | None = None
+    runs_on: Any = None  # accepted and recorded; jobs run on this host
+    env: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    strategy: Strategy | None = None
+    timeout_minutes: float | str = 360
+    continue_on_error: bool | str = False
+    environment: Environment | None = None
+    concurrency: Concurrency | None = None
+    defaults: RunDefaults = field(default_factory=RunDefaults)
+    steps: list[Step] = field(default_factory=list)
+    positions: dict[str, Position] = field(default_factory=dict)
+
+
+@dataclass
+class Workflow:
+    path: str  # as given by the user, used in every message
+    position: Position
+    name: str | None = None
+    run_name: str | None = None
+    on: Triggers = field(default_factory=Triggers)
+    env: dict[str, str] = field(default_factory=dict)
+    defaults: RunDefaults = field(default_factory=RunDefaults)
+    concurrency: Concurrency | None = None
+    permissions: Any = None  # accepted; there is no token to scope locally
+    jobs: dict[str, Job] = field(default_factory=dict)  # in file order
+    # True for the seed's form: a file with a top-level ``steps:`` list and no ``jobs:``.
+    shorthand: bool = False
+    positions: dict[str, Position] = field(default_factory=dict)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.path
+
+
+@dataclass
+class CompositeAction:
+    """An ``action.yml`` with ``runs.using: composite`` at a local path."""
+
+    path: str
+    position: Position
+    name: str | None = None
+    description: str | None = None
+    inputs: dict[str, DispatchInput] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)  # name -> value expression
+    steps: list[Step] = field(default_factory=list)
