@@ -1,7 +1,172 @@
-"""The ``conveyor`` command line."""
+"""The ``conveyor`` command line.
+
+Start-up time is a feature (``conveyor run`` is measured against act): this module
+imports only the standard library at load time; each command imports what it uses.
+Exit codes of ``run`` (DESIGN.md): 0 all succeeded, 1 the pipeline failed, 2 the
+workflow or the command line is invalid, 130 cancelled by Ctrl-C.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+EXIT_CANCELLED = 130
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from conveyor import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="conveyor",
+        description="Run GitHub Actions workflows (and the seed's .conveyor.yml) on this machine.",
+    )
+    parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
+    parser.add_argument(
+        "-C", "--directory", default=".", help="run as if started in this directory"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the pipeline for an event (default: push)")
+    _add_selection_arguments(run)
+    run.add_argument(
+        "--job",
+        "-j",
+        action="append",
+        dest="jobs_only",
+        metavar="ID",
+        help="run only this job (and the jobs it needs); repeatable",
+    )
+    run.add_argument("--eventpath", metavar="FILE", help="JSON payload of the event (github.event)")
+    run.add_argument(
+        "--json", action="store_true", help="one JSON event a line on stdout (docs/json-events.md)"
+    )
+    run.add_argument(
+        "--secret",
+        "-s",
+        action="append",
+        default=[],
+        metavar="NAME[=VALUE]",
+        help="a secret; without =VALUE it is read from the environment",
+    )
+    run.add_argument("--secret-file", metavar="FILE", help="secrets in dotenv format")
+    run.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a configuration variable (the vars context)",
+    )
+    run.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a workflow_dispatch input",
+    )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 2,
+        dest="parallel",
+        metavar="N",
+        help="jobs run at once (default: the CPU count)",
+    )
+    run.add_argument(
+        "--clean",
+        action="store_true",
+        help="run in a fresh checkout of HEAD instead of the working tree",
+    )
+    run.add_argument(
+        "--color",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="the live, coloured view (auto: when stdout is a terminal)",
+    )
+
+    validate = commands.add_parser("validate", help="check workflow files; exit 2 if invalid")
+    validate.add_argument(
+        "files",
+        nargs="*",
+        metavar="FILE",
+        help="files to check (default: the ones `conveyor run` would find)",
+    )
+
+    list_ = commands.add_parser("list", help="show the jobs and steps an event would run")
+    _add_selection_arguments(list_)
+
+    init = commands.add_parser("init", help="write a .conveyor.yml fitted to this project")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    return parser
+
+
+def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workflow",
+        "-W",
+        action="append",
+        metavar="FILE",
+        help="the workflow file to use; repeatable",
+    )
+    parser.add_argument(
+        "--event",
+        "-e",
+        default="push",
+        metavar="NAME",
+        help="the event that triggers the run (default: push)",
+    )
+
 
 def main(argv: list[str] | None = None) -> int:
-    return 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_INVALID
+    try:
+        os.chdir(args.directory)
+    except OSError as error:
+        print(f"conveyor: cannot enter {args.directory}: {error.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    from conveyor.workflow.errors import WorkflowInvalid
+
+    try:
+        if args.command == "run":
+            from conveyor.commands.run import run_command
+
+            return run_command(args)
+        if args.command == "validate":
+            from conveyor.commands.validate import validate_command
+
+            return validate_command(args)
+        if args.command == "list":
+            from conveyor.commands.list_jobs import list_command
+
+            return list_command(args)
+        from conveyor.commands.init import init_command
+
+        return init_command(args)
+    except WorkflowInvalid as invalid:
+        print(str(invalid), file=sys.stderr)
+        count = len(invalid.problems)
+        print(f"conveyor: {count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+        return EXIT_INVALID
+    except UsageError as error:
+        print(f"conveyor: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("conveyor: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        # `conveyor run | head`: the reader left; nothing more to say to it.
+        sys.stderr.close()
+        return EXIT_FAILED

@@ -1,0 +1,120 @@
+"""``conveyor init``: write a ``.conveyor.yml`` fitted to the project it finds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from conveyor.cli import EXIT_OK, UsageError
+from conveyor.workflow.discovery import ROOT_FILES, find_repository_root
+
+DEPLOY_PLACEHOLDER = ("Deploy", 'echo "Deploying to server..."  # replace with your deploy command')
+
+
+def _django(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    return "Django pipeline", [
+        ("Build", "python manage.py collectstatic --noinput"),
+        ("Check", "python manage.py check"),
+        ("Test", "python manage.py test"),
+        DEPLOY_PLACEHOLDER,
+    ]
+
+
+def _node(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    try:
+        scripts = json.loads((root / "package.json").read_text(encoding="utf-8")).get("scripts", {})
+    except (OSError, ValueError, AttributeError):
+        scripts = {}
+    install = "npm ci" if (root / "package-lock.json").exists() else "npm install"
+    steps = [("Install", install)]
+    if "build" in scripts:
+        steps.append(("Build", "npm run build"))
+    if "lint" in scripts:
+        steps.append(("Lint", "npm run lint"))
+    steps.append(("Test", "npm test"))
+    return "Node.js pipeline", [*steps, DEPLOY_PLACEHOLDER]
+
+
+def _python(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    return "Python pipeline", [
+        ("Build", "python -m pip install -e ."),
+        ("Test", "python -m pytest"),
+        DEPLOY_PLACEHOLDER,
+    ]
+
+
+def _go(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    return "Go pipeline", [
+        ("Build", "go build ./..."),
+        ("Test", "go test ./..."),
+        DEPLOY_PLACEHOLDER,
+    ]
+
+
+def _rust(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    return "Rust pipeline", [
+        ("Build", "cargo build --locked"),
+        ("Test", "cargo test --locked"),
+        DEPLOY_PLACEHOLDER,
+    ]
+
+
+def _make(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    return "Make pipeline", [("Build", "make"), ("Test", "make test"), DEPLOY_PLACEHOLDER]
+
+
+def _generic(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    return "Pipeline", [
+        ("Build", 'echo "Add your build command here"'),
+        ("Test", 'echo "Add your test command here"'),
+        DEPLOY_PLACEHOLDER,
+    ]
+
+
+# First match wins: a Django project often has a package.json for its front end.
+DETECTORS = [
+    (("manage.py",), _django),
+    (("pyproject.toml", "setup.py", "setup.cfg"), _python),
+    (("package.json",), _node),
+    (("go.mod",), _go),
+    (("Cargo.toml",), _rust),
+    (("Makefile", "makefile"), _make),
+]
+
+
+def _quote(command: str) -> str:
+    """A YAML scalar for a command; a trailing `# comment` stays a YAML comment."""
+    text, hash_, comment = command.partition("  # ")
+    needs_quotes = text[:1] in "\"'&*!|>%@`{[" or ": " in text
+    scalar = "'" + text.replace("'", "''") + "'" if needs_quotes else text
+    return f"{scalar}  # {comment}" if hash_ else scalar
+
+
+def render(name: str, steps: list[tuple[str, str]]) -> str:
+    lines = [
+        f"# {name} for Conveyor. Run it with `conveyor run`; see `conveyor run --help`.",
+        "# The steps run in order and the pipeline stops at the first failure.",
+        f"name: {name}",
+        "steps:",
+    ]
+    for step_name, command in steps:
+        lines += [f"  - name: {step_name}", f"    run: {_quote(command)}"]
+    return "\n".join(lines) + "\n"
+
+
+def init_command(args: argparse.Namespace) -> int:
+    root = find_repository_root(Path.cwd())
+    existing = [root / name for name in ROOT_FILES if (root / name).exists()]
+    if existing and not args.force:
+        raise UsageError(f"{existing[0]} already exists (use --force to overwrite it)")
+    for markers, detector in DETECTORS:
+        if any((root / marker).exists() for marker in markers):
+            name, steps = detector(root)
+            break
+    else:
+        name, steps = _generic(root)
+    target = root / ".conveyor.yml"
+    target.write_text(render(name, steps), encoding="utf-8")
+    print(f"wrote {target} ({name}, {len(steps)} steps): run it with `conveyor run`")
+    return EXIT_OK

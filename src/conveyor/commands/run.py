@@ -1,0 +1,222 @@
+"""``conveyor run``: run the pipeline for an event, show it live, print the seed's tables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from conveyor.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
+from conveyor.commands.selection import Selection, select
+from conveyor.engine.events import Event, Status
+from conveyor.engine.pipeline_status import PipelineTracker
+from conveyor.engine.runner import RunOptions, run_workflow
+from conveyor.executors.base import Cancellation
+from conveyor.executors.local import LocalExecutor
+from conveyor.workflow.errors import WorkflowInvalid
+from conveyor.workflow.model import Workflow
+from conveyor.workflow.triggers import coerce_dispatch_inputs
+
+
+class Tee:
+    """Hands each event to several sinks in turn."""
+
+    def __init__(self, *sinks: Any) -> None:
+        self.sinks = sinks
+
+    def emit(self, event: Event) -> None:
+        for sink in self.sinks:
+            sink.emit(event)
+
+
+def parse_assignments(
+    values: list[str], what: str, from_environment: bool = False
+) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not name:
+            raise UsageError(f"{what} {value!r}: expected NAME=VALUE")
+        if not sep:
+            if not from_environment:
+                raise UsageError(f"{what} {value!r}: expected NAME=VALUE")
+            if name not in os.environ:
+                raise UsageError(f"{what} {name}: no =VALUE given and ${name} is not set")
+            rest = os.environ[name]
+        result[name] = rest
+    return result
+
+
+def read_secret_file(path: str) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    if not os.path.isfile(path):
+        raise UsageError(f"--secret-file {path}: no such file")
+    try:
+        values = dotenv_values(path, encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"--secret-file {path}: not UTF-8 text") from None
+    return {name: value or "" for name, value in values.items()}
+
+
+def make_sink(args: argparse.Namespace) -> Any:
+    if args.json:
+        from conveyor.terminal.json_lines import JsonLinesSink
+
+        return JsonLinesSink(sys.stdout)
+    if args.color == "always" or (args.color == "auto" and sys.stdout.isatty()):
+        from conveyor.terminal.live import LiveSink
+
+        return LiveSink()
+    from conveyor.terminal.plain import PlainSink
+
+    return PlainSink(sys.stdout)
+
+
+@contextmanager
+def clean_checkout(root: str) -> Iterator[str]:
+    """A fresh clone of HEAD in a temporary directory, removed afterwards."""
+    directory = tempfile.mkdtemp(prefix="conveyor-clean-")
+    try:
+        result = subprocess.run(
+            ["git", "clone", "--quiet", "--no-hardlinks", root, directory],
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise UsageError(f"--clean: cannot clone {root}: {result.stderr.strip()}")
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextmanager
+def interrupt_cancels(cancellation: Cancellation) -> Iterator[None]:
+    """First Ctrl-C cancels the run (steps are killed, `always()` steps still run);
+    a second one stops waiting for them."""
+
+    def on_interrupt(signum: int, frame: Any) -> None:
+        if cancellation.cancelled:
+            raise KeyboardInterrupt
+        print("\nconveyor: cancelling (Ctrl-C again to stop at once)", file=sys.stderr)
+        cancellation.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    secrets = parse_assignments(args.secret, "--secret", from_environment=True)
+    if args.secret_file:
+        secrets = {**read_secret_file(args.secret_file), **secrets}
+    variables = parse_assignments(args.var, "--var")
+    given_inputs = parse_assignments(args.input, "--input")
+    if args.parallel < 1:
+        raise UsageError("--jobs must be at least 1")
+
+    selection = select(args.workflow, args.event, args.eventpath)
+    if not selection.chosen:
+        for workflow, why in selection.passed_over:
+            print(f"conveyor: {workflow.path}: not run: {why}", file=sys.stderr)
+        print(f"conveyor: no workflow runs on {args.event}", file=sys.stderr)
+        return EXIT_OK
+    _check_jobs_exist(selection.chosen, args.jobs_only)
+
+    cancellation = Cancellation()
+    sink = make_sink(args)
+    worst = EXIT_OK
+    with interrupt_cancels(cancellation):
+        for workflow in selection.chosen:
+            inputs = _inputs_for(workflow, args.event, given_inputs)
+            code = _run_one(
+                workflow, selection, args, secrets, variables, inputs, sink, cancellation
+            )
+            worst = max(worst, code) if code != EXIT_CANCELLED else EXIT_CANCELLED
+            if cancellation.cancelled:
+                return EXIT_CANCELLED
+    return worst
+
+
+def _check_jobs_exist(workflows: list[Workflow], jobs: list[str] | None) -> None:
+    known = {job_id for workflow in workflows for job_id in workflow.jobs}
+    for job in jobs or []:
+        if job not in known:
+            raise UsageError(f"--job {job}: no such job (jobs: {', '.join(sorted(known))})")
+
+
+def _inputs_for(workflow: Workflow, event: str, given: dict[str, str]) -> dict[str, Any]:
+    if event != "workflow_dispatch":
+        return {}
+    try:
+        return coerce_dispatch_inputs(workflow.on.inputs, given)
+    except ValueError as error:
+        raise UsageError(f"{workflow.path}: {error}") from None
+
+
+def _run_one(
+    workflow: Workflow,
+    selection: Selection,
+    args: argparse.Namespace,
+    secrets: dict[str, str],
+    variables: dict[str, str],
+    inputs: dict[str, Any],
+    sink: Any,
+    cancellation: Cancellation,
+) -> int:
+    tracker = PipelineTracker(workflow)
+    with (
+        clean_checkout(str(selection.root)) if args.clean else _in_place(str(selection.root))
+    ) as workspace:
+        options = RunOptions(
+            workspace=workspace,
+            event_name=args.event,
+            event_payload=selection.payload,
+            git=selection.git,
+            secrets=secrets,
+            variables=variables,
+            inputs=inputs,
+            max_parallel_jobs=args.parallel,
+            only_jobs=args.jobs_only,
+            run_number=1,
+            run_id=str(int(time.time() * 1000)),
+        )
+        try:
+            result = run_workflow(
+                workflow, options, LocalExecutor(), Tee(tracker, sink), cancellation
+            )
+        except WorkflowInvalid as invalid:
+            # A composite action's action.yml is only read when its step runs.
+            print(str(invalid), file=sys.stderr)
+            return EXIT_INVALID
+        finally:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                close()
+    if hasattr(sink, "write_pipeline"):
+        sink.write_pipeline(tracker)
+    else:
+        from conveyor.terminal.tables import summary_text
+
+        sys.stdout.write(summary_text(tracker))
+        sys.stdout.flush()
+    if result.status == Status.SUCCESS:
+        return EXIT_OK
+    if result.status == Status.CANCELLED:
+        return EXIT_CANCELLED
+    return EXIT_FAILED
+
+
+@contextmanager
+def _in_place(root: str) -> Iterator[str]:
+    yield root

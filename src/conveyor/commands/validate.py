@@ -1,0 +1,36 @@
+"""``conveyor validate``: check workflow files without running anything."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from conveyor.cli import EXIT_INVALID, EXIT_OK, UsageError
+from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
+from conveyor.workflow.errors import WorkflowInvalid
+from conveyor.workflow.load import load_workflow
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    root = find_repository_root(Path.cwd())
+    try:
+        paths, _ = discover(root, args.files or None)
+    except NoWorkflow as error:
+        raise UsageError(str(error)) from None
+    problems = 0
+    for path in paths:
+        shown = display_path(path, root)
+        try:
+            workflow = load_workflow(path, shown)
+        except WorkflowInvalid as invalid:
+            print(str(invalid), file=sys.stderr)
+            problems += len(invalid.problems)
+            continue
+        jobs = len(workflow.jobs)
+        steps = sum(len(job.steps) for job in workflow.jobs.values())
+        print(f"{shown}: valid ({jobs} job{'s' if jobs != 1 else ''}, {steps} steps)")
+    if problems:
+        print(f"conveyor: {problems} problem{'s' if problems != 1 else ''} found", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK

@@ -1,0 +1,281 @@
+"""The seed's execution table and pipeline-status tracker, built from a run's events.
+
+A *stage* is a step when the workflow has one job (the seed's form) and a job
+otherwise. ``PipelineTracker`` is a sink: feed it every event of a run and it
+keeps one ``Stage`` a stage, in workflow order, from which both the execution
+table (Step · Action · Command Run · Result · Next Step) and the tracker
+(``pipeline_status`` after each stage) are drawn. The CLI prints them at the end;
+the server will show the same rows live.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from conveyor.engine.events import (
+    Event,
+    JobFinished,
+    JobStarted,
+    LogLines,
+    RunFinished,
+    Status,
+    StepFinished,
+    StepStarted,
+)
+from conveyor.workflow.model import Workflow
+
+NOT_STARTED = "Not started"
+
+# A stage whose name says what it does gets the seed's wording; others a plain one.
+_PHRASES: list[tuple[re.Pattern[str], str, str]] = [
+    (re.compile(r"\bbuild", re.I), "Build successful", "Build failed"),
+    (re.compile(r"\btest", re.I), "Tests passed", "Test failed"),
+    (re.compile(r"\bdeploy", re.I), "Deployed", "Deploy failed"),
+    (re.compile(r"\blint", re.I), "Lint passed", "Lint failed"),
+]
+
+
+def success_phrase(stage_name: str) -> str:
+    for pattern, success, _ in _PHRASES:
+        if pattern.search(stage_name):
+            return success
+    return f"{stage_name} succeeded"
+
+
+def failure_phrase(stage_name: str) -> str:
+    for pattern, _, failure in _PHRASES:
+        if pattern.search(stage_name):
+            return failure
+    return f"{stage_name} failed"
+
+
+@dataclass
+class Stage:
+    name: str
+    command: str
+    status: Status = Status.QUEUED
+    duration: float | None = None
+    reason: str | None = None
+    last_line: str = ""
+    # For a job stage: how many of its matrix combinations there are and how many failed.
+    parts: int = 0
+    failed_parts: int = 0
+
+    @property
+    def action(self) -> str:
+        return f"{self.name} Stage"
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (Status.QUEUED, Status.RUNNING)
+
+
+@dataclass
+class TableRow:
+    step: str
+    action: str
+    command: str
+    result: str
+    next_step: str
+
+
+@dataclass
+class PipelineTracker:
+    """A sink that turns a run's events into stages, then into the seed's two tables."""
+
+    workflow: Workflow
+    stages: list[Stage] = field(default_factory=list)
+    run_status: Status = Status.QUEUED
+    run_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        jobs = list(self.workflow.jobs.values())
+        self._by_step = len(jobs) == 1
+        if self._by_step:
+            self.stages = [
+                Stage(name=step.display_name, command=_command_of(step.run, step.uses))
+                for step in jobs[0].steps
+            ]
+        else:
+            self._job_index = {job.id: i for i, job in enumerate(jobs)}
+            self.stages = [
+                Stage(name=job.name or job.id, command=_job_command(job.steps)) for job in jobs
+            ]
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            self.run_status = event.status
+            self.run_reason = event.reason
+            return
+        if self._by_step:
+            self._on_step_event(event)
+        else:
+            self._on_job_event(event)
+
+    def _on_step_event(self, event: Event) -> None:
+        if isinstance(event, StepStarted) and event.step < len(self.stages):
+            stage = self.stages[event.step]
+            stage.status = Status.RUNNING
+            stage.command = event.command
+        elif isinstance(event, LogLines) and event.step < len(self.stages):
+            _remember_last_line(self.stages[event.step], event.text)
+        elif isinstance(event, StepFinished) and event.step < len(self.stages):
+            stage = self.stages[event.step]
+            stage.status = event.status
+            stage.duration = event.duration
+            stage.reason = event.reason
+
+    def _on_job_event(self, event: Event) -> None:
+        if isinstance(event, JobStarted):
+            stage = self._job_stage(event.job_id)
+            if stage is not None:
+                stage.status = Status.RUNNING
+                stage.parts += 1
+        elif isinstance(event, LogLines):
+            stage = self._job_stage(event.job_key.split(" (", 1)[0])
+            if stage is not None:
+                _remember_last_line(stage, event.text)
+        elif isinstance(event, JobFinished):
+            stage = self._job_stage(event.job_id)
+            if stage is None:
+                return
+            stage.duration = max(stage.duration or 0.0, event.duration)
+            if event.status == Status.FAILURE:
+                stage.failed_parts += 1
+                stage.reason = stage.reason or event.reason
+            stage.status = _combine(stage.status, event.status)
+
+    def _job_stage(self, job_id: str) -> Stage | None:
+        index = self._job_index.get(job_id)
+        return None if index is None else self.stages[index]
+
+    # -- the seed's two tables -------------------------------------------------
+
+    def tracker(self) -> list[tuple[str, str]]:
+        """``(column, pipeline_status)`` pairs: Start, then After <stage> for each stage."""
+        columns = [("Start", NOT_STARTED)]
+        current = NOT_STARTED
+        for stage in self.stages:
+            if stage.status == Status.SUCCESS:
+                current = success_phrase(stage.name)
+            elif stage.status == Status.FAILURE:
+                current = failure_phrase(stage.name)
+            elif stage.status == Status.CANCELLED:
+                current = f"{stage.name} cancelled"
+            elif stage.status == Status.SKIPPED:
+                pass  # the status stays where the pipeline stopped
+            else:
+                current = f"{stage.name} running" if stage.status == Status.RUNNING else current
+            columns.append((f"After {stage.name}", current))
+        return columns
+
+    @property
+    def pipeline_status(self) -> str:
+        return self.tracker()[-1][1]
+
+    def table(self) -> list[TableRow]:
+        rows: list[TableRow] = []
+        for number, stage in enumerate(self.stages, start=1):
+            rows.append(
+                TableRow(
+                    step=str(number),
+                    action=stage.action,
+                    command=stage.command,
+                    result=_result_text(stage),
+                    next_step=self._next_step(number - 1),
+                )
+            )
+        rows.append(
+            TableRow(
+                step=str(len(self.stages) + 1),
+                action="Pipeline End",
+                command="-",
+                result="-",
+                next_step=self._end_text(),
+            )
+        )
+        return rows
+
+    def _next_step(self, index: int) -> str:
+        stage = self.stages[index]
+        later = self.stages[index + 1 :]
+        if stage.status in (Status.QUEUED, Status.RUNNING):
+            return "Waiting" if stage.status == Status.QUEUED else "Running"
+        if stage.status == Status.SKIPPED:
+            return "Not run"
+        if stage.status == Status.FAILURE:
+            return (
+                "Pipeline stopped"
+                if all(s.status == Status.SKIPPED for s in later)
+                else ("Continue despite failure")
+            )
+        if stage.status == Status.CANCELLED:
+            return "Pipeline cancelled"
+        upcoming = next((s for s in later if s.status != Status.SKIPPED), None)
+        if upcoming is not None:
+            return f"Proceed to {upcoming.action}"
+        return "Pipeline Complete" if not later else "Pipeline stopped"
+
+    def _end_text(self) -> str:
+        if self.run_status == Status.SUCCESS:
+            return "No further steps"
+        if self.run_status == Status.CANCELLED:
+            return "Cancelled"
+        if self.run_status == Status.FAILURE:
+            return f"Stopped: {self.pipeline_status}"
+        return "Running"
+
+
+def _command_of(run: str | None, uses: str | None) -> str:
+    if run is not None:
+        lines = [line for line in run.strip().splitlines() if line.strip()]
+        if not lines:
+            return ""
+        return lines[0] + (" …" if len(lines) > 1 else "")
+    return f"uses: {uses}"
+
+
+def _job_command(steps: list) -> str:
+    commands = [_command_of(step.run, step.uses) for step in steps]
+    if len(commands) <= 1:
+        return commands[0] if commands else ""
+    return f"{commands[0]} (+{len(commands) - 1} more)"
+
+
+def _remember_last_line(stage: Stage, text: str) -> None:
+    # Only the tail matters: the table shows the last thing a stage said.
+    tail = text[-500:]
+    for line in reversed(tail.split("\n")):
+        line = line.strip()
+        if line and not line.startswith("##["):
+            stage.last_line = line
+            return
+
+
+def _combine(current: Status, new: Status) -> Status:
+    order = [Status.FAILURE, Status.CANCELLED, Status.RUNNING, Status.SUCCESS, Status.SKIPPED]
+    if current in (Status.QUEUED, Status.RUNNING):
+        return new
+    return min(current, new, key=order.index)
+
+
+def _result_text(stage: Stage) -> str:
+    duration = f" in {stage.duration:.1f}s" if stage.duration is not None else ""
+    detail = f": {_shorten(stage.last_line)}" if stage.last_line else ""
+    if stage.status == Status.SUCCESS:
+        return f"Succeeded{duration}{detail}"
+    if stage.status == Status.FAILURE:
+        why = stage.reason or (stage.last_line and _shorten(stage.last_line)) or "failed"
+        return f"Failed{duration}: {why}"
+    if stage.status == Status.CANCELLED:
+        return f"Cancelled{duration}"
+    if stage.status == Status.SKIPPED:
+        return "Skipped"
+    if stage.status == Status.RUNNING:
+        return "Running"
+    return "Waiting"
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

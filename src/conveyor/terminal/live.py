@@ -1,0 +1,150 @@
+"""The live view in a terminal: coloured step lines, output as it comes, a footer of
+what is running now, and the seed's tables in colour at the end.
+
+Only imported when stdout is a terminal: rich costs start-up time a pipe never pays.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from conveyor.engine.events import (
+    Annotation,
+    Event,
+    JobFinished,
+    JobStarted,
+    LogLines,
+    RunFinished,
+    RunStarted,
+    Status,
+    StepFinished,
+    StepStarted,
+)
+from conveyor.engine.pipeline_status import PipelineTracker
+from conveyor.terminal.plain import describe_step_end, format_duration
+from conveyor.terminal.tables import TABLE_HEADERS
+
+STYLES = {
+    Status.SUCCESS: ("✓", "green"),
+    Status.FAILURE: ("✗", "bold red"),
+    Status.SKIPPED: ("○", "dim"),
+    Status.CANCELLED: ("⊘", "yellow"),
+    Status.RUNNING: ("●", "cyan"),
+    Status.QUEUED: ("·", "dim"),
+}
+
+
+class LiveSink:
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self._running: dict[tuple[str, int], tuple[str, float]] = {}
+        self._jobs_seen: set[str] = set()
+        self._lock = threading.Lock()
+        self._live = Live(
+            get_renderable=self._footer,
+            console=self.console,
+            transient=True,
+            refresh_per_second=8,
+        )
+        self._live.start()
+
+    def _prefix(self, job_key: str) -> str:
+        return f"[{job_key}] " if len(self._jobs_seen) > 1 else ""
+
+    def _footer(self) -> Group:
+        with self._lock:
+            running = list(self._running.items())
+        now = time.monotonic()
+        rows = [
+            Spinner("dots", Text(f" {self._prefix(job)}{name}  {format_duration(now - start)}"))
+            for (job, _), (name, start) in running
+        ]
+        return Group(*rows)
+
+    def emit(self, event: Event) -> None:
+        print_ = self.console.print
+        if isinstance(event, LogLines):
+            prefix = self._prefix(event.job_key)
+            for line in event.lines():
+                print_(self._log_line(prefix, line))
+        elif isinstance(event, StepStarted):
+            with self._lock:
+                self._running[(event.job_key, event.step)] = (event.name, time.monotonic())
+            command = event.command.splitlines()[0] if event.command else ""
+            text = Text(f"{self._prefix(event.job_key)}▶ ", style="cyan")
+            text.append(event.name, style="bold")
+            text.append(f"  {command}", style="dim")
+            print_(text)
+        elif isinstance(event, StepFinished):
+            with self._lock:
+                self._running.pop((event.job_key, event.step), None)
+            mark, style = STYLES[event.status]
+            print_(Text(f"{self._prefix(event.job_key)}{mark} {describe_step_end(event)}", style))
+        elif isinstance(event, JobStarted):
+            self._jobs_seen.add(event.job_key)
+            if len(self._jobs_seen) > 1 or event.matrix:
+                print_(Text(f"[{event.job_key}] job started", style="bold blue"))
+        elif isinstance(event, JobFinished):
+            if len(self._jobs_seen) > 1:
+                mark, style = STYLES[event.status]
+                why = f": {event.reason}" if event.reason and event.status != Status.SUCCESS else ""
+                text = f"[{event.job_key}] {mark} job {event.status} in "
+                print_(Text(text + format_duration(event.duration) + why, style=style))
+        elif isinstance(event, Annotation):
+            style = {"error": "bold red", "warning": "yellow"}.get(event.level, "blue")
+            where = f" {event.file}:{event.line or 1}" if event.file else ""
+            print_(
+                Text(f"{self._prefix(event.job_key)}{event.level}{where}: {event.message}", style)
+            )
+        elif isinstance(event, RunStarted):
+            text = Text("Conveyor ", style="bold magenta")
+            text.append(f"{event.workflow}", style="bold")
+            text.append(f"  {event.path} · {event.event} · {event.ref} · {event.sha[:7]}", "dim")
+            print_(text)
+        elif isinstance(event, RunFinished):
+            self._live.stop()
+
+    def close(self) -> None:
+        self._live.stop()
+
+    def _log_line(self, prefix: str, line: str) -> Text:
+        if line.startswith("##[group]"):
+            return Text(f"{prefix}▸ {line[9:]}", style="bold")
+        if line.startswith("##[endgroup]"):
+            return Text("")
+        if line.startswith("##[error]"):
+            return Text(f"{prefix}│ {line[9:]}", style="red")
+        if line.startswith("##[warning]"):
+            return Text(f"{prefix}│ {line[11:]}", style="yellow")
+        text = Text(f"{prefix}│ ", style="dim")
+        text.append_text(Text.from_ansi(line))
+        return text
+
+    def write_pipeline(self, tracker: PipelineTracker) -> None:
+        self._live.stop()
+        table = Table(
+            title=f"Execution table · {tracker.workflow.display_name}", title_justify="left"
+        )
+        for header in TABLE_HEADERS:
+            table.add_column(header, overflow="fold")
+        for row, stage in zip(tracker.table(), [*tracker.stages, None], strict=False):
+            style = STYLES[stage.status][1] if stage is not None else "bold"
+            table.add_row(row.step, row.action, row.command, Text(row.result, style), row.next_step)
+        self.console.print(table)
+
+        columns = tracker.tracker()
+        status_table = Table(title="Variable tracker", title_justify="left")
+        status_table.add_column("Variable")
+        for column, _ in columns:
+            status_table.add_column(column)
+        status_table.add_row("pipeline_status", *(value for _, value in columns))
+        self.console.print(status_table)
+        _, style = STYLES.get(tracker.run_status, ("", "bold"))
+        self.console.print(Text(f"pipeline_status: {tracker.pipeline_status}", style=style))

@@ -1,0 +1,81 @@
+"""Plain, greppable text for a pipe or a file: one line an event, log lines prefixed.
+
+Every line starts with ``[job]`` so ``grep '^\\[test\\]'`` picks one job's story out
+of parallel jobs; markers are plain words (START, OK, FAIL, SKIP, CANCEL).
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from conveyor.engine.events import (
+    Annotation,
+    Event,
+    JobFinished,
+    JobStarted,
+    LogLines,
+    RunFinished,
+    RunStarted,
+    Status,
+    StepFinished,
+    StepStarted,
+)
+
+MARKERS = {
+    Status.SUCCESS: "OK",
+    Status.FAILURE: "FAIL",
+    Status.SKIPPED: "SKIP",
+    Status.CANCELLED: "CANCEL",
+}
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def describe_step_end(event: StepFinished) -> str:
+    text = f"{event.name} ({format_duration(event.duration)})"
+    if event.status == Status.FAILURE or event.outcome == Status.FAILURE:
+        why = event.reason or (f"exit code {event.exit_code}" if event.exit_code else "failed")
+        text += f": {why}"
+        if event.status == Status.SUCCESS:
+            text += " (continue-on-error)"
+    return text
+
+
+class PlainSink:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def emit(self, event: Event) -> None:
+        write = self.out.write
+        if isinstance(event, LogLines):
+            prefix = f"[{event.job_key}] | "
+            write(prefix + event.text.replace("\n", "\n" + prefix) + "\n")
+        elif isinstance(event, StepStarted):
+            command = event.command.splitlines()[0] if event.command else ""
+            write(f"[{event.job_key}] START {event.name}: {command}\n")
+        elif isinstance(event, StepFinished):
+            marker = MARKERS.get(event.status, event.status)
+            write(f"[{event.job_key}] {marker} {describe_step_end(event)}\n")
+        elif isinstance(event, JobStarted):
+            write(f"[{event.job_key}] JOB {event.name}\n")
+        elif isinstance(event, JobFinished):
+            why = f": {event.reason}" if event.reason and event.status != Status.SUCCESS else ""
+            write(
+                f"[{event.job_key}] JOB {MARKERS.get(event.status, event.status)} "
+                f"({format_duration(event.duration)}){why}\n"
+            )
+        elif isinstance(event, Annotation):
+            where = f" {event.file}:{event.line or 1}" if event.file else ""
+            write(f"[{event.job_key}] {event.level.upper()}{where}: {event.message}\n")
+        elif isinstance(event, RunStarted):
+            where = f"{event.event} {event.ref} {event.sha[:7]}"
+            write(f"RUN {event.workflow} ({event.path}) on {where}\n")
+        elif isinstance(event, RunFinished):
+            why = f": {event.reason}" if event.reason else ""
+            write(f"RUN {event.status.upper()} in {format_duration(event.duration)}{why}\n")
+        self.out.flush()
