@@ -1,0 +1,87 @@
+"""Public entry points: a workflow file or an action directory to a validated model.
+
+Every function raises ``WorkflowInvalid`` carrying every problem found, each at
+``file:line:column``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+from conveyor.workflow.errors import Position, Problem, WorkflowInvalid
+from conveyor.workflow.model import CompositeAction, Workflow
+from conveyor.workflow.parse import parse_document
+from conveyor.workflow.parse_action import parse_action_document
+from conveyor.workflow.parse_base import Checker
+from conveyor.workflow.yamlsource import MAX_SOURCE_BYTES, compose, decode
+
+ACTION_FILES = ("action.yml", "action.yaml")
+
+T = TypeVar("T")
+
+
+def load_workflow(path: str | os.PathLike[str], display_path: str | None = None) -> Workflow:
+    """Read and validate a workflow file; messages name ``display_path`` (default: ``path``)."""
+    shown = display_path if display_path is not None else os.fspath(path)
+    return parse_workflow(_read(Path(path), shown), shown)
+
+
+def parse_workflow(text: str | bytes, path: str) -> Workflow:
+    """Validate workflow text; ``path`` is the name used in the model and in messages."""
+    return _parse(text, path, parse_document)
+
+
+def load_action(
+    action_dir: str | os.PathLike[str], display_path: str | None = None
+) -> CompositeAction:
+    """Read ``action.yml`` (or ``action.yaml``) of a local composite action.
+
+    ``display_path`` names the directory in messages (e.g. ``./.github/actions/x``).
+    """
+    directory = Path(action_dir)
+    shown_dir = display_path if display_path is not None else os.fspath(action_dir)
+    for name in ACTION_FILES:
+        candidate = directory / name
+        if candidate.is_file():
+            shown = f"{shown_dir.rstrip('/')}/{name}"
+            return _parse(_read(candidate, shown), shown, parse_action_document)
+    raise WorkflowInvalid(
+        [
+            Problem(
+                Position(shown_dir, 1, 1),
+                f"no action.yml or action.yaml in {shown_dir} (is it checked out?)",
+            )
+        ]
+    )
+
+
+def _read(path: Path, shown: str) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            # One byte more than allowed is enough to know the file is too large.
+            return handle.read(MAX_SOURCE_BYTES + 1)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise WorkflowInvalid(
+            [Problem(Position(shown, 1, 1), f"cannot read file: {reason}")]
+        ) from None
+
+
+def _parse(text: str | bytes, path: str, build: Callable[[Checker, yaml.Node], T]) -> T:
+    source = decode(text, path)
+    root = compose(source)
+    checker = Checker(source)
+    result = build(checker, root)
+    if checker.problems:
+        raise WorkflowInvalid(_unique(checker.problems))
+    return result
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """Aliased YAML nodes are read once per use; report each problem once."""
+    return list(dict.fromkeys(problems))
