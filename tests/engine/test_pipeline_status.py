@@ -1,0 +1,119 @@
+"""The seed's execution table and pipeline-status tracker, from a run's events."""
+
+from __future__ import annotations
+
+from conveyor.engine.events import (
+    JobFinished,
+    JobStarted,
+    LogLines,
+    RunFinished,
+    Status,
+    StepFinished,
+    StepStarted,
+)
+from conveyor.engine.pipeline_status import PipelineTracker, failure_phrase, success_phrase
+from conveyor.workflow.errors import Position
+from conveyor.workflow.model import Job, Step, Workflow
+
+HERE = Position("seed.yml", 1, 1)
+SEED = [
+    ("Build", "python manage.py collectstatic --noinput"),
+    ("Test", "python manage.py test"),
+    ("Deploy", 'echo "Deploying to server..."'),
+]
+
+
+def seed_workflow() -> Workflow:
+    steps = [Step(index=i, position=HERE, name=n, run=r) for i, (n, r) in enumerate(SEED)]
+    job = Job(id="pipeline", position=HERE, steps=steps)
+    return Workflow(path="seed.yml", position=HERE, jobs={"pipeline": job}, shorthand=True)
+
+
+def step_events(index: int, status: Status, last_line: str = "done") -> list:
+    name, command = SEED[index]
+    events: list = []
+    if status != Status.SKIPPED:
+        events.append(StepStarted("pipeline", index, name, command))
+        events.append(LogLines("pipeline", index, f"working\n{last_line}"))
+    events.append(StepFinished("pipeline", index, name, status, status, 1.5 if events else 0))
+    return events
+
+
+def feed(tracker: PipelineTracker, events: list) -> None:
+    for event in events:
+        tracker.emit(event)
+
+
+def test_the_seed_table_and_tracker_after_a_good_run() -> None:
+    tracker = PipelineTracker(seed_workflow())
+    assert tracker.pipeline_status == "Not started"
+    feed(tracker, step_events(0, Status.SUCCESS, "1 static file copied"))
+    assert tracker.pipeline_status == "Build successful"
+    feed(tracker, step_events(1, Status.SUCCESS, "OK"))
+    feed(tracker, step_events(2, Status.SUCCESS, "Deploying to server..."))
+    tracker.emit(RunFinished(Status.SUCCESS, 4.5))
+
+    assert tracker.tracker() == [
+        ("Start", "Not started"),
+        ("After Build", "Build successful"),
+        ("After Test", "Tests passed"),
+        ("After Deploy", "Deployed"),
+    ]
+    rows = tracker.table()
+    assert [(r.step, r.action, r.command, r.next_step) for r in rows] == [
+        ("1", "Build Stage", SEED[0][1], "Proceed to Test Stage"),
+        ("2", "Test Stage", SEED[1][1], "Proceed to Deploy Stage"),
+        ("3", "Deploy Stage", SEED[2][1], "Pipeline Complete"),
+        ("4", "Pipeline End", "-", "No further steps"),
+    ]
+    assert rows[0].result == "Succeeded in 1.5s: 1 static file copied"
+
+
+def test_a_failed_test_stops_the_tracker_and_skips_deploy() -> None:
+    tracker = PipelineTracker(seed_workflow())
+    feed(tracker, step_events(0, Status.SUCCESS))
+    feed(tracker, step_events(1, Status.FAILURE, "FAILED (failures=1)"))
+    feed(tracker, step_events(2, Status.SKIPPED))
+    tracker.emit(RunFinished(Status.FAILURE, 3.0))
+
+    assert [value for _, value in tracker.tracker()] == [
+        "Not started",
+        "Build successful",
+        "Test failed",
+        "Test failed",
+    ]
+    rows = tracker.table()
+    assert rows[1].result == "Failed in 1.5s: FAILED (failures=1)"
+    assert rows[1].next_step == "Pipeline stopped"
+    assert (rows[2].result, rows[2].next_step) == ("Skipped", "Not run")
+    assert rows[3].next_step == "Stopped: Test failed"
+
+
+def test_jobs_are_the_stages_of_a_multi_job_workflow() -> None:
+    build = Job(id="build", position=HERE, steps=[Step(0, HERE, run="make")])
+    test = Job(id="test", position=HERE, needs=["build"], steps=[Step(0, HERE, run="make check")])
+    workflow = Workflow(path="ci.yml", position=HERE, jobs={"build": build, "test": test})
+    tracker = PipelineTracker(workflow)
+    feed(
+        tracker,
+        [
+            JobStarted("build", "build", "build"),
+            JobFinished("build", "build", Status.SUCCESS, 2.0),
+            JobStarted("test (1)", "test", "test (1)", {"n": 1}),
+            JobStarted("test (2)", "test", "test (2)", {"n": 2}),
+            JobFinished("test (1)", "test", Status.SUCCESS, 1.0),
+            JobFinished("test (2)", "test", Status.FAILURE, 1.2, reason="exit code 1"),
+            RunFinished(Status.FAILURE, 3.3),
+        ],
+    )
+    assert [s.name for s in tracker.stages] == ["build", "test"]
+    assert tracker.stages[1].parts == 2 and tracker.stages[1].failed_parts == 1
+    assert tracker.pipeline_status == "Test failed"
+    assert tracker.table()[0].next_step == "Proceed to test Stage"
+
+
+def test_stage_names_choose_the_seed_wording() -> None:
+    assert success_phrase("Run unit tests") == "Tests passed"
+    assert success_phrase("Deploy to production") == "Deployed"
+    assert success_phrase("Package") == "Package succeeded"
+    assert failure_phrase("Build wheels") == "Build failed"
