@@ -235,8 +235,20 @@ def test_includes_pushing_past_256_are_refused() -> None:
 
 
 def test_huge_product_is_refused_without_building_it() -> None:
-    with pytest.raises(MatrixError, match="more than 256"):
+    with pytest.raises(MatrixError, match="multiply out to 1000000000000 combinations"):
         expand_matrix({f"axis{i}": list(range(10)) for i in range(12)})
+
+
+def test_product_over_256_stops_early() -> None:
+    with pytest.raises(MatrixError, match="produces more than 256 jobs"):
+        expand_matrix({"a": list(range(100)), "b": list(range(100))})
+
+
+def test_absurd_product_is_refused_even_if_excludes_would_empty_it() -> None:
+    matrix: dict[str, Any] = {f"axis{i}": list(range(10)) for i in range(7)}
+    matrix["exclude"] = [{"axis0": value} for value in range(10)]
+    with pytest.raises(MatrixError, match="multiply out to 10000000 combinations"):
+        expand_matrix(matrix)
 
 
 def test_excludes_count_before_the_limit() -> None:

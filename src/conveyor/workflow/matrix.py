@@ -15,10 +15,14 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import math
 from collections.abc import Iterator
 from typing import Any
 
 MAX_COMBINATIONS = 256
+# Past this many raw combinations no realistic exclude list brings the count back to 256, and
+# walking them all would stall the parser, which expands every matrix to check it.
+MAX_PRODUCT = 1_000_000
 _RESERVED_KEYS = ("include", "exclude")
 
 
@@ -102,6 +106,12 @@ def _entries(matrix: dict[str, Any], key: str) -> list[dict[str, Any]]:
 def _apply_exclude(
     vectors: dict[str, list[Any]], exclude: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
+    size = math.prod(len(values) for values in vectors.values())
+    if size > MAX_PRODUCT:
+        raise MatrixError(
+            f"matrix vectors multiply out to {size} combinations; "
+            f"a matrix can produce at most {MAX_COMBINATIONS} jobs"
+        )
     kept: list[dict[str, Any]] = []
     for combination in _product(vectors):
         if any(_contains(combination, entry) for entry in exclude):
