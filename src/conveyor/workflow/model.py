@@ -49,6 +49,8 @@ class Triggers:
 
     events: dict[str, EventFilter] = field(default_factory=dict)
     schedule: list[str] = field(default_factory=list)  # cron lines, validated
+    # cron line -> IANA time zone, for ``- cron: ...`` entries that give ``timezone:``
+    timezones: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, DispatchInput] = field(default_factory=dict)  # workflow_dispatch
 
 

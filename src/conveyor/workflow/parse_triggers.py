@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 import yaml
 
 from conveyor.workflow import globs, triggers
@@ -61,7 +63,7 @@ def _add_event(
         if value is None:
             checker.problem(name_node, "'schedule' needs a list of '- cron:' entries")
             return
-        result.schedule.extend(_schedule(checker, value))
+        result.schedule.extend(_schedule(checker, value, result.timezones))
         return
     if name == "workflow_dispatch":
         result.events[name] = EventFilter()
@@ -125,13 +127,13 @@ def _check_types(checker: Checker, event: str, items: list[tuple[str, yaml.Node]
             checker.problem(node, f"unknown activity type '{value}' for event '{event}'{hint}")
 
 
-def _schedule(checker: Checker, node: yaml.Node) -> list[str]:
+def _schedule(checker: Checker, node: yaml.Node, timezones: dict[str, str]) -> list[str]:
     lines: list[str] = []
     if not is_sequence(node) or not node.value:
         checker.problem(node, "'schedule' must be a list of '- cron: ...' entries")
         return lines
     for item in node.value:
-        fields = checker.fields(item, "a 'schedule' entry", ["cron"])
+        fields = checker.fields(item, "a 'schedule' entry", ["cron", "timezone"])
         if fields is None or not checker.require(fields, "cron", item, "a 'schedule' entry"):
             continue
         value_node = fields["cron"].value
@@ -143,7 +145,23 @@ def _schedule(checker: Checker, node: yaml.Node) -> list[str]:
             checker.problem(value_node, f"invalid 'cron': {message}")
         else:
             lines.append(expression)
+        if "timezone" in fields:
+            zone = _timezone(checker, fields["timezone"].value)
+            if zone is not None and message is None:
+                timezones[expression] = zone
     return lines
+
+
+def _timezone(checker: Checker, node: yaml.Node) -> str | None:
+    name = checker.text(node, "'timezone'", expressions=False)
+    if name is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        checker.problem(node, f"unknown time zone {name!r} (use an IANA name like Europe/Paris)")
+        return None
+    return name
 
 
 def _dispatch(checker: Checker, node: yaml.Node) -> dict[str, DispatchInput]:
