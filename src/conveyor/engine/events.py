@@ -119,6 +119,21 @@ class JobFinished(Event):
     duration: float
     outputs: dict[str, str] = field(default_factory=dict)
     reason: str | None = None
+    # The display name, so that a skipped job (which has no JobStarted) can be shown.
+    name: str = ""
+    matrix: dict[str, Any] = field(default_factory=dict)
+    # The job failed but has ``continue-on-error``: the run does not fail for it.
+    continued_on_error: bool = False
+
+
+@dataclass(frozen=True)
+class StepSummary(Event):
+    """The Markdown a step appended to its ``GITHUB_STEP_SUMMARY`` file (masked)."""
+
+    type = "step_summary"
+    job_key: str
+    step: int
+    markdown: str
 
 
 @dataclass(frozen=True)

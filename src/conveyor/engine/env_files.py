@@ -1,0 +1,120 @@
+"""The per-step files: GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STATE, GITHUB_STEP_SUMMARY."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses step summaries above 1 MiB
+
+
+class EnvFileError(Exception):
+    """A file a step wrote cannot be read; the message names the file and the line."""
+
+
+@dataclass(frozen=True)
+class StepFiles:
+    output: str
+    env: str
+    path: str
+    state: str
+    summary: str
+
+    @classmethod
+    def create(cls, directory: str, prefix: str) -> StepFiles:
+        """Fresh, empty files for one step."""
+        files = cls(
+            output=os.path.join(directory, f"{prefix}_output"),
+            env=os.path.join(directory, f"{prefix}_env"),
+            path=os.path.join(directory, f"{prefix}_path"),
+            state=os.path.join(directory, f"{prefix}_state"),
+            summary=os.path.join(directory, f"{prefix}_step_summary"),
+        )
+        for name in (files.output, files.env, files.path, files.state, files.summary):
+            with open(name, "w"):
+                pass
+        return files
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "GITHUB_OUTPUT": self.output,
+            "GITHUB_ENV": self.env,
+            "GITHUB_PATH": self.path,
+            "GITHUB_STATE": self.state,
+            "GITHUB_STEP_SUMMARY": self.summary,
+        }
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return ""
+
+
+def parse_key_values(text: str, label: str) -> dict[str, str]:
+    """``NAME=value`` lines and ``NAME<<DELIMITER`` ... ``DELIMITER`` blocks.
+
+    ``label`` names the file in error messages (``GITHUB_OUTPUT``).
+    """
+    values: dict[str, str] = {}
+    lines = text.replace("\r\n", "\n").split("\n")
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        number = index + 1
+        index += 1
+        if not line.strip():
+            continue
+        equals = line.find("=")
+        heredoc = line.find("<<")
+        if equals >= 0 and (heredoc < 0 or equals < heredoc):
+            name, value = line[:equals], line[equals + 1 :]
+            if not name:
+                raise EnvFileError(
+                    f"{label} line {number}: a name is missing before '=' in {line!r}"
+                )
+            values[name] = value
+            continue
+        if heredoc < 0:
+            raise EnvFileError(
+                f"{label} line {number}: expected NAME=value or NAME<<DELIMITER, got {line!r}"
+            )
+        name, delimiter = line[:heredoc], line[heredoc + 2 :]
+        if not name or not delimiter:
+            raise EnvFileError(
+                f"{label} line {number}: a name and a delimiter are needed around '<<' in {line!r}"
+            )
+        body: list[str] = []
+        while index < len(lines) and lines[index] != delimiter:
+            body.append(lines[index])
+            index += 1
+        if index >= len(lines):
+            raise EnvFileError(
+                f"{label} line {number}: no line with the delimiter {delimiter!r} "
+                f"closes the value of {name!r}"
+            )
+        index += 1  # the delimiter line
+        values[name] = "\n".join(body)
+    return values
+
+
+def read_key_values(path: str, label: str) -> dict[str, str]:
+    return parse_key_values(_read_text(path), label)
+
+
+def read_path_entries(path: str) -> list[str]:
+    return [line.strip() for line in _read_text(path).splitlines() if line.strip()]
+
+
+def read_summary(path: str) -> str:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return ""
+    if size > SUMMARY_LIMIT:
+        raise EnvFileError(
+            f"GITHUB_STEP_SUMMARY is {size} bytes; the limit is {SUMMARY_LIMIT} bytes (1 MiB)"
+        )
+    return _read_text(path)

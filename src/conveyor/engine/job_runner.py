@@ -1,0 +1,604 @@
+"""One job (or one matrix combination) run step by step on its executor host."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.actions import run_action
+from conveyor.engine import evaluation
+from conveyor.engine.contexts import default_env, github_context, runner_context
+from conveyor.engine.env_files import (
+    EnvFileError,
+    StepFiles,
+    read_key_values,
+    read_path_entries,
+    read_summary,
+)
+from conveyor.engine.evaluation import EngineProblem
+from conveyor.engine.events import (
+    Annotation,
+    Event,
+    JobFinished,
+    JobStarted,
+    LogLines,
+    Status,
+    StepFinished,
+    StepStarted,
+    StepSummary,
+)
+from conveyor.engine.git_info import GitInfo
+from conveyor.engine.log_stream import StepLog
+from conveyor.engine.masking import Masker
+from conveyor.engine.options import RunOptions
+from conveyor.engine.results import JobResult, StepResult
+from conveyor.engine.shells import ShellError, resolve_shell
+from conveyor.engine.step_types import StepOutcome, StepScope
+from conveyor.executors.base import Cancellation, Executor, JobHost, StepCommand
+from conveyor.workflow.expressions import JobStatus
+from conveyor.workflow.model import Job, Step, Workflow
+
+
+@dataclass
+class RunShared:
+    """What every job of one run shares."""
+
+    workflow: Workflow
+    options: RunOptions
+    git: GitInfo
+    executor: Executor
+    emit: Callable[[Event], None]  # serialised: one thread at a time
+    masker: Masker
+    debug: bool
+    inputs: dict[str, Any]
+
+
+@dataclass
+class JobSpec:
+    """One job instance: a job, or one combination of its matrix."""
+
+    job: Job
+    job_key: str
+    name: str
+    matrix: dict[str, Any]
+    strategy: dict[str, Any]
+    needs: dict[str, Any]  # the `needs` context
+    cancellation: Cancellation  # cancels this instance (run cancel, fail-fast)
+
+
+def format_minutes(minutes: float) -> str:
+    return f"{minutes:g}"
+
+
+def _action_slug(uses: str) -> str:
+    return "__" + re.sub(r"[^A-Za-z0-9_]+", "_", uses.split("@", 1)[0]).strip("_")
+
+
+class JobRunner:
+    def __init__(self, shared: RunShared, spec: JobSpec) -> None:
+        self.shared = shared
+        self.spec = spec
+        self.job = spec.job
+        self.masker = shared.masker
+        self.workspace = shared.options.workspace
+        self.github_env: dict[str, str] = {}  # what GITHUB_ENV files set
+        self.path_additions: list[str] = []  # GITHUB_PATH entries, latest last
+        self.static_env: dict[str, str] = {}  # workflow env, then job env, evaluated
+        self.timed_out_minutes: float | None = None
+        self.steps: list[StepResult] = []
+        self._action_names: dict[str, int] = {}
+        self._deadline: float | None = None
+        self._host: JobHost | None = None
+        self._github: dict[str, Any] = {}
+        self._runner: dict[str, Any] = {}
+        self._step_counter = 0
+        self._job_timeout_minutes: float | None = None
+        self.raw_outputs: dict[str, str] = {}  # unmasked, for the `needs` context
+
+    # -- the job ------------------------------------------------------------------
+
+    def run(self) -> JobResult:
+        spec = self.spec
+        started = time.monotonic()
+        self._emit(JobStarted(spec.job_key, self.job.id, self.masker.mask(spec.name), spec.matrix))
+        outputs: dict[str, str] = {}
+        reason: str | None = None
+        continue_on_error = False
+        try:
+            self._host = self.shared.executor.prepare_job(spec.job_key, self.workspace)
+        except Exception as error:
+            reason = self.masker.mask(f"could not prepare the job's host: {error}")
+            return self._finish(started, Status.FAILURE, reason, {}, False)
+        try:
+            self._prepare(self._host)
+            continue_on_error = self._job_flag(self.job.continue_on_error, "continue-on-error")
+            self._deadline = self._job_deadline(started)
+            scope = StepScope()
+            for step in self.job.steps:
+                self.steps.append(self.execute_step(step, scope))
+            outputs = self._job_outputs(scope)
+            self.raw_outputs = outputs
+            status, reason = self._job_status(scope)
+        except EngineProblem as problem:
+            status, reason = Status.FAILURE, self.masker.mask(str(problem))
+        except Exception as error:  # a bug: report it on the job rather than lose the run
+            status = Status.FAILURE
+            reason = self.masker.mask(f"internal error: {type(error).__name__}: {error}")
+        finally:
+            try:
+                self._host.close()
+            except Exception as error:
+                self.log_line(len(self.job.steps) - 1, f"##[warning]closing the job host: {error}")
+        return self._finish(started, status, reason, outputs, continue_on_error)
+
+    def _finish(
+        self,
+        started: float,
+        status: Status,
+        reason: str | None,
+        outputs: dict[str, str],
+        continue_on_error: bool,
+    ) -> JobResult:
+        spec = self.spec
+        duration = time.monotonic() - started
+        continued = continue_on_error and status == Status.FAILURE
+        shown = self.masker.mask_values(outputs)
+        self._emit(
+            JobFinished(
+                job_key=spec.job_key,
+                job_id=self.job.id,
+                status=status,
+                duration=duration,
+                outputs=shown,
+                reason=reason,
+                name=self.masker.mask(spec.name),
+                matrix=spec.matrix,
+                continued_on_error=continued,
+            )
+        )
+        return JobResult(
+            job_key=spec.job_key,
+            job_id=self.job.id,
+            name=spec.name,
+            status=status,
+            outputs=shown,
+            steps=self.steps,
+            matrix=spec.matrix,
+            duration=duration,
+            reason=reason,
+            continued_on_error=continued,
+        )
+
+    def _prepare(self, host: JobHost) -> None:
+        options = self.shared.options
+        event_path = os.path.join(host.temp_dir, "event.json")
+        with open(event_path, "w", encoding="utf-8") as handle:
+            json.dump(options.event_payload, handle)
+        self._github = github_context(
+            self.shared.workflow, options, self.shared.git, self.job.id, event_path
+        )
+        self._github["workspace"] = host.workspace
+        self.workspace = host.workspace
+        runner_temp = os.path.join(host.temp_dir, "runner_temp")
+        os.makedirs(runner_temp, exist_ok=True)
+        self._runner = runner_context(runner_temp, self.shared.debug, options.base_env)
+        workflow = self.shared.workflow
+        contexts = self._job_contexts({})
+        workflow_env = evaluation.env_values(
+            workflow.env, contexts, workflow.positions, workflow.position
+        )
+        contexts = self._job_contexts(workflow_env)
+        job_env = evaluation.env_values(
+            self.job.env, contexts, self.job.positions, self.job.position
+        )
+        self.static_env = {**workflow_env, **job_env}
+
+    def _job_contexts(self, env: dict[str, str]) -> dict[str, Any]:
+        options = self.shared.options
+        return {
+            "github": self._github,
+            "env": env,
+            "matrix": self.spec.matrix,
+            "strategy": self.spec.strategy,
+            "needs": self.spec.needs,
+            "inputs": self.shared.inputs,
+            "secrets": options.secrets,
+            "vars": options.variables,
+            "runner": self._runner,
+            "job": {"status": "success", "container": {}, "services": {}},
+        }
+
+    def _job_flag(self, template: bool | str, key: str) -> bool:
+        where = self.job.positions.get(key, self.job.position)
+        return evaluation.flag(template, self._job_contexts(self.static_env), where, key)
+
+    def _job_deadline(self, started: float) -> float | None:
+        where = self.job.positions.get("timeout-minutes", self.job.position)
+        minutes = evaluation.minutes(
+            self.job.timeout_minutes, self._job_contexts(self.static_env), where, "timeout-minutes"
+        )
+        self._job_timeout_minutes = minutes
+        return None if minutes is None else started + minutes * 60
+
+    def _job_outputs(self, scope: StepScope) -> dict[str, str]:
+        env = self.env_context(scope)
+        contexts = self.step_contexts(scope, env)
+        contexts["job"] = {"status": self._status_word(scope)}
+        outputs = {}
+        for name, template in self.job.outputs.items():
+            where = self.job.positions.get(f"outputs.{name}", self.job.position)
+            outputs[name] = evaluation.string(template, contexts, where, f"outputs.{name}")
+        return outputs
+
+    def _job_status(self, scope: StepScope) -> tuple[Status, str | None]:
+        if self.timed_out_minutes is not None:
+            return (
+                Status.FAILURE,
+                f"timed out after {format_minutes(self.timed_out_minutes)} minutes",
+            )
+        if scope.failed:
+            return Status.FAILURE, scope.first_failure
+        if scope.cancelled or (self.spec.cancellation.cancelled and self._anything_skipped()):
+            return Status.CANCELLED, "cancelled"
+        return Status.SUCCESS, None
+
+    def _anything_skipped(self) -> bool:
+        return any(result.status == Status.SKIPPED for result in self.steps)
+
+    @property
+    def stopping(self) -> bool:
+        """The job was cancelled or ran out of time: only always()/cancelled() steps run."""
+        return self.spec.cancellation.cancelled or self.timed_out_minutes is not None
+
+    def _status_word(self, scope: StepScope) -> str:
+        if scope.failed or self.timed_out_minutes is not None:
+            return "failure"
+        if self.spec.cancellation.cancelled:
+            return "cancelled"
+        return "success"
+
+    # -- contexts -----------------------------------------------------------------
+
+    def env_context(self, scope: StepScope) -> dict[str, str]:
+        env = {**self.static_env, **self.github_env}
+        for layer in scope.env_layers:
+            env.update(layer)
+        return env
+
+    def step_contexts(self, scope: StepScope, env: dict[str, str]) -> dict[str, Any]:
+        contexts = self._job_contexts(env)
+        contexts["steps"] = scope.steps
+        contexts["inputs"] = scope.inputs if scope.depth else self.shared.inputs
+        contexts["job"] = {"status": self._status_word(scope), "container": {}, "services": {}}
+        if scope.action_path:
+            github = dict(self._github)
+            github["action_path"] = scope.action_path
+            contexts["github"] = github
+        return contexts
+
+    # -- one step -----------------------------------------------------------------
+
+    def execute_step(self, step: Step, scope: StepScope) -> StepResult:
+        """Run ``step`` (or skip it) and record it in ``scope``; never raises for the workflow."""
+        top = scope.depth == 0
+        index = step.index if top else scope.log_index
+        started = time.monotonic()
+        name = step.display_name
+        try:
+            inherited = self.env_context(scope)
+            contexts = self.step_contexts(scope, inherited)
+            step_env = evaluation.env_values(step.env, contexts, step.positions, step.position)
+            env = {**inherited, **step_env}
+            contexts["env"] = env
+            status = JobStatus(failed=scope.failed, cancelled=self.stopping)
+            where = step.positions.get("if", step.position)
+            if not evaluation.condition(step.if_, contexts, status, where):
+                return self._skipped(step, scope, name, top, index)
+            if step.name:
+                name = evaluation.string(
+                    step.name, contexts, step.positions.get("name", step.position), "name"
+                )
+            continue_on_error = evaluation.flag(
+                step.continue_on_error,
+                contexts,
+                step.positions.get("continue-on-error", step.position),
+                "continue-on-error",
+            )
+            timeout = evaluation.minutes(
+                step.timeout_minutes,
+                contexts,
+                step.positions.get("timeout-minutes", step.position),
+                "timeout-minutes",
+            )
+            if step.run is not None:
+                command = evaluation.string(
+                    step.run, contexts, step.positions.get("run", step.position), "run"
+                )
+            else:
+                command = step.uses or ""
+        except EngineProblem as problem:
+            outcome = StepOutcome(Status.FAILURE, reason=self.masker.mask(str(problem)))
+            if top:
+                self._emit(StepStarted(self.spec.job_key, index, self.masker.mask(name), ""))
+            self.log_line(index, f"##[error]{outcome.reason}")
+            return self._record(step, scope, name, top, index, started, outcome, False)
+
+        if top:
+            self._emit(
+                StepStarted(
+                    self.spec.job_key, index, self.masker.mask(name), self.masker.mask(command)
+                )
+            )
+        else:
+            self.log_line(index, f"##[group]Run {name}")
+        try:
+            if step.run is not None:
+                outcome = self._run_script(step, scope, contexts, env, command, timeout, index)
+            else:
+                outcome = self._run_uses(step, scope, contexts, step_env, index)
+        except EngineProblem as problem:
+            outcome = StepOutcome(Status.FAILURE, reason=self.masker.mask(str(problem)))
+            self.log_line(index, f"##[error]{outcome.reason}")
+        if not top:
+            self.log_line(index, "##[endgroup]")
+        return self._record(step, scope, name, top, index, started, outcome, continue_on_error)
+
+    def _skipped(
+        self, step: Step, scope: StepScope, name: str, top: bool, index: int
+    ) -> StepResult:
+        result = StepResult(
+            index=step.index, id=step.id, name=name, status=Status.SKIPPED, outcome=Status.SKIPPED
+        )
+        if step.id:
+            scope.steps[step.id] = {"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}
+        if top:
+            self._emit(
+                StepFinished(
+                    self.spec.job_key,
+                    index,
+                    self.masker.mask(name),
+                    Status.SKIPPED,
+                    Status.SKIPPED,
+                    0.0,
+                )
+            )
+        return result
+
+    def _record(
+        self,
+        step: Step,
+        scope: StepScope,
+        name: str,
+        top: bool,
+        index: int,
+        started: float,
+        outcome: StepOutcome,
+        continue_on_error: bool,
+    ) -> StepResult:
+        duration = time.monotonic() - started
+        conclusion = outcome.outcome
+        if conclusion == Status.FAILURE and continue_on_error:
+            conclusion = Status.SUCCESS
+        if conclusion == Status.FAILURE:
+            if not scope.failed:
+                scope.first_failure = outcome.reason or self._failure_text(name, outcome)
+            scope.failed = True
+        elif conclusion == Status.CANCELLED:
+            scope.cancelled = True
+        if step.id:
+            scope.steps[step.id] = {
+                "outputs": dict(outcome.outputs),
+                "outcome": outcome.outcome.value,
+                "conclusion": conclusion.value,
+            }
+        shown_name = self.masker.mask(name)
+        shown_outputs = self.masker.mask_values(outcome.outputs)
+        reason = self.masker.mask_optional(outcome.reason)
+        if top:
+            self._emit(
+                StepFinished(
+                    job_key=self.spec.job_key,
+                    step=index,
+                    name=shown_name,
+                    status=conclusion,
+                    outcome=outcome.outcome,
+                    duration=duration,
+                    exit_code=outcome.exit_code,
+                    reason=reason,
+                    outputs=shown_outputs,
+                )
+            )
+        return StepResult(
+            index=step.index,
+            id=step.id,
+            name=shown_name,
+            status=conclusion,
+            outcome=outcome.outcome,
+            duration=duration,
+            exit_code=outcome.exit_code,
+            outputs=shown_outputs,
+            reason=reason,
+        )
+
+    def _failure_text(self, name: str, outcome: StepOutcome) -> str:
+        if outcome.exit_code is not None:
+            return f"step '{self.masker.mask(name)}' failed with exit code {outcome.exit_code}"
+        return f"step '{self.masker.mask(name)}' failed"
+
+    # -- run: ----------------------------------------------------------------------
+
+    def _defaults(self, scope: StepScope) -> tuple[str | None, str | None]:
+        """defaults.run (shell, working-directory): job over workflow; none inside actions."""
+        if scope.depth:
+            return None, None
+        job, workflow = self.job.defaults, self.shared.workflow.defaults
+        return (
+            job.shell or workflow.shell,
+            job.working_directory or workflow.working_directory,
+        )
+
+    def _next_action_name(self, step: Step) -> str:
+        if step.id:
+            return step.id
+        base = "__run" if step.run is not None else _action_slug(step.uses or "")
+        count = self._action_names.get(base, 0) + 1
+        self._action_names[base] = count
+        return base if count == 1 else f"{base}_{count}"
+
+    def _run_script(
+        self,
+        step: Step,
+        scope: StepScope,
+        contexts: dict[str, Any],
+        env: dict[str, str],
+        script: str,
+        timeout_minutes: float | None,
+        index: int,
+    ) -> StepOutcome:
+        assert self._host is not None
+        host = self._host
+        default_shell, default_directory = self._defaults(scope)
+        shell_text = evaluation.string(
+            step.shell or default_shell,
+            contexts,
+            step.positions.get("shell", step.position),
+            "shell",
+        )
+        directory = evaluation.string(
+            step.working_directory or default_directory,
+            contexts,
+            step.positions.get("working-directory", step.position),
+            "working-directory",
+        )
+        cwd = (
+            os.path.normpath(os.path.join(self.workspace, directory))
+            if directory
+            else (self.workspace)
+        )
+        process_env = self._process_env(step, scope, env)
+        try:
+            shell = resolve_shell(shell_text or None, process_env.get("PATH"))
+        except ShellError as error:
+            where = step.positions.get("shell", step.position)
+            raise EngineProblem(f"{where}: {error}") from None
+
+        self._step_counter += 1
+        prefix = f"step{self._step_counter}_{uuid.uuid4().hex[:8]}"
+        script_path = os.path.join(host.temp_dir, prefix + shell.extension)
+        with open(script_path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(script)
+        files = StepFiles.create(host.temp_dir, prefix)
+        process_env.update(files.environment())
+
+        timeout, limited_by_job = self._step_timeout(timeout_minutes)
+        cancellation = self.spec.cancellation
+        if self.stopping:
+            # An always()/cancelled() step after a cancel runs to its end, as on GitHub.
+            cancellation = Cancellation()
+        log = StepLog(self.spec.job_key, index, self.shared.emit, self.masker, self.shared.debug)
+        exit_ = host.run(
+            StepCommand(
+                argv=shell.argv(script_path),
+                cwd=cwd,
+                env=process_env,
+                on_output=log.feed,
+                timeout=timeout,
+                cancellation=cancellation,
+            )
+        )
+        log.close()
+
+        outcome = StepOutcome(Status.SUCCESS, exit_code=exit_.exit_code)
+        try:
+            outcome.outputs = {
+                **log.results.outputs,
+                **read_key_values(files.output, "GITHUB_OUTPUT"),
+            }
+            self.github_env.update(read_key_values(files.env, "GITHUB_ENV"))
+            for entry in read_path_entries(files.path):
+                if entry in self.path_additions:
+                    self.path_additions.remove(entry)
+                self.path_additions.append(entry)
+            read_key_values(files.state, "GITHUB_STATE")  # no post steps locally; checked only
+            summary = read_summary(files.summary)
+            if summary.strip():
+                self._emit(StepSummary(self.spec.job_key, index, self.masker.mask(summary)))
+        except EnvFileError as error:
+            outcome.outcome = Status.FAILURE
+            outcome.reason = self.masker.mask(str(error))
+            log.write_line(f"##[error]{outcome.reason}")
+
+        if exit_.error is not None:
+            outcome.outcome = Status.FAILURE
+            outcome.reason = self.masker.mask(exit_.error)
+            log.write_line(f"##[error]{outcome.reason}")
+        elif exit_.cancelled:
+            outcome.outcome = Status.CANCELLED
+            outcome.reason = "cancelled"
+            log.write_line("##[error]The operation was cancelled.")
+        elif exit_.timed_out:
+            minutes = (self._job_timeout_minutes if limited_by_job else timeout_minutes) or 0.0
+            if limited_by_job:
+                self.timed_out_minutes = minutes
+            outcome.outcome = Status.FAILURE
+            outcome.reason = f"timed out after {format_minutes(minutes)} minutes"
+            log.write_line(f"##[error]The step {outcome.reason}.")
+        elif exit_.exit_code not in (0, None):
+            outcome.outcome = Status.FAILURE
+            log.write_line(f"##[error]Process completed with exit code {exit_.exit_code}.")
+        return outcome
+
+    def _step_timeout(self, step_minutes: float | None) -> tuple[float | None, bool]:
+        """Seconds the step may take, and whether the job's deadline is what limits it."""
+        step_seconds = None if step_minutes is None else step_minutes * 60
+        if self._deadline is None or self.stopping:
+            return step_seconds, False
+        remaining = max(self._deadline - time.monotonic(), 0.001)
+        if step_seconds is None or remaining < step_seconds:
+            return remaining, True
+        return step_seconds, False
+
+    def _process_env(self, step: Step, scope: StepScope, env: dict[str, str]) -> dict[str, str]:
+        github = dict(self._github)
+        github["action"] = self._next_action_name(step)
+        github["action_path"] = scope.action_path
+        process_env = dict(self.shared.options.base_env)
+        process_env.update(env)
+        # GitHub does not let a workflow change its GITHUB_* and RUNNER_* variables.
+        process_env.update(default_env(github, self._runner))
+        if self.path_additions:
+            current = process_env.get("PATH", os.defpath)
+            process_env["PATH"] = os.pathsep.join([*reversed(self.path_additions), current])
+        return process_env
+
+    # -- uses: ----------------------------------------------------------------------
+
+    def _run_uses(
+        self,
+        step: Step,
+        scope: StepScope,
+        contexts: dict[str, Any],
+        step_env: dict[str, str],
+        index: int,
+    ) -> StepOutcome:
+        self._next_action_name(step)
+        return run_action(self, step, scope, contexts, step_env)
+
+    # -- what actions and the log may ask ------------------------------------------
+
+    def log_line(self, step_index: int, text: str) -> None:
+        self._emit(LogLines(self.spec.job_key, max(step_index, 0), self.masker.mask(text)))
+
+    def warn(self, step_index: int, message: str) -> None:
+        message = self.masker.mask(message)
+        self._emit(Annotation(self.spec.job_key, max(step_index, 0), "warning", message))
+        self._emit(LogLines(self.spec.job_key, max(step_index, 0), f"##[warning]{message}"))
+
+    def _emit(self, event: Event) -> None:
+        self.shared.emit(event)

@@ -1,0 +1,198 @@
+"""A step's raw output turned into masked ``LogLines`` batches and workflow commands.
+
+This is the hot path: a step that prints 50 MB goes through ``feed``. A chunk is
+decoded incrementally (UTF-8, bad bytes replaced), split at its last newline, and
+its complete lines leave as one ``LogLines`` event when none of them is a workflow
+command and nothing needs masking: one decode, two substring searches, one event.
+Only lines starting with ``::`` are looked at one by one. An unterminated line is
+held back until its newline, but never more than ``max_line`` characters of it.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from conveyor.engine.events import Annotation, Event, LogLines
+from conveyor.engine.masking import Masker
+from conveyor.engine.workflow_commands import WorkflowCommand, parse_command
+
+MAX_LINE = 64 * 1024
+_ANNOTATION_LEVELS = ("error", "warning", "notice")
+
+
+@dataclass
+class CommandResults:
+    """What a step's workflow commands asked for, beyond log lines and annotations."""
+
+    outputs: dict[str, str] = field(default_factory=dict)  # ::set-output
+    state: dict[str, str] = field(default_factory=dict)  # ::save-state
+
+
+class StepLog:
+    def __init__(
+        self,
+        job_key: str,
+        step: int,
+        emit: Callable[[Event], None],
+        masker: Masker,
+        debug: bool = False,
+        max_line: int = MAX_LINE,
+    ) -> None:
+        self.job_key = job_key
+        self.step = step
+        self.results = CommandResults()
+        self._emit = emit
+        self._masker = masker
+        self._debug = debug
+        self._max_line = max_line
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+        self._stop_token: str | None = None
+
+    # -- input -------------------------------------------------------------------
+
+    def feed(self, chunk: bytes) -> None:
+        text = self._decoder.decode(chunk)
+        if not text:
+            return
+        if self._partial:
+            text = self._partial + text
+        last_newline = text.rfind("\n")
+        if last_newline < 0:
+            self._partial = text
+        else:
+            self._partial = text[last_newline + 1 :]
+            self._emit_block(text[:last_newline])
+        if len(self._partial) >= self._max_line:
+            self._emit_long_partial()
+
+    def write_line(self, line: str) -> None:
+        """A line the engine itself adds to the step's log (``##[error]...``, notes)."""
+        self._flush_partial()
+        self._emit_lines([self._masker.mask(line)])
+
+    def close(self) -> None:
+        """The step's process is gone: emit what is left of an unterminated last line."""
+        tail = self._decoder.decode(b"", final=True)
+        if tail:
+            self._partial += tail
+        self._flush_partial()
+
+    # -- blocks of complete lines -------------------------------------------------
+
+    def _emit_block(self, block: str) -> None:
+        if "\r" in block:
+            block = block.replace("\r\n", "\n")
+            if block.endswith("\r"):
+                block = block[:-1]
+        if not block.startswith("::") and "\n::" not in block:
+            self._emit_text(self._masker.mask(block))
+            return
+        pending: list[str] = []
+        for line in block.split("\n"):
+            if line.startswith("::"):
+                self._handle_command_line(line, pending)
+            else:
+                pending.append(self._masker.mask(line))
+        self._emit_lines(pending)
+
+    def _emit_long_partial(self) -> None:
+        # A line that never ends is shown in pieces rather than held in memory whole.
+        while len(self._partial) >= self._max_line:
+            piece, self._partial = self._partial[: self._max_line], self._partial[self._max_line :]
+            self._emit_text(self._masker.mask(piece))
+
+    def _flush_partial(self) -> None:
+        if self._partial:
+            partial, self._partial = self._partial, ""
+            self._emit_block(partial.rstrip("\r"))
+
+    def _emit_lines(self, lines: list[str]) -> None:
+        if lines:
+            self._emit_text("\n".join(lines))
+            lines.clear()
+
+    def _emit_text(self, text: str) -> None:
+        self._emit(LogLines(job_key=self.job_key, step=self.step, text=text))
+
+    # -- workflow commands ----------------------------------------------------------
+
+    def _handle_command_line(self, line: str, pending: list[str]) -> None:
+        command = parse_command(line)
+        if command is None:
+            pending.append(self._masker.mask(line))
+            return
+        if self._stop_token is not None:
+            if command.name == self._stop_token:
+                self._stop_token = None
+            else:
+                pending.append(self._masker.mask(line))
+            return
+        name = command.name
+        if name == "add-mask":
+            self._masker.add(command.data)
+        elif name == "stop-commands":
+            if command.data:
+                self._stop_token = command.data
+        elif name == "group":
+            pending.append(self._masker.mask(f"##[group]{command.data}"))
+        elif name == "endgroup":
+            pending.append("##[endgroup]")
+        elif name in _ANNOTATION_LEVELS:
+            self._emit_lines(pending)
+            self._annotate(name, command)
+            pending.append(self._masker.mask(f"##[{name}]{command.data}"))
+        elif name == "debug":
+            if self._debug:
+                pending.append(self._masker.mask(f"##[debug]{command.data}"))
+        elif name == "set-output":
+            self.results.outputs[command.properties.get("name", "")] = command.data
+            self._deprecated(name, "GITHUB_OUTPUT", pending)
+        elif name == "save-state":
+            self.results.state[command.properties.get("name", "")] = command.data
+            self._deprecated(name, "GITHUB_STATE", pending)
+        elif name in ("set-env", "add-path"):
+            self._emit_lines(pending)
+            message = (
+                f"The `{name}` command is disabled (as on GitHub); "
+                f"append to the {'GITHUB_ENV' if name == 'set-env' else 'GITHUB_PATH'} file instead"
+            )
+            self._annotate("error", WorkflowCommand(name="error", data=message))
+            pending.append(f"##[error]{message}")
+        elif name == "echo":
+            pass  # Echoing commands is a display preference; nothing to do.
+        else:
+            pending.append(self._masker.mask(line))
+
+    def _deprecated(self, name: str, file: str, pending: list[str]) -> None:
+        self._emit_lines(pending)
+        message = f"The `{name}` command is deprecated; write to the {file} file instead"
+        self._annotate("warning", WorkflowCommand(name="warning", data=message))
+        pending.append(f"##[warning]{message}")
+
+    def _annotate(self, level: str, command: WorkflowCommand) -> None:
+        properties = command.properties
+        title = properties.get("title")
+        self._emit(
+            Annotation(
+                job_key=self.job_key,
+                step=self.step,
+                level=level,
+                message=self._masker.mask(command.data),
+                file=properties.get("file"),
+                line=_int_or_none(properties.get("line")),
+                column=_int_or_none(properties.get("col")),
+                title=self._masker.mask(title) if title is not None else None,
+            )
+        )
+
+
+def _int_or_none(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None

@@ -1,0 +1,32 @@
+"""What a run needs besides the workflow: where, for which event, with which secrets."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.engine.git_info import GitInfo, default_actor
+
+
+def _new_run_id() -> str:
+    # GitHub's run ids are large integers; a clock reading is unique enough locally.
+    return str(time.time_ns() // 1000)
+
+
+@dataclass
+class RunOptions:
+    workspace: str  # the checkout the steps run in (absolute)
+    event_name: str = "push"
+    event_payload: dict[str, Any] = field(default_factory=dict)  # github.event
+    git: GitInfo | None = None  # None: read from the workspace with git
+    secrets: dict[str, str] = field(default_factory=dict)  # masked everywhere
+    variables: dict[str, str] = field(default_factory=dict)  # the `vars` context
+    inputs: dict[str, Any] = field(default_factory=dict)  # workflow_dispatch inputs
+    max_parallel_jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
+    only_jobs: list[str] | None = None  # these job ids and, transitively, their needs
+    base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    run_id: str = field(default_factory=_new_run_id)
+    run_number: int = 1
+    actor: str = field(default_factory=default_actor)

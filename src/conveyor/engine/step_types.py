@@ -1,0 +1,62 @@
+"""Plain data shared by the job runner and the ``uses:`` actions it runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from conveyor.engine.events import Status
+
+if TYPE_CHECKING:
+    from conveyor.engine.masking import Masker
+    from conveyor.engine.results import StepResult
+    from conveyor.workflow.model import Step
+
+
+@dataclass
+class StepScope:
+    """The steps a step sits among: the job's, or those of a composite action."""
+
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # the `steps` context
+    # `env:` of the enclosing `uses:` steps, outermost first (composite actions).
+    env_layers: list[dict[str, str]] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    action_path: str = ""
+    depth: int = 0  # 0: the job's own steps
+    log_index: int = 0  # the job step whose log this scope writes to
+    failed: bool = False  # a step here failed (read by success()/failure())
+    cancelled: bool = False  # a step here was cancelled
+    first_failure: str | None = None  # why, for the enclosing step's reason
+
+
+@dataclass
+class StepOutcome:
+    """How running a step went, before ``continue-on-error`` is applied."""
+
+    outcome: Status
+    exit_code: int | None = None
+    reason: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+class ActionHost(Protocol):
+    """What a ``uses:`` action may ask of the job that runs it."""
+
+    workspace: str
+    masker: Masker
+
+    def execute_step(self, step: Step, scope: StepScope) -> StepResult: ...
+
+    def log_line(self, step_index: int, text: str) -> None: ...
+
+    def step_contexts(self, scope: StepScope, env: dict[str, str]) -> dict[str, Any]: ...
+
+    def env_context(self, scope: StepScope) -> dict[str, str]: ...
+
+    def warn(self, step_index: int, message: str) -> None: ...
+
+
+ActionHandler = Callable[
+    ["ActionHost", "Step", StepScope, dict[str, Any], dict[str, str]], StepOutcome
+]
