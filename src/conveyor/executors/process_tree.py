@@ -102,17 +102,21 @@ def pipe_holders(pipe_inode: int) -> list[psutil.Process]:
     wanted = f"pipe:[{pipe_inode}]"
     ourselves = os.getpid()
     holders = []
-    for entry in os.scandir(_PROC):
-        if not entry.name.isdigit() or int(entry.name) == ourselves:
-            continue
-        try:
-            for fd_entry in os.scandir(f"{entry.path}/fd"):
-                if os.readlink(fd_entry.path) == wanted:
+    with os.scandir(_PROC) as entries:
+        for entry in entries:
+            if not entry.name.isdigit() or int(entry.name) == ourselves:
+                continue
+            try:
+                if _holds(f"{entry.path}/fd", wanted):
                     holders.append(psutil.Process(int(entry.name)))
-                    break
-        except (OSError, psutil.Error):
-            continue  # exited, or not ours to inspect
+            except (OSError, psutil.Error):
+                continue  # exited, or not ours to inspect
     return holders
+
+
+def _holds(fd_dir: str, link_target: str) -> bool:
+    with os.scandir(fd_dir) as descriptors:
+        return any(os.readlink(fd.path) == link_target for fd in descriptors)
 
 
 def is_alive(process: psutil.Process) -> bool:
