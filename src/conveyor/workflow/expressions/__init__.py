@@ -1,0 +1,52 @@
+"""GitHub Actions' `${{ }}` expression language.
+
+    evaluate("github.ref == 'refs/heads/main'", {"github": {"ref": "refs/heads/main"}})
+
+`parse` checks syntax, function names and argument counts (cached); `evaluate` and
+`evaluate_node` compute a value; `interpolate`, `evaluate_value` and `evaluate_condition`
+work on workflow strings that embed `${{ }}`. Every problem is an ExpressionError with a
+0-based offset into the text that was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ExpressionError
+from .evaluator import evaluate_node, referenced_contexts, uses_status_function
+from .nodes import Node
+from .parser import parse
+from .status import JobStatus
+from .templates import evaluate_condition, evaluate_value, find_expressions, interpolate
+from .values import to_string
+
+
+def evaluate(text: str, contexts: Mapping[str, Any], status: JobStatus | None = None) -> Any:
+    """The value of expression `text` (written without `${{ }}`) over `contexts`.
+
+    `contexts` maps a context name (github, env, matrix, ...) to JSON-like data. A name the
+    expression uses that is not there raises ExpressionError ("Unrecognized named-value").
+    """
+    node = parse(text)
+    try:
+        return evaluate_node(node, contexts, status)
+    except ExpressionError as error:
+        raise ExpressionError(error.message, error.offset, text) from None
+
+
+__all__ = [
+    "ExpressionError",
+    "JobStatus",
+    "Node",
+    "evaluate",
+    "evaluate_condition",
+    "evaluate_node",
+    "evaluate_value",
+    "find_expressions",
+    "interpolate",
+    "parse",
+    "referenced_contexts",
+    "to_string",
+    "uses_status_function",
+]
