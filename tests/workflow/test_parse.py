@@ -131,8 +131,7 @@ concurrency:
 
 def test_top_level_keys() -> None:
     workflow = parse(
-        RICH
-        + "jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n"
+        RICH + "jobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo\n"
     )
     assert workflow.name == "CI"
     assert workflow.run_name == "CI for ${{ github.ref_name }}"
@@ -165,7 +164,9 @@ def test_top_level_keys() -> None:
         "EMPTY": "",
     }
     assert workflow.defaults == RunDefaults(shell="bash", working_directory="app")
-    assert workflow.concurrency == Concurrency(group="ci-${{ github.ref }}", cancel_in_progress=True)
+    assert workflow.concurrency == Concurrency(
+        group="ci-${{ github.ref }}", cancel_in_progress=True
+    )
     assert workflow.positions["jobs"] == Position("ci.yml", 43, 3)
 
 
@@ -532,9 +533,7 @@ def test_composite_action_yaml_extension_and_errors(tmp_path: Path) -> None:
 
 
 def test_javascript_action_is_not_supported_yet(tmp_path: Path) -> None:
-    (tmp_path / "action.yml").write_text(
-        "name: x\nruns:\n  using: node20\n", encoding="utf-8"
-    )
+    (tmp_path / "action.yml").write_text("name: x\nruns:\n  using: node20\n", encoding="utf-8")
     with pytest.raises(WorkflowInvalid) as raised:
         load_action(tmp_path)
     [problem] = raised.value.problems
