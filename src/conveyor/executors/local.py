@@ -323,7 +323,11 @@ class _RunningStep:
 
         timeout = self._command.timeout
         deadline = None if timeout is None else monotonic() + timeout
-        next_exit_check = None if pidfd is not None else monotonic() + _EXIT_CHECK_INTERVAL
+        # Without a pidfd the process's exit is found by asking: every 20 ms while
+        # it runs, and in quick succession once its output closed (it is most
+        # likely exiting then, and each millisecond of waiting is per-step cost).
+        exit_check_interval = _EXIT_CHECK_INTERVAL
+        next_exit_check = None if pidfd is not None else monotonic() + exit_check_interval
         drain_until: float | None = None  # set once the step's process has exited
 
         while True:
@@ -332,24 +336,30 @@ class _RunningStep:
                 if deadline is not None and now >= deadline:
                     return _Ending.TIMED_OUT
                 if next_exit_check is not None and now >= next_exit_check:
-                    next_exit_check = now + _EXIT_CHECK_INTERVAL
                     if process.poll() is not None:
                         drain_until = now + self._exit_drain
+                        if not self._out_open:
+                            return _Ending.FINISHED
                         continue
+                    if not self._out_open:
+                        exit_check_interval = min(exit_check_interval * 2, _EXIT_CHECK_INTERVAL)
+                    next_exit_check = now + exit_check_interval
                 wake_at = _earliest(deadline, next_exit_check)
             else:
                 if now >= drain_until:
                     return _Ending.HELD_OPEN
                 wake_at = drain_until
-            wait_ms = None if wake_at is None else max(0, math.ceil((wake_at - now) * 1000))
 
-            for fd, _ in poll(wait_ms):
+            for fd, _ in poll(_poll_milliseconds(wake_at, now)):
                 if fd == out_fd:
                     chunk = read(out_fd, CHUNK_SIZE)
                     if chunk:
                         on_output(chunk)
                     else:
                         self._stop_reading()
+                        if next_exit_check is not None:
+                            exit_check_interval = 0.0005
+                            next_exit_check = now
                 elif fd == wake_fd:
                     # Cancelled after the process exited: the step is over anyway;
                     # just stop waiting for what it left on the pipe.
@@ -446,6 +456,14 @@ class _RunningStep:
             process_tree.signal_processes(targets, signum)
             if process_tree.wait_until(all_gone, time.monotonic() + wait, idle):
                 return
+
+
+def _poll_milliseconds(wake_at: float | None, now: float) -> int | None:
+    """poll()'s timeout for waking at ``wake_at``: rounded up, so we never wake too
+    early and spin; capped, because poll takes a C int (the loop just waits again)."""
+    if wake_at is None:
+        return None
+    return math.ceil(max(0.0, min(wake_at - now, 3600.0)) * 1000)
 
 
 def _earliest(*moments: float | None) -> float | None:
