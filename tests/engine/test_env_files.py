@@ -18,9 +18,7 @@ def test_simple_and_heredoc_values():
 
 
 def test_heredoc_with_an_equals_sign_after_the_delimiter_marker():
-    assert parse_key_values("json<<END\n{\"a\": 1}\nEND\n", "GITHUB_OUTPUT") == {
-        "json": '{"a": 1}'
-    }
+    assert parse_key_values('json<<END\n{"a": 1}\nEND\n', "GITHUB_OUTPUT") == {"json": '{"a": 1}'}
 
 
 def test_missing_delimiter_is_a_clear_error():
@@ -38,7 +36,11 @@ def test_a_line_that_is_neither_form_is_a_clear_error():
 def test_fresh_files_and_path_entries(tmp_path):
     files = StepFiles.create(str(tmp_path), "step1")
     assert set(files.environment()) == {
-        "GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STATE", "GITHUB_STEP_SUMMARY",
+        "GITHUB_OUTPUT",
+        "GITHUB_ENV",
+        "GITHUB_PATH",
+        "GITHUB_STATE",
+        "GITHUB_STEP_SUMMARY",
     }
     with open(files.path, "a") as handle:
         handle.write("/opt/one\n\n/opt/two\n")

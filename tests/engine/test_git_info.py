@@ -52,6 +52,7 @@ def test_outside_a_repository(tmp_path):
 def test_remote_url_forms():
     assert parse_remote_url("https://github.com/o/n.git") == ("https://github.com", "o/n")
     assert parse_remote_url("ssh://git@git.example.com:2222/team/app") == (
-        "https://git.example.com", "team/app",
+        "https://git.example.com",
+        "team/app",
     )
     assert parse_remote_url("/some/local/path") is None

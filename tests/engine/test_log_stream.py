@@ -106,7 +106,10 @@ def test_error_command_gives_an_annotation_with_properties_and_a_log_line():
     annotation = events[1]
     assert isinstance(annotation, Annotation)
     assert (annotation.level, annotation.file, annotation.line, annotation.column) == (
-        "error", "app.py", 12, 5,
+        "error",
+        "app.py",
+        12,
+        5,
     )
     assert annotation.title == "Bad: thing"
     assert annotation.message == "broken ***\nnext line"

@@ -24,7 +24,12 @@ def test_default_falls_back_to_sh_without_bash(tmp_path):
 
 def test_named_shells():
     assert resolve_shell("bash", PATH).argv("/s") == [
-        "bash", "--noprofile", "--norc", "-eo", "pipefail", "/s",
+        "bash",
+        "--noprofile",
+        "--norc",
+        "-eo",
+        "pipefail",
+        "/s",
     ]
     assert resolve_shell("sh", PATH).argv("/s") == ["sh", "-e", "/s"]
     python = resolve_shell("python", PATH)

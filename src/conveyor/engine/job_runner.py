@@ -320,6 +320,10 @@ class JobRunner:
                 command = evaluation.string(
                     step.run, contexts, step.positions.get("run", step.position), "run"
                 )
+                if not step.name:
+                    # GitHub names an unnamed step after its script as evaluated.
+                    first = command.strip().splitlines()[0] if command.strip() else ""
+                    name = f"Run {first}"
             else:
                 command = step.uses or ""
         except EngineProblem as problem:
@@ -345,6 +349,10 @@ class JobRunner:
         except EngineProblem as problem:
             outcome = StepOutcome(Status.FAILURE, reason=self.masker.mask(str(problem)))
             self.log_line(index, f"##[error]{outcome.reason}")
+        except Exception as error:  # a bug (engine or executor): this step fails, the run ends
+            reason = self.masker.mask(f"internal error: {type(error).__name__}: {error}")
+            outcome = StepOutcome(Status.FAILURE, reason=reason)
+            self.log_line(index, f"##[error]{reason}")
         if not top:
             self.log_line(index, "##[endgroup]")
         return self._record(step, scope, name, top, index, started, outcome, continue_on_error)

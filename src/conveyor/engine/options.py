@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.engine.git_info import GitInfo, default_actor
+from conveyor.engine.git_info import GitInfo
 
 
 def _new_run_id() -> str:
@@ -29,4 +29,4 @@ class RunOptions:
     base_env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     run_id: str = field(default_factory=_new_run_id)
     run_number: int = 1
-    actor: str = field(default_factory=default_actor)
+    actor: str = ""  # empty: the GitInfo's actor (the local user name by default)
