@@ -545,3 +545,40 @@ def test_missing_action_directory(tmp_path: Path) -> None:
     with pytest.raises(WorkflowInvalid) as raised:
         load_action(tmp_path / "nowhere", display_path="./nowhere")
     assert "no action.yml or action.yaml in ./nowhere" in str(raised.value)
+
+
+def test_conveyor_file_may_leave_out_on_but_github_workflows_may_not() -> None:
+    text = "jobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n"
+    workflow = parse_workflow(text, "repo/.conveyor.yml")
+    assert set(workflow.on.events) == {"push", "workflow_dispatch"}
+    assert workflow.shorthand is False
+    with pytest.raises(WorkflowInvalid) as raised:
+        parse_workflow(text, ".github/workflows/ci.yml")
+    assert [str(p) for p in raised.value.problems] == [
+        ".github/workflows/ci.yml:1:1: the workflow is missing the required key 'on'"
+    ]
+
+
+def test_misspelt_run_is_one_problem_not_two() -> None:
+    assert problems_of(
+        """\
+        steps:
+          - name: Build
+            runs: make
+        """
+    ) == ["3:5 unknown key 'runs' in step 1 of the workflow; did you mean 'run'?"]
+
+
+def test_step_names_and_job_names_in_shorthand_messages() -> None:
+    assert problems_of(
+        """\
+        name: Seed
+        timeout-minutes: -1
+        steps:
+          - run: make
+            shell: powershell
+        """
+    ) == [
+        "2:18 'timeout-minutes' of the workflow must be at least 0, got -1",
+        "5:12 shell 'powershell' is not supported on this host",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import PurePath
 
 import yaml
 
@@ -64,6 +65,9 @@ SHORTHAND_JOB_KEYS = (
 )
 SHORTHAND_JOB_ID = "pipeline"
 
+# Files only Conveyor reads; without ``on:`` they run on push and on demand, like the shorthand.
+CONVEYOR_FILES = frozenset({".conveyor.yml", "conveyor.yml", ".conveyor.yaml", "conveyor.yaml"})
+
 JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 ENV_NAME = re.compile(r"[^=\0]+")
 
@@ -87,23 +91,27 @@ def parse_document(checker: Checker, root: yaml.Node) -> Workflow:
     workflow.positions = {key: checker.at(entry.value) for key, entry in fields.items()}
     workflow.shorthand = shorthand
     _parse_workflow_keys(checker, workflow, fields)
+    if "on" not in fields and (shorthand or is_conveyor_file(workflow.path)):
+        workflow.on = Triggers(events={"push": EventFilter(), "workflow_dispatch": EventFilter()})
     if shorthand:
-        if "on" not in fields:
-            workflow.on = Triggers(
-                events={"push": EventFilter(), "workflow_dispatch": EventFilter()}
-            )
         job = Job(id=SHORTHAND_JOB_ID, position=checker.at(fields["steps"].key_node))
         job.name = workflow.name or SHORTHAND_JOB_ID
         job_fields = {key: fields[key] for key in SHORTHAND_JOB_KEYS if key in fields}
         _parse_job_keys(checker, job, job_fields, "the workflow")
         workflow.jobs = {job.id: job}
     else:
-        for key in ("on", "jobs"):
-            checker.require(fields, key, root, "the workflow")
+        if not is_conveyor_file(workflow.path):
+            checker.require(fields, "on", root, "the workflow")
+        checker.require(fields, "jobs", root, "the workflow")
         if "jobs" in fields:
             workflow.jobs = _parse_jobs(checker, fields["jobs"].value)
             _check_needs(checker, workflow.jobs, fields["jobs"].value)
     return workflow
+
+
+def is_conveyor_file(path: str) -> bool:
+    """Conveyor's own file (not one GitHub reads), where ``on`` may be left out."""
+    return PurePath(path).name in CONVEYOR_FILES
 
 
 def _parse_workflow_keys(checker: Checker, workflow: Workflow, fields: dict[str, Entry]) -> None:

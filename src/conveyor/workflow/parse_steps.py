@@ -7,7 +7,7 @@ import re
 import yaml
 
 from conveyor.workflow.model import RunDefaults, Step
-from conveyor.workflow.parse_base import Checker
+from conveyor.workflow.parse_base import Checker, suggestion
 from conveyor.workflow.yamlsource import is_sequence, kind_of
 
 STEP_KEYS = (
@@ -130,6 +130,14 @@ def parse_steps(
     return steps
 
 
+def _misspelt(node: yaml.Node, keys: tuple[str, ...]) -> bool:
+    """Whether an unknown key was already reported as a misspelling of one of ``keys``."""
+    return any(
+        suggestion(str(key_node.value), keys) and key_node.value not in STEP_KEYS
+        for key_node, _ in node.value
+    )
+
+
 def _key_value(checker: Checker, node: yaml.Node, key: str) -> yaml.Node | None:
     for key_node, value in node.value:
         if getattr(key_node, "value", None) == key:
@@ -148,7 +156,7 @@ def _parse_step(
     step.positions = {key: checker.at(entry.value) for key, entry in fields.items()}
     if "run" in fields and "uses" in fields:
         checker.problem(fields["uses"].key_node, f"{what} has both 'run' and 'uses'; pick one")
-    elif "run" not in fields and "uses" not in fields:
+    elif "run" not in fields and "uses" not in fields and not _misspelt(node, ("run", "uses")):
         checker.problem(node, f"{what} needs either 'run' or 'uses'")
     for key, entry in fields.items():
         value = entry.value
