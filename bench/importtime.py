@@ -1,0 +1,128 @@
+"""What `import conveyor.cli` costs, from `python -X importtime` (the CLI must start fast).
+
+Modules the bare interpreter imports anyway (`-c pass`) are left out, so what is
+shown is what conveyor itself adds. Each figure is the median over several runs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from peers import VENV_BIN
+
+RUNS = 7
+TOP_ROWS = 20
+# Packages the design keeps out of `conveyor run`'s start-up, and why.
+UNWANTED_AT_STARTUP = {
+    "django": "the CLI must never import Django (DESIGN.md)",
+    "rich": "rich is for terminals only and should be imported lazily (DESIGN.md)",
+}
+
+
+@dataclass(frozen=True)
+class ModuleTime:
+    name: str
+    depth: int
+    self_us: float
+    cumulative_us: float
+
+
+def _python() -> str:
+    candidate = VENV_BIN / "python"
+    return str(candidate) if candidate.exists() else sys.executable
+
+
+def _parse(stderr: str) -> dict[str, ModuleTime]:
+    modules: dict[str, ModuleTime] = {}
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        fields = line[len("import time:"):].split("|")
+        if len(fields) != 3 or not fields[0].strip().isdigit():
+            continue  # the header line
+        raw_name = fields[2].rstrip()
+        name = raw_name.strip()
+        depth = (len(raw_name) - len(raw_name.lstrip(" ")) - 1) // 2
+        modules[name] = ModuleTime(name, depth, float(fields[0]), float(fields[1]))
+    return modules
+
+
+def _import_times(code: str) -> dict[str, ModuleTime]:
+    completed = subprocess.run(
+        [_python(), "-X", "importtime", "-c", code], capture_output=True, text=True, check=False,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"bench: `python -c {code!r}` failed:\n{completed.stderr[-2000:]}")
+    return _parse(completed.stderr)
+
+
+def _wall_seconds(code: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([_python(), "-c", code], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def _median_over_runs(runs: list[dict[str, ModuleTime]], baseline: set[str]) -> list[ModuleTime]:
+    names = [name for name in runs[0] if name not in baseline]
+    merged = []
+    for name in names:
+        present = [run[name] for run in runs if name in run]
+        merged.append(ModuleTime(
+            name, present[0].depth,
+            statistics.median(module.self_us for module in present),
+            statistics.median(module.cumulative_us for module in present),
+        ))
+    return merged
+
+
+def _top_level_packages(modules: list[ModuleTime]) -> list[str]:
+    roots = {module.name.split(".")[0] for module in modules}
+    return sorted(root for root in roots if root not in sys.stdlib_module_names)
+
+
+def import_time_report(module: str = "conveyor.cli") -> str:
+    code = f"import {module}"
+    baseline_runs, module_runs, pass_walls, import_walls = [], [], [], []
+    for _ in range(RUNS):
+        # Interleaved, like the main benchmark.
+        baseline_runs.append(_import_times("pass"))
+        module_runs.append(_import_times(code))
+        pass_walls.append(_wall_seconds("pass"))
+        import_walls.append(_wall_seconds(code))
+    baseline = set().union(*baseline_runs)
+    modules = _median_over_runs(module_runs, baseline)
+    total_us = sum(module.self_us for module in modules)
+    wall_pass = statistics.median(pass_walls)
+    wall_import = statistics.median(import_walls)
+
+    lines = [f"# Import time of `{module}`", ""]
+    lines.append(
+        f"- `python -c pass`: {wall_pass * 1000:.1f} ms wall; "
+        f"`python -c '{code}'`: {wall_import * 1000:.1f} ms wall "
+        f"(+{(wall_import - wall_pass) * 1000:.1f} ms), median of {RUNS}"
+    )
+    lines.append(
+        f"- modules added beyond the bare interpreter: {len(modules)}, "
+        f"their import time summed: {total_us / 1000:.1f} ms (`-X importtime` self times)"
+    )
+    packages = _top_level_packages(modules)
+    lines.append(f"- non-stdlib top-level packages imported: {', '.join(packages) or 'none'}")
+    for package, reason in UNWANTED_AT_STARTUP.items():
+        if package in packages:
+            lines.append(f"- **{package} is imported at start-up**: {reason}")
+    lines += ["", f"## Top {TOP_ROWS} by cumulative time", "",
+              "| module | cumulative | self |", "|---|---|---|"]
+    for entry in sorted(modules, key=lambda m: m.cumulative_us, reverse=True)[:TOP_ROWS]:
+        indent = "·" * entry.depth
+        lines.append(f"| {indent}{entry.name} | {entry.cumulative_us / 1000:.2f} ms "
+                     f"| {entry.self_us / 1000:.2f} ms |")
+    lines += ["", f"## Top {TOP_ROWS} by self time", "", "| module | self |", "|---|---|"]
+    for entry in sorted(modules, key=lambda m: m.self_us, reverse=True)[:TOP_ROWS]:
+        lines.append(f"| {entry.name} | {entry.self_us / 1000:.2f} ms |")
+    lines += ["", f"Python: {Path(_python())}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,123 @@
+"""The tools under comparison: how each one's project is laid out and started.
+
+Each tool gets its own git repository per workload (act and gitlab-ci-local want
+one; conveyor reads commit data from it), holding only that tool's file.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workloads import (
+    Workload,
+    render_bash_script,
+    render_conveyor_file,
+    render_github_workflow,
+    render_gitlab_ci,
+)
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+# The project's venv holds conveyor and act; fall back to the running interpreter's.
+VENV_BIN = REPO_DIR / ".venv" / "bin" if (REPO_DIR / ".venv" / "bin").is_dir() \
+    else Path(sys.executable).parent
+PEERS_DIR = BENCH_DIR / ".peers"
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    # Files (relative path -> text) that make up this tool's project for a workload.
+    render: Callable[[Workload], dict[str, str]]
+    command: list[str]
+    extra_env: dict[str, str] = field(default_factory=dict)
+    # False for reference rows that ignore the workload (nothing to verify).
+    runs_workload: bool = True
+
+    def missing_reason(self) -> str | None:
+        """Why this tool can't run here, or None when it can."""
+        executable = self.command[0]
+        if os.sep in executable:
+            return None if os.access(executable, os.X_OK) else f"{executable} not found"
+        return None if shutil.which(executable) else f"{executable} not on PATH"
+
+
+def _git(repo: Path, *arguments: str) -> None:
+    subprocess.run(
+        ["git", *arguments], cwd=repo, check=True, capture_output=True,
+        env={**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
+             "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"},
+    )
+
+
+def prepare_project(tool: Tool, workload: Workload, directory: Path) -> None:
+    """Create `directory` as a one-commit git repository holding the tool's files."""
+    directory.mkdir(parents=True)
+    for relative_path, text in tool.render(workload).items():
+        target = directory / relative_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    _git(directory, "init", "-q", "-b", "main")
+    _git(directory, "add", ".")
+    _git(directory, "commit", "-q", "--allow-empty", "-m", f"bench workload {workload.key}")
+    # A remote with a default branch, as in a real clone; gitlab-ci-local asks for both.
+    _git(directory, "remote", "add", "origin", "git@git.invalid:bench/bench.git")
+    _git(directory, "update-ref", "refs/remotes/origin/main", "HEAD")
+    _git(directory, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
+
+
+def _conveyor() -> Tool:
+    return Tool(
+        "conveyor",
+        lambda workload: {".conveyor.yml": render_conveyor_file(workload)},
+        [str(VENV_BIN / "conveyor"), "run", "--workflow", ".conveyor.yml"],
+    )
+
+
+def _act() -> Tool:
+    workflow = ".github/workflows/ci.yml"
+    return Tool(
+        "act",
+        lambda workload: {workflow: render_github_workflow(workload)},
+        [str(VENV_BIN / "act"), "push", "-W", workflow,
+         "-P", "ubuntu-latest=-self-hosted", "--no-cache-server"],
+        extra_env={"ACT_DISABLE_VERSION_CHECK": "1"},
+    )
+
+
+def _gitlab_ci_local() -> Tool:
+    # Defaults on purpose (shell executor, no --shell-isolation): what a user gets.
+    return Tool(
+        "gitlab-ci-local",
+        lambda workload: {".gitlab-ci.yml": render_gitlab_ci(workload)},
+        [str(PEERS_DIR / "node_modules" / ".bin" / "gitlab-ci-local")],
+    )
+
+
+def _bash() -> Tool:
+    return Tool(
+        "bash",
+        lambda workload: {"run.sh": render_bash_script(workload)},
+        ["bash", "run.sh"],
+    )
+
+
+def _python_startup() -> Tool:
+    # The floor for any Python CLI: the interpreter starting and exiting.
+    return Tool(
+        "python -c pass",
+        lambda workload: {},
+        [sys.executable, "-c", "pass"],
+        runs_workload=False,
+    )
+
+
+def all_tools() -> dict[str, Tool]:
+    tools = [_conveyor(), _act(), _gitlab_ci_local(), _bash(), _python_startup()]
+    return {tool.name: tool for tool in tools}
