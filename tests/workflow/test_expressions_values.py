@@ -204,6 +204,8 @@ def test_precedence(text: str, expected: bool) -> None:
         ("fruits[3]", None),
         ("fruits[-1]", None),
         ("fruits['x']", None),
+        ("fruits[Infinity]", None),
+        ("fruits[NaN]", None),
         ("fruits.name", None),
         ("matrix.include[true]", 2),
         ("github.event.commits[0].author.name", "Mona"),

@@ -176,12 +176,10 @@ def _lookup(container: Any, key: Any) -> Any:
         return _MISSING
     if kind is Kind.ARRAY:
         position = to_number(key)
-        if math.isnan(position) or position < 0:
+        if math.isnan(position) or position < 0 or position > _INT32_MAX:
             return _MISSING
-        position = math.floor(position)
-        if position > _INT32_MAX or position >= len(container):
-            return _MISSING
-        return container[position]
+        whole = math.floor(position)
+        return container[whole] if whole < len(container) else _MISSING
     return _MISSING
 
 
