@@ -80,30 +80,40 @@ def value_position(source: Source, node: yaml.Node, offset: int) -> Position:
     anchor = value.rfind("${{", 0, offset + 1)
     if anchor >= 0:
         raw_anchor = _nth(raw, "${{", value.count("${{", 0, anchor))
-        if raw_anchor is not None:
-            between = value[anchor:offset]
-            if "\n" not in between:
-                return source.position_of_index(start + raw_anchor + len(between))
-            anchor_line0 = source.position_of_index(start + raw_anchor).line - 1
-            return _line_column(source, node, anchor_line0 + between.count("\n"), between)
-    before = value[:offset]
+        between = value[anchor:offset]
+        if raw_anchor is not None and "\n" not in between:
+            return source.position_of_index(start + raw_anchor + len(between))
+    return _walk_lines(source, node, raw, offset)
+
+
+def _walk_lines(source: Source, node: yaml.Node, raw: str, offset: int) -> Position:
+    """Approximate: each source line gives its text (indentation removed) plus one break.
+
+    That is exact for literal blocks and close for folded blocks and multi-line
+    plain or quoted scalars, whose line breaks fold into single spaces.
+    """
+    style = node.style or ""
+    lines = raw.split("\n")
+    first_line0 = node.start_mark.line
+    starts: list[tuple[int, int, str]] = []  # (line0, column0 where the text starts, text)
     if style in ("|", ">"):
-        # Content starts on the line after the header; literal blocks keep lines 1:1.
-        line0 = node.start_mark.line + 1 + before.count("\n")
-        return _line_column(source, node, line0, before)
-    if "\n" not in before:
+        body = lines[1:]
+        indents = [len(line) - len(line.lstrip(" ")) for line in body if line.strip()]
+        indent = indents[0] if indents else 0
+        for number, line in enumerate(body, start=1):
+            starts.append((first_line0 + number, indent, line[indent:]))
+    else:
         quote = 1 if style in ("'", '"') else 0
-        return source.position(node.start_mark.line, node.start_mark.column + quote + offset)
-    return _line_column(source, node, node.start_mark.line + before.count("\n"), before)
-
-
-def _line_column(source: Source, node: yaml.Node, line0: int, before: str) -> Position:
-    last_line0 = node.end_mark.line
-    line0 = min(line0, last_line0)
-    line = source.line_text(line0)
-    indent = len(line) - len(line.lstrip(" "))
-    column_in_value = len(before) - (before.rfind("\n") + 1)
-    return source.position(line0, indent + column_in_value)
+        starts.append((first_line0, node.start_mark.column + quote, lines[0][quote:]))
+        for number, line in enumerate(lines[1:], start=1):
+            stripped = line.lstrip(" \t")
+            starts.append((first_line0 + number, len(line) - len(stripped), stripped))
+    remaining = offset
+    for line0, column0, text in starts:
+        if remaining <= len(text):
+            return source.position(line0, column0 + remaining)
+        remaining -= len(text) + 1
+    return source.position(node.end_mark.line, node.end_mark.column)
 
 
 def _nth(text: str, needle: str, n: int) -> int | None:
