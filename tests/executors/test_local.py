@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import statistics
 import subprocess
 import tempfile
 import threading
 import time
 import tracemalloc
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -371,6 +373,69 @@ def test_a_setsid_daemon_holding_the_pipe_is_found_and_killed(
     assert output.data == b"done\n"
     assert elapsed < 1.0
     assert_all_gone([daemon])
+
+
+def test_with_orphans_kept_for_the_job_a_background_server_outlives_its_step(
+    tmp_path: Path,
+) -> None:
+    # `server >log 2>&1 &` in one step, used by the next: works on GitHub, whose
+    # runner ends orphans only when the job ends.
+    job_host = LocalExecutor(orphans="job").prepare_job("job", str(tmp_path))
+    try:
+        started, output, _ = run_bash(job_host, "sleep 300 >/dev/null 2>&1 & echo pid $!")
+        assert started == StepExit(exit_code=0)
+        [server] = output.pids()
+        assert not is_gone(server)
+        used, _, _ = run_bash(job_host, f"kill -0 {server}")
+        assert used == StepExit(exit_code=0)
+        # What holds the step's output is still ended with the step.
+        held, output, elapsed = run_bash(job_host, "(sleep 300 & echo pid $!) ; echo done")
+        assert held == StepExit(exit_code=0)
+        assert elapsed < 1.0
+        assert_all_gone(output.pids())
+        assert not is_gone(server)
+    finally:
+        job_host.close()
+    assert_all_gone([server])
+
+
+# Waits until the background process has its own session, so that it has surely
+# escaped the step's process group before the step ends.
+ESCAPE_WITHOUT_A_TRACE = """
+setsid sleep 300 </dev/null >/dev/null 2>&1 &
+echo pid $!
+until [ "$(cut -d' ' -f6 /proc/$!/stat)" = "$!" ]; do sleep 0.01; done
+"""
+
+
+def test_close_ends_escaped_processes_carrying_the_jobs_tracking_id(tmp_path: Path) -> None:
+    job_host = LocalExecutor().prepare_job("job", str(tmp_path))
+    env = {**STEP_ENV, "RUNNER_TRACKING_ID": f"conveyor_test_{uuid.uuid4().hex}"}
+    tracked, untracked = Output(), Output()
+    try:
+        script = ["bash", "-c", ESCAPE_WITHOUT_A_TRACE]
+        assert job_host.run(StepCommand(script, str(tmp_path), env, tracked)).exit_code == 0
+        # Emptying the variable is GitHub's documented way to outlive the job.
+        opted_out = {**env, "RUNNER_TRACKING_ID": ""}
+        assert job_host.run(StepCommand(script, str(tmp_path), opted_out, untracked)) == StepExit(
+            exit_code=0
+        )
+        [escaped] = tracked.pids()
+        [kept] = untracked.pids()
+        # Neither its process group nor the output pipe leads to it: it outlived the step.
+        assert not is_gone(escaped)
+        job_host.close()
+        assert_all_gone([escaped])
+        assert not is_gone(kept)
+    finally:
+        job_host.close()
+        for pid in untracked.pids():
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_the_orphans_setting_is_checked() -> None:
+    with pytest.raises(ValueError, match="orphans must be 'step' or 'job', not 'never'"):
+        LocalExecutor(orphans="never")
 
 
 # --- steps that cannot start ----------------------------------------------

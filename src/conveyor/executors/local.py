@@ -50,6 +50,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -71,12 +72,21 @@ DEFAULT_EXIT_DRAIN = 0.1
 # After SIGKILL the kernel needs a moment to tear processes down; past this we
 # stop waiting (a process stuck in uninterruptible sleep cannot be helped).
 _AFTER_KILL_WAIT = 1.0
+# GitHub's runner marks every step process with this variable to find a job's
+# orphans at its end.
+TRACKING_VARIABLE = "RUNNER_TRACKING_ID"
 # Without a pidfd, how often a quiet step's process is checked for exit.
 _EXIT_CHECK_INTERVAL = 0.02
 
 
 class LocalExecutor:
-    """Runs every step of a job as a process on this host."""
+    """Runs every step of a job as a process on this host.
+
+    ``orphans`` says when processes a step leaves behind in its process group
+    (without holding its output) are killed: ``"step"`` (default) when the step
+    ends; ``"job"`` when the job's host closes, as GitHub's runner does, so that
+    ``server >log 2>&1 &`` in one step still serves the next ones.
+    """
 
     name = "local"
 
@@ -85,9 +95,13 @@ class LocalExecutor:
         *,
         kill_grace: float = DEFAULT_KILL_GRACE,
         exit_drain: float = DEFAULT_EXIT_DRAIN,
+        orphans: str = "step",
     ) -> None:
+        if orphans not in ("step", "job"):
+            raise ValueError(f"orphans must be 'step' or 'job', not {orphans!r}")
         self.kill_grace = kill_grace
         self.exit_drain = exit_drain
+        self.orphans = orphans
 
     def prepare_job(self, job_key: str, workspace: str) -> LocalJobHost:
         temp_dir = tempfile.mkdtemp(prefix=f"conveyor-{_file_name_part(job_key)}-")
@@ -96,11 +110,19 @@ class LocalExecutor:
             temp_dir=temp_dir,
             kill_grace=self.kill_grace,
             exit_drain=self.exit_drain,
+            keep_orphans_until_close=self.orphans == "job",
         )
 
 
 class LocalJobHost:
-    """One job's place on this host: its workspace and a private temp dir."""
+    """One job's place on this host: its workspace and a private temp dir.
+
+    ``close`` also ends what the job's steps left running that can still be
+    found: process groups kept by ``orphans="job"``, and every process whose
+    environment carries a ``RUNNER_TRACKING_ID`` that one of the job's steps was
+    given (GitHub's own way to find a job's orphans; a process started with
+    that variable emptied survives the job, as on GitHub).
+    """
 
     def __init__(
         self,
@@ -109,23 +131,55 @@ class LocalJobHost:
         temp_dir: str,
         kill_grace: float = DEFAULT_KILL_GRACE,
         exit_drain: float = DEFAULT_EXIT_DRAIN,
+        keep_orphans_until_close: bool = False,
     ) -> None:
         self.workspace = workspace
         self.temp_dir = temp_dir
         self._kill_grace = kill_grace
         self._exit_drain = exit_drain
+        self._keep_orphans_until_close = keep_orphans_until_close
+        self._orphan_groups: list[tuple[int, list[psutil.Process]]] = []
+        self._tracking_ids: set[str] = set()
 
     def run(self, command: StepCommand) -> StepExit:
         if command.cancellation.cancelled:
             return StepExit(exit_code=None, cancelled=True)
+        tracking_id = command.env.get(TRACKING_VARIABLE)
+        # Never our own tracking id (conveyor inside a GitHub job): that would
+        # make close() sweep the processes of the job that runs us.
+        if tracking_id and tracking_id != os.environ.get(TRACKING_VARIABLE):
+            self._tracking_ids.add(tracking_id)
         started = _start(command)
         if isinstance(started, StepExit):
             return started
-        step = _RunningStep(started, command, self._kill_grace, self._exit_drain)
+        keep_orphans = self._orphan_groups.append if self._keep_orphans_until_close else None
+        step = _RunningStep(started, command, self._kill_grace, self._exit_drain, keep_orphans)
         return step.supervise()
 
     def close(self) -> None:
-        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        try:
+            self._end_orphans()
+        finally:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def _end_orphans(self) -> None:
+        groups, self._orphan_groups = self._orphan_groups, []
+        tracking_ids, self._tracking_ids = self._tracking_ids, set()
+        if not groups and not tracking_ids:
+            return  # the common case; do not even import psutil
+        targets: list[psutil.Process] = []
+        for group, members in groups:
+            alive = [member for member in members if process_tree.is_alive(member)]
+            targets += alive
+            # With pids wrapping around, a bare number may name a stranger's group
+            # by now: only a member we recorded proves the group is still ours.
+            if any(process_tree.process_group(member) == group for member in alive):
+                targets += process_tree.group_members(group)
+        targets += process_tree.processes_with_env(TRACKING_VARIABLE, tracking_ids)
+        if targets:
+            process_tree.terminate(
+                process_tree.unique(targets), self._kill_grace, _AFTER_KILL_WAIT
+            )
 
 
 def _file_name_part(text: str) -> str:
@@ -256,8 +310,10 @@ class _RunningStep:
         command: StepCommand,
         kill_grace: float,
         exit_drain: float,
+        keep_orphans: Callable[[tuple[int, list[psutil.Process]]], None] | None = None,
     ) -> None:
         self._process = process
+        self._keep_orphans = keep_orphans
         # A session leader's pid is also its process group id.
         self._group = process.pid
         self._command = command
@@ -283,11 +339,10 @@ class _RunningStep:
                 self._unregister(wakeup.fd)
                 if pidfd is not None:
                     self._unregister(pidfd)
-            if ending is _Ending.FINISHED:
-                if process_tree.group_exists(self._group):
-                    self._end_tree()
-            else:
+            if ending in (_Ending.TIMED_OUT, _Ending.CANCELLED):
                 self._end_tree()
+            else:
+                self._end_leftovers()
             self._drain_rest()
         except BaseException:
             # A failing on_output (a bug upstream) or a KeyboardInterrupt must not
@@ -406,6 +461,22 @@ class _RunningStep:
             else:
                 self._stop_reading()
         self._stop_reading()
+
+    def _end_leftovers(self) -> None:
+        """After a normal exit: end what holds the pipe, and the rest of the group
+        now or (``orphans="job"``) hand it to the host for the job's end."""
+        if self._keep_orphans is None:
+            if self._out_open or process_tree.group_exists(self._group):
+                self._end_tree()
+            return
+        if self._out_open:
+            holders = process_tree.pipe_holders(self._pipe_inode)
+            process_tree.terminate(holders, self._kill_grace, _AFTER_KILL_WAIT, self._forward_for)
+        if process_tree.group_exists(self._group):
+            members = process_tree.group_members(self._group)
+            alive = [member for member in members if process_tree.is_alive(member)]
+            if alive:
+                self._keep_orphans((self._group, alive))
 
     def _targets(self, known: list[psutil.Process]) -> list[psutil.Process]:
         """Every process of the step we can find right now, besides its own process."""

@@ -19,6 +19,7 @@ needing it.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -119,6 +120,13 @@ def _holds(fd_dir: str, link_target: str) -> bool:
         return any(os.readlink(fd.path) == link_target for fd in descriptors)
 
 
+def process_group(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except OSError:
+        return None
+
+
 def is_alive(process: psutil.Process) -> bool:
     """Running and not a zombie (a zombie holds no resources and cannot be killed further)."""
     import psutil
@@ -169,3 +177,53 @@ def wait_until(
         wait(min(pause, remaining))
         pause = min(pause * 2, 0.05)
 
+
+
+def processes_with_env(name: str, values: set[str]) -> list[psutil.Process]:
+    """Processes whose environment sets ``name`` to one of ``values``.
+
+    This is how GitHub's runner finds a job's orphans at the end of the job
+    (``RUNNER_TRACKING_ID``), escapees included. Our own process and its
+    ancestors are never returned: when conveyor itself runs inside a GitHub
+    job, they carry that job's tracking id.
+    """
+    import psutil
+
+    if not values:
+        return []
+    spared = {os.getpid()}
+    try:
+        spared.update(ancestor.pid for ancestor in psutil.Process().parents())
+    except psutil.Error:
+        pass
+    found = []
+    for process in psutil.process_iter():
+        if process.pid in spared:
+            continue
+        try:
+            if process.environ().get(name) in values:
+                found.append(process)
+        except psutil.Error:
+            continue  # exited, or another user's
+    return found
+
+
+def terminate(
+    targets: list[psutil.Process],
+    grace: float,
+    kill_wait: float,
+    idle: Callable[[float], None] | None = None,
+) -> None:
+    """SIGTERM ``targets`` and their descendants; SIGKILL whatever outlives ``grace``."""
+    everything = unique([*targets, *descendants(process.pid for process in targets)])
+
+    def all_gone() -> bool:
+        everything[:] = [process for process in everything if is_alive(process)]
+        return not everything
+
+    signal_processes(everything, signal.SIGTERM)
+    if wait_until(all_gone, time.monotonic() + grace, idle):
+        return
+    everything[:] = unique([*everything, *descendants(process.pid for process in everything)])
+    signal_processes(everything, signal.SIGKILL)
+    wait_until(all_gone, time.monotonic() + kill_wait, idle)
