@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.workflow.expressions import ExpressionError, JobStatus, evaluate
+from conveyor.workflow.expressions import ExpressionError, JobStatus, evaluate, parse
 
 CONTEXTS = {
     "github": {
@@ -87,24 +87,41 @@ def test_format_evaluates_only_the_arguments_it_uses() -> None:
     assert evaluate("format('{0}', 'used', fromJSON('not json'))", {}) == "used"
 
 
-@pytest.mark.parametrize(
-    ("text", "problem"),
-    [
-        ("format('{0} {1}', 'only one')", "refers to argument {1} but only 1 argument was given"),
-        ("format('{0}')", "refers to argument {0} but no arguments were given"),
-        ("format('{', 'x')", "'{' at index 0"),
-        ("format('a}b', 'x')", "'}' at index 1"),
-        ("format('{x}', 'x')", "'{' at index 0"),
-        ("format('{0', 'x')", "'{' at index 0"),
-        ("format('{0:D}', 'x')", "format specifiers"),
-    ],
-)
-def test_format_errors(text: str, problem: str) -> None:
+FORMAT_PROBLEMS = [
+    ("'{0} {1}', 'only one'", "refers to argument {1} but only 1 argument was given"),
+    ("'{0}'", "refers to argument {0} but no arguments were given"),
+    ("'{', 'x'", "'{' at index 0"),
+    ("'a}b', 'x'", "'}' at index 1"),
+    ("'{x}', 'x'", "'{' at index 0"),
+    ("'{0', 'x'", "'{' at index 0"),
+    ("'{0}{', 'x'", "'{' at index 3"),
+    ("'{0}}', 'x'", "'}' at index 3"),
+    ("'{0:D}', 'x'", "format specifiers"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "problem"), FORMAT_PROBLEMS)
+def test_format_templates_written_as_literals_are_checked_when_parsing(
+    arguments: str, problem: str
+) -> None:
+    text = f"'x' || format({arguments})"
     with pytest.raises(ExpressionError) as caught:
-        evaluate(text, {})
+        parse(text)
     assert problem in caught.value.message
     assert caught.value.message.startswith("format(): ")
-    assert caught.value.offset == 0
+    assert caught.value.offset == text.index("format(") + len("format(")
+
+
+@pytest.mark.parametrize(("arguments", "problem"), FORMAT_PROBLEMS)
+def test_format_templates_from_contexts_fail_when_evaluated(arguments: str, problem: str) -> None:
+    template, _, rest = arguments.partition("', ")
+    text = "'x' && format(env.TEMPLATE" + (", " + rest if rest else "") + ")"
+    contexts = {"env": {"TEMPLATE": template.strip("'")}}
+    parse(text)  # nothing to see before the value is known
+    with pytest.raises(ExpressionError) as caught:
+        evaluate(text, contexts)
+    assert problem in caught.value.message
+    assert caught.value.offset == text.index("format(")
 
 
 @pytest.mark.parametrize(

@@ -82,18 +82,24 @@ def _ends_with(call: Invocation) -> bool:
     return fold_case(to_function_string(text)).endswith(fold_case(to_function_string(suffix)))
 
 
-def _format(call: Invocation) -> str:
-    template = to_function_string(call.argument(0))
-    supplied = len(call.arguments) - 1
-    cache: dict[int, str] = {}
-    out: list[str] = []
+class FormatProblem(ValueError):
+    """A format() template that cannot work; the message says why, without quoting it."""
+
+
+def format_segments(template: str, supplied: int) -> list[str | int]:
+    """`template` split into literal text and argument numbers, braces unescaped.
+
+    Raises FormatProblem for a stray brace, a format specifier, or a reference to an
+    argument beyond the `supplied` ones.
+    """
+    segments: list[str | int] = []
     position = 0
     while position < len(template):
         left = template.find("{", position)
         right = template.find("}", position)
         if left >= 0 and (right < 0 or left < right):
             if template[left + 1 : left + 2] == "{":
-                out.append(template[position : left + 1])
+                segments.append(template[position : left + 1])
                 position = left + 2
                 continue
             digits_end = left + 1
@@ -101,33 +107,50 @@ def _format(call: Invocation) -> str:
                 digits_end += 1
             if digits_end == left + 1 or template[digits_end : digits_end + 1] != "}":
                 if template[digits_end : digits_end + 1] == ":" and digits_end > left + 1:
-                    raise call.error("format specifiers such as {0:...} are not supported")
-                raise call.error(
+                    raise FormatProblem("format specifiers such as {0:...} are not supported")
+                raise FormatProblem(
                     f"the format string is invalid: '{{' at index {left} must start '{{N}}'"
                     " or be doubled as '{{'"
                 )
             number = int(template[left + 1 : digits_end])
             if number >= supplied:
-                raise call.error(
+                raise FormatProblem(
                     f"the format string refers to argument {{{number}}} but "
                     f"{_count(supplied, 'argument')} after it"
                 )
-            out.append(template[position:left])
-            if number not in cache:
-                cache[number] = to_function_string(call.argument(number + 1))
-            out.append(cache[number])
+            segments.append(template[position:left])
+            segments.append(number)
             position = digits_end + 1
         elif right >= 0:
             if template[right + 1 : right + 2] != "}":
-                raise call.error(
+                raise FormatProblem(
                     f"the format string is invalid: '}}' at index {right} must close '{{N}}'"
                     " or be doubled as '}}'"
                 )
-            out.append(template[position : right + 1])
+            segments.append(template[position : right + 1])
             position = right + 2
         else:
-            out.append(template[position:])
+            segments.append(template[position:])
             break
+    return segments
+
+
+def _format(call: Invocation) -> str:
+    template = to_function_string(call.argument(0))
+    try:
+        segments = format_segments(template, len(call.arguments) - 1)
+    except FormatProblem as problem:
+        raise call.error(str(problem)) from None
+    # Each argument is evaluated once, and only if the template uses it.
+    texts: dict[int, str] = {}
+    out: list[str] = []
+    for segment in segments:
+        if isinstance(segment, str):
+            out.append(segment)
+            continue
+        if segment not in texts:
+            texts[segment] = to_function_string(call.argument(segment + 1))
+        out.append(texts[segment])
     return "".join(out)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from .errors import ExpressionError
-from .functions import FUNCTIONS
+from .functions import FUNCTIONS, FormatProblem, format_segments
 from .lexer import Token, TokenKind, tokenize
 from .nodes import (
     And,
@@ -225,6 +225,8 @@ class _Parser:
                 break
             self.nesting -= 1
         _check_arity(spec.name, spec.min_arguments, spec.max_arguments, len(arguments), name)
+        if spec.name == "format":
+            _check_literal_format(arguments)
         return Call(name.offset, spec.name, tuple(arguments))
 
 
@@ -249,6 +251,16 @@ def _check_arity(name: str, least: int, most: int, given: int, token: Token) -> 
             f"got {given}",
             token.offset,
         )
+
+
+def _check_literal_format(arguments: list[Node]) -> None:
+    """A format() template written as a literal can be checked now rather than at run time."""
+    template = arguments[0]
+    if isinstance(template, Literal) and isinstance(template.value, str):
+        try:
+            format_segments(template.value, len(arguments) - 1)
+        except FormatProblem as problem:
+            raise ExpressionError(f"format(): {problem}", template.offset) from None
 
 
 def _check_depth(root: Node) -> None:
