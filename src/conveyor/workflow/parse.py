@@ -19,7 +19,7 @@ from conveyor.workflow.model import (
     Workflow,
 )
 from conveyor.workflow.parse_base import Checker, suggestion
-from conveyor.workflow.parse_steps import parse_defaults, parse_steps
+from conveyor.workflow.parse_steps import ENV_NAME, parse_defaults, parse_steps
 from conveyor.workflow.parse_triggers import parse_on
 from conveyor.workflow.schema_events import PERMISSION_SCOPES, PERMISSION_SHORTHANDS
 from conveyor.workflow.yamlsource import Entry, is_mapping, is_scalar, is_sequence, kind_of
@@ -69,7 +69,6 @@ SHORTHAND_JOB_ID = "pipeline"
 CONVEYOR_FILES = frozenset({".conveyor.yml", "conveyor.yml", ".conveyor.yaml", "conveyor.yaml"})
 
 JOB_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-ENV_NAME = re.compile(r"[^=\0]+")
 
 
 def parse_document(checker: Checker, root: yaml.Node) -> Workflow:

@@ -27,6 +27,7 @@ STEP_KEYS = (
 COMPOSITE_STEP_KEYS = tuple(key for key in STEP_KEYS if key != "timeout-minutes")
 
 STEP_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+ENV_NAME = re.compile(r"[^=\0]+")
 
 SHELLS = ("bash", "sh", "python")
 FOREIGN_SHELLS = ("pwsh", "powershell", "cmd")
@@ -181,7 +182,7 @@ def _parse_step(
         elif key == "shell":
             step.shell = check_shell(checker, value, f"'shell' of {what}")
         elif key == "env":
-            step.env, _ = checker.string_map(value, f"'env' of {what}")
+            step.env, _ = checker.string_map(value, f"'env' of {what}", ENV_NAME)
         elif key == "working-directory":
             step.working_directory = checker.text(value, f"'working-directory' of {what}")
         elif key == "continue-on-error":

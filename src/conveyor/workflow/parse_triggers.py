@@ -79,9 +79,7 @@ def _add_event(
 
 
 def _filters(checker: Checker, event: str, node: yaml.Node) -> EventFilter:
-    allowed = list(FILTERS.get(event, ()))
-    if ACTIVITY_TYPES.get(event) is not None:
-        allowed.append("types")
+    allowed = [*FILTERS.get(event, ()), "types"]
     what = f"'on.{event}'"
     fields = checker.fields(node, what, allowed, allow_null=True)
     result = EventFilter()
@@ -101,6 +99,9 @@ def _filters(checker: Checker, event: str, node: yaml.Node) -> EventFilter:
         if key in _GLOB_FILTERS:
             for pattern, item in items:
                 _check_glob(checker, item, pattern)
+        if key == "types" and ACTIVITY_TYPES.get(event) is None:
+            checker.problem(entry.key_node, f"event '{event}' has no activity types to filter on")
+            continue
         if key == "types":
             _check_types(checker, event, items)
         setattr(result, key.replace("-", "_"), [value for value, _ in items])
