@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 
 from conveyor.workflow.expressions import (
@@ -182,3 +184,14 @@ def test_referenced_contexts(text: str, names: set[str]) -> None:
 )
 def test_uses_status_function(text: str, uses: bool) -> None:
     assert uses_status_function(parse(text)) is uses
+
+
+def test_errors_survive_pickling_for_workers_in_other_processes() -> None:
+    with pytest.raises(ExpressionError) as caught:
+        evaluate("a ==", {})
+    copy = pickle.loads(pickle.dumps(caught.value))
+    assert (copy.message, copy.offset, copy.expression) == (
+        "Unexpected end of expression",
+        4,
+        "a ==",
+    )

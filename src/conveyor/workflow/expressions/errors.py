@@ -14,7 +14,7 @@ class ExpressionError(Exception):
         self.message = message
         self.offset = offset
         self.expression = expression
-        super().__init__(message, offset)
+        super().__init__(message, offset, expression)
 
     def __str__(self) -> str:
         if self.expression is None:
