@@ -15,15 +15,18 @@ How a step runs (``LocalJobHost.run``):
   timeouts are therefore noticed at once, without busy-waiting.
 - The step ends when its process has exited and the pipe is at end of file. A
   process it left behind that still holds the pipe (a daemon that did not
-  redirect its output) does not keep the step running: once the step's process
-  has exited, whatever arrives in the next ``exit_drain`` seconds (default
-  0.1 s) is still read, then reading stops.
-- Our choice, stricter than GitHub's runner (which kills a job's orphan
-  processes when the job ends): processes a step leaves behind are killed when
-  the step ends - its process group, plus escaped processes still holding the
-  output pipe. A step that must start a service for later steps has to detach
-  it from both (``setsid cmd >log 2>&1 &``), which GitHub also recommends for
-  background processes. See ``process_tree`` for what can and cannot be found.
+  redirect its output) does not keep the step running - on GitHub it would
+  hang the step until it dies: once the step's process has exited, whatever
+  arrives in the next ``exit_drain`` seconds (default 0.1 s) is still read,
+  then reading stops and the holders are killed.
+- Orphans, our choice: by default (``orphans="step"``) whatever the step left in
+  its process group is killed when the step ends. That is stricter than
+  GitHub's runner, which kills a job's orphans only when the job ends, so
+  ``server >log 2>&1 &`` in one step and ``curl`` in the next works there.
+  ``orphans="job"`` gives GitHub's behaviour: the host keeps them and kills
+  them in ``close``. Either way ``close`` also kills processes that carry one
+  of the job's ``RUNNER_TRACKING_ID`` values (see ``LocalJobHost``). See
+  ``process_tree`` for what can and cannot be found.
 - Timeout and cancellation end the step's whole tree: SIGTERM to the process
   group and to every descendant and pipe holder (found with psutil at that
   moment, so children that called ``setsid`` are included), then SIGKILL to

@@ -9,8 +9,10 @@ A step runs as the leader of its own session and process group, so one
   descendants): found when they still hold the step's output pipe, by scanning
   ``/proc/*/fd`` for the pipe's inode (Linux only; elsewhere they are missed);
 - escapees that neither have a living ancestor in the step nor hold the pipe:
-  not found. GitHub's runner catches those at job end through a tracking
-  variable in the environment; we do not add variables to a step's env.
+  found only through their environment, as GitHub's runner finds a job's
+  orphans: by the ``RUNNER_TRACKING_ID`` the step was given (the executor does
+  not add it - a step gets exactly the env the engine built - so this works
+  when the engine sets it, as GitHub does).
 
 psutil is imported lazily: the CLI must start fast, and most steps end without
 needing it.
