@@ -134,3 +134,26 @@ def test_problems_are_reported_once_even_through_aliases() -> None:
         "alias.yml:7:16: unknown shell 'fish': use bash, sh, python, or a command containing "
         "'{0}' for the script file"
     ]
+
+
+WRONG_SHAPES = ("[]", "{a: b}", "~", "'${{'", "-1")
+VALID = sorted((Path(__file__).parent / "valid").glob("*.yml"))
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda path: path.stem)
+def test_any_value_of_the_wrong_shape_is_a_problem_never_a_crash(path: Path) -> None:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    value = re.compile(r"^(\s*(?:- )?[\w.-]+:) \S.*$")
+    for index, line in enumerate(lines):
+        match = value.match(line)
+        if match is None:
+            continue
+        for shape in WRONG_SHAPES:
+            changed = [*lines[:index], f"{match.group(1)} {shape}", *lines[index + 1 :]]
+            try:
+                parse_workflow("\n".join(changed), "mutated.yml")
+            except WorkflowInvalid as error:
+                assert error.problems
+                for problem in error.problems:
+                    assert 1 <= problem.position.line <= len(lines) + 1
+                    assert problem.position.column >= 1

@@ -79,8 +79,7 @@ def parse_document(checker: Checker, root: yaml.Node) -> Workflow:
             root, f"the top level of a workflow must be a mapping of keys, got {kind_of(root)}"
         )
         return workflow
-    top = checker.mapping(root, "the workflow") or []
-    keys = {entry.key for entry in top}
+    keys = {key_node.value for key_node, _ in root.value if is_scalar(key_node)}
     shorthand = "steps" in keys and "jobs" not in keys
     known = WORKFLOW_KEYS + SHORTHAND_JOB_KEYS if shorthand else WORKFLOW_KEYS
     unsupported = UNSUPPORTED_JOB_KEYS if shorthand else None
@@ -104,7 +103,7 @@ def parse_document(checker: Checker, root: yaml.Node) -> Workflow:
         checker.require(fields, "jobs", root, "the workflow")
         if "jobs" in fields:
             workflow.jobs = _parse_jobs(checker, fields["jobs"].value)
-            _check_needs(checker, workflow.jobs, fields["jobs"].value)
+            _check_needs(checker, workflow.jobs)
     return workflow
 
 
@@ -201,7 +200,7 @@ def _parse_jobs(checker: Checker, node: yaml.Node) -> dict[str, Job]:
 
 
 def _has_key(node: yaml.Node, key: str) -> bool:
-    return is_mapping(node) and any(getattr(k, "value", None) == key for k, _ in node.value)
+    return is_mapping(node) and any(is_scalar(k) and k.value == key for k, _ in node.value)
 
 
 def _parse_job_keys(checker: Checker, job: Job, fields: dict[str, Entry], where: str) -> None:
@@ -305,10 +304,18 @@ def _matrix(checker: Checker, node: yaml.Node, where: str) -> dict[str, object] 
         if entry.key in ("include", "exclude"):
             if is_scalar(value) and "${{" in value.value:
                 pass  # an expression, checked below
-            elif not is_sequence(value) or not all(is_mapping(item) for item in value.value):
+            elif not is_sequence(value):
                 checker.problem(
                     value, f"matrix '{entry.key}' must be a list of mappings, got {kind_of(value)}"
                 )
+            else:
+                for item in value.value:
+                    if not is_mapping(item):
+                        checker.problem(
+                            item,
+                            f"each item of matrix '{entry.key}' must be a mapping, "
+                            f"got {kind_of(item)}",
+                        )
         elif not is_sequence(value) and not (is_scalar(value) and "${{" in value.value):
             checker.problem(
                 value,
@@ -349,7 +356,7 @@ def _contains_expression(value: object) -> bool:
     return False
 
 
-def _check_needs(checker: Checker, jobs: dict[str, Job], jobs_node: yaml.Node) -> None:
+def _check_needs(checker: Checker, jobs: dict[str, Job]) -> None:
     for job in jobs.values():
         nodes = checker.needs_nodes.get(job.id, {})
         for name in job.needs:

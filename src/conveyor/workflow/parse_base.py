@@ -114,7 +114,7 @@ class Checker:
         if key in fields:
             return True
         if is_mapping(node) and any(
-            suggestion(getattr(other, "value", ""), [key]) for other, _ in node.value
+            suggestion(other.value, [key]) for other, _ in node.value if is_scalar(other)
         ):
             return False  # a misspelling of it was already reported with "did you mean"
         self.problem(at or node, f"{what} is missing the required key '{key}'")

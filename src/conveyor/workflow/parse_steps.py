@@ -8,7 +8,7 @@ import yaml
 
 from conveyor.workflow.model import RunDefaults, Step
 from conveyor.workflow.parse_base import Checker, suggestion
-from conveyor.workflow.yamlsource import is_sequence, kind_of
+from conveyor.workflow.yamlsource import is_scalar, is_sequence, kind_of
 
 STEP_KEYS = (
     "id",
@@ -134,14 +134,15 @@ def parse_steps(
 def _misspelt(node: yaml.Node, keys: tuple[str, ...]) -> bool:
     """Whether an unknown key was already reported as a misspelling of one of ``keys``."""
     return any(
-        suggestion(str(key_node.value), keys) and key_node.value not in STEP_KEYS
+        suggestion(key_node.value, keys) and key_node.value not in STEP_KEYS
         for key_node, _ in node.value
+        if is_scalar(key_node)
     )
 
 
 def _key_value(checker: Checker, node: yaml.Node, key: str) -> yaml.Node | None:
     for key_node, value in node.value:
-        if getattr(key_node, "value", None) == key:
+        if is_scalar(key_node) and key_node.value == key:
             return value
     return None
 
