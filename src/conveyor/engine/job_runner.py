@@ -343,7 +343,9 @@ class JobRunner:
             self.log_line(index, f"##[group]Run {name}")
         try:
             if step.run is not None:
-                outcome = self._run_script(step, scope, contexts, env, command, timeout, index)
+                outcome = self._run_script(
+                    step, scope, contexts, env, command, timeout, index, status.cancelled
+                )
             else:
                 outcome = self._run_uses(step, scope, contexts, step_env, index)
         except EngineProblem as problem:
@@ -468,6 +470,7 @@ class JobRunner:
         script: str,
         timeout_minutes: float | None,
         index: int,
+        past_cancel: bool,
     ) -> StepOutcome:
         assert self._host is not None
         host = self._host
@@ -504,11 +507,10 @@ class JobRunner:
         files = StepFiles.create(host.temp_dir, prefix)
         process_env.update(files.environment())
 
-        timeout, limited_by_job = self._step_timeout(timeout_minutes)
-        cancellation = self.spec.cancellation
-        if self.stopping:
-            # An always()/cancelled() step after a cancel runs to its end, as on GitHub.
-            cancellation = Cancellation()
+        timeout, limited_by_job = self._step_timeout(timeout_minutes, past_cancel)
+        # A step chosen to run after a cancel (always(), cancelled()) runs to its end, as on
+        # GitHub; any other step is cancelled with the job, even if that happens right now.
+        cancellation = Cancellation() if past_cancel else self.spec.cancellation
         log = StepLog(self.spec.job_key, index, self.shared.emit, self.masker, self.shared.debug)
         exit_ = host.run(
             StepCommand(
@@ -562,10 +564,12 @@ class JobRunner:
             log.write_line(f"##[error]Process completed with exit code {exit_.exit_code}.")
         return outcome
 
-    def _step_timeout(self, step_minutes: float | None) -> tuple[float | None, bool]:
+    def _step_timeout(
+        self, step_minutes: float | None, past_cancel: bool
+    ) -> tuple[float | None, bool]:
         """Seconds the step may take, and whether the job's deadline is what limits it."""
         step_seconds = None if step_minutes is None else step_minutes * 60
-        if self._deadline is None or self.stopping:
+        if self._deadline is None or past_cancel:
             return step_seconds, False
         remaining = max(self._deadline - time.monotonic(), 0.001)
         if step_seconds is None or remaining < step_seconds:

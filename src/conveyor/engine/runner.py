@@ -146,6 +146,7 @@ class _Scheduler:
         self.done: dict[str, _JobDone] = {}
         self.results: dict[str, JobResult] = {}
         self.internal_error: str | None = None
+        self.order: dict[str, tuple[int, int]] = {}  # job_key -> (file position, combination)
 
     # -- the loop -------------------------------------------------------------------
 
@@ -330,6 +331,7 @@ class _Scheduler:
                 "max-parallel": group.max_parallel,
             }
             job_key = self._unique_key(matrix_job_name(job.id, values) if is_matrix else job.id)
+            self.order[job_key] = (self._job_position(job.id), index)
             name = self._display_name(job, values, strategy_context, contexts, is_matrix)
             spec = JobSpec(
                 job=job,
@@ -517,10 +519,15 @@ class _Scheduler:
         ordered = self._ordered_results()
         return RunResult(status=status, duration=duration, jobs=ordered, reason=reason)
 
+    def _job_position(self, job_id: str) -> int:
+        return list(self.workflow.jobs).index(job_id)
+
     def _ordered_results(self) -> dict[str, JobResult]:
-        # File order of jobs, then matrix order within a job.
-        order = {job_id: i for i, job_id in enumerate(self.workflow.jobs)}
-        return dict(sorted(self.results.items(), key=lambda item: order.get(item[1].job_id, 0)))
+        # File order of jobs, then matrix order within a job, whatever order they ended in.
+        def position(key: str) -> tuple[int, int]:
+            return self.order.get(key, (self._job_position(self.results[key].job_id), 0))
+
+        return {key: self.results[key] for key in sorted(self.results, key=position)}
 
     def _finish_early(self, started: float, reason: str) -> RunResult:
         duration = time.monotonic() - started
