@@ -240,7 +240,7 @@ def test_case_conditions_must_be_booleans() -> None:
         (JobStatus(), True, False, False, True),
         (JobStatus(failed=True), False, True, False, True),
         (JobStatus(cancelled=True), False, False, True, True),
-        (JobStatus(failed=True, cancelled=True), False, True, True, True),
+        (JobStatus(failed=True, cancelled=True), False, False, True, True),  # cancel wins
     ],
 )
 def test_status_functions(

@@ -154,6 +154,8 @@ CANCELLED = JobStatus(cancelled=True)
         ("true", CANCELLED, False),
         ("failure()", FAILED, True),
         ("failure()", None, False),
+        ("failure()", JobStatus(failed=True, cancelled=True), False),
+        ("failure() || cancelled()", JobStatus(failed=True, cancelled=True), True),
         ("always()", FAILED, True),
         ("${{ always() }}", CANCELLED, True),
         ("cancelled()", CANCELLED, True),

@@ -249,7 +249,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         FunctionSpec("hashFiles", 1, _MANY, _hash_files),
         FunctionSpec("case", 3, _MANY, _case),
         FunctionSpec("success", 0, 0, lambda call: call.status.succeeded),
-        FunctionSpec("failure", 0, 0, lambda call: call.status.failed),
+        FunctionSpec("failure", 0, 0, lambda call: call.status.failing),
         FunctionSpec("cancelled", 0, 0, lambda call: call.status.cancelled),
         FunctionSpec("always", 0, 0, lambda call: True),
     )

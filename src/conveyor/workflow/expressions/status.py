@@ -17,3 +17,9 @@ class JobStatus:
     @property
     def succeeded(self) -> bool:
         return not self.failed and not self.cancelled
+
+    @property
+    def failing(self) -> bool:
+        # GitHub keeps one status per job and cancellation overrides failure, so once a run
+        # is being cancelled only always() and cancelled() conditions hold.
+        return self.failed and not self.cancelled
