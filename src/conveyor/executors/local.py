@@ -330,7 +330,12 @@ class _RunningStep:
         self._poller = select.poll()
 
     def supervise(self) -> StepExit:
-        wakeup = _Wakeup()
+        try:
+            wakeup = _Wakeup()
+        except OSError as error:  # out of file descriptors: do not leave it unwatched
+            self._end_tree(forward_output=False)
+            self._out.close()
+            return StepExit(exit_code=None, error=f"cannot supervise the step: {error.strerror}")
         pidfd = _open_pidfd(self._process.pid)
         unsubscribe = self._command.cancellation.on_cancel(wakeup.fire)
         try:
