@@ -16,7 +16,7 @@ from conveyor.engine.evaluation import EngineProblem
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
 from conveyor.workflow.errors import WorkflowInvalid
-from conveyor.workflow.load import load_action
+from conveyor.workflow.load import ACTION_FILES, load_action
 from conveyor.workflow.model import CompositeAction, Step
 
 MAX_DEPTH = 10
@@ -40,10 +40,18 @@ def run_composite(
             f"{MAX_DEPTH} deep; does an action use itself?",
         )
     action_dir = os.path.normpath(os.path.join(host.workspace, uses))
+    if not any(os.path.isfile(os.path.join(action_dir, name)) for name in ACTION_FILES):
+        return _fail(
+            host,
+            index,
+            f"{where}: {uses}: no action.yml or action.yaml in {action_dir} "
+            "(paths in uses: are relative to the workspace)",
+        )
     try:
         action = load_action(action_dir, display_path=uses)
     except WorkflowInvalid as error:
-        return _fail(host, index, f"{where}: {uses}: the action is invalid:\n{error}")
+        problems = "; ".join(str(problem) for problem in error.problems)
+        return _fail(host, index, f"{where}: {uses}: the action is invalid: {problems}")
     except OSError as error:
         return _fail(host, index, f"{where}: {uses}: cannot read the action: {error}")
     try:
