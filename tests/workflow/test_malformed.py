@@ -157,3 +157,40 @@ def test_any_value_of_the_wrong_shape_is_a_problem_never_a_crash(path: Path) -> 
                 for problem in error.problems:
                     assert 1 <= problem.position.line <= len(lines) + 1
                     assert problem.position.column >= 1
+
+
+def _problems(text: str) -> list[str]:
+    with pytest.raises(WorkflowInvalid) as raised:
+        parse_workflow(text, "shape.yml")
+    return [f"{p.position.line}:{p.position.column} {p.message}" for p in raised.value.problems]
+
+
+def test_alias_that_contains_itself() -> None:
+    text = "on: push\njobs:\n  a:\n    runs-on: &r [x, *r]\n    steps: [{run: x}]\n"
+    assert _problems(text) == ["4:14 an alias refers to a value that contains it"]
+
+
+def test_alias_bomb_is_refused_before_it_is_expanded() -> None:
+    lines = ["on: push", "jobs:", "  a:", "    runs-on: x", "    steps: [{run: x}]"]
+    lines += ["    strategy:", "      matrix:", "        l0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 9):
+        lines.append(f"        l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * 10)}]")
+    [problem] = _problems("\n".join(lines) + "\n")
+    assert problem.startswith("13:13 aliases here expand to more than")
+
+
+def test_absurd_nesting() -> None:
+    text = "on: push\njobs:\n  a:\n    runs-on: " + "[" * 80 + "]" * 80 + "\n"
+    [problem] = _problems(text)
+    assert problem == "4:75 values are nested more than 64 deep"
+
+
+def test_long_chain_of_needs_in_a_cycle() -> None:
+    count = 2000
+    jobs = "".join(
+        f"  j{i}:\n    runs-on: x\n    needs: j{(i + 1) % count}\n    steps: [{{run: x}}]\n"
+        for i in range(count)
+    )
+    [problem] = _problems("on: push\njobs:\n" + jobs)
+    assert problem.startswith("5:12 jobs depend on each other in a cycle: j0 -> j1 -> j2")
+    assert problem.endswith("j1999 -> j0")

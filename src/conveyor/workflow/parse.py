@@ -374,30 +374,32 @@ def _check_needs(checker: Checker, jobs: dict[str, Job]) -> None:
 def _cycles(jobs: dict[str, Job]) -> list[list[str]]:
     """Each cycle of the needs graph once, starting at its earliest job in file order."""
     order = {name: index for index, name in enumerate(jobs)}
-    state: dict[str, str] = {}
-    stack: list[str] = []
+    done: set[str] = set()
     found: list[list[str]] = []
     seen_cycles: set[frozenset[str]] = set()
-
-    def visit(name: str) -> None:
-        state[name] = "active"
-        stack.append(name)
-        for needed in jobs[name].needs:
-            if needed not in jobs:
+    for root in jobs:
+        if root in done:
+            continue
+        # Iterative depth-first search: a long chain of needs must not exhaust the stack.
+        path: list[str] = [root]
+        on_path = {root}
+        pending: list[list[str]] = [[n for n in jobs[root].needs if n in jobs]]
+        while path:
+            if not pending[-1]:
+                finished = path.pop()
+                on_path.discard(finished)
+                done.add(finished)
+                pending.pop()
                 continue
-            if state.get(needed) == "active":
-                cycle = stack[stack.index(needed) :]
-                key = frozenset(cycle)
-                if key not in seen_cycles:
-                    seen_cycles.add(key)
+            needed = pending[-1].pop(0)
+            if needed in on_path:
+                cycle = path[path.index(needed) :]
+                if frozenset(cycle) not in seen_cycles:
+                    seen_cycles.add(frozenset(cycle))
                     start = min(range(len(cycle)), key=lambda i: order[cycle[i]])
                     found.append(cycle[start:] + cycle[:start])
-            elif needed not in state:
-                visit(needed)
-        stack.pop()
-        state[name] = "done"
-
-    for name in jobs:
-        if name not in state:
-            visit(name)
+            elif needed not in done:
+                path.append(needed)
+                on_path.add(needed)
+                pending.append([n for n in jobs[needed].needs if n in jobs])
     return found

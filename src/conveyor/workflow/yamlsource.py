@@ -125,7 +125,55 @@ def compose(source: Source) -> yaml.Node:
         raise _invalid(source.path, 1, 1, f"YAML error: {error}") from None
     if node is None or (node.tag == NULL_TAG and not node.value):
         raise _invalid(source.path, 1, 1, "the file is empty; a workflow needs 'on' and 'jobs'")
+    problem = _shape_problem(source, node)
+    if problem is not None:
+        raise WorkflowInvalid([problem])
     return node
+
+
+MAX_DEPTH = 64
+MAX_EXPANDED_NODES = 200_000
+
+
+def _shape_problem(source: Source, root: yaml.Node) -> Problem | None:
+    """Refuse what would make a naive walk loop or explode: self-containing aliases,
+    absurd nesting, and alias bombs that expand to millions of nodes."""
+    expanded: dict[int, int] = {}  # id(node) -> nodes it stands for, aliases unfolded
+    # Iterative depth-first walk: (node, depth, children already pushed?)
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    active: set[int] = set()
+    while stack:
+        node, depth, done = stack.pop()
+        if done:
+            active.discard(id(node))
+            expanded[id(node)] = 1 + sum(expanded[id(child)] for child in _children(node))
+            if expanded[id(node)] > MAX_EXPANDED_NODES:
+                return Problem(
+                    source.at(node),
+                    "aliases here expand to more than "
+                    f"{MAX_EXPANDED_NODES} values; is this an alias bomb?",
+                )
+            continue
+        if id(node) in expanded:
+            continue
+        if depth > MAX_DEPTH:
+            return Problem(source.at(node), f"values are nested more than {MAX_DEPTH} deep")
+        active.add(id(node))
+        stack.append((node, depth, True))
+        for child in _children(node):
+            if id(child) in active:
+                return Problem(source.at(child), "an alias refers to a value that contains it")
+            if id(child) not in expanded:
+                stack.append((child, depth + 1, False))
+    return None
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 def _syntax_problem(source: Source, error: yaml.MarkedYAMLError) -> Problem:
