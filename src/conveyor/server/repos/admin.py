@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from conveyor.server.repos.models import Delivery, Repository, Secret
+
+
+class SecretForm(forms.ModelForm):
+    # Write-only: the stored value is never sent back to the browser.
+    value = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Leave empty to keep the current value.",
+    )
+
+    class Meta:
+        model = Secret
+        fields = ["repository", "name"]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if not self.instance.pk and not data.get("value"):
+            self.add_error("value", "A new secret needs a value.")
+        return data
+
+    def save(self, commit: bool = True) -> Secret:
+        secret = super().save(commit=False)
+        if self.cleaned_data.get("value"):
+            secret.set(self.cleaned_data["value"])
+        if commit:
+            secret.save()
+        return secret
+
+
+class SecretInline(admin.TabularInline):
+    model = Secret
+    form = SecretForm
+    extra = 0
+    fields = ["name", "value"]
+
+
+@admin.register(Repository)
+class RepositoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "url", "default_branch", "poll_interval", "created_at"]
+    search_fields = ["name", "url"]
+    readonly_fields = ["created_at"]
+    inlines = [SecretInline]
+
+
+@admin.register(Secret)
+class SecretAdmin(admin.ModelAdmin):
+    form = SecretForm
+    list_display = ["name", "repository", "updated_at"]
+    list_filter = ["repository"]
+    search_fields = ["name"]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["repository", "provider", "event", "delivery_id", "received_at"]
+    list_filter = ["provider", "event"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,0 +1,90 @@
+"""Repositories the server builds, their secrets (encrypted at rest) and webhook deliveries."""
+
+from __future__ import annotations
+
+import secrets as token_source
+
+from django.db import models
+
+from conveyor.server.repos import crypto
+
+
+def new_webhook_secret() -> str:
+    return token_source.token_urlsafe(32)
+
+
+class Repository(models.Model):
+    name = models.SlugField(max_length=100, unique=True)
+    # A local bare repository's path, or a remote URL git can fetch.
+    url = models.CharField(max_length=1000)
+    default_branch = models.CharField(max_length=255, default="main")
+    webhook_secret = models.CharField(max_length=200, default=new_webhook_secret)
+    # Seconds between polls for remotes that cannot send webhooks; null: not polled.
+    poll_interval = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "repositories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_local(self) -> bool:
+        return "://" not in self.url and not _looks_like_scp(self.url)
+
+
+def _looks_like_scp(url: str) -> bool:
+    # user@host:path, the form ssh remotes take without a scheme
+    head = url.split("/", 1)[0]
+    return ":" in head and not head.startswith(".")
+
+
+class Secret(models.Model):
+    """A repository secret; only its Fernet token is stored, and it is never shown."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(max_length=200)
+    value_encrypted = models.TextField(editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "name"], name="secret_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name}: {self.name}"
+
+    def __repr__(self) -> str:
+        return f"<Secret {self.name} of repository {self.repository_id}>"
+
+    def set(self, value: str) -> None:
+        """Encrypt ``value`` into ``value_encrypted`` (call ``save()`` afterwards)."""
+        self.value_encrypted = crypto.encrypt(value)
+
+    def reveal(self) -> str:
+        return crypto.decrypt(self.value_encrypted)
+
+
+class Delivery(models.Model):
+    """A webhook delivery that was accepted; a delivery seen twice is run once."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="deliveries")
+    provider = models.CharField(max_length=20)  # github, gitlab, gitea, generic, local, poll
+    delivery_id = models.CharField(max_length=200)
+    event = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["repository", "provider", "delivery_id"], name="delivery_seen_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event} {self.delivery_id}"

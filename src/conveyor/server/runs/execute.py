@@ -1,0 +1,199 @@
+"""Running one Run with the engine: ``execute_run(run_id)``, called by the dispatch task.
+
+Claim (queued -> running), a fresh checkout of the commit, the workflow read at
+that commit, the repository's secrets decrypted, ``run_workflow`` with the
+``LocalExecutor`` and a ``DatabaseSink``, then the Run finished with the engine's
+status. Whatever goes wrong, the Run ends (failure, with the reason); it is
+never left running. A heartbeat thread stamps ``heartbeat_at`` every few seconds
+and cancels the run when ``cancel_requested`` was set by another process; in
+this process ``cancel_in_process`` cancels at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from conveyor.engine.masking import Masker
+from conveyor.engine.runner import run_workflow
+from conveyor.executors.base import Cancellation
+from conveyor.executors.local import LocalExecutor
+from conveyor.server.repos import git
+from conveyor.server.runs import github, live, workspace
+from conveyor.server.runs.models import Run, Status
+from conveyor.server.runs.sink import DatabaseSink
+from conveyor.workflow.errors import WorkflowInvalid
+from conveyor.workflow.load import parse_workflow
+
+logger = logging.getLogger("conveyor.server.runs")
+
+HEARTBEAT_INTERVAL = 2.0  # seconds
+# Variables of the server itself that the steps of a run must not see.
+_SERVER_ONLY_ENV = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+_SERVER_ONLY_PREFIX = "CONVEYOR_"
+
+_registry: dict[int, Cancellation] = {}
+_registry_lock = threading.Lock()
+
+
+def cancel_in_process(run_id: int) -> bool:
+    """Cancel ``run_id`` if this process runs it; True when it did."""
+    with _registry_lock:
+        cancellation = _registry.get(run_id)
+    if cancellation is None:
+        return False
+    cancellation.cancel()
+    return True
+
+
+def cancel_all_in_process() -> list[int]:
+    """Cancel every run this process is running (the server is stopping)."""
+    with _registry_lock:
+        running = dict(_registry)
+    for cancellation in running.values():
+        cancellation.cancel()
+    return list(running)
+
+
+def running_in_process() -> list[int]:
+    with _registry_lock:
+        return list(_registry)
+
+
+def _claim(run_id: int) -> Run | None:
+    now = timezone.now()
+    claimed = Run.objects.filter(pk=run_id, status=Status.QUEUED, cancel_requested=False).update(
+        status=Status.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not claimed:
+        return None
+    return Run.objects.select_related("repository").get(pk=run_id)
+
+
+def step_environment() -> dict[str, str]:
+    """The server's environment without its own settings (keys, database URL)."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(_SERVER_ONLY_PREFIX) and name not in _SERVER_ONLY_ENV
+    }
+
+
+def execute_run(run_id: int) -> str:
+    """Run the Run ``run_id`` if it is still queued; returns its final status."""
+    run = _claim(run_id)
+    if run is None:
+        current = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        return current or "missing"
+    live.publish(run.pk)
+    cancellation = Cancellation()
+    with _registry_lock:
+        _registry[run.pk] = cancellation
+    masker = Masker([])
+    status, reason = Status.FAILURE, "the run ended without a result"
+    try:
+        secrets = {secret.name: secret.reveal() for secret in run.repository.secrets.all()}
+        masker = Masker(list(secrets.values()))
+        with _Heartbeat(run.pk, cancellation):
+            status, reason = _run_in_workspace(run, secrets, cancellation)
+    except WorkflowInvalid as invalid:
+        status, reason = Status.FAILURE, str(invalid)
+    except git.GitError as error:
+        status, reason = Status.FAILURE, f"cannot check out {run.short_sha}: {error}"
+    except BaseException as error:
+        logger.exception("run %s of %s failed inside the server", run.number, run.repository)
+        status, reason = Status.FAILURE, f"internal error: {type(error).__name__}: {error}"
+        if isinstance(error, KeyboardInterrupt | SystemExit):
+            _finish(run, status, masker.mask(reason))
+            raise
+    finally:
+        with _registry_lock:
+            _registry.pop(run.pk, None)
+    _finish(run, status, masker.mask(reason))
+    return status
+
+
+def _run_in_workspace(
+    run: Run, secrets: dict[str, str], cancellation: Cancellation
+) -> tuple[str, str]:
+    with workspace.checkout(run.repository, run.sha, run.pk) as path:
+        mirror = workspace.mirror_path(run.repository)
+        workflow = parse_workflow(
+            git.read_file(mirror, run.sha, run.workflow_path), run.workflow_path
+        )
+        info = github.git_info(run.repository, run.ref, run.sha, run.actor, run.payload)
+        options = github.options_for_contexts(
+            str(path), run.event, run.payload, run.inputs, info, run.number, run.pk
+        )
+        options.secrets = secrets
+        options.base_env = step_environment()
+        options.only_jobs = run.only_jobs
+        sink = DatabaseSink(run, workflow)
+        result = run_workflow(workflow, options, LocalExecutor(), sink, cancellation)
+    return result.status.value, result.reason or ""
+
+
+def _finish(run: Run, status: str, reason: str) -> None:
+    from conveyor.server.runs.services import start_next_in_group
+
+    close_old_connections()
+    now = timezone.now()
+    Run.objects.filter(pk=run.pk).update(status=status, reason=reason, finished_at=now)
+    # Jobs and steps the engine could not report on end with the run.
+    left = Status.CANCELLED if status == Status.CANCELLED else Status.FAILURE
+    for job in run.jobs.filter(status__in=(Status.QUEUED, Status.RUNNING)):
+        job.steps.filter(status__in=(Status.QUEUED, Status.RUNNING)).update(
+            status=left, finished_at=now
+        )
+    run.jobs.filter(status__in=(Status.QUEUED, Status.RUNNING)).update(status=left, finished_at=now)
+    run.refresh_from_db()
+    live.publish(run.pk)
+    try:
+        start_next_in_group(run)
+    except Exception:
+        logger.exception("could not start the next run of group %r", run.concurrency_group)
+
+
+class _Heartbeat:
+    """Stamps ``heartbeat_at``; cancels the run when another process asked for it."""
+
+    def __init__(self, run_id: int, cancellation: Cancellation) -> None:
+        self.run_id = run_id
+        self.cancellation = cancellation
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"heartbeat run {run_id}", daemon=True
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self._stop.wait(HEARTBEAT_INTERVAL):
+                try:
+                    Run.objects.filter(pk=self.run_id).update(heartbeat_at=timezone.now())
+                    wanted = (
+                        Run.objects.filter(pk=self.run_id)
+                        .values_list("cancel_requested", flat=True)
+                        .first()
+                    )
+                except Exception:
+                    logger.exception("heartbeat of run %s failed", self.run_id)
+                    continue
+                if wanted:
+                    self.cancellation.cancel()
+        finally:
+            connection.close()

@@ -1,0 +1,174 @@
+"""Runs, their jobs and steps, the steps' logs (in chunks) and annotations.
+
+The words are DESIGN.md's: a run is one execution of one workflow for one commit
+and event; its status goes queued -> running -> success | failure | cancelled.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+
+from conveyor.server.repos.models import Repository
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+FINISHED_STATUSES = (Status.SUCCESS, Status.FAILURE, Status.CANCELLED, Status.SKIPPED)
+
+
+class Run(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="runs")
+    number = models.PositiveIntegerField()  # 1, 2, 3... per repository
+    workflow_path = models.CharField(max_length=500)
+    workflow_name = models.CharField(max_length=500, blank=True)
+    event = models.CharField(max_length=100)
+    ref = models.CharField(max_length=500, blank=True)
+    sha = models.CharField(max_length=64, blank=True)
+    before_sha = models.CharField(max_length=64, blank=True)
+    commit_message = models.TextField(blank=True)
+    commit_author = models.CharField(max_length=300, blank=True)
+    actor = models.CharField(max_length=200, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    inputs = models.JSONField(default=dict, blank=True)
+    # A re-run of failed jobs runs only these job ids (and what they need); null: all.
+    only_jobs = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    reason = models.TextField(blank=True)
+    pipeline_status = models.CharField(max_length=200, default="Not started")
+    concurrency_group = models.CharField(max_length=500, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["repository", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "number"], name="run_number_unique")
+        ]
+        indexes = [
+            models.Index(fields=["repository", "-number"], name="run_repo_number"),
+            models.Index(fields=["repository", "ref", "-number"], name="run_repo_ref_number"),
+            models.Index(fields=["repository", "status"], name="run_repo_status"),
+            models.Index(fields=["status"], name="run_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name} #{self.number} ({self.workflow_name or self.workflow_path})"
+
+    @property
+    def branch(self) -> str:
+        """The branch name for a branch ref, else "" (tags, pull request refs)."""
+        prefix = "refs/heads/"
+        return self.ref[len(prefix) :] if self.ref.startswith(prefix) else ""
+
+    @property
+    def short_sha(self) -> str:
+        return self.sha[:7]
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None:
+            return None
+        if self.finished_at is None:
+            from django.utils import timezone
+
+            return timezone.now() - self.started_at
+        return self.finished_at - self.started_at
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class Job(models.Model):
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="jobs")
+    job_key = models.CharField(max_length=500)  # job id plus matrix values; unique in a run
+    job_id = models.CharField(max_length=200)
+    name = models.CharField(max_length=500, blank=True)
+    matrix = models.JSONField(default=dict, blank=True)
+    needs = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    reason = models.TextField(blank=True)
+    outputs = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    order = models.PositiveIntegerField(default=0)  # position of the job in the workflow
+
+    class Meta:
+        ordering = ["run", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "job_key"], name="job_key_unique")]
+
+    def __str__(self) -> str:
+        return self.job_key
+
+
+class Step(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="steps")
+    index = models.PositiveIntegerField()  # 0-based, as the engine counts
+    name = models.CharField(max_length=500, blank=True)
+    command = models.TextField(blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    outcome = models.CharField(max_length=20, choices=Status.choices, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    reason = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    summary_markdown = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="step_index_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.job.job_key} / {self.name}"
+
+
+class LogChunk(models.Model):
+    """A run of consecutive lines of one step's log (at most ~64 KiB of text)."""
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="log_chunks")
+    seq = models.PositiveIntegerField()  # 0, 1, 2... within the step
+    first_line = models.PositiveIntegerField()  # 1-based line number of its first line
+    line_count = models.PositiveIntegerField()
+    text = models.TextField()  # the lines joined by \n, no trailing newline
+
+    class Meta:
+        ordering = ["step", "seq"]
+        constraints = [models.UniqueConstraint(fields=["step", "seq"], name="log_chunk_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"lines {self.first_line}-{self.first_line + self.line_count - 1}"
+
+    def lines(self) -> list[str]:
+        return self.text.split("\n")
+
+
+class Annotation(models.Model):
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="annotations")
+    level = models.CharField(max_length=10)  # error | warning | notice
+    message = models.TextField()
+    file = models.CharField(max_length=500, blank=True)
+    line = models.PositiveIntegerField(null=True, blank=True)
+    column = models.PositiveIntegerField(null=True, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["step", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.message[:60]}"

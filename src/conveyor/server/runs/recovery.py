@@ -1,0 +1,91 @@
+"""Start-up repair after a server that was killed: no run stays ``running`` forever.
+
+Runs left ``running`` (with their jobs and steps) are marked ``failure`` with
+``STOPPED_REASON``; their logs stay. The task results those runs were claimed by
+are marked failed. Runs still ``queued`` whose task is gone are enqueued again
+(one per concurrency group, as the group allows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from conveyor.server.runs import live
+from conveyor.server.runs.models import Job, Run, Status, Step
+
+STOPPED_REASON = "the server stopped while this run was in progress"
+
+
+class ServerStopped(Exception):
+    """Recorded as the error of a task whose server stopped while it ran."""
+
+
+@dataclass
+class Recovered:
+    failed_runs: list[int] = field(default_factory=list)
+    requeued_runs: list[int] = field(default_factory=list)
+
+
+def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
+    """Repair what a stopped server left behind. Call once at start-up, before the workers."""
+    from django_tasks_db.models import DBTaskResult
+
+    from conveyor.server.runs.dispatch import enqueue_run, execute_run_task
+
+    outcome = Recovered()
+    now = timezone.now()
+    with transaction.atomic():
+        stale = list(
+            Run.objects.filter(status=Status.RUNNING)
+            .exclude(pk__in=exclude_run_ids)
+            .values_list("pk", flat=True)
+        )
+        if stale:
+            Step.objects.filter(
+                job__run_id__in=stale, status__in=(Status.QUEUED, Status.RUNNING)
+            ).update(status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now)
+            Job.objects.filter(run_id__in=stale, status__in=(Status.QUEUED, Status.RUNNING)).update(
+                status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
+            )
+            Run.objects.filter(pk__in=stale).update(
+                status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
+            )
+        outcome.failed_runs = stale
+        tasks = DBTaskResult.objects.filter(task_path=execute_run_task.module_path)
+        for task in tasks.filter(status="RUNNING"):
+            run_id = (task.args_kwargs.get("args") or [None])[0]
+            if run_id in exclude_run_ids:
+                continue
+            task.set_failed(ServerStopped(STOPPED_REASON))
+        waiting = {
+            (args.get("args") or [None])[0]
+            for args in tasks.filter(status="READY").values_list("args_kwargs", flat=True)
+        }
+        groups_started: set[tuple[int, str]] = set()
+        for run in Run.objects.filter(status=Status.QUEUED, cancel_requested=False).order_by(
+            "created_at", "pk"
+        ):
+            if run.pk in waiting:
+                continue
+            if run.concurrency_group:
+                key = (run.repository_id, run.concurrency_group)
+                if (
+                    key in groups_started
+                    or Run.objects.filter(
+                        repository_id=run.repository_id,
+                        concurrency_group=run.concurrency_group,
+                        status=Status.RUNNING,
+                    )
+                    .exclude(pk__in=exclude_run_ids)
+                    .exists()
+                ):
+                    continue
+                groups_started.add(key)
+            outcome.requeued_runs.append(run.pk)
+            transaction.on_commit(lambda run=run: enqueue_run(run))
+    for run_id in outcome.failed_runs + outcome.requeued_runs:
+        live.publish(run_id)
+    return outcome

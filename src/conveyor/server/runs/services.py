@@ -1,0 +1,380 @@
+"""Creating runs for an event, re-running and cancelling them.
+
+``create_runs_for_event`` reads the workflows of the pushed commit from the
+repository's mirror (never from a working tree), keeps those whose ``on:``
+accepts the event, creates one Run each and enqueues it. ``concurrency`` groups
+work as on GitHub: with ``cancel-in-progress`` the group's running and queued
+runs are cancelled; without it the new run waits while one of its group runs,
+and a newer queued run replaces an older queued one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from conveyor.engine import evaluation
+from conveyor.engine.contexts import github_context
+from conveyor.engine.evaluation import EngineProblem
+from conveyor.server.repos import git
+from conveyor.server.repos.models import Repository
+from conveyor.server.runs import github, live
+from conveyor.server.runs.models import Run, Status
+from conveyor.workflow.discovery import ROOT_FILES
+from conveyor.workflow.errors import WorkflowInvalid
+from conveyor.workflow.load import parse_workflow
+from conveyor.workflow.model import Workflow
+from conveyor.workflow.triggers import EventInfo, accepts, coerce_dispatch_inputs
+
+logger = logging.getLogger("conveyor.server.runs")
+
+WORKFLOWS_DIR = ".github/workflows"
+ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+
+class RunRequestInvalid(Exception):
+    """A request for runs that cannot be met (unknown workflow, bad inputs): says why."""
+
+
+def workflow_files(mirror: str, sha: str) -> list[str]:
+    """The workflow files at ``sha``: a root ``.conveyor.yml`` (or ``conveyor.yml``),
+    else every ``.github/workflows/*.yml``/``*.yaml``."""
+    root = set(git.list_files(mirror, sha))
+    for name in ROOT_FILES:
+        if name in root:
+            return [name]
+    return sorted(
+        path
+        for path in git.list_files(mirror, sha, WORKFLOWS_DIR)
+        if path.endswith((".yml", ".yaml"))
+    )
+
+
+def _event_info(
+    event: str, ref: str, payload: dict[str, Any], changed: list[str] | None
+) -> EventInfo:
+    if event.startswith("pull_request"):
+        base = ((payload.get("pull_request") or {}).get("base") or {}).get("ref")
+        if base:
+            ref = f"refs/heads/{base}"
+    action = payload.get("action") if isinstance(payload.get("action"), str) else None
+    workflow = (payload.get("workflow_run") or {}).get("name") if event == "workflow_run" else None
+    return EventInfo(name=event, ref=ref, changed_paths=changed, action=action, workflow=workflow)
+
+
+def create_runs_for_event(
+    repository: Repository,
+    *,
+    event: str,
+    ref: str,
+    sha: str,
+    before_sha: str | None = None,
+    payload: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
+    actor: str = "",
+    changed_paths: list[str] | None = None,
+    only_workflow: str | None = None,
+) -> list[Run]:
+    """One queued Run per workflow at ``sha`` that runs on this event (see the module doc).
+
+    An invalid workflow gives a Run with status failure and the problems as reason.
+    Raises ``git.GitError`` when the commit cannot be fetched and ``RunRequestInvalid``
+    for an ``only_workflow`` that does not exist or inputs the workflow refuses.
+    """
+    from conveyor.server.runs import workspace
+
+    payload = dict(payload or {})
+    mirror = str(workspace.mirror_with_commit(repository, sha))
+    sha = git.resolve_commit(mirror, sha) or sha
+    commit = git.commit_info(mirror, sha)
+    if changed_paths is None and before_sha:
+        changed_paths = git.changed_paths(mirror, before_sha, sha)
+    files = workflow_files(mirror, sha)
+    if only_workflow is not None:
+        if only_workflow not in files:
+            listed = ", ".join(files) if files else "none"
+            raise RunRequestInvalid(
+                f"no workflow {only_workflow!r} at {sha[:7]} (workflows there: {listed})"
+            )
+        files = [only_workflow]
+    info = _event_info(event, ref, payload, changed_paths)
+    common = {
+        "repository": repository,
+        "event": event,
+        "ref": ref,
+        "sha": sha,
+        "before_sha": before_sha or "",
+        "commit_message": commit.message,
+        "commit_author": commit.author,
+        "actor": actor,
+        "payload": payload,
+    }
+    runs: list[Run] = []
+    for path in files:
+        try:
+            workflow = parse_workflow(git.read_file(mirror, sha, path), path)
+        except WorkflowInvalid as invalid:
+            runs.append(_invalid_run(common, path, str(invalid)))
+            continue
+        if not accepts(workflow.on, info):
+            continue
+        run_inputs: dict[str, Any] = {}
+        if event == "workflow_dispatch":
+            try:
+                run_inputs = coerce_dispatch_inputs(
+                    workflow.on.inputs, {k: v for k, v in (inputs or {}).items()}
+                )
+            except ValueError as error:
+                raise RunRequestInvalid(f"{path}: {error}") from None
+        runs.append(_queue_run(workflow, common, path, run_inputs))
+    return runs
+
+
+def _invalid_run(common: dict[str, Any], path: str, reason: str) -> Run:
+    now = timezone.now()
+    run = _create_numbered(
+        **common,
+        workflow_path=path,
+        workflow_name=path,
+        status=Status.FAILURE,
+        reason=reason,
+        pipeline_status="Not started",
+        started_at=now,
+        finished_at=now,
+    )
+    live.publish(run.id)
+    return run
+
+
+def _queue_run(
+    workflow: Workflow,
+    common: dict[str, Any],
+    path: str,
+    inputs: dict[str, Any],
+    **extra: Any,
+) -> Run:
+    run = _create_numbered(
+        **common,
+        workflow_path=path,
+        workflow_name=workflow.display_name,
+        inputs=inputs,
+        status=Status.QUEUED,
+        **extra,
+    )
+    group, cancel_in_progress, problem = _concurrency(workflow, run)
+    if problem:
+        _finish_unstarted(run, Status.FAILURE, problem)
+        return run
+    if group:
+        run.concurrency_group = group
+        run.save(update_fields=["concurrency_group"])
+        if not _apply_concurrency(run, cancel_in_progress):
+            live.publish(run.id)
+            return run  # waits for the run of its group in progress
+    _enqueue_after_commit(run)
+    live.publish(run.id)
+    return run
+
+
+def _create_numbered(**fields: Any) -> Run:
+    """A Run with the next number of its repository, race-free across threads and processes."""
+    repository = fields["repository"]
+    for attempt in range(10):
+        try:
+            with transaction.atomic():
+                # Locks the repository row on PostgreSQL; SQLite's IMMEDIATE transactions
+                # already let one writer at a time through.
+                Repository.objects.select_for_update().filter(pk=repository.pk).exists()
+                last = (
+                    Run.objects.filter(repository=repository)
+                    .order_by("-number")
+                    .values_list("number", flat=True)
+                    .first()
+                )
+                return Run.objects.create(number=(last or 0) + 1, **fields)
+        except IntegrityError:
+            if attempt == 9:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _concurrency(workflow: Workflow, run: Run) -> tuple[str, bool, str | None]:
+    """``(group, cancel_in_progress, problem)`` of the workflow's ``concurrency``."""
+    if workflow.concurrency is None:
+        return "", False, None
+    info = github.git_info(run.repository, run.ref, run.sha, run.actor, run.payload)
+    options = github.options_for_contexts(
+        "", run.event, run.payload, run.inputs, info, run.number, run.id
+    )
+    contexts = {
+        "github": github_context(workflow, options, info, "", ""),
+        "inputs": run.inputs,
+        "vars": {},
+    }
+    where = workflow.positions.get("concurrency", workflow.position)
+    try:
+        group = evaluation.string(workflow.concurrency.group, contexts, where, "concurrency.group")
+        cancel = evaluation.flag(
+            workflow.concurrency.cancel_in_progress,
+            contexts,
+            where,
+            "concurrency.cancel-in-progress",
+        )
+    except EngineProblem as problem:
+        return "", False, str(problem)
+    return group, cancel, None
+
+
+def _group_runs(run: Run) -> Any:
+    return Run.objects.filter(
+        repository_id=run.repository_id,
+        concurrency_group=run.concurrency_group,
+        status__in=ACTIVE_STATUSES,
+    ).exclude(pk=run.pk)
+
+
+def _apply_concurrency(run: Run, cancel_in_progress: bool) -> bool:
+    """Cancel what the new run replaces; True when it may start now."""
+    others = list(_group_runs(run))
+    superseded = f"cancelled: run #{run.number} of concurrency group {run.concurrency_group!r}"
+    if cancel_in_progress:
+        for other in others:
+            cancel(other, reason=superseded)
+        return True
+    for other in others:
+        if other.status == Status.QUEUED:
+            cancel(other, reason=superseded)
+    return not any(other.status == Status.RUNNING for other in others)
+
+
+def start_next_in_group(run: Run) -> None:
+    """After ``run`` finished: enqueue the queued run of its concurrency group, if any."""
+    if not run.concurrency_group:
+        return
+    if _group_runs(run).filter(status=Status.RUNNING).exists():
+        return
+    waiting = (
+        _group_runs(run).filter(status=Status.QUEUED, cancel_requested=False).order_by("number")
+    )
+    following = waiting.first()
+    if following is not None and not _has_task(following):
+        _enqueue_after_commit(following)
+
+
+def _has_task(run: Run) -> bool:
+    from django_tasks_db.models import DBTaskResult
+
+    from conveyor.server.runs.dispatch import execute_run_task
+
+    return (
+        DBTaskResult.objects.filter(task_path=execute_run_task.module_path)
+        .filter(Q(status="READY") | Q(status="RUNNING"))
+        .filter(args_kwargs__args__0=run.id)
+        .exists()
+    )
+
+
+def _enqueue_after_commit(run: Run) -> None:
+    from conveyor.server.runs.dispatch import enqueue_run
+
+    transaction.on_commit(lambda: enqueue_run(run))
+
+
+def _finish_unstarted(run: Run, status: str, reason: str) -> None:
+    now = timezone.now()
+    run.status = status
+    run.reason = reason
+    run.finished_at = now
+    run.started_at = run.started_at or now
+    run.save(update_fields=["status", "reason", "finished_at", "started_at"])
+    live.publish(run.id)
+
+
+def cancel(run: Run, reason: str = "cancelled") -> None:
+    """Cancel a run: a queued one ends at once, a running one has its processes killed.
+
+    In this process the run's Cancellation fires at once; a run in another process
+    notices ``cancel_requested`` at its next heartbeat.
+    """
+    from conveyor.server.runs import execute
+
+    updated = Run.objects.filter(pk=run.pk, status=Status.QUEUED).update(
+        status=Status.CANCELLED,
+        reason=reason,
+        cancel_requested=True,
+        finished_at=timezone.now(),
+    )
+    if updated:
+        run.refresh_from_db()
+        live.publish(run.id)
+        return
+    if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(cancel_requested=True):
+        execute.cancel_in_process(run.id)
+        live.publish(run.id)
+    run.refresh_from_db()
+
+
+def rerun(run: Run, failed_only: bool = False) -> Run:
+    """A new run of the same workflow, commit and event (``attempt`` + 1).
+
+    ``failed_only``: only the jobs that failed (and the jobs that need them) run again;
+    the engine also runs what those jobs need, since their outputs are not kept.
+    """
+    from conveyor.server.runs import workspace
+
+    only_jobs: list[str] | None = None
+    if failed_only:
+        failed = sorted(
+            set(run.jobs.filter(status=Status.FAILURE).values_list("job_id", flat=True))
+        )
+        if not failed:
+            raise RunRequestInvalid(f"run #{run.number} has no failed jobs to re-run")
+        only_jobs = _with_dependents(run, failed)
+    common = {
+        "repository": run.repository,
+        "event": run.event,
+        "ref": run.ref,
+        "sha": run.sha,
+        "before_sha": run.before_sha,
+        "commit_message": run.commit_message,
+        "commit_author": run.commit_author,
+        "actor": run.actor,
+        "payload": run.payload,
+    }
+    extra = {
+        "attempt": run.attempt + 1,
+        "rerun_of": run,
+        "only_jobs": only_jobs,
+    }
+    mirror = str(workspace.mirror_with_commit(run.repository, run.sha))
+    try:
+        workflow = parse_workflow(
+            git.read_file(mirror, run.sha, run.workflow_path), run.workflow_path
+        )
+    except WorkflowInvalid as invalid:
+        new = _invalid_run(common, run.workflow_path, str(invalid))
+        Run.objects.filter(pk=new.pk).update(attempt=run.attempt + 1, rerun_of=run)
+        new.refresh_from_db()
+        return new
+    except git.GitError as error:
+        raise RunRequestInvalid(
+            f"cannot read {run.workflow_path} at {run.short_sha}: {error}"
+        ) from None
+    return _queue_run(workflow, common, run.workflow_path, run.inputs, **extra)
+
+
+def _with_dependents(run: Run, job_ids: list[str]) -> list[str]:
+    needs_of = {job.job_id: set(job.needs or []) for job in run.jobs.all()}
+    chosen = set(job_ids)
+    changed = True
+    while changed:
+        changed = False
+        for job_id, needs in needs_of.items():
+            if job_id not in chosen and needs & chosen:
+                chosen.add(job_id)
+                changed = True
+    return sorted(chosen)

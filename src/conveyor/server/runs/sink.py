@@ -1,0 +1,273 @@
+"""The engine's events turned into database rows as they come, and live notifications.
+
+``DatabaseSink`` receives every event of one run (from one thread at a time, as
+the engine promises) and writes what it means at once: Job and Step rows,
+LogChunk rows (a batch of log lines becomes one or a few chunks of at most
+``CHUNK_CAP`` bytes, so a huge log is many small rows and never one blob),
+Annotation rows, and ``Run.pipeline_status`` from a ``PipelineTracker``. After
+each write it calls ``live.publish(run_id)`` so live pages update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from conveyor.engine import events as ev
+from conveyor.engine.pipeline_status import PipelineTracker
+from conveyor.server.runs import live
+from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Status, Step
+from conveyor.workflow.model import Workflow
+
+CHUNK_CAP = 64 * 1024  # bytes of text in one LogChunk (a longer single line stays whole)
+
+
+def split_into_chunks(text: str, cap: int = CHUNK_CAP) -> list[tuple[str, int]]:
+    """``(chunk_text, line_count)`` pieces of ``text`` (lines joined by \\n), each at most
+    ``cap`` UTF-8 bytes unless a single line is longer."""
+    if len(text) * 4 <= cap or len(text.encode("utf-8")) <= cap:
+        return [(text, text.count("\n") + 1)]
+    pieces: list[tuple[str, int]] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        line_size = len(line.encode("utf-8")) + 1
+        if current and size + line_size > cap:
+            pieces.append(("\n".join(current), len(current)))
+            current, size = [], 0
+        current.append(line)
+        size += line_size
+    if current:
+        pieces.append(("\n".join(current), len(current)))
+    return pieces
+
+
+@dataclass
+class _StepLog:
+    step_pk: int
+    next_seq: int = 0
+    next_line: int = 1
+
+
+class DatabaseSink:
+    """A sink for one run; ``run`` must already be in the database."""
+
+    def __init__(self, run: Run, workflow: Workflow) -> None:
+        self.run = run
+        self.workflow = workflow
+        self.tracker = PipelineTracker(workflow)
+        self._jobs: dict[str, Job] = {}
+        self._steps: dict[tuple[str, int], _StepLog] = {}
+        self._order = {job_id: index for index, job_id in enumerate(workflow.jobs)}
+        self._placeholders: dict[str, Job] = {}  # job id -> row made before its first instance
+        self._pipeline_status = run.pipeline_status
+        self.finished: ev.RunFinished | None = None
+
+    def emit(self, event: ev.Event) -> None:
+        self.tracker.emit(event)
+        with transaction.atomic():
+            self._write(event)
+            status = self.tracker.pipeline_status
+            if status != self._pipeline_status:
+                self._pipeline_status = status
+                Run.objects.filter(pk=self.run.pk).update(pipeline_status=status)
+        live.publish(self.run.pk)
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _write(self, event: ev.Event) -> None:
+        if isinstance(event, ev.LogLines):
+            self._log(event)
+        elif isinstance(event, ev.StepStarted):
+            self._step_started(event)
+        elif isinstance(event, ev.StepFinished):
+            self._step_finished(event)
+        elif isinstance(event, ev.JobStarted):
+            self._job_started(event)
+        elif isinstance(event, ev.JobFinished):
+            self._job_finished(event)
+        elif isinstance(event, ev.Annotation):
+            self._annotation(event)
+        elif isinstance(event, ev.StepSummary):
+            self._summary(event)
+        elif isinstance(event, ev.RunStarted):
+            self._run_started()
+        elif isinstance(event, ev.RunFinished):
+            self.finished = event
+
+    def _run_started(self) -> None:
+        # Every job appears at once (queued), so the job graph is complete from the start.
+        selected = self.run.only_jobs
+        for job_id, job in self.workflow.jobs.items():
+            if selected is not None and job_id not in selected and not self._needed(job_id):
+                continue
+            row, _ = Job.objects.get_or_create(
+                run=self.run,
+                job_key=job_id,
+                defaults={
+                    "job_id": job_id,
+                    "name": job.name if job.name and "${{" not in job.name else job_id,
+                    "needs": list(job.needs),
+                    "order": self._order[job_id],
+                },
+            )
+            self._jobs[job_id] = row
+            self._placeholders[job_id] = row
+
+    def _needed(self, job_id: str) -> bool:
+        """Whether a job outside ``only_jobs`` runs because a selected job needs it."""
+        wanted = set(self.run.only_jobs or [])
+        pending = list(wanted)
+        seen: set[str] = set()
+        while pending:
+            current = pending.pop()
+            if current in seen or current not in self.workflow.jobs:
+                continue
+            seen.add(current)
+            pending.extend(self.workflow.jobs[current].needs)
+        return job_id in seen
+
+    def _job_row(self, job_key: str, job_id: str, name: str, matrix: dict) -> Job:
+        row = self._jobs.get(job_key)
+        if row is not None:
+            return row
+        placeholder = self._placeholders.pop(job_id, None)
+        if placeholder is not None and placeholder.job_key != job_key:
+            # The first matrix combination takes over the row made for the job.
+            placeholder.job_key = job_key
+            placeholder.name = name or job_key
+            placeholder.matrix = matrix
+            placeholder.save(update_fields=["job_key", "name", "matrix"])
+            self._jobs.pop(job_id, None)
+            self._jobs[job_key] = placeholder
+            return placeholder
+        job = self.workflow.jobs.get(job_id)
+        row, _ = Job.objects.get_or_create(
+            run=self.run,
+            job_key=job_key,
+            defaults={
+                "job_id": job_id,
+                "name": name or job_key,
+                "matrix": matrix,
+                "needs": list(job.needs) if job else [],
+                "order": self._order.get(job_id, len(self._order)),
+            },
+        )
+        self._jobs[job_key] = row
+        return row
+
+    def _job_started(self, event: ev.JobStarted) -> None:
+        row = self._job_row(event.job_key, event.job_id, event.name, event.matrix)
+        row.status = Status.RUNNING
+        row.name = event.name or row.name
+        row.matrix = event.matrix
+        row.started_at = timezone.now()
+        row.save(update_fields=["status", "name", "matrix", "started_at"])
+        job = self.workflow.jobs.get(event.job_id)
+        if job is not None:
+            Step.objects.bulk_create(
+                [
+                    Step(
+                        job=row,
+                        index=step.index,
+                        name=step.display_name,
+                        command=step.run if step.run is not None else f"uses: {step.uses}",
+                    )
+                    for step in job.steps
+                ],
+                ignore_conflicts=True,
+            )
+
+    def _job_finished(self, event: ev.JobFinished) -> None:
+        row = self._job_row(event.job_key, event.job_id, event.name, event.matrix)
+        now = timezone.now()
+        row.status = event.status.value
+        row.reason = event.reason or ""
+        row.outputs = event.outputs
+        row.finished_at = now
+        row.started_at = row.started_at or now
+        row.save(update_fields=["status", "reason", "outputs", "finished_at", "started_at"])
+        # Steps that never started (the job was cancelled or failed before them) end with it.
+        left = Status.CANCELLED if event.status == ev.Status.CANCELLED else Status.SKIPPED
+        row.steps.filter(status__in=(Status.QUEUED, Status.RUNNING)).update(
+            status=left, finished_at=now
+        )
+
+    def _step(self, job_key: str, index: int, name: str = "", command: str = "") -> _StepLog:
+        key = (job_key, index)
+        found = self._steps.get(key)
+        if found is not None:
+            return found
+        job = self._jobs.get(job_key) or self._job_row(job_key, job_key.split(" (", 1)[0], "", {})
+        step, _ = Step.objects.get_or_create(
+            job=job, index=index, defaults={"name": name or f"step {index + 1}", "command": command}
+        )
+        last = step.log_chunks.order_by("-seq").first()
+        found = _StepLog(step_pk=step.pk)
+        if last is not None:
+            found.next_seq = last.seq + 1
+            found.next_line = last.first_line + last.line_count
+        self._steps[key] = found
+        return found
+
+    def _step_started(self, event: ev.StepStarted) -> None:
+        log = self._step(event.job_key, event.step, event.name, event.command)
+        Step.objects.filter(pk=log.step_pk).update(
+            name=event.name,
+            command=event.command,
+            status=Status.RUNNING,
+            started_at=timezone.now(),
+        )
+
+    def _step_finished(self, event: ev.StepFinished) -> None:
+        log = self._step(event.job_key, event.step, event.name)
+        now = timezone.now()
+        Step.objects.filter(pk=log.step_pk).update(
+            status=event.status.value,
+            outcome=event.outcome.value,
+            exit_code=event.exit_code,
+            reason=event.reason or "",
+            finished_at=now,
+        )
+        Step.objects.filter(pk=log.step_pk, started_at__isnull=True).update(started_at=now)
+
+    def _log(self, event: ev.LogLines) -> None:
+        log = self._step(event.job_key, event.step)
+        chunks = []
+        for text, count in split_into_chunks(event.text):
+            chunks.append(
+                LogChunk(
+                    step_id=log.step_pk,
+                    seq=log.next_seq,
+                    first_line=log.next_line,
+                    line_count=count,
+                    text=text,
+                )
+            )
+            log.next_seq += 1
+            log.next_line += count
+        LogChunk.objects.bulk_create(chunks)
+
+    def _annotation(self, event: ev.Annotation) -> None:
+        log = self._step(event.job_key, event.step)
+        Annotation.objects.create(
+            step_id=log.step_pk,
+            level=event.level,
+            message=event.message,
+            file=event.file or "",
+            line=event.line,
+            column=event.column,
+            title=event.title or "",
+        )
+
+    def _summary(self, event: ev.StepSummary) -> None:
+        log = self._step(event.job_key, event.step)
+        step = Step.objects.get(pk=log.step_pk)
+        step.summary_markdown = (
+            f"{step.summary_markdown}\n{event.markdown}"
+            if step.summary_markdown
+            else event.markdown
+        )
+        step.save(update_fields=["summary_markdown"])

@@ -1,0 +1,138 @@
+"""Django settings of the Conveyor server, all from the environment (see ``conf.SETTINGS``)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from conveyor.server import conf
+
+DATA_DIR = conf.data_dir()
+
+SECRET_KEY = conf.secret_key(DATA_DIR)
+# Newest first: MultiFernet encrypts with the first and decrypts with any.
+ENCRYPTION_KEYS = conf.encryption_keys(DATA_DIR)
+
+DEBUG = conf.env_bool("CONVEYOR_DEBUG", False)
+CONVEYOR_URL = conf.env_str("CONVEYOR_URL", "http://127.0.0.1:8000").rstrip("/")
+CONVEYOR_WORKERS = conf.env_int("CONVEYOR_WORKERS", 2, minimum=0)
+
+_url_host = urlsplit(CONVEYOR_URL).hostname or ""
+ALLOWED_HOSTS = conf.env_list(
+    "CONVEYOR_ALLOWED_HOSTS",
+    [host for host in ("localhost", "127.0.0.1", "[::1]", _url_host) if host],
+)
+CSRF_TRUSTED_ORIGINS = [CONVEYOR_URL] if _url_host else []
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "django_htmx",
+    "conveyor.server.runs.apps.RunsConfig",
+    "conveyor.server.repos.apps.ReposConfig",
+    "conveyor.server.accounts.apps.AccountsConfig",
+    "conveyor.server.ui.apps.UiConfig",
+    "conveyor.server.api.apps.ApiConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "conveyor.server.urls"
+ASGI_APPLICATION = "conveyor.server.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_default_database = f"sqlite:///{DATA_DIR / 'conveyor.sqlite3'}"
+DATABASES = {
+    "default": dj_database_url.parse(
+        conf.env_str("DATABASE_URL") or _default_database, conn_max_age=0
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Workers and web requests write at once: WAL lets readers go on while one writes,
+    # the busy timeout makes a writer wait instead of failing, and IMMEDIATE takes the
+    # write lock when a transaction begins, so it never has to be upgraded (which is
+    # what fails with "database is locked" despite the timeout).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
+        ),
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+# No collectstatic step: whitenoise serves straight from the apps' static folders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
+if CONVEYOR_URL.startswith("https://"):
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "conveyor": {"handlers": ["console"], "level": "INFO"},
+        "django_tasks": {"handlers": ["console"], "level": "WARNING"},
+        "django_tasks_db": {"handlers": ["console"], "level": "WARNING"},
+    },
+}
