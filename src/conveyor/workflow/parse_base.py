@@ -37,7 +37,8 @@ _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 
 def suggestion(word: str, known: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` when a known word is close, else ``""``."""
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    known = sorted(known)
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     if not close:
         close = [k for k in known if k.lower() == word.lower() or k == word.replace("_", "-")]
     return f"; did you mean '{close[0]}'?" if close else ""
