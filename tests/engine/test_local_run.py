@@ -296,7 +296,8 @@ def test_large_output_arrives_whole_and_in_few_events(tmp_path):
     lines = outcome.events.log("a", 0)
     assert lines == [str(n) for n in range(1, 200001)]
     log_events = outcome.events.job("a").step(0).log_events
-    assert log_events < 200
+    # One event per chunk read from the pipe, not one per line.
+    assert log_events < len(lines) / 100
 
 
 @pytest.mark.parametrize("shell", ["bash", "sh"])

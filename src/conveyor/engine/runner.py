@@ -59,13 +59,14 @@ def run_workflow(
     a job the workflow does not have. Everything else, including a bug inside the
     engine, ends in a ``RunFinished`` event and a ``RunResult``.
     """
-    selected = _select_jobs(workflow, options.only_jobs)
+    selected = select_jobs(workflow, options.only_jobs)
     return _Scheduler(
         workflow, options, executor, sink, cancellation or Cancellation(), selected
     ).run()
 
 
-def _select_jobs(workflow: Workflow, only_jobs: list[str] | None) -> list[str]:
+def select_jobs(workflow: Workflow, only_jobs: list[str] | None) -> list[str]:
+    """The job ids a run executes: ``only_jobs`` and, transitively, what they need."""
     if only_jobs is None:
         return list(workflow.jobs)
     unknown = [job_id for job_id in only_jobs if job_id not in workflow.jobs]
@@ -147,6 +148,7 @@ class _Scheduler:
         self.results: dict[str, JobResult] = {}
         self.internal_error: str | None = None
         self.order: dict[str, tuple[int, int]] = {}  # job_key -> (file position, combination)
+        self.outbox: list[Event] = []  # the scheduler's own events, emitted outside the lock
 
     # -- the loop -------------------------------------------------------------------
 
@@ -202,20 +204,26 @@ class _Scheduler:
         )
 
     def _loop(self) -> None:
-        with self.condition:
-            while True:
-                try:
+        while True:
+            try:
+                with self.condition:
                     self._release_ready_jobs()
                     self._start_instances()
-                    if not self.waiting and not self.queue and self.running == 0:
-                        return
+                    finished = not self.waiting and not self.queue and self.running == 0
                     if self.waiting and not self.queue and self.running == 0:
                         self._fail_unreachable()
-                        continue
-                    self.condition.wait(timeout=1.0)
-                except KeyboardInterrupt:
-                    # Ctrl-C without a handler of the caller's: cancel, and finish cleanly.
-                    self.cancellation.cancel()
+                    outbox, self.outbox = self.outbox, []
+                    if not finished and not outbox:
+                        self.condition.wait(timeout=1.0)
+                # Emitted without holding the scheduler's lock, so that a sink may cancel
+                # the run (which wakes the scheduler) without a deadlock.
+                for event in outbox:
+                    self.sink.emit(event)
+                if finished:
+                    return
+            except KeyboardInterrupt:
+                # Ctrl-C without a handler of the caller's: cancel, and finish cleanly.
+                self.cancellation.cancel()
 
     def _drain(self) -> None:
         """After a bug in the loop: let running jobs end (they were cancelled)."""
@@ -373,7 +381,7 @@ class _Scheduler:
     def _job_without_instances(self, job: Job, status: Status, reason: str | None) -> None:
         """A job decided before it runs: skipped, cancelled, or failed to start."""
         name = job.name if job.name and "${{" not in job.name else job.id
-        self.sink.emit(
+        self.outbox.append(
             JobFinished(
                 job_key=job.id, job_id=job.id, status=status, duration=0.0, reason=reason, name=name
             )
@@ -400,7 +408,7 @@ class _Scheduler:
                 # Cancelled before it started (Ctrl-C or fail-fast): it never runs.
                 self.queue.pop(index)
                 spec = instance.spec
-                self.sink.emit(
+                self.outbox.append(
                     JobFinished(
                         job_key=spec.job_key,
                         job_id=spec.job.id,
