@@ -106,7 +106,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     init = commands.add_parser("init", help="write a .conveyor.yml fitted to this project")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    _add_server_parser(commands)
     return parser
+
+
+def _add_server_parser(commands: argparse._SubParsersAction) -> None:
+    from conveyor.server.conf import SETTINGS
+
+    listing = "\n".join(
+        f"  {setting.name:<26} {setting.help}\n  {'':<26} (default: {setting.default})"
+        for setting in SETTINGS
+    )
+    server = commands.add_parser(
+        "server",
+        help="serve the web UI, the API and the workers (SQLite by default)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"settings (environment variables; the flags above override them):\n{listing}",
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    server.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    server.add_argument("--data", metavar="DIR", help="data directory (sets CONVEYOR_DATA)")
+    server.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="embedded worker threads (sets CONVEYOR_WORKERS; default 2)",
+    )
 
 
 def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
             from conveyor.commands.list_jobs import list_command
 
             return list_command(args)
+        if args.command == "server":
+            from conveyor.commands.server import server_command
+
+            return server_command(args)
         from conveyor.commands.init import init_command
 
         return init_command(args)

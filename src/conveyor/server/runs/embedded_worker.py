@@ -64,16 +64,26 @@ class EmbeddedWorkerPool:
             self.threads.append(thread)
             thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop claiming; cancel the runs in progress; wait for the threads to end."""
+    def stop(self, timeout: float = 30.0) -> list[int]:
+        """Stop claiming, cancel the runs in progress, wait for the threads to end.
+
+        Returns the ids of the runs it cancelled. Cancelling is repeated while the
+        threads end, so a run claimed at the moment ``stop`` began is cancelled too.
+        """
+        import time
+
         from conveyor.server.runs import execute
 
         self._stopping.set()
         _work_available.set()
-        execute.cancel_all_in_process()
+        cancelled: set[int] = set()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
+            while thread.is_alive() and time.monotonic() < deadline:
+                cancelled.update(execute.cancel_all_in_process())
+                thread.join(0.1)
         self.threads.clear()
+        return sorted(cancelled)
 
     # -- one worker thread ----------------------------------------------------------
 

@@ -1,0 +1,147 @@
+"""``conveyor server``: the web UI, the API and the embedded workers in one process.
+
+Start-up: settings from the environment (the flags only fill in what it leaves
+unset), migrate the database, create the admin account on the first start,
+repair what a killed server left behind, start the worker threads, serve ASGI
+with uvicorn. SIGINT/SIGTERM stop it cleanly: uvicorn stops serving, the runs in
+progress are cancelled (their processes killed) and recorded as cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+
+from conveyor.cli import EXIT_INVALID, EXIT_OK
+
+
+def _configure_environment(args: argparse.Namespace) -> None:
+    if args.data:
+        os.environ["CONVEYOR_DATA"] = os.path.abspath(os.path.expanduser(args.data))
+    if args.workers is not None:
+        os.environ["CONVEYOR_WORKERS"] = str(args.workers)
+    host_in_url = f"[{args.host}]" if ":" in args.host else args.host
+    if args.host in ("0.0.0.0", "::"):
+        host_in_url = "127.0.0.1"
+    os.environ.setdefault("CONVEYOR_URL", f"http://{host_in_url}:{args.port}")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "conveyor.server.settings"
+
+
+def server_command(args: argparse.Namespace) -> int:
+    from conveyor.server.conf import SettingError
+
+    if not 0 < args.port < 65536:
+        print(f"conveyor server: --port {args.port}: not a TCP port (1-65535)", file=sys.stderr)
+        return EXIT_INVALID
+    if args.workers is not None and args.workers < 0:
+        print("conveyor server: --workers must be 0 or more", file=sys.stderr)
+        return EXIT_INVALID
+    _configure_environment(args)
+    try:
+        import django
+
+        django.setup()
+    except SettingError as error:
+        print(f"conveyor server: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import OperationalError
+
+    from conveyor.server.runs.embedded_worker import EmbeddedWorkerPool
+    from conveyor.server.runs.recovery import recover
+
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+    except OperationalError as error:
+        print(f"conveyor server: cannot use the database: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    url = settings.CONVEYOR_URL
+    ensure_admin(url)
+    recovered = recover()
+    if recovered.failed_runs:
+        count = len(recovered.failed_runs)
+        print(
+            f"conveyor server: {count} run{'s' if count != 1 else ''} left running by a stopped "
+            "server marked failed",
+            flush=True,
+        )
+    pool = EmbeddedWorkerPool(settings.CONVEYOR_WORKERS)
+    pool.start()
+    config = uvicorn.Config(
+        "conveyor.server.asgi:application",
+        host=args.host,
+        port=args.port,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    print(
+        f"Conveyor server on {url}/ (data: {settings.DATA_DIR}, "
+        f"{settings.CONVEYOR_WORKERS} worker{'s' if settings.CONVEYOR_WORKERS != 1 else ''})",
+        flush=True,
+    )
+    # uvicorn stops serving on SIGINT/SIGTERM, then raises the signal again to the handler
+    # that was there before it: these turn that into an exception, so the runs are still
+    # cancelled and recorded below.
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        server.run()
+    except _Stop:
+        pass
+    finally:
+        cancelled = pool.stop()
+        if cancelled:
+            print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)
+    print("conveyor server: stopped", flush=True)
+    return EXIT_OK if server.started else EXIT_INVALID
+
+
+class _Stop(Exception):
+    """SIGINT or SIGTERM after uvicorn stopped serving."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop(signum)
+
+
+def ensure_admin(url: str) -> None:
+    """Create the admin account when no superuser exists, and say how to log in."""
+    from django.contrib.auth import get_user_model
+
+    from conveyor.server.accounts.models import Profile, Role
+    from conveyor.server.conf import env_str
+
+    users = get_user_model()
+    if users.objects.filter(is_superuser=True).exists():
+        return
+    username = env_str("CONVEYOR_ADMIN_USER") or "admin"
+    given = env_str("CONVEYOR_ADMIN_PASSWORD")
+    password = given or secrets.token_urlsafe(12)
+    user = users.objects.filter(username=username).first()
+    if user is None:
+        user = users.objects.create_superuser(username=username, password=password, email="")
+    else:
+        user.is_superuser = user.is_staff = True
+        user.set_password(password)
+        user.save()
+    Profile.objects.update_or_create(user=user, defaults={"role": Role.ADMIN})
+    if given:
+        print(f"Created the admin account {username!r} (password from CONVEYOR_ADMIN_PASSWORD)")
+    else:
+        print(
+            f"Created the admin account: log in at {url}/login/ as {username!r} with password "
+            f"{password}\n(shown only this once; change it in {url}/admin/)",
+            flush=True,
+        )
