@@ -27,8 +27,9 @@ _SYSTEMS = {"Linux": "Linux", "Darwin": "macOS", "Windows": "Windows"}
 def debug_enabled(options: RunOptions) -> bool:
     """Step debug logging, switched on as on GitHub (secret or variable) or by RUNNER_DEBUG."""
     for source in (options.secrets, options.variables):
-        if str(source.get("ACTIONS_STEP_DEBUG", "")).lower() == "true":
-            return True
+        for name in ("ACTIONS_STEP_DEBUG", "ACTIONS_RUNNER_DEBUG"):
+            if str(source.get(name, "")).lower() == "true":
+                return True
     return options.base_env.get("RUNNER_DEBUG") == "1"
 
 
