@@ -27,7 +27,10 @@ GRACE = 0.5  # short kill grace, so the test of a SIGTERM-ignoring step stays fa
 
 @pytest.fixture
 def host(tmp_path: Path) -> Iterator[LocalJobHost]:
-    job_host = LocalExecutor(kill_grace=GRACE).prepare_job("test job", str(tmp_path))
+    # Step-scoped orphans, so that each test sees a step's leftovers end with it.
+    job_host = LocalExecutor(kill_grace=GRACE, orphans="step").prepare_job(
+        "test job", str(tmp_path)
+    )
     yield job_host
     job_host.close()
 
@@ -146,9 +149,7 @@ def test_output_is_streamed_while_the_step_still_runs(
             go.touch()
 
     script = f"echo ready; until [ -e {go} ]; do sleep 0.01; done; echo finished"
-    result, output, _ = run_bash(
-        any_host, script, Output(create_go_file_once_ready), timeout=5
-    )
+    result, output, _ = run_bash(any_host, script, Output(create_go_file_once_ready), timeout=5)
     assert result == StepExit(exit_code=0)
     assert output.data == b"ready\nfinished\n"
 
@@ -379,7 +380,7 @@ def test_with_orphans_kept_for_the_job_a_background_server_outlives_its_step(
 ) -> None:
     # `server >log 2>&1 &` in one step, used by the next: works on GitHub, whose
     # runner ends orphans only when the job ends.
-    job_host = LocalExecutor(orphans="job").prepare_job("job", str(tmp_path))
+    job_host = LocalExecutor().prepare_job("job", str(tmp_path))
     try:
         started, output, _ = run_bash(job_host, "sleep 300 >/dev/null 2>&1 & echo pid $!")
         assert started == StepExit(exit_code=0)
@@ -531,8 +532,13 @@ def test_waiting_for_a_quiet_step_costs_almost_no_cpu(any_host: LocalJobHost) ->
 def test_running_a_step_adds_under_a_millisecond_to_spawning_it(host: LocalJobHost) -> None:
     def raw_spawn() -> None:
         process = subprocess.Popen(
-            ["true"], cwd=host.workspace, env=STEP_ENV, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            ["true"],
+            cwd=host.workspace,
+            env=STEP_ENV,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         assert process.stdout is not None
         process.stdout.read()

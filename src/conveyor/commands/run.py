@@ -18,7 +18,7 @@ from conveyor.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, Usa
 from conveyor.commands.selection import Selection, select
 from conveyor.engine.events import Event, Status
 from conveyor.engine.pipeline_status import PipelineTracker
-from conveyor.engine.runner import RunOptions, run_workflow
+from conveyor.engine.runner import RunOptions, run_workflow, select_jobs
 from conveyor.executors.base import Cancellation
 from conveyor.executors.local import LocalExecutor
 from conveyor.workflow.errors import WorkflowInvalid
@@ -138,6 +138,8 @@ def run_command(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     with interrupt_cancels(cancellation):
         for workflow in selection.chosen:
+            if args.jobs_only and not set(args.jobs_only) & set(workflow.jobs):
+                continue  # --job names jobs of another workflow
             inputs = _inputs_for(workflow, args.event, given_inputs)
             code = _run_one(
                 workflow, selection, args, secrets, variables, inputs, sink, cancellation
@@ -174,7 +176,8 @@ def _run_one(
     sink: Any,
     cancellation: Cancellation,
 ) -> int:
-    tracker = PipelineTracker(workflow)
+    only_jobs = [job for job in args.jobs_only if job in workflow.jobs] if args.jobs_only else None
+    tracker = PipelineTracker(workflow, select_jobs(workflow, only_jobs))
     with (
         clean_checkout(str(selection.root)) if args.clean else _in_place(str(selection.root))
     ) as workspace:
@@ -187,7 +190,7 @@ def _run_one(
             variables=variables,
             inputs=inputs,
             max_parallel_jobs=args.parallel,
-            only_jobs=args.jobs_only,
+            only_jobs=only_jobs,
             run_number=1,
             run_id=str(int(time.time() * 1000)),
         )

@@ -85,12 +85,18 @@ class PipelineTracker:
     """A sink that turns a run's events into stages, then into the seed's two tables."""
 
     workflow: Workflow
+    # The job ids the run executes (``conveyor run --job``); None means all of them.
+    selected_jobs: list[str] | None = None
     stages: list[Stage] = field(default_factory=list)
     run_status: Status = Status.QUEUED
     run_reason: str | None = None
 
     def __post_init__(self) -> None:
-        jobs = list(self.workflow.jobs.values())
+        jobs = [
+            job
+            for job in self.workflow.jobs.values()
+            if self.selected_jobs is None or job.id in self.selected_jobs
+        ]
         self._by_step = len(jobs) == 1
         if self._by_step:
             self.stages = [

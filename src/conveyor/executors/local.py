@@ -19,14 +19,13 @@ How a step runs (``LocalJobHost.run``):
   hang the step until it dies: once the step's process has exited, whatever
   arrives in the next ``exit_drain`` seconds (default 0.1 s) is still read,
   then reading stops and the holders are killed.
-- Orphans, our choice: by default (``orphans="step"``) whatever the step left in
-  its process group is killed when the step ends. That is stricter than
-  GitHub's runner, which kills a job's orphans only when the job ends, so
-  ``server >log 2>&1 &`` in one step and ``curl`` in the next works there.
-  ``orphans="job"`` gives GitHub's behaviour: the host keeps them and kills
-  them in ``close``. Either way ``close`` also kills processes that carry one
-  of the job's ``RUNNER_TRACKING_ID`` values (see ``LocalJobHost``). See
-  ``process_tree`` for what can and cannot be found.
+- Orphans: by default (``orphans="job"``) whatever a step left in its process
+  group lives until the job ends, as on GitHub's runner, so ``server >log 2>&1 &``
+  in one step and ``curl`` in the next works; ``close`` kills them.
+  ``orphans="step"`` is stricter and kills them when their step ends. Either
+  way ``close`` also kills processes that carry one of the job's
+  ``RUNNER_TRACKING_ID`` values (see ``LocalJobHost``). See ``process_tree``
+  for what can and cannot be found.
 - Timeout and cancellation end the step's whole tree: SIGTERM to the process
   group and to every descendant and pipe holder (found with psutil at that
   moment, so children that called ``setsid`` are included), then SIGKILL to
@@ -86,9 +85,9 @@ class LocalExecutor:
     """Runs every step of a job as a process on this host.
 
     ``orphans`` says when processes a step leaves behind in its process group
-    (without holding its output) are killed: ``"step"`` (default) when the step
-    ends; ``"job"`` when the job's host closes, as GitHub's runner does, so that
-    ``server >log 2>&1 &`` in one step still serves the next ones.
+    (without holding its output) are killed: ``"job"`` (default) when the job's
+    host closes, as GitHub's runner does, so that ``server >log 2>&1 &`` in one
+    step still serves the next ones; ``"step"`` when the step ends.
     """
 
     name = "local"
@@ -98,7 +97,7 @@ class LocalExecutor:
         *,
         kill_grace: float = DEFAULT_KILL_GRACE,
         exit_drain: float = DEFAULT_EXIT_DRAIN,
-        orphans: str = "step",
+        orphans: str = "job",
     ) -> None:
         if orphans not in ("step", "job"):
             raise ValueError(f"orphans must be 'step' or 'job', not {orphans!r}")
