@@ -42,7 +42,7 @@ class RunStarted(Event):
     event: str  # push, pull_request, workflow_dispatch, ...
     ref: str
     sha: str
-    jobs: list[str]  # job ids in file order
+    jobs: list[str]  # ids of the jobs this run considers (only_jobs + their needs), file order
 
 
 @dataclass(frozen=True)

@@ -165,7 +165,7 @@ class _Scheduler:
                 event=self.options.event_name,
                 ref=self.git.ref,
                 sha=self.git.sha,
-                jobs=list(self.workflow.jobs),
+                jobs=list(self.selected),
             )
         )
         unsubscribe = self.cancellation.on_cancel(self._wake)
@@ -301,7 +301,8 @@ class _Scheduler:
             self._job_without_instances(job, Status.FAILURE, self.shared.masker.mask(str(problem)))
         except ValueError as error:  # MatrixError
             where = job.positions.get("strategy", job.position)
-            self._job_without_instances(job, Status.FAILURE, f"{where}: strategy.matrix: {error}")
+            reason = self.shared.masker.mask(f"{where}: strategy.matrix: {error}")
+            self._job_without_instances(job, Status.FAILURE, reason)
 
     def _create_instances(self, job: Job, contexts: dict[str, Any], linked: bool) -> None:
         strategy = job.strategy
@@ -523,6 +524,7 @@ class _Scheduler:
                 reason = f"job '{first.job_key}' failed" + (
                     f": {first.reason}" if first.reason else ""
                 )
+        reason = self.shared.masker.mask_optional(reason)
         self.sink.emit(RunFinished(status=status, duration=duration, reason=reason))
         ordered = self._ordered_results()
         return RunResult(status=status, duration=duration, jobs=ordered, reason=reason)
