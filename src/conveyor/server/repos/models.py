@@ -88,3 +88,7 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event} {self.delivery_id}"
+
+
+# Defined in its own module (the triggers' bookkeeping); imported here so Django finds it.
+from conveyor.server.repos.ref_state import KnownRef  # noqa: E402, F401

@@ -1,0 +1,117 @@
+"""What every forge's webhook parsing produces, and the checks they share."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+ZERO_SHA = "0" * 40
+
+
+class SignatureInvalid(Exception):
+    """The delivery is not signed with the repository's webhook secret: says how."""
+
+
+class PayloadInvalid(Exception):
+    """The delivery's body is not what the forge documents: says what is wrong."""
+
+
+class Outcome(Enum):
+    RUN = "run"  # create runs for the event
+    PING = "ping"  # the forge checks the hook works
+    IGNORED = "ignored"  # an event (or action) that starts nothing
+
+
+@dataclass(frozen=True)
+class ForgeEvent:
+    outcome: Outcome
+    event: str = ""  # the workflow event name: push, pull_request, ...
+    delivery_id: str = ""  # "" when the sender gives none (then no de-duplication)
+    ref: str = ""
+    sha: str = ""
+    before_sha: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    actor: str = ""
+    note: str = ""  # why it is ignored, for the response
+
+    @property
+    def is_push(self) -> bool:
+        return self.event == "push"
+
+
+def ignored(note: str, delivery_id: str = "") -> ForgeEvent:
+    return ForgeEvent(Outcome.IGNORED, delivery_id=delivery_id, note=note)
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A header's value ("" if absent), whatever the case of its name."""
+    wanted = name.lower()
+    for key, value in headers.items():
+        if key.lower() == wanted:
+            return value.strip()
+    return ""
+
+
+def hmac_sha256_hex(secret: str, body: bytes) -> str:
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def check_hex_signature(given: str, secret: str, body: bytes, header_name: str) -> None:
+    """Compare a hex HMAC-SHA256 in constant time; raise ``SignatureInvalid`` if it differs."""
+    if not given:
+        raise SignatureInvalid(f"missing {header_name} header")
+    expected = hmac_sha256_hex(secret, body)
+    if not hmac.compare_digest(given.lower().encode("ascii", "replace"), expected.encode()):
+        raise SignatureInvalid(f"{header_name} does not match the body signed with the secret")
+
+
+def load_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PayloadInvalid("the body is not UTF-8 text") from None
+    except json.JSONDecodeError as error:
+        raise PayloadInvalid(
+            f"the body is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    if not isinstance(data, dict):
+        raise PayloadInvalid(f"the body must be a JSON object, not {type(data).__name__}")
+    return data
+
+
+def text_field(data: Mapping[str, Any], name: str, where: str = "") -> str:
+    """A required string field; ``PayloadInvalid`` naming it when missing or of another type."""
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        place = f"{where}.{name}" if where else name
+        found = "missing" if value is None else f"a {type(value).__name__}"
+        raise PayloadInvalid(f"field {place!r} must be a non-empty string (it is {found})")
+    return value
+
+
+def optional_text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def mapping_field(data: Mapping[str, Any], name: str, where: str = "") -> Mapping[str, Any]:
+    value = data.get(name)
+    if not isinstance(value, Mapping):
+        place = f"{where}.{name}" if where else name
+        raise PayloadInvalid(f"field {place!r} must be an object")
+    return value
+
+
+def before_or_none(sha: str) -> str | None:
+    """A push's previous sha, or None for a new ref (the forges send zeros)."""
+    return None if not sha or set(sha) == {"0"} else sha
+
+
+def is_deletion(after: str) -> bool:
+    return bool(after) and set(after) == {"0"}
