@@ -399,3 +399,21 @@ def test_step_timeout_with_the_fake_executor(tmp_path):
     assert (first.status, first.reason) == (Status.FAILURE, "timed out after 0.002 minutes")
     assert outcome.events.job("a").step(1).status == Status.SUCCESS
     assert outcome.result.duration < 2
+
+
+def test_a_skipped_step_shows_its_evaluated_name(tmp_path):
+    outcome = run_yaml(
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - name: Deploy ${{ github.ref_name }}
+                if: github.ref_name == 'main'
+                run: deploy
+        """,
+        str(tmp_path),
+    )
+    step = outcome.events.job("a").step(0)
+    assert (step.status, step.name) == (Status.SKIPPED, "Deploy feature")

@@ -299,7 +299,7 @@ class JobRunner:
             status = JobStatus(failed=scope.failed, cancelled=self.stopping)
             where = step.positions.get("if", step.position)
             if not evaluation.condition(step.if_, contexts, status, where):
-                return self._skipped(step, scope, name, top, index)
+                return self._skipped(step, scope, self._shown_name(step, contexts), top, index)
             if step.name:
                 name = evaluation.string(
                     step.name, contexts, step.positions.get("name", step.position), "name"
@@ -358,6 +358,15 @@ class JobRunner:
         if not top:
             self.log_line(index, "##[endgroup]")
         return self._record(step, scope, name, top, index, started, outcome, continue_on_error)
+
+    def _shown_name(self, step: Step, contexts: dict[str, Any]) -> str:
+        """The evaluated name of a step that will not run; its raw text if that fails."""
+        if not step.name:
+            return step.display_name
+        try:
+            return evaluation.string(step.name, contexts, step.position, "name")
+        except EngineProblem:
+            return step.name
 
     def _skipped(
         self, step: Step, scope: StepScope, name: str, top: bool, index: int
