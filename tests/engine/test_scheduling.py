@@ -332,3 +332,31 @@ def test_an_engine_bug_ends_the_run_with_a_reason(tmp_path):
     assert isinstance(finished, RunFinished)
     assert "executor exploded" in (finished.reason or "")
     assert outcome.events.job("a").steps[1].status == Status.SKIPPED
+
+
+def test_needs_that_can_never_be_met_fail_instead_of_hanging(tmp_path):
+    # The parser refuses these; a model built by hand must still not hang the engine.
+    from conveyor.engine.runner import RunOptions, run_workflow
+    from conveyor.executors.fake import FakeExecutor
+    from conveyor.workflow.errors import Position
+    from conveyor.workflow.model import Job, Step, Workflow
+    from tests.engine.helpers import GIT, EventLog
+
+    where = Position("hand.yml", 1, 1)
+
+    def job(job_id: str, needs: list[str]) -> Job:
+        return Job(id=job_id, position=where, needs=needs, steps=[Step(0, where, run="x")])
+
+    workflow = Workflow(
+        path="hand.yml",
+        position=where,
+        jobs={"a": job("a", ["b"]), "b": job("b", ["a"]), "c": job("c", ["ghost"])},
+    )
+    sink = EventLog()
+    result = run_workflow(
+        workflow, RunOptions(workspace=str(tmp_path), git=GIT), FakeExecutor(), sink
+    )
+    assert result.status == Status.FAILURE
+    reasons = {key: job.reason or "" for key, job in result.jobs.items()}
+    assert "cycle" in reasons["a"] and "cycle" in reasons["b"]
+    assert "ghost" in reasons["c"]
