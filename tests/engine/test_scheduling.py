@@ -360,3 +360,33 @@ def test_needs_that_can_never_be_met_fail_instead_of_hanging(tmp_path):
     reasons = {key: job.reason or "" for key, job in result.jobs.items()}
     assert "cycle" in reasons["a"] and "cycle" in reasons["b"]
     assert "ghost" in reasons["c"]
+
+
+def test_matrix_job_names_from_an_expression_and_the_default_form(tmp_path):
+    outcome = run_yaml(
+        """
+        on: push
+        jobs:
+          test:
+            name: Test on ${{ matrix.os }}
+            runs-on: x
+            strategy:
+              matrix:
+                os: [linux, mac]
+            steps: [{run: t}]
+          lint:
+            name: Lint
+            runs-on: x
+            strategy:
+              matrix:
+                tool: [ruff]
+            steps: [{run: l}]
+        """,
+        str(tmp_path),
+    )
+    names = {key: job.name for key, job in outcome.events.jobs.items()}
+    assert names == {
+        "test (linux)": "Test on linux",
+        "test (mac)": "Test on mac",
+        "lint (ruff)": "Lint (ruff)",
+    }

@@ -417,3 +417,22 @@ def test_a_skipped_step_shows_its_evaluated_name(tmp_path):
     )
     step = outcome.events.job("a").step(0)
     assert (step.status, step.name) == (Status.SKIPPED, "Deploy feature")
+
+
+def test_deprecated_set_output_reaches_the_steps_context(tmp_path):
+    outcome = run_yaml(
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - id: old
+                run: x
+                env: {FAKE_OUTPUT: "::set-output name=answer::42"}
+              - run: echo ${{ steps.old.outputs.answer }}
+        """,
+        str(tmp_path),
+    )
+    assert outcome.events.job("a").step(1).command == "echo 42"
+    assert [a.level for a in outcome.events.annotations] == ["warning"]
