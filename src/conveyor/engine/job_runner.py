@@ -592,7 +592,11 @@ class JobRunner:
         process_env = dict(self.shared.options.base_env)
         process_env.update(env)
         # GitHub does not let a workflow change its GITHUB_* and RUNNER_* variables.
-        process_env.update(default_env(github, self._runner))
+        defaults = default_env(github, self._runner)
+        process_env.update(defaults)
+        if "GITHUB_ACTION_PATH" not in defaults:
+            # Conveyor itself may run inside an action; its path is not this step's.
+            process_env.pop("GITHUB_ACTION_PATH", None)
         if self.path_additions:
             current = process_env.get("PATH", os.defpath)
             process_env["PATH"] = os.pathsep.join([*reversed(self.path_additions), current])
