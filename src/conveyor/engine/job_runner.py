@@ -165,7 +165,7 @@ class JobRunner:
         return JobResult(
             job_key=spec.job_key,
             job_id=self.job.id,
-            name=spec.name,
+            name=self.masker.mask(spec.name),
             status=status,
             outputs=shown,
             steps=self.steps,
