@@ -6,9 +6,11 @@ shown is what conveyor itself adds. Each figure is the median over several runs.
 
 from __future__ import annotations
 
+import importlib.util
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,12 +54,15 @@ def _parse(stderr: str) -> dict[str, ModuleTime]:
     return modules
 
 
-def _import_times(code: str) -> dict[str, ModuleTime]:
+def _import_times(arguments: list[str], cwd: Path | None = None) -> dict[str, ModuleTime]:
     completed = subprocess.run(
-        [_python(), "-X", "importtime", "-c", code], capture_output=True, text=True, check=False,
+        [_python(), "-X", "importtime", *arguments], cwd=cwd, capture_output=True, text=True,
+        check=False,
     )
     if completed.returncode != 0:
-        raise SystemExit(f"bench: `python -c {code!r}` failed:\n{completed.stderr[-2000:]}")
+        raise SystemExit(
+            f"bench: `python {' '.join(arguments)}` failed:\n{completed.stderr[-2000:]}"
+        )
     return _parse(completed.stderr)
 
 
@@ -82,47 +87,81 @@ def _median_over_runs(runs: list[dict[str, ModuleTime]], baseline: set[str]) -> 
 
 def _top_level_packages(modules: list[ModuleTime]) -> list[str]:
     roots = {module.name.split(".")[0] for module in modules}
-    return sorted(root for root in roots if root not in sys.stdlib_module_names)
-
-
-def import_time_report(module: str = "conveyor.cli") -> str:
-    code = f"import {module}"
-    baseline_runs, module_runs, pass_walls, import_walls = [], [], [], []
-    for _ in range(RUNS):
-        # Interleaved, like the main benchmark.
-        baseline_runs.append(_import_times("pass"))
-        module_runs.append(_import_times(code))
-        pass_walls.append(_wall_seconds("pass"))
-        import_walls.append(_wall_seconds(code))
-    baseline = set().union(*baseline_runs)
-    modules = _median_over_runs(module_runs, baseline)
-    total_us = sum(module.self_us for module in modules)
-    wall_pass = statistics.median(pass_walls)
-    wall_import = statistics.median(import_walls)
-
-    lines = [f"# Import time of `{module}`", ""]
-    lines.append(
-        f"- `python -c pass`: {wall_pass * 1000:.1f} ms wall; "
-        f"`python -c '{code}'`: {wall_import * 1000:.1f} ms wall "
-        f"(+{(wall_import - wall_pass) * 1000:.1f} ms), median of {RUNS}"
+    # Private roots are the interpreter's own (_sysconfigdata...); a root that can't be
+    # found is a failed probe (copy.py tries Jython's `org`), not something imported.
+    return sorted(
+        root for root in roots
+        if root not in sys.stdlib_module_names and not root.startswith("_")
+        and importlib.util.find_spec(root) is not None
     )
-    lines.append(
-        f"- modules added beyond the bare interpreter: {len(modules)}, "
-        f"their import time summed: {total_us / 1000:.1f} ms (`-X importtime` self times)"
-    )
-    packages = _top_level_packages(modules)
-    lines.append(f"- non-stdlib top-level packages imported: {', '.join(packages) or 'none'}")
-    for package, reason in UNWANTED_AT_STARTUP.items():
-        if package in packages:
-            lines.append(f"- **{package} is imported at start-up**: {reason}")
-    lines += ["", f"## Top {TOP_ROWS} by cumulative time", "",
-              "| module | cumulative | self |", "|---|---|---|"]
+
+
+def _module_table(modules: list[ModuleTime]) -> list[str]:
+    lines = [f"Top {TOP_ROWS} by cumulative time:", "",
+             "| module | cumulative | self |", "|---|---|---|"]
     for entry in sorted(modules, key=lambda m: m.cumulative_us, reverse=True)[:TOP_ROWS]:
         indent = "·" * entry.depth
         lines.append(f"| {indent}{entry.name} | {entry.cumulative_us / 1000:.2f} ms "
                      f"| {entry.self_us / 1000:.2f} ms |")
-    lines += ["", f"## Top {TOP_ROWS} by self time", "", "| module | self |", "|---|---|"]
+    lines += ["", f"Top {TOP_ROWS} by self time:", "", "| module | self |", "|---|---|"]
     for entry in sorted(modules, key=lambda m: m.self_us, reverse=True)[:TOP_ROWS]:
         lines.append(f"| {entry.name} | {entry.self_us / 1000:.2f} ms |")
+    return lines
+
+
+def _summary_lines(modules: list[ModuleTime]) -> list[str]:
+    total_us = sum(module.self_us for module in modules)
+    packages = _top_level_packages(modules)
+    lines = [
+        f"- modules added beyond the bare interpreter: {len(modules)}, "
+        f"their import time summed: {total_us / 1000:.1f} ms (`-X importtime` self times)",
+        f"- non-stdlib top-level packages imported: {', '.join(packages) or 'none'}",
+    ]
+    for package, reason in UNWANTED_AT_STARTUP.items():
+        if package in packages:
+            lines.append(f"- **{package} is imported**: {reason}")
+    return lines
+
+
+def _seed_project(root: Path) -> Path:
+    from peers import all_tools, prepare_project
+    from workloads import seed_workload
+
+    project = root / "project"
+    prepare_project(all_tools()["conveyor"], seed_workload(), project)
+    return project
+
+
+def import_time_report(module: str = "conveyor.cli") -> str:
+    """Two views: importing the CLI module, and everything a real `conveyor run` imports."""
+    code = f"import {module}"
+    run_arguments = ["-m", "conveyor", "run", "--workflow", ".conveyor.yml"]
+    baseline_runs, module_runs, run_runs = [], [], []
+    pass_walls, import_walls = [], []
+    with tempfile.TemporaryDirectory(prefix="conveyor-importtime-") as temporary:
+        project = _seed_project(Path(temporary))
+        for _ in range(RUNS):
+            # Interleaved, like the main benchmark.
+            baseline_runs.append(_import_times(["-c", "pass"]))
+            module_runs.append(_import_times(["-c", code]))
+            run_runs.append(_import_times(run_arguments, cwd=project))
+            pass_walls.append(_wall_seconds("pass"))
+            import_walls.append(_wall_seconds(code))
+    baseline = set().union(*baseline_runs)
+    wall_pass = statistics.median(pass_walls)
+    wall_import = statistics.median(import_walls)
+
+    lines = [f"# Import time of `{module}` and of `conveyor run`", ""]
+    lines.append(
+        f"`python -c pass`: {wall_pass * 1000:.1f} ms wall; "
+        f"`python -c '{code}'`: {wall_import * 1000:.1f} ms wall "
+        f"(+{(wall_import - wall_pass) * 1000:.1f} ms); medians of {RUNS} runs."
+    )
+    module_modules = _median_over_runs(module_runs, baseline)
+    lines += ["", f"## `{code}`", "", *_summary_lines(module_modules), "",
+              *_module_table(module_modules)]
+    run_modules = _median_over_runs(run_runs, baseline)
+    lines += ["", "## `conveyor run` on the seed workload (every import a run makes)", "",
+              *_summary_lines(run_modules), "", *_module_table(run_modules)]
     lines += ["", f"Python: {Path(_python())}"]
     return "\n".join(lines) + "\n"

@@ -63,6 +63,8 @@ def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds before one run is killed and counted as failed")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not run setup_peers.sh (missing peers are reported as such)")
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.md",
+                        help="where the Markdown report goes (default: bench/results/latest.md)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary projects (their path is printed)")
     return parser.parse_args(argv)
@@ -242,10 +244,10 @@ def run_benchmark(arguments: argparse.Namespace) -> int:
     titles = {key: workloads[key].title for name, keys in GROUPS if name in group_names
               for key in keys}
     markdown = render_report(Results(bench.contestants), machine, versions, titles, settings)
-    RESULTS_DIR.mkdir(exist_ok=True)
-    (RESULTS_DIR / "latest.md").write_text(markdown)
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(markdown)
     print(markdown)
-    print(f"bench: written to {RESULTS_DIR / 'latest.md'}", file=sys.stderr)
+    print(f"bench: written to {arguments.output}", file=sys.stderr)
     return 0
 
 

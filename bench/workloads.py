@@ -184,9 +184,10 @@ def render_bash_script(workload: Workload) -> str:
         if len(ready) == 1:
             lines.append(f"job_{ready[0].job_id}")
         else:
-            lines.extend(f"job_{job.job_id} &" for job in ready)
-            # Bare `wait` would hide a failing job: wait for each pid separately.
-            lines.append("for pid in $(jobs -p); do wait \"$pid\"; done")
+            lines.append("pids=()")
+            lines.extend(f"job_{job.job_id} & pids+=($!)" for job in ready)
+            # Bare `wait` would hide a failing job: wait for each pid to get its status.
+            lines.append('for pid in "${pids[@]}"; do wait "$pid"; done')
         done.update(job.job_id for job in ready)
         remaining = [job for job in remaining if job.job_id not in done]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,126 @@
+"""The harness end to end, on real tools: projects, markers, interleaving, the report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from measure import Sample
+from peers import BENCH_DIR, Tool, all_tools, prepare_project
+from report import Contestant, Results, render_report
+from run import Bench, main
+from workloads import all_workloads, render_bash_script
+
+
+def _bench(tmp_path: Path, tools: dict[str, Tool]) -> Bench:
+    for folder in ("markers", "logs"):
+        (tmp_path / folder).mkdir()
+    return Bench(tools, all_workloads(1), tmp_path, timeout_seconds=60)
+
+
+def test_a_tool_that_exits_0_without_doing_the_work_is_a_failure(tmp_path: Path) -> None:
+    idle = Tool("idle", lambda workload: {"run.sh": render_bash_script(workload)}, ["true"])
+    bench = _bench(tmp_path, {"idle": idle})
+    bench.run_group("a", ["a"], repetitions=2)
+    (contestant,) = bench.contestants
+    assert "no marker" in contestant.failure_detail
+    assert contestant.skipped_reason and contestant.samples == []
+
+
+def test_bash_runs_every_workload_and_is_measured(tmp_path: Path) -> None:
+    bench = _bench(tmp_path, {"bash": all_tools()["bash"]})
+    bench.run_group("b", ["b10", "b100"], repetitions=2)
+    bench.run_group("c", ["c"], repetitions=1)
+    bench.run_group("d", ["d"], repetitions=1)
+    for contestant in bench.contestants:
+        assert not contestant.failure_detail, contestant.failure_detail
+        assert all(sample.ok for sample in contestant.samples)
+    results = Results(bench.contestants)
+    (big,) = [c for c in bench.contestants if c.workload_key == "c"]
+    assert big.output_bytes == [all_workloads(1)["c"].expected_output_bytes]
+    assert results.per_step_overhead("bash") is not None
+
+
+def test_interleaving_rotates_the_order(tmp_path: Path) -> None:
+    log = tmp_path / "order"
+    tools = {
+        name: Tool(name, lambda workload: {"run.sh": render_bash_script(workload)},
+                   ["bash", "-c", f"echo {name} >> {log} && bash run.sh"])
+        for name in ("first", "second", "third")
+    }
+    bench = _bench(tmp_path, tools)
+    bench.run_group("a", ["a"], repetitions=3)
+    order = log.read_text().split()
+    warm_up, repetitions = order[:3], order[3:]
+    assert warm_up == ["first", "second", "third"]
+    # Round-robin: every repetition runs each tool once, starting one further along.
+    assert repetitions == ["first", "second", "third", "second", "third", "first",
+                           "third", "first", "second"]
+
+
+def _contestant(key: str, tool: str, seconds: float, peak: int = 1) -> Contestant:
+    return Contestant(key, key, tool, Path("."), samples=[Sample(seconds, peak, 0)])
+
+
+def test_report_judges_each_target() -> None:
+    results = Results([
+        _contestant("a", "conveyor", 0.040), _contestant("a", "act", 0.050),
+        _contestant("b10", "conveyor", 0.100), _contestant("b100", "conveyor", 0.190),
+        _contestant("b10", "act", 0.090), _contestant("b100", "act", 0.540),
+        _contestant("c", "conveyor", 0.300, peak=80 * 1024 * 1024), _contestant("c", "bash", 0.1),
+        _contestant("d", "conveyor", 0.200), _contestant("d", "act", 0.100),
+    ])
+    markdown = render_report(results, {}, {}, {}, {})
+    lines = {line.split("|")[1].strip(): line for line in markdown.splitlines()
+             if line.startswith("| (")}
+    assert lines["(a) seed faster than act"].endswith("| met |")
+    assert "1.0 ms" in lines["(b) per-step overhead < 2 ms"]
+    assert lines["(b) per-step overhead < 2 ms"].endswith("| met |")
+    assert "3.00x" in lines["(c) 50 MB output within 1.5x of bash"]
+    assert lines["(c) 50 MB output within 1.5x of bash"].endswith("**MISSED** |")
+    assert lines["(c) peak RSS of the tree < 64 MiB"].endswith("**MISSED** |")
+    assert lines["(d) diamond faster than act"].endswith("**MISSED** |")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tool_name", ["act", "gitlab-ci-local"])
+def test_peers_run_the_rendered_workloads(tmp_path: Path, tool_name: str) -> None:
+    tool = all_tools()[tool_name]
+    if tool.missing_reason():
+        pytest.skip(f"{tool_name} is not installed (bench/setup_peers.sh installs it)")
+    bench = _bench(tmp_path, {tool_name: tool})
+    bench.run_group("d", ["d"], repetitions=1)
+    (contestant,) = bench.contestants
+    assert not contestant.failure_detail, contestant.failure_detail
+    assert contestant.samples[0].ok
+
+
+def test_projects_are_git_repositories_with_the_tool_file(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    prepare_project(all_tools()["act"], all_workloads(1)["a"], project)
+    tracked = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert tracked == [".github/workflows/ci.yml"]
+
+
+def test_command_line_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    output = tmp_path / "report.md"
+    exit_code = main(["--no-setup", "--groups", "a", "--tools", "bash,python -c pass",
+                      "--repetitions", "2", "--output", str(output)])
+    assert exit_code == 0
+    report = output.read_text()
+    assert "| a | bash |" in report and "| a | python -c pass |" in report
+    assert "2/2" in report
+    assert report in capsys.readouterr().out
+
+
+def test_bad_tool_name_is_a_clear_error() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "run.py"), "--no-setup", "--tools", "jenkins"],
+        capture_output=True, text=True, check=False,
+    )
+    assert completed.returncode != 0
+    assert "unknown tool(s) jenkins" in completed.stderr
+    assert "Traceback" not in completed.stderr
