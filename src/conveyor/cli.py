@@ -107,7 +107,38 @@ def build_parser() -> argparse.ArgumentParser:
     init = commands.add_parser("init", help="write a .conveyor.yml fitted to this project")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     _add_server_parser(commands)
+    _add_repo_parser(commands)
     return parser
+
+
+def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
+    repo = commands.add_parser(
+        "repo",
+        help="add, list or remove the repositories the server builds",
+        description="Manage the server's repositories (the server's settings: CONVEYOR_DATA, "
+        "DATABASE_URL; hooks notify CONVEYOR_URL, default http://127.0.0.1:8000).",
+    )
+    repo.add_argument("--data", metavar="DIR", help="data directory (sets CONVEYOR_DATA)")
+    actions = repo.add_subparsers(dest="repo_command", metavar="ACTION", required=True)
+    add = actions.add_parser(
+        "add",
+        help="add a repository: a local bare one gets a post-receive hook, a URL is polled",
+    )
+    add.add_argument("name", help="short name: letters, digits, - and _ (used in URLs)")
+    add.add_argument("location", metavar="PATH_OR_URL", help="a local bare repository or a URL")
+    add.add_argument("--branch", help="default branch (default: the repository's HEAD)")
+    add.add_argument(
+        "--poll",
+        type=int,
+        metavar="SECONDS",
+        help="look for new commits every SECONDS (default: 60 for a URL, none for a local "
+        "repository, whose hook reports pushes; 0: never, webhooks only)",
+    )
+    actions.add_parser("list", help="list the repositories")
+    remove = actions.add_parser(
+        "remove", help="remove a repository, its runs and its post-receive hook"
+    )
+    remove.add_argument("name")
 
 
 def _add_server_parser(commands: argparse._SubParsersAction) -> None:
@@ -181,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
             from conveyor.commands.server import server_command
 
             return server_command(args)
+        if args.command == "repo":
+            from conveyor.commands.repo import repo_command
+
+            return repo_command(args)
         from conveyor.commands.init import init_command
 
         return init_command(args)

@@ -17,5 +17,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/", include("conveyor.server.api.urls")),
+    path("hooks/", include("conveyor.server.repos.urls")),
     path("", include("conveyor.server.ui.urls")),
 ]

@@ -40,8 +40,18 @@ class RefChange:
     after: str | None  # None: the ref was deleted
 
 
+# A row with this (impossible) ref name says the refs were taken as seen once, so that
+# an empty repository is told apart from one never looked at.
+BASELINE_REF = ""
+
+
 def known(repository_id: int) -> dict[str, str]:
-    return dict(KnownRef.objects.filter(repository_id=repository_id).values_list("ref", "sha"))
+    rows = KnownRef.objects.filter(repository_id=repository_id).exclude(ref=BASELINE_REF)
+    return dict(rows.values_list("ref", "sha"))
+
+
+def has_baseline(repository_id: int) -> bool:
+    return KnownRef.objects.filter(repository_id=repository_id, ref=BASELINE_REF).exists()
 
 
 def changes(repository_id: int, current: dict[str, str]) -> list[RefChange]:
@@ -92,7 +102,10 @@ def forget(repository_id: int, ref: str) -> None:
 def record_all(repository_id: int, current: dict[str, str]) -> None:
     """Take ``current`` as seen (a repository just added: its history is not new)."""
     with transaction.atomic():
-        KnownRef.objects.filter(repository_id=repository_id).exclude(ref__in=current).delete()
+        KnownRef.objects.filter(repository_id=repository_id).exclude(ref__in=current).exclude(
+            ref=BASELINE_REF
+        ).delete()
+        KnownRef.objects.get_or_create(repository_id=repository_id, ref=BASELINE_REF, sha="")
         for ref, sha in current.items():
             KnownRef.objects.update_or_create(
                 repository_id=repository_id, ref=ref, defaults={"sha": sha}

@@ -1,0 +1,168 @@
+"""``conveyor repo add|list|remove``: the repositories the server builds.
+
+It uses the server's own settings (``CONVEYOR_DATA``, ``DATABASE_URL``) and
+database, so it works whether or not the server is running. Adding a local bare
+repository installs its ``post-receive`` hook, which notifies ``CONVEYOR_URL``;
+a URL is polled (``--poll``), and can also send webhooks to ``/hooks/<forge>/<name>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conveyor.cli import EXIT_INVALID, EXIT_OK
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+
+
+class RepoCommandError(Exception):
+    """Bad input or a repository that cannot be used: printed as one line, exit 2."""
+
+
+def repo_command(args: argparse.Namespace) -> int:
+    try:
+        _set_up_django(args.data)
+        action = {"add": _add, "list": _list, "remove": _remove}[args.repo_command]
+        action(args)
+    except RepoCommandError as error:
+        print(f"conveyor repo: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _set_up_django(data: str | None) -> None:
+    if data:
+        os.environ["CONVEYOR_DATA"] = os.path.abspath(os.path.expanduser(data))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "conveyor.server.settings"
+    from conveyor.server.conf import SettingError
+
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import OperationalError
+
+        try:
+            # The server may never have run on this data directory yet.
+            call_command("migrate", interactive=False, verbosity=0)
+        except OperationalError as error:
+            raise RepoCommandError(f"cannot use the database: {error}") from None
+    except SettingError as error:
+        raise RepoCommandError(str(error)) from None
+
+
+def _add(args: argparse.Namespace) -> None:
+    from django.conf import settings
+    from django.db import IntegrityError, transaction
+
+    from conveyor.server.repos import git
+    from conveyor.server.repos.hooks.install import HookError, bare_repository
+    from conveyor.server.repos.hooks.setup import DEFAULT_REMOTE_POLL_SECONDS, set_up_triggers
+    from conveyor.server.repos.models import Repository
+
+    name = args.name
+    if not NAME_PATTERN.match(name):
+        raise RepoCommandError(
+            f"{name!r} is not a repository name: use letters, digits, - and _ "
+            "(at most 100, starting with a letter or digit)"
+        )
+    if args.poll is not None and args.poll < 0:
+        raise RepoCommandError(f"--poll {args.poll}: must be 0 (never) or more seconds")
+    if Repository.objects.filter(name=name).exists():
+        raise RepoCommandError(
+            f"a repository named {name!r} already exists "
+            f"(remove it first with `conveyor repo remove {name}`)"
+        )
+    repository = Repository(name=name, url=args.location)
+    if repository.is_local:
+        try:
+            path = bare_repository(args.location)
+        except HookError as error:
+            raise RepoCommandError(str(error)) from None
+        repository.url = str(path)
+        repository.default_branch = args.branch or _head_branch(path) or "main"
+        repository.poll_interval = args.poll or None
+    else:
+        repository.default_branch = args.branch or "main"
+        poll = DEFAULT_REMOTE_POLL_SECONDS if args.poll is None else args.poll
+        repository.poll_interval = poll or None
+    try:
+        with transaction.atomic():
+            repository.save()
+    except IntegrityError:
+        raise RepoCommandError(f"a repository named {name!r} already exists") from None
+    base_url = settings.CONVEYOR_URL
+    try:
+        setup = set_up_triggers(repository, base_url)
+    except (HookError, git.GitError) as error:
+        repository.delete()
+        raise RepoCommandError(f"cannot add {name}: {error}") from None
+    print(f"Added repository {name} ({repository.url}), default branch {repository.default_branch}")
+    if setup.hook is not None:
+        print(f"  post-receive hook: {setup.hook}")
+        print(f"  pushes notify {base_url}/hooks/local/{name}")
+    if repository.poll_interval:
+        print(f"  polled every {repository.poll_interval} s")
+    if not repository.is_local:
+        print(f"  webhooks: {base_url}/hooks/{{github,gitlab,gitea,generic}}/{name}")
+        print(f"  webhook secret: {repository.webhook_secret}")
+    print(f"  {setup.refs_seen} branch(es) and tag(s) taken as seen; new pushes start runs")
+
+
+def _head_branch(path: Path) -> str:
+    completed = subprocess.run(
+        ["git", "--git-dir", str(path), "symbolic-ref", "--short", "-q", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else ""
+
+
+def _list(args: argparse.Namespace) -> None:
+    from conveyor.server.repos.models import Repository
+
+    repositories = list(Repository.objects.order_by("name"))
+    if not repositories:
+        print("No repositories yet: add one with `conveyor repo add NAME PATH_OR_URL`.")
+        return
+    rows = [("NAME", "TRIGGER", "BRANCH", "URL")]
+    for repository in repositories:
+        triggers = ["hook"] if repository.is_local else ["webhooks"]
+        if repository.poll_interval:
+            triggers.append(f"poll {repository.poll_interval}s")
+        rows.append(
+            (repository.name, ", ".join(triggers), repository.default_branch, repository.url)
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(3)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)]
+        print("  ".join([*cells, row[3]]))
+
+
+def _remove(args: argparse.Namespace) -> None:
+    from conveyor.server.repos.hooks.install import HookError
+    from conveyor.server.repos.hooks.setup import tear_down_triggers
+    from conveyor.server.repos.models import Repository
+
+    repository = Repository.objects.filter(name=args.name).first()
+    if repository is None:
+        known = ", ".join(Repository.objects.order_by("name").values_list("name", flat=True))
+        raise RepoCommandError(
+            f"no repository named {args.name!r}" + (f" (there are: {known})" if known else "")
+        )
+    try:
+        hook_removed = tear_down_triggers(repository)
+    except HookError as error:
+        raise RepoCommandError(str(error)) from None
+    runs = repository.runs.count()
+    repository.delete()
+    print(f"Removed repository {args.name} and its {runs} run(s)")
+    if hook_removed:
+        print("  post-receive hook removed (the hook it replaced, if any, is back)")

@@ -1,0 +1,1 @@
+"""Local repositories' ``post-receive`` hook (install, remove) and turning pushes into runs."""

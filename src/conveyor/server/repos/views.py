@@ -1,0 +1,257 @@
+"""The trigger endpoints: ``/hooks/local/<name>`` and ``/hooks/<forge>/<name>``.
+
+No login: the signature (or GitLab's token) is the authentication, checked before
+anything else is read, so a bad one records and queues nothing. A delivery id
+seen twice is run once: the ``Delivery`` row's unique constraint decides, so two
+copies arriving at the same moment cannot both pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from conveyor.server.repos import git
+from conveyor.server.repos.forges import generic, gitea, github, gitlab
+from conveyor.server.repos.forges.base import (
+    ForgeEvent,
+    Outcome,
+    PayloadInvalid,
+    SignatureInvalid,
+    load_json_object,
+)
+from conveyor.server.repos.hooks.pushes import PushResult, runs_for_ref_update
+from conveyor.server.repos.models import Delivery, Repository
+from conveyor.server.runs.models import Run
+from conveyor.server.runs.services import RunRequestInvalid, create_runs_for_event
+
+logger = logging.getLogger("conveyor.server.repos")
+
+# GitHub caps a payload at 25 MB; Django's own 2.5 MB cap would refuse big pushes.
+MAX_BODY_BYTES = 25 * 1024 * 1024
+_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+class _Forge:
+    def __init__(
+        self,
+        verify: Callable[[Mapping[str, str], bytes, str], None],
+        parse: Callable[[Mapping[str, str], bytes], ForgeEvent],
+    ) -> None:
+        self.verify = verify
+        self.parse = parse
+
+
+FORGES: dict[str, _Forge] = {
+    "github": _Forge(github.verify, github.parse),
+    "gitlab": _Forge(gitlab.verify, gitlab.parse),
+    "gitea": _Forge(gitea.verify, gitea.parse),
+    "generic": _Forge(generic.verify, generic.parse),
+}
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"status": "error", "error": message}, status=status)
+
+
+def _read_body(request: HttpRequest) -> bytes | None:
+    body = request.read(MAX_BODY_BYTES + 1)
+    return None if len(body) > MAX_BODY_BYTES else body
+
+
+def _refused(error: SignatureInvalid, missing: bool) -> JsonResponse:
+    # 401: no credentials at all; 403: credentials that do not match.
+    return _error(401 if missing else 403, f"signature check failed: {error}")
+
+
+def _record_delivery(repository: Repository, provider: str, delivery_id: str, event: str) -> bool:
+    """True if this delivery is new (and now recorded); no id: cannot tell, so True."""
+    if not delivery_id:
+        return True
+    try:
+        with transaction.atomic():
+            Delivery.objects.create(
+                repository=repository,
+                provider=provider,
+                delivery_id=delivery_id[:200],
+                event=event[:100],
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _forget_delivery(repository: Repository, provider: str, delivery_id: str) -> None:
+    """A delivery whose runs could not be created is forgotten, so a retry can succeed."""
+    if delivery_id:
+        Delivery.objects.filter(
+            repository=repository, provider=provider, delivery_id=delivery_id[:200]
+        ).delete()
+
+
+def _run_json(run: Run) -> dict[str, Any]:
+    return {
+        "number": run.number,
+        "workflow": run.workflow_name or run.workflow_path,
+        "status": run.status,
+        "url": f"{settings.CONVEYOR_URL}/repos/{run.repository.name}/runs/{run.number}/",
+    }
+
+
+def _messages(ref: str, runs: list[Run]) -> list[str]:
+    if not runs:
+        return [f"{ref}: no workflow runs on this push"]
+    return [
+        f"{ref}: run #{run.number} ({run.workflow_name or run.workflow_path}) {run.status}: "
+        f"{_run_json(run)['url']}"
+        for run in runs
+    ]
+
+
+def _accepted(results: list[PushResult], extra_runs: list[Run] | None = None) -> JsonResponse:
+    runs: list[Run] = list(extra_runs or [])
+    messages: list[str] = []
+    for result in results:
+        if result.deleted:
+            messages.append(f"{result.ref} deleted: nothing to run")
+        elif result.already_seen:
+            messages.append(f"{result.ref}: already seen; not run again")
+        else:
+            runs.extend(result.runs)
+            messages.extend(_messages(result.ref, result.runs))
+    return JsonResponse(
+        {"status": "accepted", "runs": [_run_json(run) for run in runs], "messages": messages}
+    )
+
+
+def _repository(name: str) -> Repository | None:
+    return Repository.objects.filter(name=name).first()
+
+
+@csrf_exempt
+@require_POST
+def local_hook(request: HttpRequest, name: str) -> HttpResponse:
+    """A local bare repository's ``post-receive`` hook reporting ``old new ref`` lines."""
+    repository = _repository(name)
+    if repository is None:
+        return _error(404, f"no repository named {name!r} on this server")
+    body = _read_body(request)
+    if body is None:
+        return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        generic.verify(request.headers, body, repository.webhook_secret)
+    except SignatureInvalid as error:
+        return _refused(error, not request.headers.get(generic.SIGNATURE_HEADER))
+    try:
+        delivery, pusher, updates = _parse_local(body)
+    except PayloadInvalid as error:
+        return _error(400, f"bad notification: {error}")
+    if not _record_delivery(repository, "local", delivery, "push"):
+        return JsonResponse({"status": "duplicate", "runs": [], "messages": []})
+    results: list[PushResult] = []
+    try:
+        for before, after, ref in updates:
+            results.append(
+                runs_for_ref_update(repository, ref=ref, before=before, after=after, actor=pusher)
+            )
+    except git.GitError as error:
+        _forget_delivery(repository, "local", delivery)
+        return _error(502, f"cannot read the pushed commits of {name}: {error}")
+    return _accepted(results)
+
+
+def _parse_local(body: bytes) -> tuple[str, str, list[tuple[str, str, str]]]:
+    data = load_json_object(body)
+    lines = data.get("lines")
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        raise PayloadInvalid("field 'lines' must be a list of 'old new ref' strings")
+    updates = []
+    for number, line in enumerate(lines, start=1):
+        parts = line.split()
+        if len(parts) != 3 or not _SHA.match(parts[0]) or not _SHA.match(parts[1]):
+            raise PayloadInvalid(f"line {number} is not 'old-sha new-sha ref': {line[:200]!r}")
+        updates.append((parts[0], parts[1], parts[2]))
+    delivery = data.get("delivery", "")
+    pusher = data.get("pusher", "")
+    return (
+        delivery if isinstance(delivery, str) else "",
+        pusher if isinstance(pusher, str) else "",
+        updates,
+    )
+
+
+@csrf_exempt
+@require_POST
+def forge_hook(request: HttpRequest, forge: str, name: str) -> HttpResponse:
+    """A webhook delivery from ``forge`` (github, gitlab, gitea, generic)."""
+    handler = FORGES[forge]
+    repository = _repository(name)
+    if repository is None:
+        return _error(404, f"no repository named {name!r} on this server")
+    body = _read_body(request)
+    if body is None:
+        return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        handler.verify(request.headers, body, repository.webhook_secret)
+    except SignatureInvalid as error:
+        return _refused(error, str(error).startswith("missing "))
+    try:
+        event = handler.parse(request.headers, body)
+    except PayloadInvalid as error:
+        return _error(400, f"bad {forge} delivery: {error}")
+    if event.outcome is Outcome.PING:
+        return HttpResponse("pong", content_type="text/plain")
+    if event.outcome is Outcome.IGNORED:
+        return JsonResponse({"status": "ignored", "reason": event.note}, status=202)
+    if not _record_delivery(repository, forge, event.delivery_id, event.event):
+        return JsonResponse(
+            {"status": "duplicate", "runs": [], "messages": ["delivery already received"]}
+        )
+    try:
+        return _start(repository, event)
+    except git.GitError as error:
+        _forget_delivery(repository, forge, event.delivery_id)
+        return _error(502, f"cannot read commit {event.sha} of {name}: {error}")
+    except RunRequestInvalid as error:
+        _forget_delivery(repository, forge, event.delivery_id)
+        return _error(422, str(error))
+
+
+def _start(repository: Repository, event: ForgeEvent) -> JsonResponse:
+    if event.is_push:
+        result = runs_for_ref_update(
+            repository,
+            ref=event.ref,
+            before=event.before_sha,
+            after=event.sha,
+            actor=event.actor,
+            payload=event.payload,
+        )
+        return _accepted([result])
+    runs = create_runs_for_event(
+        repository,
+        event=event.event,
+        ref=event.ref,
+        sha=event.sha,
+        before_sha=event.before_sha,
+        payload=event.payload,
+        inputs=event.inputs,
+        actor=event.actor,
+    )
+    if not runs:
+        return JsonResponse(
+            {
+                "status": "accepted",
+                "runs": [],
+                "messages": [f"{event.event} on {event.ref}: no workflow runs on this event"],
+            }
+        )
+    return _accepted([], runs)
