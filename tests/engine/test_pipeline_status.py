@@ -35,7 +35,9 @@ def step_events(index: int, status: Status, last_line: str = "done") -> list:
     if status != Status.SKIPPED:
         events.append(StepStarted("pipeline", index, name, command))
         events.append(LogLines("pipeline", index, f"working\n{last_line}"))
-    events.append(StepFinished("pipeline", index, name, status, status, 1.5 if events else 0))
+    exit_code = 1 if status == Status.FAILURE else 0
+    duration = 1.5 if events else 0
+    events.append(StepFinished("pipeline", index, name, status, status, duration, exit_code))
     return events
 
 
@@ -83,7 +85,7 @@ def test_a_failed_test_stops_the_tracker_and_skips_deploy() -> None:
         "Test failed",
     ]
     rows = tracker.table()
-    assert rows[1].result == "Failed in 1.5s: FAILED (failures=1)"
+    assert rows[1].result == "Failed in 1.5s (exit code 1): FAILED (failures=1)"
     assert rows[1].next_step == "Pipeline stopped"
     assert (rows[2].result, rows[2].next_step) == ("Skipped", "Not run")
     assert rows[3].next_step == "Stopped: Test failed"

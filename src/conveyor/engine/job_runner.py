@@ -188,6 +188,7 @@ class JobRunner:
         runner_temp = os.path.join(host.temp_dir, "runner_temp")
         os.makedirs(runner_temp, exist_ok=True)
         self._runner = runner_context(runner_temp, self.shared.debug, options.base_env)
+        self._tracking_id = f"github_{uuid.uuid4()}"
         workflow = self.shared.workflow
         contexts = self._job_contexts({})
         workflow_env = evaluation.env_values(
@@ -590,6 +591,9 @@ class JobRunner:
         github["action"] = self._next_action_name(step)
         github["action_path"] = scope.action_path
         process_env = dict(self.shared.options.base_env)
+        # As on GitHub: the executor ends processes carrying the job's id when the job
+        # ends; a step that sets it to "" keeps its daemon alive on purpose.
+        process_env["RUNNER_TRACKING_ID"] = self._tracking_id
         process_env.update(env)
         # GitHub does not let a workflow change its GITHUB_* and RUNNER_* variables.
         defaults = default_env(github, self._runner)

@@ -57,6 +57,7 @@ class Stage:
     status: Status = Status.QUEUED
     duration: float | None = None
     reason: str | None = None
+    exit_code: int | None = None
     last_line: str = ""
     # For a job stage: how many of its matrix combinations there are and how many failed.
     parts: int = 0
@@ -131,6 +132,7 @@ class PipelineTracker:
             stage.status = event.status
             stage.duration = event.duration
             stage.reason = event.reason
+            stage.exit_code = event.exit_code
 
     def _on_job_event(self, event: Event) -> None:
         if isinstance(event, JobStarted):
@@ -272,8 +274,9 @@ def _result_text(stage: Stage) -> str:
     if stage.status == Status.SUCCESS:
         return f"Succeeded{duration}{detail}"
     if stage.status == Status.FAILURE:
-        why = stage.reason or (stage.last_line and _shorten(stage.last_line)) or "failed"
-        return f"Failed{duration}: {why}"
+        code = f" (exit code {stage.exit_code})" if stage.exit_code else ""
+        why = stage.reason or (stage.last_line and _shorten(stage.last_line))
+        return f"Failed{duration}{code}" + (f": {why}" if why else "")
     if stage.status == Status.CANCELLED:
         return f"Cancelled{duration}"
     if stage.status == Status.SKIPPED:
