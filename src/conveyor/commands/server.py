@@ -76,6 +76,10 @@ def _serve(args: argparse.Namespace) -> int:
         )
     pool = EmbeddedWorkerPool(settings.CONVEYOR_WORKERS)
     pool.start()
+    # Catches up with pushes made while the server was down, then polls remotes.
+    from conveyor.server.repos.polling import start_polling
+
+    poller = start_polling()
     config = uvicorn.Config(
         "conveyor.server.asgi:application",
         host=args.host,
@@ -101,6 +105,7 @@ def _serve(args: argparse.Namespace) -> int:
     except _Stop:
         pass
     finally:
+        poller.stop()
         cancelled = pool.stop()
         if cancelled:
             print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)
