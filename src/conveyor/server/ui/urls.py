@@ -1,3 +1,25 @@
-from django.urls import URLPattern, URLResolver
+"""The web UI's URLs (fixed for every engineer: see the server notes)."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, path
+
+from conveyor.server.ui.views import actions, auth, badges, downloads, live, pages
+
+app_name = "ui"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", pages.dashboard, name="dashboard"),
+    path("login/", auth.LoginPage.as_view(), name="login"),
+    path("logout/", auth.logout_view, name="logout"),
+    path("repos/<slug:name>/", pages.repository, name="repository"),
+    path("repos/<slug:name>/dispatch", actions.dispatch, name="dispatch"),
+    path("repos/<slug:name>/runs/<int:number>/", pages.run_page, name="run"),
+    path("repos/<slug:name>/runs/<int:number>/events", live.run_events, name="run-events"),
+    path("repos/<slug:name>/runs/<int:number>/cancel", actions.cancel, name="cancel"),
+    path("repos/<slug:name>/runs/<int:number>/rerun", actions.rerun, name="rerun"),
+    path(
+        "repos/<slug:name>/runs/<int:number>/log/<int:job_id>/<int:step>.txt",
+        downloads.step_log,
+        name="step-log",
+    ),
+    path("badge/<slug:name>.svg", badges.badge, name="badge"),
+]

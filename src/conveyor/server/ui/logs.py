@@ -1,0 +1,63 @@
+"""Reading a run's logs in bounded pages and turning their lines into display records.
+
+Logs are read a few ``LogChunk`` rows at a time (never a whole step's log), by
+chunk id for the live stream and by ``seq`` for downloads. A line becomes a
+record the page's script lays out: its number, its HTML (ANSI colours as spans)
+and its kind — ``group``/``endgroup`` open and close a collapsible section,
+``error``/``warning``/``notice``/``command``/``debug`` are the engine's
+``##[...]`` markers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from conveyor.server.runs.models import LogChunk, Step
+from conveyor.server.ui.ansi import AnsiState, ansi_to_html
+
+CHUNKS_PER_PAGE = 16  # at most ~1 MiB of text in memory at a time (chunks are <= 64 KiB)
+
+_MARKER = re.compile(r"^##\[(group|endgroup|error|warning|notice|command|debug)\](.*)$", re.S)
+
+
+def line_records(
+    first_line: int, text: str, state: AnsiState | None = None
+) -> list[dict[str, Any]]:
+    """One record a line of ``text`` (lines joined by \\n), numbered from ``first_line``."""
+    state = state if state is not None else AnsiState()
+    records: list[dict[str, Any]] = []
+    for offset, line in enumerate(text.split("\n")):
+        kind = "line"
+        match = _MARKER.match(line)
+        if match:
+            kind, line = match.group(1), match.group(2)
+        records.append({"n": first_line + offset, "kind": kind, "html": ansi_to_html(line, state)})
+    return records
+
+
+def chunks_after(step_ids: list[int], cursor: int, limit: int = CHUNKS_PER_PAGE) -> list[LogChunk]:
+    """The next ``limit`` chunks of these steps whose id is above ``cursor``, oldest first."""
+    if not step_ids:
+        return []
+    return list(
+        LogChunk.objects.filter(step_id__in=step_ids, id__gt=cursor)
+        .only("id", "step_id", "first_line", "text")
+        .order_by("id")[:limit]
+    )
+
+
+def step_text_pages(step: Step, page: int = CHUNKS_PER_PAGE) -> Iterator[str]:
+    """A step's whole log as text, ``page`` chunks per query (for downloads)."""
+    after = -1
+    while True:
+        chunks = list(
+            LogChunk.objects.filter(step=step, seq__gt=after)
+            .only("seq", "text")
+            .order_by("seq")[:page]
+        )
+        if not chunks:
+            return
+        yield "".join(chunk.text + "\n" for chunk in chunks)
+        after = chunks[-1].seq

@@ -1,0 +1,244 @@
+// The run page, live: applies the server's events (state, log, end) to the page.
+// Log lines arrive as records {n, kind, html}; html is already escaped and coloured
+// by the server. Groups (##[group] ... ##[endgroup]) become collapsible <details>.
+(function () {
+  "use strict";
+  const root = document.getElementById("run");
+  if (!root) return;
+
+  const MAX_LINES_PER_STEP = 20000; // beyond this the page keeps the newest lines only
+  const STATUS_ICONS = {success: "✓", failure: "✕", running: "●", queued: "○", cancelled: "⊘", skipped: "↷"};
+  const logBase = root.dataset.logBase;
+  const stepState = new Map(); // step id -> {log element, open group element, count}
+  let permalinkDone = false;
+
+  function escapeText(text) {
+    const div = document.createElement("div");
+    div.textContent = text == null ? "" : String(text);
+    return div.innerHTML;
+  }
+
+  function statusHtml(status) {
+    return '<span class="status status-' + status + '" data-status="' + status + '"><span class="status-icon" aria-hidden="true">' +
+      (STATUS_ICONS[status] || "?") + '</span><span class="status-text">' + status + "</span></span>";
+  }
+
+  function setStatus(container, status) {
+    if (!container) return;
+    const current = container.querySelector(".status");
+    if (current && current.dataset.status === status) return;
+    if (current) current.outerHTML = statusHtml(status);
+    else container.insertAdjacentHTML("afterbegin", statusHtml(status));
+  }
+
+  // -- job and step sections -------------------------------------------------------------
+
+  function jobSection(job) {
+    let section = document.getElementById("job-" + job.id);
+    if (!section) {
+      section = document.getElementById("job-template").content.firstElementChild.cloneNode(true);
+      section.id = "job-" + job.id;
+      section.dataset.job = job.id;
+      document.getElementById("jobs").appendChild(section);
+    }
+    section.querySelector(".job-name").textContent = job.name;
+    setStatus(section.querySelector(".job-title"), job.status);
+    section.querySelector(".job-duration").textContent = job.duration || "";
+    return section;
+  }
+
+  function stepSection(step) {
+    let details = document.querySelector('details.step[data-step="' + step.id + '"]');
+    if (!details) {
+      details = document.getElementById("step-template").content.firstElementChild.cloneNode(true);
+      details.id = "j" + step.job + "-s" + step.number;
+      details.dataset.step = step.id;
+      details.dataset.job = step.job;
+      details.dataset.number = step.number;
+      details.querySelector(".log").dataset.step = step.id;
+      details.querySelector(".step-download").href = logBase + step.job + "/" + step.number + ".txt";
+      const section = document.getElementById("job-" + step.job);
+      (section || document.getElementById("jobs")).appendChild(details);
+    }
+    details.querySelector(".step-name").textContent = step.name;
+    const holder = details.querySelector(".step-status");
+    const before = holder.querySelector(".status");
+    if (!before || before.dataset.status !== step.status) {
+      holder.innerHTML = statusHtml(step.status);
+      if (step.status === "running" || step.status === "failure") details.open = true;
+    }
+    details.querySelector(".step-duration").textContent = step.duration || "";
+    return details;
+  }
+
+  // -- state: statuses, tables, flow ------------------------------------------------------
+
+  function applyState(state) {
+    const run = state.run;
+    root.dataset.status = run.status;
+    document.getElementById("run-status").innerHTML = statusHtml(run.status);
+    document.getElementById("run-duration").textContent = run.duration || "—";
+    document.getElementById("run-pipeline-status").textContent = run.pipeline_status;
+    const reason = document.getElementById("run-reason");
+    reason.textContent = run.reason || "";
+    reason.hidden = !run.reason;
+    reason.className = "message message-" + (run.status === "failure" ? "error" : "info");
+    const cancelForm = document.getElementById("cancel-form");
+    if (cancelForm) cancelForm.hidden = run.finished;
+    document.querySelectorAll(".rerun-form").forEach(function (form) { form.hidden = !run.finished; });
+
+    document.getElementById("flow").innerHTML = state.flow.map(function (node) {
+      return '<li class="flow-node status-border-' + node.status + '" data-status="' + node.status + '">' +
+        '<span class="flow-dot bg-' + node.status + '"></span><span class="flow-name">' + escapeText(node.name) +
+        '</span><span class="flow-detail">' + escapeText(node.detail) + "</span></li>";
+    }).join("");
+    document.querySelector("#tracker tbody").innerHTML = state.tracker.map(function (row) {
+      return "<tr><td>" + escapeText(row.column) + "</td><td>" + escapeText(row.value) + "</td></tr>";
+    }).join("");
+    document.querySelector("#exec-table tbody").innerHTML = state.table.map(function (row) {
+      return '<tr class="row-' + row.status + '" data-status="' + row.status + '"><td>' + escapeText(row.step) +
+        "</td><td>" + escapeText(row.action) + '</td><td class="mono">' + escapeText(row.command) +
+        "</td><td>" + escapeText(row.result) + "</td><td>" + escapeText(row.next_step) + "</td></tr>";
+    }).join("");
+
+    state.jobs.forEach(jobSection);
+    state.steps.forEach(stepSection);
+    const noJobs = document.getElementById("no-jobs");
+    if (noJobs && state.jobs.length) noJobs.textContent = "Jobs: " + state.jobs.map(function (j) { return j.name; }).join(", ");
+    Object.keys(state.graph).forEach(function (jobId) {
+      const node = document.querySelector('#job-graph .node[data-job-id="' + CSS.escape(jobId) + '"]');
+      if (node) node.dataset.status = state.graph[jobId];
+    });
+    if (run.finished) {
+      document.querySelectorAll("#job-graph .node").forEach(function (node) {
+        if (node.dataset.status === "queued" || node.dataset.status === "running") node.dataset.status = "skipped";
+      });
+    }
+  }
+
+  // -- log lines ---------------------------------------------------------------------------
+
+  function logOf(stepId) {
+    let entry = stepState.get(stepId);
+    if (!entry) {
+      const log = document.querySelector('.log[data-step="' + stepId + '"]');
+      if (!log) return null;
+      entry = {log: log, target: log, count: 0};
+      stepState.set(stepId, entry);
+    }
+    return entry;
+  }
+
+  function lineElement(details, record, kind) {
+    const line = document.createElement("div");
+    const id = details.id + "-l" + record.n;
+    line.className = "line line-" + kind;
+    line.id = id;
+    line.innerHTML = '<a class="ln" href="#' + id + '">' + record.n + '</a><span class="lt">' + record.html + "</span>";
+    return line;
+  }
+
+  function appendLines(stepId, records) {
+    const entry = logOf(stepId);
+    if (!entry) return;
+    const details = entry.log.closest("details.step");
+    const fragment = document.createDocumentFragment();
+    let target = entry.target;
+    const flush = function () {
+      if (fragment.childNodes.length) target.appendChild(fragment);
+    };
+    records.forEach(function (record) {
+      if (record.kind === "group") {
+        flush();
+        const group = document.createElement("details");
+        group.className = "log-group";
+        const summary = document.createElement("summary");
+        summary.appendChild(lineElement(details, record, "group"));
+        group.appendChild(summary);
+        target.appendChild(group);
+        target = group;
+      } else if (record.kind === "endgroup") {
+        flush();
+        target = entry.log;
+      } else {
+        fragment.appendChild(lineElement(details, record, record.kind));
+      }
+      entry.count += 1;
+    });
+    flush();
+    entry.target = target;
+    while (entry.count > MAX_LINES_PER_STEP && entry.log.firstElementChild) {
+      const first = entry.log.firstElementChild;
+      entry.count -= first.matches(".log-group") ? first.querySelectorAll(".line").length : 1;
+      first.remove();
+      entry.log.dataset.trimmed = "true";
+    }
+    if (searchBox.value) applySearch();
+    if (!permalinkDone) openPermalink();
+  }
+
+  // -- permalinks and search ---------------------------------------------------------------
+
+  function openPermalink() {
+    const hash = decodeURIComponent(location.hash.slice(1));
+    if (!hash) { permalinkDone = true; return; }
+    const target = document.getElementById(hash);
+    if (!target) return; // not arrived yet; tried again with the next lines
+    permalinkDone = true;
+    let node = target.parentElement;
+    while (node) {
+      if (node.tagName === "DETAILS") node.open = true;
+      node = node.parentElement;
+    }
+    target.classList.add("line-target");
+    target.scrollIntoView({block: "center"});
+  }
+
+  const searchBox = document.getElementById("log-search");
+  const searchCount = document.getElementById("log-search-count");
+
+  function applySearch() {
+    const needle = searchBox.value.trim().toLowerCase();
+    let found = 0;
+    document.querySelectorAll("#jobs .line").forEach(function (line) {
+      const hit = needle !== "" && line.textContent.toLowerCase().includes(needle);
+      line.classList.toggle("line-hit", hit);
+      if (hit) {
+        found += 1;
+        let node = line.parentElement;
+        while (node) {
+          if (node.tagName === "DETAILS") node.open = true;
+          node = node.parentElement;
+        }
+      }
+    });
+    searchCount.textContent = needle ? found + (found === 1 ? " match" : " matches") : "";
+  }
+  searchBox.addEventListener("input", applySearch);
+  searchBox.addEventListener("keydown", function (event) {
+    if (event.key !== "Enter") return;
+    const hits = Array.from(document.querySelectorAll("#jobs .line-hit"));
+    if (!hits.length) return;
+    const current = hits.findIndex(function (line) { return line.classList.contains("line-current"); });
+    hits.forEach(function (line) { line.classList.remove("line-current"); });
+    const next = hits[(current + 1) % hits.length];
+    next.classList.add("line-current");
+    next.scrollIntoView({block: "center"});
+  });
+  window.addEventListener("hashchange", function () { permalinkDone = false; openPermalink(); });
+
+  // -- the stream ----------------------------------------------------------------------------
+
+  const source = new EventSource(root.dataset.eventsUrl);
+  source.addEventListener("state", function (event) { applyState(JSON.parse(event.data)); });
+  source.addEventListener("log", function (event) {
+    const data = JSON.parse(event.data);
+    appendLines(data.step, data.lines);
+  });
+  source.addEventListener("end", function () {
+    source.close();
+    root.dataset.live = "ended";
+    if (!permalinkDone) openPermalink();
+  });
+  root.dataset.live = "open";
+})();

@@ -1,0 +1,61 @@
+"""Template filters of the UI: durations, status icons, short commit messages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import template
+
+register = template.Library()
+
+_ICONS = {
+    "success": "✓",
+    "failure": "✕",
+    "running": "●",
+    "queued": "○",
+    "cancelled": "⊘",
+    "skipped": "↷",
+}
+
+
+@register.filter
+def duration_text(value: timedelta | float | None) -> str:
+    """``1m 05s`` / ``42s`` / ``1h 02m``; empty for no duration."""
+    if value is None:
+        return ""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    whole = max(round(seconds), 0)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+@register.filter
+def status_icon(status: str) -> str:
+    return _ICONS.get(status, "?")
+
+
+@register.filter
+def first_line(text: str) -> str:
+    return (text or "").strip().split("\n", 1)[0]
+
+
+@register.filter
+def trend_height(run: object, longest: float) -> int:
+    """Bar height in percent for the dashboard's trend (longer runs, taller bars)."""
+    duration = getattr(run, "duration", None)
+    if not duration or not longest:
+        return 20
+    return max(20, min(100, int(100 * duration.total_seconds() / longest)))
+
+
+@register.filter
+def ref_name(ref: str) -> str:
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref

@@ -1,0 +1,95 @@
+"""``/repos/<name>/runs/<number>/events``: the run page's live stream (Server-Sent Events).
+
+One async generator per viewer. It sends ``state`` (statuses, the execution
+table, the tracker, the concept flow) whenever the run changed, and ``log``
+events — one a LogChunk, a page of chunks at a time, after the chunk-id cursor
+(``?after=`` or the browser's ``Last-Event-ID`` on reconnect) — then sleeps in
+``live.wait_for_change`` until the workers publish a change. Only one page of
+chunks is ever in memory, however long the log. ``end`` closes a finished run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, StreamingHttpResponse
+
+from conveyor.server.accounts.permissions import role_required
+from conveyor.server.runs import live
+from conveyor.server.runs.models import Run, Step
+from conveyor.server.ui.live_state import run_state
+from conveyor.server.ui.logs import chunks_after, line_records
+from conveyor.server.ui.views.lookup import run_of
+
+WAKE_TIMEOUT = 2.0  # seconds; the fallback for changes made by another process
+STATE_INTERVAL = 0.25  # at most four table refreshes a second while a log pours in
+
+
+def _message(event: str, data: Any, event_id: int | None = None) -> str:
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _cursor(request: HttpRequest) -> int:
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
+    try:
+        return max(int(raw), 0)
+    except ValueError:
+        return 0
+
+
+def _read(
+    run_id: int, cursor: int, with_state: bool
+) -> tuple[dict[str, Any] | None, list[tuple[int, int, list[dict[str, Any]]]], bool]:
+    run = Run.objects.get(pk=run_id)
+    step_ids = list(Step.objects.filter(job__run_id=run_id).values_list("pk", flat=True))
+    chunks = [
+        (chunk.id, chunk.step_id, line_records(chunk.first_line, chunk.text))
+        for chunk in chunks_after(step_ids, cursor)
+    ]
+    state = run_state(run) if with_state else None
+    return state, chunks, run.finished
+
+
+async def _stream(run_id: int, cursor: int) -> AsyncIterator[str]:
+    read = sync_to_async(_read)
+    yield "retry: 1000\n\n"
+    state_version = -1
+    state_sent_at = 0.0
+    while True:
+        version = live.version(run_id)
+        due = version != state_version and time.monotonic() - state_sent_at >= STATE_INTERVAL
+        state, chunks, finished = await read(run_id, cursor, due)
+        if state is not None:
+            state_version, state_sent_at = version, time.monotonic()
+            yield _message("state", state, cursor)
+        for chunk_id, step_id, records in chunks:
+            cursor = chunk_id
+            yield _message("log", {"step": step_id, "lines": records}, cursor)
+        if chunks:
+            continue  # more may be waiting: read the next page before sleeping
+        if finished:
+            if state_version != version or state is None:
+                state, _, _ = await read(run_id, cursor, True)
+                yield _message("state", state, cursor)
+            yield _message("end", {"status": state["run"]["status"] if state else ""}, cursor)
+            return
+        if version != state_version:
+            continue  # a change arrived while the last state was being throttled
+        if not await live.wait_for_change(run_id, WAKE_TIMEOUT, since=version):
+            yield ": still here\n\n"  # keeps proxies from closing an idle stream
+
+
+@role_required("viewer")
+async def run_events(request: HttpRequest, name: str, number: int) -> StreamingHttpResponse:
+    run = await sync_to_async(run_of)(name, number)
+    response = StreamingHttpResponse(
+        _stream(run.pk, _cursor(request)), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass events through at once
+    return response
