@@ -1,0 +1,93 @@
+"""``/api/repositories``: list, get, and (admin) add a repository."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest
+from ninja import Router
+from ninja import Status as Reply
+
+from conveyor.server.accounts.models import Role
+from conveyor.server.api import lookups
+from conveyor.server.api.errors import bad_input, conflict
+from conveyor.server.api.schemas import ErrorOut, RepositoryIn, RepositoryOut
+from conveyor.server.api.serialize import repository_out
+from conveyor.server.repos.models import Repository
+from conveyor.server.runs.models import Run
+
+router = Router(tags=["repositories"])
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+NAME_MAX = 100
+
+
+def _last_runs(repositories: list[Repository]) -> dict[int, Run]:
+    latest = Run.objects.filter(repository=OuterRef("pk")).order_by("-number").values("pk")[:1]
+    ids = Repository.objects.filter(pk__in=[r.pk for r in repositories]).annotate(
+        last_run_id=Subquery(latest)
+    )
+    wanted = {row.last_run_id: row.pk for row in ids if row.last_run_id is not None}
+    runs = Run.objects.select_related("repository").defer("payload").filter(pk__in=wanted)
+    return {wanted[run.pk]: run for run in runs}
+
+
+@router.get("", response=list[RepositoryOut], summary="List repositories")
+def list_repositories(request: HttpRequest) -> list[dict[str, Any]]:
+    lookups.require_role(request, Role.VIEWER)
+    repositories = list(Repository.objects.order_by("name"))
+    last = _last_runs(repositories)
+    return [repository_out(repository, last.get(repository.pk)) for repository in repositories]
+
+
+@router.get(
+    "/{name}",
+    response={200: RepositoryOut, 404: ErrorOut},
+    summary="Get a repository",
+)
+def get_repository(request: HttpRequest, name: str) -> dict[str, Any]:
+    lookups.require_role(request, Role.VIEWER)
+    repository = lookups.repository(name)
+    return repository_out(repository, _last_runs([repository]).get(repository.pk))
+
+
+def _validated(body: RepositoryIn) -> dict[str, Any]:
+    name = body.name.strip()
+    if not name:
+        raise bad_input("name", "must not be empty")
+    if len(name) > NAME_MAX or not NAME_PATTERN.match(name):
+        raise bad_input(
+            "name",
+            f"{name!r} is not a valid name: use letters, digits, '-' and '_' "
+            f"(at most {NAME_MAX}), starting with a letter or digit",
+        )
+    url = body.url.strip()
+    if not url:
+        raise bad_input("url", "must not be empty: a local bare repository's path or a git URL")
+    branch = body.default_branch.strip()
+    if not branch or branch.startswith("refs/") or " " in branch:
+        raise bad_input("default_branch", f"{body.default_branch!r} is not a branch name")
+    if body.poll_interval is not None and body.poll_interval < 10:
+        raise bad_input("poll_interval", "must be at least 10 seconds (or null for no polling)")
+    return {"name": name, "url": url, "default_branch": branch, "poll_interval": body.poll_interval}
+
+
+@router.post(
+    "",
+    response={201: RepositoryOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut},
+    summary="Add a repository (admin)",
+)
+def create_repository(request: HttpRequest, body: RepositoryIn) -> Reply[dict[str, Any]]:
+    lookups.require_role(request, Role.ADMIN)
+    fields = _validated(body)
+    if Repository.objects.filter(name=fields["name"]).exists():
+        raise conflict(f"a repository named {fields['name']!r} already exists")
+    try:
+        with transaction.atomic():
+            repository = Repository.objects.create(**fields)
+    except IntegrityError:
+        raise conflict(f"a repository named {fields['name']!r} already exists") from None
+    return Reply(201, repository_out(repository))

@@ -1,0 +1,208 @@
+"""The shapes the API reads and writes (they make the OpenAPI document).
+
+Output shapes are built field by field in ``serialize.py``: nothing reaches a
+response unless it is named here, so a secret value cannot slip out through a
+model field added later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+
+class ErrorOut(Schema):
+    detail: str = Field(description="What went wrong, in a sentence.")
+    field: str | None = Field(None, description="The input field at fault, for 400s.")
+
+
+class MeOut(Schema):
+    username: str
+    role: str = Field(description="admin, member or viewer")
+    can_trigger: bool
+    can_admin: bool
+
+
+class RepositoryOut(Schema):
+    name: str
+    url: str
+    default_branch: str
+    poll_interval: int | None
+    created_at: datetime
+    last_run: RunSummaryOut | None = None
+    html_url: str
+
+
+class RepositoryIn(Schema):
+    name: str = Field(description="Letters, digits, '-' and '_'; unique.")
+    url: str = Field(description="Path of a local bare repository or a URL git can fetch.")
+    default_branch: str = "main"
+    poll_interval: int | None = Field(
+        None, description="Seconds between polls for remotes that cannot send webhooks."
+    )
+
+
+class RunSummaryOut(Schema):
+    id: int
+    repository: str
+    number: int
+    workflow_path: str
+    workflow_name: str
+    event: str
+    ref: str
+    branch: str
+    sha: str
+    commit_message: str
+    commit_author: str
+    actor: str
+    status: str = Field(description="queued, running, success, failure, cancelled or skipped")
+    reason: str
+    pipeline_status: str
+    attempt: int
+    rerun_of: int | None = Field(description="Number of the run this one re-runs.")
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_seconds: float | None
+    cancel_requested: bool
+    html_url: str
+
+
+class RunPageOut(Schema):
+    items: list[RunSummaryOut]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next (older) page; null on the last page."
+    )
+
+
+class StepOut(Schema):
+    index: int = Field(description="0-based position of the step in its job.")
+    name: str
+    command: str
+    status: str
+    outcome: str
+    exit_code: int | None
+    reason: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    log_lines: int = Field(description="Lines of log stored so far.")
+    log_url: str
+    log_download_url: str
+
+
+class AnnotationOut(Schema):
+    level: str
+    message: str
+    file: str
+    line: int | None
+    column: int | None
+    title: str
+
+
+class StepDetailOut(StepOut):
+    summary_markdown: str
+    annotations: list[AnnotationOut]
+
+
+class JobOut(Schema):
+    id: int = Field(description="The job's id in the API (used in its URLs).")
+    job_key: str = Field(description="Job id plus matrix values; unique in the run.")
+    job_id: str
+    name: str
+    matrix: dict[str, Any]
+    needs: list[str]
+    status: str
+    reason: str
+    outputs: dict[str, Any]
+    started_at: datetime | None
+    finished_at: datetime | None
+    steps: list[StepOut]
+
+
+class TableRowOut(Schema):
+    step: str
+    action: str
+    command: str
+    result: str
+    next_step: str
+
+
+class TrackerColumnOut(Schema):
+    column: str
+    pipeline_status: str
+
+
+class RunDetailOut(RunSummaryOut):
+    before_sha: str
+    inputs: dict[str, Any]
+    concurrency_group: str
+    jobs: list[JobOut]
+    execution_table: list[TableRowOut]
+    tracker: list[TrackerColumnOut]
+
+
+class LogLineOut(Schema):
+    number: int = Field(description="1-based line number in the step's log.")
+    text: str
+
+
+class LogPageOut(Schema):
+    start: int
+    lines: list[LogLineOut]
+    next_start: int | None = Field(
+        description="First line of the next page; null when no more lines are stored yet."
+    )
+    total_lines: int
+    complete: bool = Field(description="The step has finished: no more lines will come.")
+
+
+class TriggerIn(Schema):
+    event: Literal["workflow_dispatch", "push"] = "workflow_dispatch"
+    ref: str | None = Field(
+        None,
+        description="Branch, tag or full ref (refs/heads/main); default: the default branch.",
+    )
+    sha: str | None = Field(None, description="Run this commit (it must be in the repository).")
+    workflow: str | None = Field(
+        None,
+        description="Workflow file (.github/workflows/ci.yml); required for workflow_dispatch.",
+    )
+    inputs: dict[str, str | bool | int | float] = Field(
+        default_factory=dict, description="workflow_dispatch inputs."
+    )
+
+
+class TriggerOut(Schema):
+    runs: list[RunSummaryOut]
+    detail: str
+
+
+class SecretOut(Schema):
+    name: str
+    updated_at: datetime
+
+
+class SecretIn(Schema):
+    value: str = Field(description="The secret's value; it is stored encrypted, never shown.")
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    prefix: str = Field(description="The first characters after 'cvy_', to recognise it.")
+    user: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class TokenIn(Schema):
+    name: str = Field(description="What the token is for, e.g. 'deploy script'.")
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(description="The token itself: shown this once, never again.")
+
+
+RepositoryOut.model_rebuild()
