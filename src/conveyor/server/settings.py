@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "django_htmx",
+    "ninja",  # serves the API docs' JavaScript itself, not from a CDN
     "conveyor.server.runs.apps.RunsConfig",
     "conveyor.server.repos.apps.ReposConfig",
     "conveyor.server.accounts.apps.AccountsConfig",
