@@ -19,7 +19,7 @@ import pytest
 
 from conveyor.executors import local
 from conveyor.executors.base import Cancellation, StepCommand, StepExit
-from conveyor.executors.local import LocalExecutor, LocalJobHost
+from conveyor.executors.local import CHUNK_SIZE, LocalExecutor, LocalJobHost
 
 STEP_ENV = {"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"}
 GRACE = 0.5  # short kill grace, so the test of a SIGTERM-ignoring step stays fast
@@ -179,7 +179,7 @@ def test_fifty_megabytes_stream_through_with_bounded_memory(host: LocalJobHost) 
         tracemalloc.stop()
     assert result == StepExit(exit_code=0)
     assert received == size
-    assert largest_chunk <= 64 * 1024
+    assert largest_chunk <= CHUNK_SIZE
     assert peak < 4 * 1024 * 1024
 
 

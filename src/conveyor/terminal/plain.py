@@ -49,12 +49,30 @@ def describe_step_end(event: StepFinished) -> str:
 class PlainSink:
     def __init__(self, out: TextIO) -> None:
         self.out = out
+        # Log lines are most of what a run prints: they go to the byte buffer
+        # underneath, skipping the text layer's per-write encoding work.
+        self._raw = getattr(out, "buffer", None)
+        self._prefixes: dict[str, tuple[bytes, bytes]] = {}
+
+    def _write_log(self, event: LogLines) -> None:
+        prefixes = self._prefixes.get(event.job_key)
+        if prefixes is None:
+            prefix = f"[{event.job_key}] | ".encode()
+            prefixes = self._prefixes[event.job_key] = (prefix, b"\n" + prefix)
+        prefix, newline_prefix = prefixes
+        data = event.text.encode("utf-8", "replace").replace(b"\n", newline_prefix)
+        if self._raw is None:
+            self.out.write((prefix + data + b"\n").decode("utf-8"))
+        else:
+            self.out.flush()  # keep order with text written before
+            self._raw.writelines((prefix, data, b"\n"))
+            self._raw.flush()
 
     def emit(self, event: Event) -> None:
         write = self.out.write
         if isinstance(event, LogLines):
-            prefix = f"[{event.job_key}] | "
-            write(prefix + event.text.replace("\n", "\n" + prefix) + "\n")
+            self._write_log(event)
+            return
         elif isinstance(event, StepStarted):
             command = event.command.splitlines()[0] if event.command else ""
             write(f"[{event.job_key}] START {event.name}: {command}\n")
