@@ -26,6 +26,7 @@ from conveyor.server.repos.forges.base import (
     Outcome,
     PayloadInvalid,
     SignatureInvalid,
+    SignatureMissing,
     load_json_object,
 )
 from conveyor.server.repos.hooks.pushes import PushResult, runs_for_ref_update
@@ -67,9 +68,10 @@ def _read_body(request: HttpRequest) -> bytes | None:
     return None if len(body) > MAX_BODY_BYTES else body
 
 
-def _refused(error: SignatureInvalid, missing: bool) -> JsonResponse:
+def _refused(error: SignatureInvalid) -> JsonResponse:
     # 401: no credentials at all; 403: credentials that do not match.
-    return _error(401 if missing else 403, f"signature check failed: {error}")
+    status = 401 if isinstance(error, SignatureMissing) else 403
+    return _error(status, f"signature check failed: {error}")
 
 
 def _record_delivery(repository: Repository, provider: str, delivery_id: str, event: str) -> bool:
@@ -149,7 +151,7 @@ def local_hook(request: HttpRequest, name: str) -> HttpResponse:
     try:
         generic.verify(request.headers, body, repository.webhook_secret)
     except SignatureInvalid as error:
-        return _refused(error, not request.headers.get(generic.SIGNATURE_HEADER))
+        return _refused(error)
     try:
         delivery, pusher, updates = _parse_local(body)
     except PayloadInvalid as error:
@@ -202,7 +204,7 @@ def forge_hook(request: HttpRequest, forge: str, name: str) -> HttpResponse:
     try:
         handler.verify(request.headers, body, repository.webhook_secret)
     except SignatureInvalid as error:
-        return _refused(error, str(error).startswith("missing "))
+        return _refused(error)
     try:
         event = handler.parse(request.headers, body)
     except PayloadInvalid as error:

@@ -17,6 +17,10 @@ class SignatureInvalid(Exception):
     """The delivery is not signed with the repository's webhook secret: says how."""
 
 
+class SignatureMissing(SignatureInvalid):
+    """The delivery carries no signature (or token) at all."""
+
+
 class PayloadInvalid(Exception):
     """The delivery's body is not what the forge documents: says what is wrong."""
 
@@ -65,7 +69,7 @@ def hmac_sha256_hex(secret: str, body: bytes) -> str:
 def check_hex_signature(given: str, secret: str, body: bytes, header_name: str) -> None:
     """Compare a hex HMAC-SHA256 in constant time; raise ``SignatureInvalid`` if it differs."""
     if not given:
-        raise SignatureInvalid(f"missing {header_name} header")
+        raise SignatureMissing(f"missing {header_name} header")
     expected = hmac_sha256_hex(secret, body)
     if not hmac.compare_digest(given.lower().encode("ascii", "replace"), expected.encode()):
         raise SignatureInvalid(f"{header_name} does not match the body signed with the secret")

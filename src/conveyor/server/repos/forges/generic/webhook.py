@@ -16,6 +16,7 @@ from conveyor.server.repos.forges.base import (
     Outcome,
     PayloadInvalid,
     SignatureInvalid,
+    SignatureMissing,
     before_or_none,
     check_hex_signature,
     header,
@@ -39,7 +40,7 @@ def sign(secret: str, body: bytes) -> str:
 def verify(headers: Mapping[str, str], body: bytes, secret: str) -> None:
     given = header(headers, SIGNATURE_HEADER)
     if not given:
-        raise SignatureInvalid(f"missing {SIGNATURE_HEADER} header")
+        raise SignatureMissing(f"missing {SIGNATURE_HEADER} header")
     scheme, _, digest = given.partition("=")
     if scheme != "sha256" or not digest:
         raise SignatureInvalid(f"{SIGNATURE_HEADER} must look like sha256=<hex digest>")

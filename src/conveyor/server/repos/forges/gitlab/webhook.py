@@ -19,6 +19,7 @@ from conveyor.server.repos.forges.base import (
     Outcome,
     PayloadInvalid,
     SignatureInvalid,
+    SignatureMissing,
     before_or_none,
     header,
     ignored,
@@ -42,7 +43,7 @@ _ACTIONS = {"open": "opened", "reopen": "reopened", "close": "closed", "merge": 
 def verify(headers: Mapping[str, str], body: bytes, secret: str) -> None:
     given = header(headers, TOKEN_HEADER)
     if not given:
-        raise SignatureInvalid(f"missing {TOKEN_HEADER} header")
+        raise SignatureMissing(f"missing {TOKEN_HEADER} header")
     if not hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8")):
         raise SignatureInvalid(f"{TOKEN_HEADER} is not the repository's webhook secret")
 
