@@ -40,32 +40,47 @@ def forbidden(why: str) -> ApiError:
     return ApiError(403, why)
 
 
-def _field_of(error: dict[str, Any]) -> str:
+_SOURCES = ("body", "query", "path", "header", "cookie", "form")
+_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "bytes"}
+
+
+def _is_type_tag(part: str) -> bool:
+    """Pydantic names the member of a union it tried in the location (``target.str``)."""
+    return part in _TYPE_TAGS or "[" in part or part.startswith("function-")
+
+
+def _field_and_tag(error: dict[str, Any]) -> tuple[str, str | None]:
     location = [str(part) for part in error.get("loc", ())]
+    tag = None
+    if location and _is_type_tag(location[-1]) and len(location) > 1:
+        tag = location.pop()
     # ninja puts the source first ("body", "query", "path") and, for a body, the
     # parameter's own name second; neither is a field the caller wrote.
-    if location and location[0] in ("body", "query", "path", "header", "cookie", "form"):
+    if location and location[0] in _SOURCES:
         source, rest = location[0], location[1:]
         if source == "body" and len(rest) > 1:
             rest = rest[1:]
-        return ".".join(rest) or source
-    return ".".join(location) or "body"
+        return ".".join(rest) or source, tag
+    return ".".join(location) or "body", tag
 
 
 def _validation_error(request: HttpRequest, exc: ValidationError, api: NinjaAPI) -> HttpResponse:
     errors = exc.errors or [{"msg": "invalid input"}]
     first = errors[0]
-    field = _field_of(first)
+    field, _ = _field_and_tag(first)
     message = str(first.get("msg", "invalid value"))
     if first.get("type") == "json_invalid" or (field == "body" and "json" in message.lower()):
         return api.create_response(
             request, {"detail": "the request body is not valid JSON", "field": None}, status=400
         )
+    same_field = [_field_and_tag(error) for error in errors if _field_and_tag(error)[0] == field]
+    tags = [tag for _, tag in same_field if tag]
+    if len(tags) > 1:  # a union: say what it takes, not why each member refused
+        message = f"expected one of: {', '.join(tags)}"
     detail = f"{field}: {message}"
-    if len(errors) > 1:
-        others = ", ".join(sorted({_field_of(error) for error in errors[1:]} - {field}))
-        if others:
-            detail += f" (also: {others})"
+    others = sorted({_field_and_tag(error)[0] for error in errors} - {field})
+    if others:
+        detail += f" (also: {', '.join(others)})"
     return api.create_response(request, {"detail": detail, "field": field}, status=400)
 
 
