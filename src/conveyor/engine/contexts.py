@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
-import socket
 import tempfile
 from typing import Any
 
@@ -100,10 +98,12 @@ def runner_context(temp_dir: str, debug: bool, base_env: dict[str, str]) -> dict
     tool_cache = base_env.get("RUNNER_TOOL_CACHE") or os.path.join(
         tempfile.gettempdir(), "conveyor-tool-cache"
     )
+    # os.uname() gives what platform and socket would, without importing them.
+    host = os.uname()
     context: dict[str, Any] = {
-        "name": f"conveyor-{socket.gethostname()}",
-        "os": _SYSTEMS.get(platform.system(), platform.system()),
-        "arch": _ARCHITECTURES.get(platform.machine().lower(), platform.machine().upper()),
+        "name": f"conveyor-{host.nodename}",
+        "os": _SYSTEMS.get(host.sysname, host.sysname),
+        "arch": _ARCHITECTURES.get(host.machine.lower(), host.machine.upper()),
         "temp": temp_dir,
         "tool_cache": tool_cache,
         "environment": "self-hosted",

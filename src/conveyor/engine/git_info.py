@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
 import subprocess
@@ -28,6 +27,8 @@ class GitInfo:
 
 def default_actor() -> str:
     try:
+        import getpass  # only outside a git repository with no user.name
+
         return getpass.getuser()
     except Exception:  # no user name in the environment or passwd database
         return "conveyor"

@@ -6,7 +6,6 @@ Every read either returns a value or records a Problem at the node and returns
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -38,6 +37,8 @@ _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 def suggestion(word: str, known: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` when a known word is close, else ``""``."""
     known = sorted(known)
+    import difflib  # only on the error path
+
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     if not close:
         close = [k for k in known if k.lower() == word.lower() or k == word.replace("_", "-")]

@@ -9,7 +9,6 @@ matched files, taken in path order; no match gives ''.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import posixpath
 import re
@@ -44,6 +43,8 @@ def hash_files(
     )
     if not selected:
         return ""
+    import hashlib  # only when a workflow calls hashFiles
+
     combined = hashlib.sha256()
     for relative in selected:
         combined.update(_file_digest(workspace / relative, relative, offset))
@@ -171,6 +172,8 @@ def _selected(relative: str, rules: list[_Rule]) -> bool:
 
 
 def _file_digest(path: Path, relative: str, offset: int) -> bytes:
+    import hashlib
+
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as stream:
