@@ -26,6 +26,11 @@ def bare_repository(path: str | Path) -> Path:
     where = Path(path).expanduser()
     if not where.is_dir():
         raise HookError(f"{where}: no such directory")
+    if (where / ".git").exists():
+        raise HookError(
+            f"{where} is a working tree, not a bare repository: the server builds what is "
+            f"pushed to a bare one (make it with `git clone --bare {where} {where}.git`)"
+        )
     answer = _git(where, "rev-parse", "--is-bare-repository")
     if answer != "true":
         raise HookError(
