@@ -585,3 +585,44 @@ def test_secrets_names_only_and_admin_only_changes(
     assert admin.delete("repositories/shop/secrets/DEPLOY_KEY").status_code == 204
     assert admin.delete("repositories/shop/secrets/DEPLOY_KEY").status_code == 404
     assert Secret.objects.count() == 0
+
+
+def test_a_log_download_reads_a_few_chunks_at_a_time(
+    people: dict[str, Person], shop: Repository
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from conveyor.server.api.logs import CHUNKS_PER_READ
+
+    run = make_run(shop, 1)
+    job = Job.objects.create(run=run, job_key="j", job_id="j")
+    step = Step.objects.create(job=job, index=0, status=Status.SUCCESS)
+    LogChunk.objects.bulk_create(
+        LogChunk(step=step, seq=seq, first_line=seq + 1, line_count=1, text=f"chunk {seq}")
+        for seq in range(50)
+    )
+    response = Api(people["viewer"]).get(f"repositories/shop/runs/1/jobs/{job.pk}/steps/0/log.txt")
+    with CaptureQueriesContext(connection) as queries:
+        text = b"".join(response.streaming_content).decode()
+    assert text == "".join(f"chunk {seq}\n" for seq in range(50))
+    table = LogChunk._meta.db_table
+    reads = [query["sql"] for query in queries.captured_queries if table in query["sql"]]
+    # 16 + 16 + 16 + 2 chunks, then an empty read that ends the download
+    assert len(reads) == -(-50 // CHUNKS_PER_READ) + 1
+    assert all(f"LIMIT {CHUNKS_PER_READ}" in sql for sql in reads)
+
+
+def test_a_page_of_runs_costs_the_same_queries_whatever_its_size(
+    people: dict[str, Person], shop: Repository, django_assert_max_num_queries: Any
+) -> None:
+    Run.objects.bulk_create(
+        Run(repository=shop, number=n, workflow_path="ci.yml", event="push") for n in range(1, 101)
+    )
+    first = make_run(shop, 101, rerun_of=Run.objects.get(number=1), attempt=2)
+    api = Api(people["viewer"])
+    api.get("me")  # last_used_at is written once a minute at most; not in the count below
+    with django_assert_max_num_queries(6):
+        page = api.get("repositories/shop/runs", limit=100).json()
+    assert len(page["items"]) == 100
+    assert page["items"][0]["rerun_of"] == 1 and first.number == 101
