@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from django.utils import timezone
 from conveyor.server.accounts.models import ApiToken, hash_token
 from conveyor.server.repos.models import Repository, Secret
 from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Status, Step
+from tests.server.conftest import GitProject
 from tests.server.test_api_helpers import Api, Person, cast
 
 pytestmark = pytest.mark.django_db
@@ -283,12 +286,69 @@ def test_repositories_list_and_get(people: dict[str, Person], shop: Repository) 
     ("who", "status"),
     [("admin", 201), ("superuser", 201), ("member", 403), ("viewer", 403), ("anonymous", 401)],
 )
-def test_only_admins_add_repositories(people: dict[str, Person], who: str, status: int) -> None:
-    response = Api(people[who]).post("repositories", {"name": "web", "url": "/srv/git/web.git"})
+def test_only_admins_add_repositories(
+    people: dict[str, Person], git_project: GitProject, who: str, status: int
+) -> None:
+    response = Api(people[who]).post("repositories", {"name": "web", "url": str(git_project.bare)})
     assert response.status_code == status, response.content
     assert Repository.objects.filter(name="web").exists() == (status == 201)
     if status == 403:
-        assert response.json()["detail"] == (f"this needs the role admin; your role is {who}")
+        assert response.json()["detail"] == f"this needs the role admin; your role is {who}"
+
+
+def test_adding_a_local_repository_installs_its_push_hook(
+    people: dict[str, Person], git_project: GitProject
+) -> None:
+    git_project.commit({"README": "hi"}, "First")
+    git_project.push("trunk")
+    subprocess.run(
+        ["git", "--git-dir", str(git_project.bare), "symbolic-ref", "HEAD", "refs/heads/trunk"],
+        check=True,
+    )
+    response = Api(people["admin"]).post(
+        "repositories", {"name": "web", "url": str(git_project.bare)}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    repository = Repository.objects.get(name="web")
+    assert body["default_branch"] == "trunk" == repository.default_branch
+    assert body["poll_interval"] is None  # the hook reports pushes
+    assert body["webhook_secret"] == repository.webhook_secret
+    assert body["webhook_urls"]["github"].endswith("/hooks/github/web")
+    hook = git_project.bare / "hooks" / "post-receive"
+    assert hook.exists() and "/hooks/local/web" in hook.read_text()
+    # Shown when it is made; afterwards the repository reads back without it.
+    assert "webhook_secret" not in Api(people["admin"]).get("repositories/web").json()
+
+
+def test_adding_a_remote_polls_it_by_default(
+    people: dict[str, Person], git_project: GitProject
+) -> None:
+    git_project.commit({"README": "hi"}, "First")
+    git_project.push()
+    url = f"file://{git_project.bare}"
+    body = Api(people["admin"]).post("repositories", {"name": "far", "url": url}).json()
+    assert (body["url"], body["poll_interval"], body["default_branch"]) == (url, 60, "main")
+    assert not (git_project.bare / "hooks" / "post-receive").exists()
+
+
+def test_a_repository_that_cannot_be_added_says_why(
+    people: dict[str, Person], git_project: GitProject, tmp_path: Path
+) -> None:
+    api = Api(people["admin"])
+    missing = api.post("repositories", {"name": "web", "url": str(tmp_path / "nowhere.git")})
+    assert missing.status_code == 400
+    assert missing.json() == {
+        "detail": f"url: {tmp_path / 'nowhere.git'}: no such directory",
+        "field": "url",
+    }
+    working_tree = api.post("repositories", {"name": "web", "url": str(git_project.work)})
+    assert working_tree.status_code == 400
+    assert "is a working tree, not a bare repository" in working_tree.json()["detail"]
+    unreachable = api.post("repositories", {"name": "web", "url": f"file://{tmp_path}/no.git"})
+    assert unreachable.status_code == 400
+    assert unreachable.json()["detail"].startswith("url: cannot add web: ")
+    assert Repository.objects.count() == 0
 
 
 def test_adding_a_repository_checks_its_fields(people: dict[str, Person], shop: Repository) -> None:
@@ -299,6 +359,7 @@ def test_adding_a_repository_checks_its_fields(people: dict[str, Person], shop: 
         ({"name": "ok", "url": " "}, "url"),
         ({"name": "ok", "url": "/x.git", "default_branch": "refs/heads/main"}, "default_branch"),
         ({"name": "ok", "url": "/x.git", "poll_interval": 1}, "poll_interval"),
+        ({"name": "ok", "url": "/x.git", "poll_interval": -5}, "poll_interval"),
         ({"name": "ok"}, "url"),
         ({"name": "ok", "url": "/x.git", "poll_interval": "often"}, "poll_interval"),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
@@ -14,8 +15,16 @@ from ninja import Status as Reply
 from conveyor.server.accounts.models import Role
 from conveyor.server.api import lookups
 from conveyor.server.api.errors import bad_input, conflict
-from conveyor.server.api.schemas import ErrorOut, RepositoryIn, RepositoryOut
+from conveyor.server.api.schemas import (
+    ErrorOut,
+    RepositoryCreatedOut,
+    RepositoryIn,
+    RepositoryOut,
+)
 from conveyor.server.api.serialize import repository_out
+from conveyor.server.repos import git
+from conveyor.server.repos.hooks.install import HookError, bare_repository
+from conveyor.server.repos.hooks.setup import DEFAULT_REMOTE_POLL_SECONDS, set_up_triggers
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs.models import Run
 
@@ -23,6 +32,7 @@ router = Router(tags=["repositories"])
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 NAME_MAX = 100
+POLL_MIN = 10  # seconds: polling a remote more often is rude to it
 
 
 def _last_runs(repositories: list[Repository]) -> dict[int, Run]:
@@ -67,27 +77,74 @@ def _validated(body: RepositoryIn) -> dict[str, Any]:
     url = body.url.strip()
     if not url:
         raise bad_input("url", "must not be empty: a local bare repository's path or a git URL")
-    branch = body.default_branch.strip()
-    if not branch or branch.startswith("refs/") or " " in branch:
+    branch = body.default_branch.strip() if body.default_branch is not None else None
+    if branch is not None and (not branch or branch.startswith("refs/") or " " in branch):
         raise bad_input("default_branch", f"{body.default_branch!r} is not a branch name")
-    if body.poll_interval is not None and body.poll_interval < 10:
-        raise bad_input("poll_interval", "must be at least 10 seconds (or null for no polling)")
+    if body.poll_interval is not None and 0 < body.poll_interval < POLL_MIN:
+        raise bad_input(
+            "poll_interval", f"must be 0 (never), at least {POLL_MIN} seconds, or null (default)"
+        )
+    if body.poll_interval is not None and body.poll_interval < 0:
+        raise bad_input("poll_interval", "must not be negative")
     return {"name": name, "url": url, "default_branch": branch, "poll_interval": body.poll_interval}
+
+
+def _head_branch(path: str) -> str:
+    try:
+        return git.run_git(path, "symbolic-ref", "--short", "-q", "HEAD").decode().strip()
+    except git.GitError:
+        return ""
+
+
+def _prepared(fields: dict[str, Any]) -> Repository:
+    """The Repository to add, as ``conveyor repo add`` would make it (not saved yet)."""
+    repository = Repository(name=fields["name"], url=fields["url"])
+    poll = fields["poll_interval"]
+    if repository.is_local:
+        try:
+            repository.url = str(bare_repository(fields["url"]))
+        except HookError as error:
+            raise bad_input("url", str(error)) from None
+        repository.default_branch = (
+            fields["default_branch"] or _head_branch(repository.url) or "main"
+        )
+        repository.poll_interval = poll or None
+    else:
+        repository.default_branch = fields["default_branch"] or "main"
+        repository.poll_interval = (DEFAULT_REMOTE_POLL_SECONDS if poll is None else poll) or None
+    return repository
 
 
 @router.post(
     "",
-    response={201: RepositoryOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut},
+    response={201: RepositoryCreatedOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut},
     summary="Add a repository (admin)",
 )
 def create_repository(request: HttpRequest, body: RepositoryIn) -> Reply[dict[str, Any]]:
+    """As ``conveyor repo add``: a local bare repository gets the post-receive hook that
+    notifies the server of pushes; today's branches and tags are taken as seen, so the
+    next push starts runs. The webhook secret is in this response, for the forge's
+    webhook settings."""
     lookups.require_role(request, Role.ADMIN)
     fields = _validated(body)
     if Repository.objects.filter(name=fields["name"]).exists():
         raise conflict(f"a repository named {fields['name']!r} already exists")
+    repository = _prepared(fields)
     try:
         with transaction.atomic():
-            repository = Repository.objects.create(**fields)
+            repository.save()
     except IntegrityError:
         raise conflict(f"a repository named {fields['name']!r} already exists") from None
-    return Reply(201, repository_out(repository))
+    base_url = settings.CONVEYOR_URL
+    try:
+        set_up_triggers(repository, base_url)
+    except (HookError, git.GitError) as error:
+        repository.delete()
+        raise bad_input("url", f"cannot add {repository.name}: {error}") from None
+    body_out = repository_out(repository)
+    body_out["webhook_secret"] = repository.webhook_secret
+    body_out["webhook_urls"] = {
+        provider: f"{base_url}/hooks/{provider}/{repository.name}"
+        for provider in ("github", "gitlab", "gitea", "generic")
+    }
+    return Reply(201, body_out)

@@ -38,10 +38,21 @@ class RepositoryOut(Schema):
 class RepositoryIn(Schema):
     name: str = Field(description="Letters, digits, '-' and '_'; unique.")
     url: str = Field(description="Path of a local bare repository or a URL git can fetch.")
-    default_branch: str = "main"
-    poll_interval: int | None = Field(
-        None, description="Seconds between polls for remotes that cannot send webhooks."
+    default_branch: str | None = Field(
+        None, description="Default: the bare repository's HEAD branch, else main."
     )
+    poll_interval: int | None = Field(
+        None,
+        description="Seconds between polls (0: never; default: 60 for a remote URL, "
+        "never for a local repository, whose pushes the hook reports).",
+    )
+
+
+class RepositoryCreatedOut(RepositoryOut):
+    webhook_secret: str = Field(
+        description="Signs webhook deliveries: put it in the forge's webhook settings."
+    )
+    webhook_urls: dict[str, str] = Field(description="Webhook URL for each forge.")
 
 
 class RunSummaryOut(Schema):
@@ -206,3 +217,4 @@ class TokenCreatedOut(TokenOut):
 
 
 RepositoryOut.model_rebuild()
+RepositoryCreatedOut.model_rebuild()
