@@ -50,6 +50,15 @@ def known(repository_id: int) -> dict[str, str]:
     return dict(rows.values_list("ref", "sha"))
 
 
+def sha_of(repository_id: int, ref: str) -> str | None:
+    """The commit ``ref`` was last seen at, or None if it was never seen."""
+    return (
+        KnownRef.objects.filter(repository_id=repository_id, ref=ref)
+        .values_list("sha", flat=True)
+        .first()
+    )
+
+
 def has_baseline(repository_id: int) -> bool:
     return KnownRef.objects.filter(repository_id=repository_id, ref=BASELINE_REF).exists()
 

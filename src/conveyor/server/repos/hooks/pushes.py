@@ -70,7 +70,7 @@ def runs_for_ref_update(
     before = None if is_zero(before) else before
     mirror = workspace.mirror_with_commit(repository, after)
     commit = git.resolve_commit(mirror, after) or after
-    previous = ref_state.known(repository.id).get(ref)
+    previous = ref_state.sha_of(repository.id, ref)
     if not ref_state.claim(repository.id, ref, commit):
         return PushResult(ref, already_seen=True)
     try:
