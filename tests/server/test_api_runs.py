@@ -161,7 +161,7 @@ def test_cancel_and_rerun_through_the_api(
 
 def _documented_get_urls(api: Api, run_numbers: list[int]) -> list[str]:
     """Every GET of the OpenAPI document, filled in with each run, job, step and token."""
-    document = api.client.get("/api/openapi.json").json()
+    document = api.client.get("/api/openapi.json", headers=api.who.headers()).json()
     tokens = [token["id"] for token in api.get("tokens").json()]
     urls: list[str] = []
     for path, operations in document["paths"].items():

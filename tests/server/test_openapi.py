@@ -9,6 +9,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from openapi_spec_validator import validate
 
+from tests.server.test_api_helpers import Person, person
+
 pytestmark = pytest.mark.django_db
 
 EXPECTED = {
@@ -36,10 +38,28 @@ EXPECTED = {
 
 
 @pytest.fixture
-def document() -> dict:
-    response = Client().get("/api/openapi.json")
+def viewer() -> Person:
+    return person("vera", "viewer")
+
+
+@pytest.fixture
+def document(viewer: Person) -> dict:
+    response = Client().get("/api/openapi.json", headers=viewer.headers())
     assert response.status_code == 200
     return response.json()
+
+
+def test_the_document_and_docs_need_a_user(viewer: Person) -> None:
+    anonymous = Client().get("/api/openapi.json")
+    assert anonymous.status_code == 401
+    assert "Authorization: Bearer" in anonymous.json()["detail"]
+    revoked = Client().get("/api/openapi.json", headers={"Authorization": "Bearer cvy_gone"})
+    assert revoked.status_code == 401
+    browser = Client().get("/api/docs", headers={"Accept": "text/html"})
+    assert browser.status_code == 302 and browser["Location"] == "/login/?next=/api/docs"
+    session = Client()
+    session.force_login(viewer.user)
+    assert session.get("/api/openapi.json").status_code == 200
 
 
 def test_the_document_is_valid_openapi(document: dict) -> None:
@@ -89,8 +109,10 @@ def test_each_operation_says_how_it_fails_and_needs_authentication(document: dic
             assert operation.get("summary"), f"{method} {path} has no summary"
 
 
-def test_the_docs_page_is_served() -> None:
-    response = Client().get("/api/docs")
+def test_the_docs_page_is_served(viewer: Person) -> None:
+    client = Client()
+    client.force_login(viewer.user)
+    response = client.get("/api/docs")
     assert response.status_code == 200
     assert b"/api/openapi.json" in response.content
     # The docs' JavaScript comes from this server, not from a CDN: it works offline.
@@ -98,6 +120,6 @@ def test_the_docs_page_is_served() -> None:
     assert "cdn." not in page
     script = re.search(r'src="(/static/ninja/swagger-ui-bundle[^"]*)"', page)
     assert script is not None, page
-    static = Client().get(script.group(1))
+    static = client.get(script.group(1))
     static.close()  # a file response: let go of the file
     assert static.status_code == 200

@@ -12,6 +12,7 @@ from ninja import NinjaAPI
 
 from conveyor.server.accounts.auth import read_auth
 from conveyor.server.api import errors, logs, repositories, runs, secrets, tokens
+from conveyor.server.api.docs_access import login_or_token_required
 
 DESCRIPTION = """\
 Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, cancel and
@@ -32,6 +33,7 @@ api = NinjaAPI(
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",
+    docs_decorator=login_or_token_required,
 )
 errors.install(api)
 api.add_router("/", tokens.router)
