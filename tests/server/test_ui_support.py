@@ -39,8 +39,8 @@ jobs:
           echo "::endgroup::"
           echo "::warning file=app.py,line=3::Careful here"
           echo "## Build report" >> "$GITHUB_STEP_SUMMARY"
-          echo "<script>alert(1)</script> **bold** [x](javascript:alert(2))" \\
-            >> "$GITHUB_STEP_SUMMARY"
+          echo "**bold** [x](javascript:alert(2))" >> "$GITHUB_STEP_SUMMARY"
+          echo "<script>alert(1)</script>" >> "$GITHUB_STEP_SUMMARY"
           echo "greeting=${{ inputs.greeting }}"
   test:
     needs: build

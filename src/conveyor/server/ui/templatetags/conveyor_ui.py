@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 register = template.Library()
 
@@ -51,6 +53,16 @@ def trend_height(run: object, longest: float) -> int:
     if not duration or not longest:
         return 20
     return max(20, min(100, int(100 * duration.total_seconds() / longest)))
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """``just now``, ``5 minutes ago``, ``2 days ago``."""
+    if moment is None:
+        return ""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment).split(',')[0]} ago"
 
 
 @register.filter
