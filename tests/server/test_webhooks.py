@@ -373,3 +373,14 @@ def test_one_push_reported_by_two_senders_runs_once(client, repository, pushed):
     assert response.status_code == 200
     assert "already seen" in response.json()["messages"][0]
     assert Run.objects.count() == 1
+
+
+def test_a_deleted_then_recreated_branch_runs_again(client, repository, pushed):
+    before, after = pushed
+    assert github_push(repository, client, before, after, "c-1").status_code == 200
+    data = fixture("github", "push", before=after, after="0" * 40, deleted=True)
+    body = json.dumps(data).encode()
+    headers = github_headers(repository.webhook_secret, body, "push", "c-2")
+    assert post(client, "/hooks/github/shop", body, **headers).status_code == 202
+    assert github_push(repository, client, "0" * 40, after, "c-3").status_code == 200
+    assert Run.objects.count() == 2

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from conveyor.server.repos import git
+from conveyor.server.repos import git, ref_state
 from conveyor.server.repos.forges import generic, gitea, github, gitlab
 from conveyor.server.repos.forges.base import (
     ForgeEvent,
@@ -211,6 +211,8 @@ def forge_hook(request: HttpRequest, forge: str, name: str) -> HttpResponse:
         return _error(400, f"bad {forge} delivery: {error}")
     if event.outcome is Outcome.PING:
         return HttpResponse("pong", content_type="text/plain")
+    if event.deletes_ref:
+        ref_state.forget(repository.id, event.ref)
     if event.outcome is Outcome.IGNORED:
         return JsonResponse({"status": "ignored", "reason": event.note}, status=202)
     if not _record_delivery(repository, forge, event.delivery_id, event.event):

@@ -48,9 +48,20 @@ class ForgeEvent:
     def is_push(self) -> bool:
         return self.event == "push"
 
+    @property
+    def deletes_ref(self) -> bool:
+        return self.is_push and self.outcome is Outcome.IGNORED and bool(self.ref)
+
 
 def ignored(note: str, delivery_id: str = "") -> ForgeEvent:
     return ForgeEvent(Outcome.IGNORED, delivery_id=delivery_id, note=note)
+
+
+def deletion(ref: str, delivery_id: str = "") -> ForgeEvent:
+    """A pushed deletion of ``ref``: it starts nothing, and the ref is no longer known."""
+    return ForgeEvent(
+        Outcome.IGNORED, event="push", delivery_id=delivery_id, ref=ref, note=f"{ref} was deleted"
+    )
 
 
 def header(headers: Mapping[str, str], name: str) -> str:

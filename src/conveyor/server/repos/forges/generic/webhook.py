@@ -19,6 +19,7 @@ from conveyor.server.repos.forges.base import (
     SignatureMissing,
     before_or_none,
     check_hex_signature,
+    deletion,
     header,
     hmac_sha256_hex,
     ignored,
@@ -58,7 +59,7 @@ def parse(headers: Mapping[str, str], body: bytes) -> ForgeEvent:
     ref = text_field(data, "ref")
     sha = text_field(data, "sha")
     if is_deletion(sha):
-        return ignored(f"{ref} was deleted", delivery)
+        return deletion(ref, delivery)
     inputs = data.get("inputs", {})
     payload = data.get("payload", {})
     if not isinstance(inputs, dict):

@@ -17,6 +17,7 @@ from conveyor.server.repos.forges.base import (
     PayloadInvalid,
     before_or_none,
     check_hex_signature,
+    deletion,
     header,
     ignored,
     is_deletion,
@@ -71,7 +72,7 @@ def _push(data: dict[str, object], delivery: str) -> ForgeEvent:
     ref = text_field(data, "ref")
     after = text_field(data, "after")
     if is_deletion(after):
-        return ignored(f"{ref} was deleted", delivery)
+        return deletion(ref, delivery)
     return ForgeEvent(
         Outcome.RUN,
         event="push",

@@ -21,6 +21,7 @@ from conveyor.server.repos.forges.base import (
     SignatureInvalid,
     SignatureMissing,
     before_or_none,
+    deletion,
     header,
     ignored,
     is_deletion,
@@ -69,7 +70,7 @@ def _push(data: dict[str, Any], delivery: str) -> ForgeEvent:
     ref = text_field(data, "ref")
     after = text_field(data, "after")
     if is_deletion(after):
-        return ignored(f"{ref} was deleted", delivery)
+        return deletion(ref, delivery)
     # For an annotated tag ``after`` is the tag object; ``checkout_sha`` is its commit.
     sha = optional_text(data, "checkout_sha") or after
     return ForgeEvent(
