@@ -687,3 +687,32 @@ def test_a_page_of_runs_costs_the_same_queries_whatever_its_size(
         page = api.get("repositories/shop/runs", limit=100).json()
     assert len(page["items"]) == 100
     assert page["items"][0]["rerun_of"] == 1 and first.number == 101
+
+
+def test_password_guessing_is_stopped(people: dict[str, Person], settings: Any) -> None:
+    from django.core.cache import cache
+
+    from conveyor.server.accounts.auth import PASSWORD_FAILURES_ALLOWED
+
+    cache.clear()
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    user = people["member"].user
+    user.set_password("right-password")
+    user.save()
+
+    def issue(password: str) -> Any:
+        basic = base64.b64encode(f"max:{password}".encode()).decode()
+        return Client().post(
+            "/api/tokens",
+            {"name": "guess"},
+            content_type="application/json",
+            headers={"Authorization": f"Basic {basic}"},
+        )
+
+    for attempt in range(PASSWORD_FAILURES_ALLOWED):
+        assert issue(f"guess-{attempt}").status_code == 401
+    refused = issue("right-password")
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("too many wrong passwords for 'max'")
+    cache.clear()  # the window has passed
+    assert issue("right-password").status_code == 201
