@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import socket
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -68,6 +71,28 @@ def test_push_succeeds_and_says_so_when_the_server_is_down(git_project: GitProje
     assert (hooks / CHAINED_NAME).exists()
     assert "s3cret" in (hooks / "post-receive").read_text()
     assert (hooks / "post-receive").stat().st_mode & 0o077 == 0  # it holds the secret
+
+
+def test_a_server_that_does_not_answer_in_time_does_not_hold_the_push(
+    git_project: GitProject,
+):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        install_hook(git_project.bare, name="shop", base_url=url, secret="s")
+        git_project.commit({"a.txt": "a\n"})
+        started = time.monotonic()
+        pushed = subprocess.run(
+            ["git", "push", "origin", "HEAD:refs/heads/main"],
+            cwd=git_project.work,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "CONVEYOR_HOOK_TIMEOUT": "0.5"},
+        )
+    assert pushed.returncode == 0
+    assert time.monotonic() - started < 10
+    assert f"the server at {url} did not answer in time" in pushed.stderr
 
 
 def test_remove_puts_the_previous_hook_back(git_project: GitProject):

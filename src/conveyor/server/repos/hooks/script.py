@@ -46,6 +46,13 @@ def opener():
     return urllib.request.build_opener()
 
 
+def timeout():
+    try:
+        return float(os.environ.get("CONVEYOR_HOOK_TIMEOUT", "60"))
+    except ValueError:
+        return 60.0
+
+
 def notify(lines):
     pusher = os.environ.get("USER") or os.environ.get("LOGNAME") or ""
     body = json.dumps(
@@ -59,7 +66,7 @@ def notify(lines):
         headers={{"Content-Type": "application/json", "X-Conveyor-Signature": signature}},
     )
     try:
-        with opener().open(request, timeout=60) as response:
+        with opener().open(request, timeout=timeout()) as response:
             answer = json.loads(response.read().decode("utf-8") or "{{}}")
     except urllib.error.HTTPError as error:
         detail = error.read().decode("utf-8", "replace")[:500]
@@ -70,7 +77,18 @@ def notify(lines):
         say("the server at %s refused the push notification (HTTP %s): %s"
             % (BASE_URL, error.code, detail))
         return
-    except (urllib.error.URLError, OSError, ValueError):
+    except TimeoutError:
+        say("the server at %s did not answer in time; it will pick the push up at its next look"
+            % BASE_URL)
+        return
+    except urllib.error.URLError as error:
+        if isinstance(error.reason, TimeoutError):
+            say("the server at %s did not answer in time; it will pick the push up at its next look"
+                % BASE_URL)
+            return
+        say("server not reachable at %s; the push will be picked up when it starts" % BASE_URL)
+        return
+    except (OSError, ValueError):
         say("server not reachable at %s; the push will be picked up when it starts" % BASE_URL)
         return
     for message in answer.get("messages", []):
