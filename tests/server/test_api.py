@@ -716,3 +716,14 @@ def test_password_guessing_is_stopped(people: dict[str, Person], settings: Any) 
     assert refused.json()["detail"].startswith("too many wrong passwords for 'max'")
     cache.clear()  # the window has passed
     assert issue("right-password").status_code == 201
+
+
+def test_unknown_paths_and_methods_answer_in_the_error_shape(people: dict[str, Person]) -> None:
+    api = Api(people["viewer"])
+    unknown = api.get("runz")
+    assert unknown.status_code == 404
+    assert unknown.json() == {"detail": "no API endpoint /api/runz (see /api/docs)", "field": None}
+    wrong_method = api.delete("repositories")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["detail"].startswith("DELETE is not allowed here (allowed: ")
+    assert "GET" in wrong_method["Allow"] and "POST" in wrong_method["Allow"]
