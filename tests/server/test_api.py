@@ -727,3 +727,23 @@ def test_unknown_paths_and_methods_answer_in_the_error_shape(people: dict[str, P
     assert wrong_method.status_code == 405
     assert wrong_method.json()["detail"].startswith("DELETE is not allowed here (allowed: ")
     assert "GET" in wrong_method["Allow"] and "POST" in wrong_method["Allow"]
+
+
+def test_an_internal_error_is_a_json_500_without_a_traceback(
+    people: dict[str, Person], shop: Repository
+) -> None:
+    from django.db import connection
+
+    finished_run_with_logs(shop)
+    job = Job.objects.get()
+    # A real failure underneath: the table the step's annotations live in is gone
+    # (inside the test's transaction, so it comes back afterwards).
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {Annotation._meta.db_table}")
+    response = Api(people["viewer"]).get(f"repositories/shop/runs/1/jobs/{job.pk}/steps/1")
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "internal error: the server could not answer (see its log)",
+        "field": None,
+    }
+    assert "Traceback" not in response.content.decode()

@@ -7,6 +7,7 @@ missing or bad credentials a 401, a role too weak a 403, an unknown thing a
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -14,6 +15,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from conveyor.server.accounts.auth import BEARER_HINT
+
+logger = logging.getLogger("conveyor.server.api")
 
 
 class ApiError(HttpError):
@@ -110,7 +113,14 @@ def _not_found(request: HttpRequest, exc: Http404, api: NinjaAPI) -> HttpRespons
     return api.create_response(request, {"detail": str(exc) or "not found"}, status=404)
 
 
+def _unexpected(request: HttpRequest, exc: Exception, api: NinjaAPI) -> HttpResponse:
+    logger.exception("API %s %s failed", request.method, request.path, exc_info=exc)
+    body = {"detail": "internal error: the server could not answer (see its log)", "field": None}
+    return api.create_response(request, body, status=500)
+
+
 def install(api: NinjaAPI) -> None:
+    api.add_exception_handler(Exception, lambda r, e: _unexpected(r, e, api))
     api.add_exception_handler(ValidationError, lambda r, e: _validation_error(r, e, api))
     api.add_exception_handler(AuthenticationError, lambda r, e: _authentication_error(r, e, api))
     api.add_exception_handler(HttpError, lambda r, e: _http_error(r, e, api))
