@@ -134,8 +134,15 @@ def _run_in_workspace(
         options.base_env = step_environment()
         options.only_jobs = run.only_jobs
         sink = DatabaseSink(run, workflow)
-        result = run_workflow(workflow, options, LocalExecutor(), sink, cancellation)
-    return result.status.value, result.reason or ""
+        try:
+            result = run_workflow(workflow, options, LocalExecutor(), sink, cancellation)
+        finally:
+            sink.close()
+    reason = result.reason or ""
+    if sink.error is not None:
+        lost = f"some of the run's events could not be stored: {sink.error}"
+        reason = f"{reason}; {lost}" if reason else lost
+    return result.status.value, reason
 
 
 def _finish(run: Run, status: str, reason: str) -> None:

@@ -1,18 +1,27 @@
 """The engine's events turned into database rows as they come, and live notifications.
 
 ``DatabaseSink`` receives every event of one run (from one thread at a time, as
-the engine promises) and writes what it means at once: Job and Step rows,
-LogChunk rows (a batch of log lines becomes one or a few chunks of at most
-``CHUNK_CAP`` bytes, so a huge log is many small rows and never one blob),
-Annotation rows, and ``Run.pipeline_status`` from a ``PipelineTracker``. After
-each write it calls ``live.publish(run_id)`` so live pages update.
+the engine promises) and writes what it means: Job and Step rows, LogChunk rows
+(a batch of log lines becomes one or a few chunks of at most ``CHUNK_CAP``
+bytes, so a huge log is many small rows and never one blob), Annotation rows,
+and ``Run.pipeline_status`` from a ``PipelineTracker``. After each write it calls
+``live.publish(run_id)`` so live pages update.
+
+The writes happen on one writer thread of the sink's own: the engine's job
+threads hand events over a bounded queue (so memory stays bounded when the
+database is slower than a step's output: the step then waits), and the events
+that piled up while a transaction ran are written together in the next one.
+``close()`` writes what is left and ends the thread.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from conveyor.engine import events as ev
@@ -22,6 +31,11 @@ from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Status, 
 from conveyor.workflow.model import Workflow
 
 CHUNK_CAP = 64 * 1024  # bytes of text in one LogChunk (a longer single line stays whole)
+QUEUE_SIZE = 256  # events waiting for the writer; a LogLines event is at most ~64 KiB
+BATCH_SIZE = 64  # events written in one transaction at most
+
+logger = logging.getLogger("conveyor.server.runs")
+_CLOSE = object()
 
 
 def split_into_chunks(text: str, cap: int = CHUNK_CAP) -> list[tuple[str, int]]:
@@ -64,15 +78,58 @@ class DatabaseSink:
         self._placeholders: dict[str, Job] = {}  # job id -> row made before its first instance
         self._pipeline_status = run.pipeline_status
         self.finished: ev.RunFinished | None = None
+        self.error: BaseException | None = None  # the first write that failed
+        self._queue: queue.Queue[object] = queue.Queue(QUEUE_SIZE)
+        self._writer = threading.Thread(
+            target=self._write_loop, name=f"sink run {run.pk}", daemon=True
+        )
+        self._writer.start()
 
     def emit(self, event: ev.Event) -> None:
-        self.tracker.emit(event)
-        with transaction.atomic():
-            self._write(event)
-            status = self.tracker.pipeline_status
-            if status != self._pipeline_status:
-                self._pipeline_status = status
-                Run.objects.filter(pk=self.run.pk).update(pipeline_status=status)
+        self._queue.put(event)
+
+    def close(self) -> None:
+        """Write every event emitted so far, then stop the writer thread."""
+        self._queue.put(_CLOSE)
+        self._writer.join()
+
+    def _write_loop(self) -> None:
+        try:
+            closing = False
+            while not closing:
+                batch = [self._queue.get()]
+                while len(batch) < BATCH_SIZE:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                if batch[-1] is _CLOSE:
+                    closing = True
+                    batch.pop()
+                if batch:
+                    self._write_batch(batch)
+        finally:
+            connection.close()
+
+    def _write_batch(self, batch: list[object]) -> None:
+        try:
+            with transaction.atomic():
+                for event in batch:
+                    assert isinstance(event, ev.Event)
+                    self.tracker.emit(event)
+                    self._write(event)
+                status = self.tracker.pipeline_status
+                if status != self._pipeline_status:
+                    self._pipeline_status = status
+                    Run.objects.filter(pk=self.run.pk).update(pipeline_status=status)
+        except Exception as error:
+            # The run goes on; its end is still recorded by execute_run, with this reason.
+            logger.exception("could not store events of run %s", self.run.pk)
+            self.error = self.error or error
+            # Rows made in the failed transaction are gone: look everything up again.
+            self._steps.clear()
+            self._jobs.clear()
+            self._placeholders.clear()
         live.publish(self.run.pk)
 
     # -- writing -----------------------------------------------------------------------
