@@ -70,8 +70,10 @@ def make_user(username: str, role: str | None, superuser: bool = False) -> User:
 
 
 @pytest.fixture
-def cast(db: None) -> dict[str, Client]:
+def cast(db: None, settings: Any) -> dict[str, Client]:
     """Logged-in clients for admin, member and viewer, and an anonymous outsider."""
+    # Strong password hashing costs a second a user; these passwords guard nothing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     clients = {"outsider": Client()}
     for name, role, superuser in (
         ("admin", None, True),
