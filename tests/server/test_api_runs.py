@@ -92,16 +92,30 @@ def test_dispatch_with_an_input_runs_and_is_read_back(
     assert viewer.get("repositories/shop/runs", event="push").json()["items"] == []
 
 
+PUSH_ONLY = """\
+on: push
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo testing
+"""
+
+
 def test_trigger_checks_ref_workflow_and_inputs(
     repository: Any, git_project: GitProject, people: dict[str, Any]
 ) -> None:
-    git_project.commit({".github/workflows/deploy.yml": DEPLOY_WORKFLOW}, "Add deploy")
+    git_project.commit(
+        {".github/workflows/deploy.yml": DEPLOY_WORKFLOW, ".github/workflows/ci.yml": PUSH_ONLY},
+        "Add deploy",
+    )
     git_project.push()
     member = Api(people["member"])
     cases = [
         ({"event": "push", "ref": "no-such-branch"}, "ref"),
         ({"event": "push", "sha": "0123456789abcdef0123456789abcdef01234567"}, "sha"),
         ({"workflow": ".github/workflows/missing.yml"}, "workflow"),
+        ({"workflow": ".github/workflows/ci.yml"}, "workflow"),  # no workflow_dispatch
         ({"workflow": ".github/workflows/deploy.yml"}, "inputs"),  # target is required
         (
             {"workflow": ".github/workflows/deploy.yml", "inputs": {"target": ["a"]}},
@@ -114,6 +128,11 @@ def test_trigger_checks_ref_workflow_and_inputs(
         assert response.json()["field"] == field, (body, response.json())
     missing = trigger(member, workflow=".github/workflows/missing.yml").json()["detail"]
     assert "deploy.yml" in missing  # says which workflows there are
+    not_dispatchable = trigger(member, workflow=".github/workflows/ci.yml").json()["detail"]
+    assert not_dispatchable == (
+        "workflow: .github/workflows/ci.yml does not run on workflow_dispatch "
+        "(its on: has no workflow_dispatch)"
+    )
     assert Run.objects.count() == 0
 
 
