@@ -75,6 +75,11 @@
 
   function applyState(state) {
     const run = state.run;
+    if (root.dataset.status !== run.status) {
+      // The badge is the latest run's status: ask for it again whenever this run's changes.
+      const badge = document.getElementById("run-badge");
+      if (badge) badge.src = badge.src.replace(/&_=\d+$/, "") + "&_=" + Date.now();
+    }
     root.dataset.status = run.status;
     document.getElementById("run-status").innerHTML = statusHtml(run.status);
     document.getElementById("run-duration").textContent = run.duration || "—";

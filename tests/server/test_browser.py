@@ -1,0 +1,234 @@
+"""The UI in a real browser: Debian's chromium driven by Playwright against a real
+``conveyor server`` subprocess, a real bare repository and real ``git push``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.server.conftest import (
+    ROOT,
+    GitProject,
+    ServerProcess,
+    git,
+    server_environment,
+    start_server,
+)
+
+CHROMIUM = "/usr/bin/chromium"
+ADMIN_PASSWORD = "test-password-123"  # what conftest.server_environment gives the server
+BADGE_COLOURS = {"running": "#bf8700", "success": "#1a7f37"}
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+]
+
+
+@dataclass
+class Site:
+    server: ServerProcess
+    project: GitProject
+    gate: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    """A server with repository ``shop`` added by ``conveyor repo add`` (post-receive hook)."""
+    bare, work = tmp_path / "shop.git", tmp_path / "shop"
+    git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)
+    git("init", "-q", "-b", "main", str(work), cwd=tmp_path)
+    git("remote", "add", "origin", str(bare), cwd=work)
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(data)
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "conveyor",
+                "repo",
+                "--data",
+                str(data),
+                "add",
+                "shop",
+                str(bare),
+            ],
+            env=server_environment(data, CONVEYOR_URL=server.url),
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        yield Site(server, GitProject(bare=bare, work=work), tmp_path / "gate")
+    finally:
+        server.process.terminate()
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-component-update"],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def log_in(page: Any, url: str, next_path: str = "/") -> None:
+    page.goto(f"{url}/login/?next={next_path}")
+    page.fill("input[name=username]", "admin")
+    page.fill("input[name=password]", ADMIN_PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"{url}{next_path}")
+
+
+def badge_colour(page: Any, url: str) -> str:
+    """The colour the browser draws the status half of the badge in."""
+    page.goto(url)
+    return page.locator("rect[data-status]").get_attribute("fill")
+
+
+SLOW_WORKFLOW = """\
+name: Slow
+on: push
+jobs:
+  pipeline:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Build
+        run: echo "Building..."
+      - name: Test
+        run: |
+          i=0
+          while [ ! -e {gate} ]; do i=$((i+1)); echo "tick $i"; sleep 0.2; done
+          echo "gate open"
+      - name: Deploy
+        run: echo "Deploying to server..."
+"""
+
+
+def test_a_running_run_shows_lines_live_fills_the_table_and_turns_the_badge(site, browser):
+    site.project.commit(
+        {".github/workflows/slow.yml": SLOW_WORKFLOW.format(gate=site.gate)}, "Slow pipeline"
+    )
+    site.project.push()  # the post-receive hook tells the server: run #1 starts
+    context = browser.new_context()
+    page = context.new_page()
+    badge_page = context.new_page()
+    badge = f"{site.url}/badge/shop.svg?branch=main"
+    log_in(page, site.url)
+    page.goto(f"{site.url}/repos/shop/runs/1/")
+    page.wait_for_selector("#run[data-live=open]")
+
+    # Lines arrive while the step runs: a tick appears, then a later one, with no reload.
+    test_step = page.locator("details.step[data-number='2']")
+    test_step.locator(".line", has_text="tick 2").wait_for()
+    page.wait_for_function(
+        "document.querySelectorAll(\"details.step[data-number='2'] .line\").length >= 8"
+    )
+    table = page.locator("#exec-table tbody tr")
+    assert table.nth(0).locator("td").nth(3).inner_text().startswith("Succeeded")
+    assert table.nth(1).locator("td").nth(3).inner_text() == "Running"
+    assert table.nth(2).locator("td").nth(3).inner_text() == "Waiting"
+    assert badge_colour(badge_page, badge) == BADGE_COLOURS["running"]
+    # The run page's own badge shows the same.
+    assert page.locator("#run-badge").evaluate("img => img.complete && img.naturalWidth > 0")
+
+    site.gate.touch()
+    test_step.locator(".line", has_text="gate open").wait_for()
+    page.wait_for_selector("#run[data-status=success]")
+    page.wait_for_selector("#run[data-live=ended]")
+    results = [row.locator("td").nth(3).inner_text() for row in table.all()]
+    assert [result.split(" ")[0] for result in results[:3]] == ["Succeeded"] * 3
+    assert table.nth(3).locator("td").nth(4).inner_text() == "No further steps"
+    assert page.locator("#run-pipeline-status").inner_text() == "Deployed"
+    assert page.locator("#flow li[data-status=success]").count() == 7  # every stage reached
+    assert badge_colour(badge_page, badge) == BADGE_COLOURS["success"]
+    # Every line the step printed is on the page once, numbered from 1.
+    numbers = [int(n) for n in test_step.locator(".ln").all_inner_texts()]
+    assert numbers == list(range(1, len(numbers) + 1))
+    context.close()
+
+
+MANUAL_WORKFLOW = """\
+name: Manual
+on:
+  workflow_dispatch:
+    inputs:
+      greeting:
+        description: Greeting
+        required: true
+        default: hello
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - name: Greet
+        run: |
+          echo "greeting is ${{ inputs.greeting }}"
+          sleep 60
+"""
+
+
+def test_log_in_run_a_workflow_with_an_input_and_cancel_it(site, browser):
+    site.project.commit({".github/workflows/manual.yml": MANUAL_WORKFLOW}, "Manual workflow")
+    site.project.push()  # no run (workflow_dispatch only), but the server mirrors the commit
+    page = browser.new_page()
+    log_in(page, site.url, "/repos/shop/")
+    # The push is mirrored by the hook in the background; the form appears once it is.
+    for _ in range(50):
+        if page.locator("#run-workflow").count():
+            break
+        page.wait_for_timeout(200)
+        page.reload()
+    page.click("#run-workflow summary")
+    form = page.locator("form.dispatch-form[data-workflow='.github/workflows/manual.yml']")
+    form.locator("input[name='input.greeting']").fill("bonjour from the browser")
+    form.locator("button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/repos/shop/runs/\d+/$"))
+    page.locator(".line", has_text="greeting is bonjour from the browser").wait_for()
+    assert page.locator("#run[data-status=running]").count() == 1
+
+    page.click("#cancel-form button")
+    page.wait_for_selector("#run[data-status=cancelled]", timeout=15_000)
+    page.wait_for_selector("#run[data-live=ended]")
+    assert page.locator("#run-status .status").inner_text().endswith("cancelled")
+    assert page.locator("#cancel-form").is_hidden()
+    assert page.locator(".rerun-form").first.is_visible()
+    page.close()
+
+
+def test_pages_fit_a_phone(site, browser):
+    """Nothing on the dashboard or repository page is wider than a phone's screen."""
+    site.project.commit({"README": "hi\n"}, "First")
+    site.project.push()
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    log_in(page, site.url)
+    for path in ("/", "/repos/shop/"):
+        page.goto(f"{site.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+    context.close()
