@@ -128,6 +128,7 @@ def _kill_step(pid_file: Path) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_restart_marks_the_run_failed_and_keeps_its_log(tmp_path, git_project):
     data = tmp_path / "server-data"
     pid_file = tmp_path / "deploy.pid"
@@ -164,6 +165,7 @@ def test_sigkill_mid_run_then_restart_marks_the_run_failed_and_keeps_its_log(tmp
         restarted.process.wait(15)
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_server_and_records_its_runs_as_cancelled(tmp_path, git_project):
     data = tmp_path / "server-data"
     pid_file = tmp_path / "deploy.pid"

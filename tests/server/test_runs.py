@@ -135,6 +135,23 @@ def test_cancel_kills_the_running_step(repository, git_project, workers, tmp_pat
         os.kill(pid, 0)
 
 
+def test_a_cancel_requested_by_another_process_is_noticed_by_the_heartbeat(
+    repository, git_project, workers
+):
+    workflow = "on: push\nsteps:\n  - name: Wait\n    run: echo started; sleep 60\n"
+    git_project.commit({".conveyor.yml": workflow})
+    [run] = push_and_create(repository, git_project)
+    wait_for(
+        lambda: Step.objects.filter(job__run=run, status="running").exists(),
+        what="the step to start",
+    )
+    # What `cancel` does from a process that does not run the run: only the flag.
+    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
+    run = wait_for_run_end(run, timeout=10)
+    assert run.status == "cancelled"
+    assert run.heartbeat_at is not None and run.heartbeat_at > run.started_at
+
+
 def test_cancel_of_a_queued_run_ends_it_at_once(repository, git_project):
     git_project.commit({".conveyor.yml": SEED_WORKFLOW})
     [run] = push_and_create(repository, git_project)  # no workers: it stays queued
