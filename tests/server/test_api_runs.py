@@ -255,3 +255,49 @@ def test_no_response_ever_carries_a_secret_value(
     assert json.dumps(SECRET_VALUE)[1:-1] not in everything  # nor escaped in JSON
     stored = Secret.objects.get(name="DEPLOY_KEY")
     assert SECRET_VALUE not in stored.value_encrypted
+
+
+def test_workflows_at_a_ref_with_their_dispatch_inputs(
+    repository: Any, git_project: GitProject, people: dict[str, Any]
+) -> None:
+    git_project.commit(
+        {
+            ".github/workflows/deploy.yml": DEPLOY_WORKFLOW,
+            ".github/workflows/ci.yml": PUSH_ONLY,
+            ".github/workflows/broken.yml": "on: push\njobs: 3\n",
+        },
+        "Workflows",
+    )
+    git_project.push("main")
+    main_sha = git_project.head()
+    both = PUSH_ONLY.replace("on: push", "on: [push, pull_request]")
+    git_project.commit({".github/workflows/ci.yml": both})
+    git_project.push("next")
+    viewer = Api(people["viewer"])
+    body = viewer.get("repositories/shop/workflows").json()
+    assert (body["ref"], body["sha"]) == ("refs/heads/main", main_sha)
+    by_path = {workflow["path"]: workflow for workflow in body["workflows"]}
+    assert sorted(by_path) == [
+        ".github/workflows/broken.yml",
+        ".github/workflows/ci.yml",
+        ".github/workflows/deploy.yml",
+    ]
+    deploy = by_path[".github/workflows/deploy.yml"]
+    assert deploy["name"] == "Deploy" and deploy["events"] == ["push", "workflow_dispatch"]
+    assert deploy["dispatch_inputs"] == [
+        {
+            "name": "target",
+            "description": "Where to deploy",
+            "required": True,
+            "default": None,
+            "type": "string",
+            "options": [],
+        }
+    ]
+    assert by_path[".github/workflows/ci.yml"]["dispatch_inputs"] == []
+    assert "broken.yml" in by_path[".github/workflows/broken.yml"]["problem"]
+    at_next = viewer.get("repositories/shop/workflows", ref="next").json()
+    ci = next(w for w in at_next["workflows"] if w["path"] == ".github/workflows/ci.yml")
+    assert ci["events"] == ["pull_request", "push"]
+    missing = viewer.get("repositories/shop/workflows", ref="gone")
+    assert missing.status_code == 400 and missing.json()["field"] == "ref"

@@ -32,6 +32,7 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/runs/{number}/jobs/{job}/steps/{index}/log"),
     ("get", "/api/repositories/{name}/runs/{number}/jobs/{job}/steps/{index}/log.txt"),
     ("get", "/api/repositories/{name}/secrets"),
+    ("get", "/api/repositories/{name}/workflows"),
     ("put", "/api/repositories/{name}/secrets/{secret_name}"),
     ("delete", "/api/repositories/{name}/secrets/{secret_name}"),
 }

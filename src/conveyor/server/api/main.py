@@ -11,7 +11,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from conveyor.server.accounts.auth import read_auth
-from conveyor.server.api import errors, logs, repositories, runs, secrets, tokens
+from conveyor.server.api import errors, logs, repositories, runs, secrets, tokens, workflows
 from conveyor.server.api.docs_access import login_or_token_required
 
 DESCRIPTION = """\
@@ -41,3 +41,4 @@ api.add_router("/repositories", repositories.router)
 api.add_router("/repositories", runs.router)
 api.add_router("/repositories", logs.router)
 api.add_router("/repositories", secrets.router)
+api.add_router("/repositories", workflows.router)

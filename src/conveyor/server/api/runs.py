@@ -14,6 +14,7 @@ from conveyor.server.accounts.models import Role
 from conveyor.server.api import lookups
 from conveyor.server.api.errors import ApiError, bad_input, conflict
 from conveyor.server.api.pagination import decode_cursor, encode_cursor
+from conveyor.server.api.refs import resolve_ref
 from conveyor.server.api.schemas import (
     ErrorOut,
     JobOut,
@@ -26,7 +27,6 @@ from conveyor.server.api.schemas import (
 )
 from conveyor.server.api.serialize import jobs_out, run_detail, run_summary, step_detail
 from conveyor.server.repos import git
-from conveyor.server.repos.models import Repository
 from conveyor.server.runs import services
 from conveyor.server.runs.models import Run, Status
 
@@ -135,37 +135,6 @@ def get_step(request: HttpRequest, name: str, number: int, job: int, index: int)
     return step_detail(run, found_job, lookups.step(found_job, index))
 
 
-def _resolve_ref(repository: Repository, ref: str | None, sha: str | None) -> tuple[str, str]:
-    """``(full ref, commit sha)`` for a trigger: the ref's tip, or ``sha`` when given."""
-    from conveyor.server.runs import workspace
-
-    wanted = (ref or repository.default_branch).strip()
-    if not wanted:
-        raise bad_input("ref", "must not be empty")
-    try:
-        mirror = workspace.update_mirror(repository)
-    except git.GitError as error:
-        raise ApiError(502, f"cannot fetch repository {repository.name!r}: {error}") from None
-    candidates = (
-        [wanted]
-        if wanted.startswith("refs/")
-        else [
-            f"refs/heads/{wanted}",
-            f"refs/tags/{wanted}",
-        ]
-    )
-    refs = git.list_refs(mirror)
-    full_ref = next((candidate for candidate in candidates if candidate in refs), None)
-    if full_ref is None:
-        raise bad_input("ref", f"no branch or tag {wanted!r} in repository {repository.name!r}")
-    if not sha:
-        return full_ref, refs[full_ref]
-    commit = git.resolve_commit(mirror, sha.strip())
-    if commit is None:
-        raise bad_input("sha", f"no commit {sha!r} in repository {repository.name!r}")
-    return full_ref, commit
-
-
 @router.post(
     "/{name}/runs",
     response={
@@ -187,7 +156,7 @@ def trigger(request: HttpRequest, name: str, body: TriggerIn) -> Reply[dict[str,
         )
     if body.event == "push" and body.inputs:
         raise bad_input("inputs", "only workflow_dispatch takes inputs")
-    ref, sha = _resolve_ref(repository, body.ref, body.sha)
+    ref, sha = resolve_ref(repository, body.ref, body.sha)
     payload: dict[str, Any] = {"ref": ref, "after": sha, "sender": {"login": user.username}}
     if body.event == "workflow_dispatch":
         payload = {"ref": ref, "inputs": dict(body.inputs), "sender": {"login": user.username}}

@@ -218,3 +218,30 @@ class TokenCreatedOut(TokenOut):
 
 RepositoryOut.model_rebuild()
 RepositoryCreatedOut.model_rebuild()
+
+
+class DispatchInputOut(Schema):
+    name: str
+    description: str
+    required: bool
+    default: Any = None
+    type: str = Field(description="string, boolean, number, choice or environment")
+    options: list[str]
+
+
+class WorkflowOut(Schema):
+    path: str
+    name: str
+    events: list[str] = Field(description="The events its on: names.")
+    dispatch_inputs: list[DispatchInputOut] = Field(
+        description="What workflow_dispatch asks for (empty if it is not dispatchable)."
+    )
+    problem: str | None = Field(
+        None, description="Why the workflow is invalid (it then runs only to fail, saying so)."
+    )
+
+
+class WorkflowsOut(Schema):
+    ref: str
+    sha: str
+    workflows: list[WorkflowOut]
