@@ -1,6 +1,6 @@
-"""Helpers (no tests) for the API tests: a cast of users — admin, member, viewer, outsider
-(a logged-in user with no profile), an inactive member and anonymous; each with an
-API token issued the real way."""
+"""Helpers (no tests) for the API tests: a cast of users — admin, a superuser without a
+profile, member, viewer, outsider (a user with no profile) and anonymous; each but
+anonymous with an API token issued the real way."""
 
 from __future__ import annotations
 
