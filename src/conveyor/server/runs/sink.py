@@ -31,8 +31,8 @@ from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Status, 
 from conveyor.workflow.model import Workflow
 
 CHUNK_CAP = 64 * 1024  # bytes of text in one LogChunk (a longer single line stays whole)
-QUEUE_SIZE = 256  # events waiting for the writer; a LogLines event is at most ~64 KiB
-BATCH_SIZE = 64  # events written in one transaction at most
+QUEUE_SIZE = 32  # events waiting for the writer; a LogLines event is at most ~64 KiB
+BATCH_SIZE = 32  # events written in one transaction at most
 
 logger = logging.getLogger("conveyor.server.runs")
 _CLOSE = object()
