@@ -137,6 +137,12 @@ def test_a_real_push_reaches_the_live_server_and_queues_a_run(
     assert "refs/heads/feature deleted: nothing to run" in pushed.stderr
     assert Run.objects.count() == 1
 
+    # An invalid workflow: the run fails at once, and the pusher is told why.
+    git_project.commit({".conveyor.yml": "on: push\nsteps:\n  - run: [oops\n"})
+    pushed = push_output(git_project)
+    assert "conveyor: refs/heads/main: run #2 (.conveyor.yml) failure" in pushed.stderr
+    assert "conveyor:   .conveyor.yml:4:1: YAML syntax error" in pushed.stderr
+
 
 # The endpoint itself, through Django's request stack.
 

@@ -111,11 +111,14 @@ def _run_json(run: Run) -> dict[str, Any]:
 def _messages(ref: str, runs: list[Run]) -> list[str]:
     if not runs:
         return [f"{ref}: no workflow runs on this push"]
-    return [
-        f"{ref}: run #{run.number} ({run.workflow_name or run.workflow_path}) {run.status}: "
-        f"{_run_json(run)['url']}"
-        for run in runs
-    ]
+    messages = []
+    for run in runs:
+        line = f"{ref}: run #{run.number} ({run.workflow_name or run.workflow_path}) {run.status}"
+        messages.append(f"{line}: {_run_json(run)['url']}")
+        if run.status == "failure" and run.reason:
+            # An invalid workflow fails at once: say why where the pusher is looking.
+            messages.extend(f"  {text}" for text in run.reason.splitlines()[:10])
+    return messages
 
 
 def _accepted(results: list[PushResult], extra_runs: list[Run] | None = None) -> JsonResponse:
