@@ -118,7 +118,11 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - name: Build
-        run: echo "Building..."
+        run: |
+          echo "::group::Set up"
+          echo "inside the group"
+          echo "::endgroup::"
+          echo "Building..."
       - name: Test
         run: |
           i=0
@@ -144,10 +148,10 @@ def test_a_running_run_shows_lines_live_fills_the_table_and_turns_the_badge(site
 
     # Lines arrive while the step runs: a tick appears, then a later one, with no reload.
     test_step = page.locator("details.step[data-number='2']")
-    test_step.locator(".line", has_text="tick 2").wait_for()
-    page.wait_for_function(
-        "document.querySelectorAll(\"details.step[data-number='2'] .line\").length >= 8"
-    )
+    test_step.locator(".lt", has_text=re.compile(r"^tick 2$")).wait_for()
+    lines = "document.querySelectorAll(\"details.step[data-number='2'] .line\").length"
+    shown = page.evaluate(lines)
+    page.wait_for_function(f"{lines} >= {shown + 4}")
     table = page.locator("#exec-table tbody tr")
     assert table.nth(0).locator("td").nth(3).inner_text().startswith("Succeeded")
     assert table.nth(1).locator("td").nth(3).inner_text() == "Running"
@@ -169,6 +173,26 @@ def test_a_running_run_shows_lines_live_fills_the_table_and_turns_the_badge(site
     # Every line the step printed is on the page once, numbered from 1.
     numbers = [int(n) for n in test_step.locator(".ln").all_inner_texts()]
     assert numbers == list(range(1, len(numbers) + 1))
+
+    # The group is collapsed; a line permalink opens what holds it and marks the line.
+    build_step = page.locator("details.step[data-number='1']")
+    group = build_step.locator("details.log-group")
+    assert group.locator("summary").text_content().strip().endswith("Set up")
+    assert group.get_attribute("open") is None
+    line_id = group.locator(".line", has_text="inside the group").get_attribute("id")
+    assert re.fullmatch(r"j\d+-s1-l\d+", line_id)
+    page.goto(f"{site.url}/repos/shop/runs/1/#{line_id}")
+    page.wait_for_selector(f"#{line_id}.line-target")
+    assert page.locator(f"#{line_id}").is_visible()
+    # Search finds lines across steps and opens them.
+    page.fill("#log-search", "tick 3")
+    page.wait_for_function("document.querySelectorAll('.line-hit').length > 0")
+    assert page.locator("#log-search-count").inner_text().endswith(("match", "matches"))
+    assert all("tick 3" in text for text in page.locator(".line-hit .lt").all_inner_texts())
+    # The raw log is the step's whole text.
+    href = build_step.locator("a.step-download").get_attribute("href")
+    raw = page.request.get(f"{site.url}{href}")
+    assert raw.text().splitlines()[1:3] == ["inside the group", "##[endgroup]"]
     context.close()
 
 

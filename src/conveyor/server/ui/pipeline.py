@@ -15,6 +15,7 @@ from typing import Any
 from conveyor.engine.events import Status as EngineStatus
 from conveyor.engine.pipeline_status import PipelineTracker, Stage
 from conveyor.server.runs.models import Job, LogChunk, Run, Status, Step
+from conveyor.server.ui.ansi import strip_ansi
 from conveyor.workflow.errors import Position
 from conveyor.workflow.model import Workflow
 
@@ -41,7 +42,7 @@ def _last_line(step_ids: list[int]) -> str:
         chunk = LogChunk.objects.filter(step_id=step_id).order_by("-seq").only("text").first()
         if chunk is None:
             continue
-        for line in reversed(chunk.text[-500:].split("\n")):
+        for line in reversed(strip_ansi(chunk.text[-500:]).split("\n")):
             line = line.strip()
             if line and not line.startswith("##["):
                 return line

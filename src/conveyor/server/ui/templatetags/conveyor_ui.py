@@ -66,6 +66,13 @@ def ago(moment: datetime | None) -> str:
 
 
 @register.filter
+def author_name(author: str) -> str:
+    """``Ada Lovelace`` of ``Ada Lovelace <ada@example.com>``."""
+    name = (author or "").split("<", 1)[0].strip()
+    return name or author
+
+
+@register.filter
 def ref_name(ref: str) -> str:
     for prefix in ("refs/heads/", "refs/tags/"):
         if ref.startswith(prefix):

@@ -30,8 +30,9 @@ def badge(request: HttpRequest, name: str) -> HttpResponse:
                 | Q(workflow_name=workflow)
                 | Q(workflow_path__endswith=f"/{workflow}")
             )
-        status = runs.order_by("-number").values_list("status", flat=True).first() or "unknown"
-        label = workflow or repository.name
+        latest = runs.order_by("-number").values_list("status", "workflow_name").first()
+        status, workflow_name = latest or ("unknown", "")
+        label = (workflow_name or workflow) if workflow else repository.name
         response = HttpResponse(badge_svg(label, status), content_type="image/svg+xml")
     # Badges sit in READMEs behind caching proxies (GitHub's camo): they must always ask again.
     response["Cache-Control"] = "no-cache, no-store, max-age=0, must-revalidate"

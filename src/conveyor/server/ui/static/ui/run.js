@@ -147,6 +147,8 @@
     const entry = logOf(stepId);
     if (!entry) return;
     const details = entry.log.closest("details.step");
+    // Follow the tail while the reader is at the bottom; leave them be once they scroll up.
+    const following = entry.log.scrollHeight - entry.log.scrollTop - entry.log.clientHeight < 40;
     const fragment = document.createDocumentFragment();
     let target = entry.target;
     const flush = function () {
@@ -178,6 +180,7 @@
       first.remove();
       entry.log.dataset.trimmed = "true";
     }
+    if (following) entry.log.scrollTop = entry.log.scrollHeight;
     if (searchBox.value) applySearch();
     if (!permalinkDone) openPermalink();
   }
