@@ -186,6 +186,7 @@ def test_concurrency_cancel_in_progress_cancels_the_older_run(repository, git_pr
     assert second.concurrency_group == "deploy-refs/heads/main"
     first = wait_for_run_end(first, timeout=10)
     assert first.status == "cancelled"
+    assert first.reason == ("cancelled: run #2 of concurrency group 'deploy-refs/heads/main'")
     second = wait_for_run_end(second)
     assert second.status == "success", second.reason
 
@@ -407,3 +408,46 @@ def test_run_numbers_are_unique_per_repository_under_concurrent_creation(reposit
     assert errors == []
     numbers = sorted(Run.objects.filter(repository=repository).values_list("number", flat=True))
     assert numbers == list(range(1, 21))
+
+
+def test_annotations_summaries_and_matrix_jobs_become_rows(repository, git_project, workers):
+    workflow = """\
+on: push
+jobs:
+  test:
+    runs-on: local
+    strategy:
+      matrix:
+        python: ["3.11", "3.12"]
+    steps:
+      - name: Check
+        run: |
+          echo "::error file=app.py,line=3,col=2,title=Bad call::broken on ${{ matrix.python }}"
+          echo "## Tested ${{ matrix.python }}" >> "$GITHUB_STEP_SUMMARY"
+  deploy:
+    runs-on: local
+    needs: test
+    steps:
+      - run: echo deploy
+"""
+    git_project.commit({".conveyor.yml": workflow})
+    [run] = push_and_create(repository, git_project)
+    run = wait_for_run_end(run)
+    assert run.status == "success", run.reason
+    jobs = list(run.jobs.order_by("order", "job_key"))
+    assert [(j.job_key, j.job_id, j.status) for j in jobs] == [
+        ("test (3.11)", "test", "success"),
+        ("test (3.12)", "test", "success"),
+        ("deploy", "deploy", "success"),
+    ]
+    assert jobs[0].matrix == {"python": "3.11"} and jobs[2].needs == ["test"]
+    step = Step.objects.get(job=jobs[1], index=0)
+    [annotation] = step.annotations.all()
+    assert (annotation.level, annotation.file, annotation.line, annotation.column) == (
+        "error",
+        "app.py",
+        3,
+        2,
+    )
+    assert annotation.title == "Bad call" and annotation.message == "broken on 3.12"
+    assert step.summary_markdown.strip() == "## Tested 3.12"

@@ -150,6 +150,10 @@ def _finish(run: Run, status: str, reason: str) -> None:
 
     close_old_connections()
     now = timezone.now()
+    if status == Status.CANCELLED:
+        # `cancel` recorded why (a person, or a newer run of the concurrency group).
+        asked = Run.objects.filter(pk=run.pk).values_list("reason", flat=True).first()
+        reason = asked or reason
     Run.objects.filter(pk=run.pk).update(status=status, reason=reason, finished_at=now)
     # Jobs and steps the engine could not report on end with the run.
     left = Status.CANCELLED if status == Status.CANCELLED else Status.FAILURE

@@ -312,7 +312,9 @@ def cancel(run: Run, reason: str = "cancelled") -> None:
         run.refresh_from_db()
         live.publish(run.id)
         return
-    if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(cancel_requested=True):
+    if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(
+        cancel_requested=True, reason=reason
+    ):
         execute.cancel_in_process(run.id)
         live.publish(run.id)
     run.refresh_from_db()
