@@ -5,11 +5,14 @@ table, the tracker, the concept flow) whenever the run changed, and ``log``
 events — one a LogChunk, a page of chunks at a time, after the chunk-id cursor
 (``?after=`` or the browser's ``Last-Event-ID`` on reconnect) — then sleeps in
 ``live.wait_for_change`` until the workers publish a change. Only one page of
-chunks is ever in memory, however long the log. ``end`` closes a finished run.
+chunks is ever in memory, however long the log; a fresh page gets only the tail
+of a huge step log (``skipped`` says how many lines it left out). ``end``
+closes a finished run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -22,7 +25,7 @@ from conveyor.server.accounts.permissions import role_required
 from conveyor.server.runs import live
 from conveyor.server.runs.models import Run, Step
 from conveyor.server.ui.live_state import run_state
-from conveyor.server.ui.logs import chunks_after, line_records
+from conveyor.server.ui.logs import chunks_after, line_records, tail_starts
 from conveyor.server.ui.views.lookup import run_of
 
 WAKE_TIMEOUT = 2.0  # seconds; the fallback for changes made by another process
@@ -42,28 +45,42 @@ def _cursor(request: HttpRequest) -> int:
         return 0
 
 
+Chunk = tuple[int, int, list[dict[str, Any]]]
+
+
 def _read(
-    run_id: int, cursor: int, with_state: bool
-) -> tuple[dict[str, Any] | None, list[tuple[int, int, list[dict[str, Any]]]], bool]:
-    run = Run.objects.get(pk=run_id)
+    run_id: int, cursor: int, with_state: bool, tails: dict[int, tuple[int, int]]
+) -> tuple[dict[str, Any] | None, list[Chunk], bool]:
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None:  # deleted while someone watched it
+        return None, [], True
     step_ids = list(Step.objects.filter(job__run_id=run_id).values_list("pk", flat=True))
     chunks = [
         (chunk.id, chunk.step_id, line_records(chunk.first_line, chunk.text))
-        for chunk in chunks_after(step_ids, cursor)
+        for chunk in chunks_after(step_ids, cursor, tails=tails)
     ]
     state = run_state(run) if with_state else None
     return state, chunks, run.finished
 
 
+def _tails(run_id: int) -> dict[int, tuple[int, int]]:
+    return tail_starts(list(Step.objects.filter(job__run_id=run_id).values_list("pk", flat=True)))
+
+
 async def _stream(run_id: int, cursor: int) -> AsyncIterator[str]:
     read = sync_to_async(_read)
     yield "retry: 1000\n\n"
+    # A fresh page gets the tail of huge logs; a reconnecting one goes on from its cursor.
+    tails = await sync_to_async(_tails)(run_id) if cursor == 0 else {}
+    for step_id, (_, skipped) in tails.items():
+        yield _message("skipped", {"step": step_id, "lines": skipped})
     state_version = -1
     state_sent_at = 0.0
     while True:
         version = live.version(run_id)
-        due = version != state_version and time.monotonic() - state_sent_at >= STATE_INTERVAL
-        state, chunks, finished = await read(run_id, cursor, due)
+        wait = STATE_INTERVAL - (time.monotonic() - state_sent_at)
+        due = version != state_version and wait <= 0
+        state, chunks, finished = await read(run_id, cursor, due, tails)
         if state is not None:
             state_version, state_sent_at = version, time.monotonic()
             yield _message("state", state, cursor)
@@ -73,13 +90,15 @@ async def _stream(run_id: int, cursor: int) -> AsyncIterator[str]:
         if chunks:
             continue  # more may be waiting: read the next page before sleeping
         if finished:
-            if state_version != version or state is None:
-                state, _, _ = await read(run_id, cursor, True)
-                yield _message("state", state, cursor)
+            if state is None:
+                state, _, _ = await read(run_id, cursor, True, tails)
+                if state is not None:
+                    yield _message("state", state, cursor)
             yield _message("end", {"status": state["run"]["status"] if state else ""}, cursor)
             return
         if version != state_version:
-            continue  # a change arrived while the last state was being throttled
+            await asyncio.sleep(max(wait, 0.0))  # a change came while the state was throttled
+            continue
         if not await live.wait_for_change(run_id, WAKE_TIMEOUT, since=version):
             yield ": still here\n\n"  # keeps proxies from closing an idle stream
 

@@ -243,6 +243,17 @@
     const data = JSON.parse(event.data);
     appendLines(data.step, data.lines);
   });
+  source.addEventListener("skipped", function (event) {
+    const data = JSON.parse(event.data);
+    const log = document.querySelector('.log[data-step="' + data.step + '"]');
+    if (!log) return;
+    const details = log.closest("details.step");
+    const note = document.createElement("div");
+    note.className = "log-skipped";
+    note.innerHTML = data.lines.toLocaleString() + ' earlier lines are not shown here: <a href="' +
+      details.querySelector("a.step-download").getAttribute("href") + '">the raw log</a> has them all.';
+    log.appendChild(note);
+  });
   source.addEventListener("end", function () {
     source.close();
     root.dataset.live = "ended";
