@@ -1,8 +1,9 @@
 """Run one command and measure it: wall time from start to exit, and peak memory.
 
 Peak memory is the larger of two figures: the sum of RSS over the whole process
-tree, sampled every `POLL_SECONDS` with psutil, and the kernel's exact peak RSS
-of the largest single process in the tree (from wait4). Sampling can miss a
+tree (forks that have not exec'd yet left out), sampled every `POLL_SECONDS`,
+and the kernel's exact peak RSS of the largest single process in the tree (from
+wait4). Sampling can miss a
 short spike; the kernel figure cannot, but it does not add processes up.
 
 Linux carries a forked child's RSS high-water mark across exec, so the kernel
@@ -57,9 +58,20 @@ def _tree_rss(root: psutil.Process) -> int:
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return 0
+    command_lines: dict[int, list[str]] = {}
+    for process in processes:
+        try:
+            command_lines[process.pid] = process.cmdline()
+        except psutil.Error:
+            command_lines[process.pid] = []
     total = 0
     for process in processes:
         try:
+            parent_pid = process.ppid()
+            # A child with its parent's command line is a fork that has not exec'd yet:
+            # its pages are the parent's, counting them again would double the figure.
+            if process is not root and command_lines.get(parent_pid) == command_lines[process.pid]:
+                continue
             total += process.memory_info().rss
         except psutil.Error:
             pass  # exited between listing and reading: nothing left to count

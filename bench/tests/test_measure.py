@@ -91,3 +91,15 @@ def test_summary_ignores_failed_runs() -> None:
     assert summary is not None
     assert summary.count == 3 and summary.median_seconds == 2.0 and summary.peak_rss_bytes == 30
     assert summarize([Sample(1.0, 1, 1, error="exit code 1")]) is None
+
+
+def test_a_fork_that_has_not_exec_d_is_not_counted_twice(tmp_path: Path) -> None:
+    # The parent holds 100 MiB and forks; the child shares those pages and never execs.
+    code = ALLOCATE.format(size=100 * MIB, hold=0) + (
+        "; import os; pid = os.fork()\n"
+        "if pid == 0: time.sleep(0.5); os._exit(0)\n"
+        "os.waitpid(pid, 0)"
+    )
+    sample = _run(tmp_path, [sys.executable, "-c", code])
+    assert sample.ok, sample.error
+    assert 100 * MIB <= sample.peak_rss_bytes < 150 * MIB
