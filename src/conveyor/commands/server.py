@@ -14,6 +14,9 @@ import os
 import secrets
 import signal
 import sys
+import threading
+import time
+from typing import Any
 
 from conveyor.cli import EXIT_INVALID, EXIT_OK
 
@@ -90,10 +93,11 @@ def _serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
-    print(
+    workers = settings.CONVEYOR_WORKERS
+    _announce_when_listening(
+        server,
         f"Conveyor server on {url}/ (data: {settings.DATA_DIR}, "
-        f"{settings.CONVEYOR_WORKERS} worker{'s' if settings.CONVEYOR_WORKERS != 1 else ''})",
-        flush=True,
+        f"{workers} worker{'s' if workers != 1 else ''})",
     )
     # uvicorn stops serving on SIGINT/SIGTERM, then raises the signal again to the handler
     # that was there before it: these turn that into an exception, so the runs are still
@@ -104,13 +108,30 @@ def _serve(args: argparse.Namespace) -> int:
         server.run()
     except _Stop:
         pass
+    except SystemExit:
+        # uvicorn exits when it cannot listen; it has said why (address in use, ...).
+        print(f"conveyor server: cannot listen on {args.host}:{args.port}", file=sys.stderr)
     finally:
         poller.stop()
         cancelled = pool.stop()
         if cancelled:
             print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)
+    if not server.started:
+        return EXIT_INVALID
     print("conveyor server: stopped", flush=True)
-    return EXIT_OK if server.started else EXIT_INVALID
+    return EXIT_OK
+
+
+def _announce_when_listening(server: Any, message: str) -> None:
+    """Print ``message`` once uvicorn accepts connections (not before: the port may be taken)."""
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            time.sleep(0.01)
+        if server.started:
+            print(message, flush=True)
+
+    threading.Thread(target=announce, name="announce", daemon=True).start()
 
 
 class _Stop(Exception):

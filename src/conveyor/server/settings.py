@@ -74,11 +74,17 @@ TEMPLATES = [
 ]
 
 _default_database = f"sqlite:///{DATA_DIR / 'conveyor.sqlite3'}"
-DATABASES = {
-    "default": dj_database_url.parse(
-        conf.env_str("DATABASE_URL") or _default_database, conn_max_age=0
-    )
-}
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            conf.env_str("DATABASE_URL") or _default_database, conn_max_age=0
+        )
+    }
+except ValueError as error:  # an unknown scheme or a malformed URL
+    raise conf.SettingError(
+        f"DATABASE_URL: {error} (expected e.g. postgres://user:password@host:5432/name "
+        "or sqlite:////absolute/path.sqlite3)"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Workers and web requests write at once: WAL lets readers go on while one writes,
     # the busy timeout makes a writer wait instead of failing, and IMMEDIATE takes the

@@ -24,6 +24,7 @@ from conveyor.engine.runner import run_workflow
 from conveyor.executors.base import Cancellation
 from conveyor.executors.local import LocalExecutor
 from conveyor.server.repos import git
+from conveyor.server.repos.crypto import SecretUnreadable
 from conveyor.server.runs import github, live, workspace
 from conveyor.server.runs.models import Run, Status
 from conveyor.server.runs.sink import DatabaseSink
@@ -105,6 +106,8 @@ def execute_run(run_id: int) -> str:
         status, reason = Status.FAILURE, str(invalid)
     except git.GitError as error:
         status, reason = Status.FAILURE, f"cannot check out {run.short_sha}: {error}"
+    except SecretUnreadable as error:
+        status, reason = Status.FAILURE, f"cannot read the secrets of {run.repository}: {error}"
     except BaseException as error:
         logger.exception("run %s of %s failed inside the server", run.number, run.repository)
         status, reason = Status.FAILURE, f"internal error: {type(error).__name__}: {error}"

@@ -188,7 +188,7 @@ def _create_numbered(**fields: Any) -> Run:
             with transaction.atomic():
                 # Locks the repository row on PostgreSQL; SQLite's IMMEDIATE transactions
                 # already let one writer at a time through.
-                Repository.objects.select_for_update().filter(pk=repository.pk).exists()
+                Repository.objects.select_for_update().only("pk").get(pk=repository.pk)
                 last = (
                     Run.objects.filter(repository=repository)
                     .order_by("-number")

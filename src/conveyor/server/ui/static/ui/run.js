@@ -108,8 +108,7 @@
 
     state.jobs.forEach(jobSection);
     state.steps.forEach(stepSection);
-    const noJobs = document.getElementById("no-jobs");
-    if (noJobs && state.jobs.length) noJobs.textContent = "Jobs: " + state.jobs.map(function (j) { return j.name; }).join(", ");
+    if (state.jobs.length && !document.getElementById("job-graph")) redrawGraph();
     Object.keys(state.graph).forEach(function (jobId) {
       const node = document.querySelector('#job-graph .node[data-job-id="' + CSS.escape(jobId) + '"]');
       if (node) node.dataset.status = state.graph[jobId];
@@ -119,6 +118,24 @@
         if (node.dataset.status === "queued" || node.dataset.status === "running") node.dataset.status = "skipped";
       });
     }
+  }
+
+  // The graph is laid out by the server: when the jobs first appear, take it from the page.
+  let graphPending = false;
+  function redrawGraph() {
+    if (graphPending) return;
+    graphPending = true;
+    fetch(location.pathname, {credentials: "same-origin"})
+      .then(function (response) { return response.text(); })
+      .then(function (html) {
+        const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("jobs-card");
+        if (fresh && fresh.querySelector("#job-graph")) {
+          document.getElementById("jobs-card").innerHTML = fresh.innerHTML;
+        } else {
+          graphPending = false; // not drawn yet: try again with the next state
+        }
+      })
+      .catch(function () { graphPending = false; });
   }
 
   // -- log lines ---------------------------------------------------------------------------
