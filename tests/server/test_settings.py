@@ -122,6 +122,7 @@ def test_server_help_lists_every_setting():
         ({"CONVEYOR_WORKERS": "many"}, [], "CONVEYOR_WORKERS='many': expected a whole number"),
         ({"CONVEYOR_DEBUG": "perhaps"}, [], "CONVEYOR_DEBUG='perhaps': expected true or false"),
         ({}, ["--port", "70000"], "--port 70000: not a TCP port"),
+        ({"DATABASE_URL": "nosuchdb://x/y"}, [], "DATABASE_URL: Scheme 'nosuchdb://' is unknown"),
     ],
 )
 def test_bad_settings_stop_the_server_with_a_clear_message(tmp_path, extra, args, message):
@@ -156,3 +157,25 @@ def test_first_start_creates_the_admin_and_prints_how_to_log_in(capsys, monkeypa
     ensure_admin("http://127.0.0.1:8000")  # the second start says nothing
     assert capsys.readouterr().out == ""
     assert os.environ["DJANGO_SETTINGS_MODULE"] == "conveyor.server.settings"
+
+
+def test_a_port_already_taken_stops_the_server_with_a_clear_message(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        completed = subprocess.run(
+            [sys.executable, "-m", "conveyor", "server", "--port", str(port)],
+            env=server_environment(tmp_path / "d"),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+    assert completed.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in completed.stderr
+    assert "address already in use" in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert "Conveyor server on" not in completed.stdout
