@@ -234,6 +234,7 @@ def test_log_in_run_a_workflow_with_an_input_and_cancel_it(site, browser):
     page.wait_for_url(re.compile(r".*/repos/shop/runs/\d+/$"))
     page.locator(".line", has_text="greeting is bonjour from the browser").wait_for()
     assert page.locator("#run[data-status=running]").count() == 1
+    page.locator("#job-graph .node[data-job-id=greet][data-status=running]").wait_for()
 
     page.click("#cancel-form button")
     page.wait_for_selector("#run[data-status=cancelled]", timeout=15_000)

@@ -173,6 +173,20 @@ def test_the_run_page_draws_the_flow_graph_tables_annotations_and_summary(cast, 
     assert "alert(1)" not in page and 'href="javascript:' not in page
 
 
+def test_the_page_of_an_invalid_workflows_run_says_where_it_is_wrong(cast, repository, git_project):
+    git_project.commit({".conveyor.yml": "on: push\nsteps:\n  - name: Oops\n    rnu: x\n"})
+    before, after = git_project.push()
+    [run] = services.create_runs_for_event(
+        repository, event="push", ref="refs/heads/main", sha=after, before_sha=before
+    )
+    page = cast["viewer"].get(f"/repos/shop/runs/{run.number}/").content.decode()
+    reason = re.search(r'<p id="run-reason"[^>]*>(.*?)</p>', page, re.S).group(1)
+    assert re.search(r"\.conveyor\.yml:\d+:\d+", reason), reason
+    assert "No job ran." in page
+    flow = re.findall(r'<span class="flow-name">([^<]*)</span>', page)
+    assert flow == ["Commit", "Trigger", "Pipeline", "Production", "Feedback"]
+
+
 def test_the_download_is_the_steps_whole_log(cast, finished_run):
     async_to_sync(_the_download_is_the_steps_whole_log)(cast, finished_run)
 
