@@ -28,6 +28,7 @@ class Contestant:
     # What went wrong the first time (with the tool's stderr tail), for the report.
     failure_detail: str = ""
     skipped_reason: str = ""
+    budget_note: str = ""
 
     @property
     def summary(self) -> Summary | None:
@@ -198,7 +199,7 @@ def _absolutes(results: Results) -> list[str]:
         stdout = (
             format_bytes(max(contestant.output_bytes)) if contestant.output_bytes else "—"
         )
-        note = contestant.skipped_reason or (
+        note = contestant.skipped_reason or contestant.budget_note or (
             _one_line(contestant.failure_detail) if contestant.failure_detail else ""
         )
         rows.append(

@@ -125,3 +125,18 @@ def test_bad_tool_name_is_a_clear_error() -> None:
     assert completed.returncode != 0
     assert "unknown tool(s) jenkins" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_slow_tool_stops_at_its_time_budget_and_the_others_go_on(tmp_path: Path) -> None:
+    def tool(name: str, delay: float) -> Tool:
+        return Tool(name, lambda workload: {"run.sh": render_bash_script(workload)},
+                    ["bash", "-c", f"sleep {delay} && bash run.sh"])
+
+    for folder in ("markers", "logs"):
+        (tmp_path / folder).mkdir()
+    bench = Bench({"slow": tool("slow", 0.2), "fast": tool("fast", 0)}, all_workloads(1),
+                  tmp_path, timeout_seconds=60, budget_seconds=0.5)
+    bench.run_group("a", ["a"], repetitions=6)
+    slow, fast = bench.contestants
+    assert len(slow.samples) == 3 and "stopped after 3 of 6 runs" in slow.budget_note
+    assert len(fast.samples) == 6 and not fast.budget_note
