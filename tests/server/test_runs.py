@@ -106,6 +106,33 @@ def test_only_workflows_whose_on_accepts_the_event_run(repository, git_project):
     assert [r.number for r in runs] == [1]
 
 
+def test_a_deleted_branch_starts_nothing(repository, git_project):
+    git_project.commit({".conveyor.yml": SEED_WORKFLOW})
+    git_project.push()
+    runs = services.create_runs_for_event(
+        repository, event="push", ref="refs/heads/main", sha="0" * 40, before_sha="1" * 40
+    )
+    assert runs == [] and Run.objects.count() == 0
+
+
+def test_dispatching_a_workflow_without_workflow_dispatch_says_why(repository, git_project):
+    sha = git_project.commit(
+        {
+            ".github/workflows/ci.yml": "on: push\njobs:\n  a:\n"
+            "    runs-on: x\n    steps:\n      - run: echo a\n"
+        }
+    )
+    git_project.push()
+    with pytest.raises(services.RunRequestInvalid, match="does not run on workflow_dispatch"):
+        services.create_runs_for_event(
+            repository,
+            event="workflow_dispatch",
+            ref="refs/heads/main",
+            sha=sha,
+            only_workflow=".github/workflows/ci.yml",
+        )
+
+
 def test_an_invalid_workflow_gives_a_failed_run_naming_the_place(repository, git_project):
     git_project.commit({".conveyor.yml": "on: push\nsteps:\n  - name: Build\n    runn: make\n"})
     [run] = push_and_create(repository, git_project)

@@ -28,7 +28,12 @@ from conveyor.workflow.discovery import ROOT_FILES
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.load import parse_workflow
 from conveyor.workflow.model import Workflow
-from conveyor.workflow.triggers import EventInfo, accepts, coerce_dispatch_inputs
+from conveyor.workflow.triggers import (
+    EventInfo,
+    accepts,
+    coerce_dispatch_inputs,
+    describe_rejection,
+)
 
 logger = logging.getLogger("conveyor.server.runs")
 
@@ -88,6 +93,8 @@ def create_runs_for_event(
     from conveyor.server.runs import workspace
 
     payload = dict(payload or {})
+    if sha == git.ZERO_SHA:
+        return []  # a deleted branch or tag: nothing to build
     mirror = str(workspace.mirror_with_commit(repository, sha))
     sha = git.resolve_commit(mirror, sha) or sha
     commit = git.commit_info(mirror, sha)
@@ -121,6 +128,9 @@ def create_runs_for_event(
             runs.append(_invalid_run(common, path, str(invalid)))
             continue
         if not accepts(workflow.on, info):
+            if only_workflow is not None:
+                why = describe_rejection(workflow.on, info)
+                raise RunRequestInvalid(f"{path}: {why}")
             continue
         run_inputs: dict[str, Any] = {}
         if event == "workflow_dispatch":
