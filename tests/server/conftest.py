@@ -7,7 +7,9 @@ uses ``data_dir`` gets its own mirrors and workspaces under ``tmp_path``.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from typing import Any
 import pytest
 
 _SESSION_DATA = tempfile.mkdtemp(prefix="conveyor-test-data-")
+atexit.register(shutil.rmtree, _SESSION_DATA, True)
 os.environ["CONVEYOR_DATA"] = _SESSION_DATA
 os.environ["DJANGO_SETTINGS_MODULE"] = "conveyor.server.settings"
 os.environ.setdefault("CONVEYOR_WORKERS", "2")
