@@ -16,6 +16,7 @@ from pathlib import Path
 
 from workloads import (
     Workload,
+    render_bash_process_per_step,
     render_bash_script,
     render_conveyor_file,
     render_github_workflow,
@@ -108,6 +109,11 @@ def _bash() -> Tool:
     )
 
 
+def _bash_process_per_step() -> Tool:
+    # What any runner that starts `bash -e FILE` per step can't go below on this machine.
+    return Tool("bash-per-step", render_bash_process_per_step, ["bash", "run.sh"])
+
+
 def _python_startup() -> Tool:
     # The floor for any Python CLI: the interpreter starting and exiting.
     return Tool(
@@ -119,5 +125,6 @@ def _python_startup() -> Tool:
 
 
 def all_tools() -> dict[str, Tool]:
-    tools = [_conveyor(), _act(), _gitlab_ci_local(), _bash(), _python_startup()]
+    tools = [_conveyor(), _act(), _gitlab_ci_local(), _bash(), _bash_process_per_step(),
+             _python_startup()]
     return {tool.name: tool for tool in tools}

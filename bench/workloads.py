@@ -168,12 +168,38 @@ def render_gitlab_ci(workload: Workload) -> str:
     return _dump(document)
 
 
+def _step_file(job: Job, index: int) -> str:
+    return f"steps/{job.job_id}-{index:03d}.sh"
+
+
 def render_bash_script(workload: Workload) -> str:
     """The floor: the same commands in one bash process, independent jobs in parallel."""
+    bodies = {
+        job.job_id: [line for step in job.steps for line in step.command.splitlines()]
+        for job in workload.jobs
+    }
+    return _bash_job_graph(workload, bodies)
+
+
+def render_bash_process_per_step(workload: Workload) -> dict[str, str]:
+    """The floor for a runner: each step its own `bash -e FILE` process, as GitHub runs them."""
+    files = {
+        _step_file(job, index): step.command + "\n"
+        for job in workload.jobs for index, step in enumerate(job.steps, start=1)
+    }
+    bodies = {
+        job.job_id: [f"bash -e {_step_file(job, index)}" for index in range(1, len(job.steps) + 1)]
+        for job in workload.jobs
+    }
+    files["run.sh"] = _bash_job_graph(workload, bodies)
+    return files
+
+
+def _bash_job_graph(workload: Workload, bodies: dict[str, list[str]]) -> str:
     lines = ["set -e"]
     for job in workload.jobs:
         lines.append(f"job_{job.job_id}() {{")
-        lines.extend(f"  {line}" for step in job.steps for line in step.command.splitlines())
+        lines.extend(f"  {line}" for line in bodies[job.job_id])
         lines.append("}")
     done: set[str] = set()
     remaining = list(workload.jobs)
