@@ -230,6 +230,15 @@ async def _the_stream_of_a_finished_run_sends_state_every_line_and_end(cast, fin
         "deploy Stage",
     ]
     assert state["graph"] == {"build": "success", "test": "failure", "deploy": "skipped"}
+    [note] = state["annotations"]
+    assert (note["level"], note["message"], note["file"], note["line"]) == (
+        "warning",
+        "Careful here",
+        "app.py",
+        3,
+    )
+    [summary] = state["summaries"]
+    assert "<strong>bold</strong>" in summary["html"] and "alert(1)" not in summary["html"]
     lines = [line for kind, data in events if kind == "log" for line in data["lines"]]
     stored = await sync_to_async(
         lambda: sum(c.line_count for c in LogChunk.objects.filter(step__job__run=finished_run))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.server.runs.models import Run
+from conveyor.server.ui.notes import annotation_records, summaries_of
 from conveyor.server.ui.pipeline import combined_status, picture_of
 from conveyor.server.ui.templatetags.conveyor_ui import duration_text
 
@@ -46,6 +47,8 @@ def run_state(run: Run) -> dict[str, Any]:
             for job in jobs
             for step in job.steps.all()
         ],
+        "annotations": annotation_records(run),
+        "summaries": summaries_of(jobs),
         "graph": {job_id: combined_status(statuses) for job_id, statuses in graph.items()},
         **picture.as_dict(),
     }

@@ -12,10 +12,10 @@ from django.shortcuts import render
 
 from conveyor.server.accounts.permissions import can_trigger, role_required
 from conveyor.server.repos.models import Repository
-from conveyor.server.runs.models import Annotation, Run, Status
+from conveyor.server.runs.models import Run, Status
 from conveyor.server.ui.dispatchable import mirror_view
 from conveyor.server.ui.graph import job_graph
-from conveyor.server.ui.markdown import render_summary
+from conveyor.server.ui.notes import annotations_of, summaries_of
 from conveyor.server.ui.pipeline import picture_of
 from conveyor.server.ui.views.lookup import repository_named, run_of
 
@@ -125,17 +125,8 @@ def run_page(request: HttpRequest, name: str, number: int) -> HttpResponse:
     run = run_of(name, number)
     jobs = list(run.jobs.prefetch_related("steps"))
     picture = picture_of(run, jobs)
-    annotations = list(
-        Annotation.objects.filter(step__job__run=run)
-        .select_related("step", "step__job")
-        .order_by("id")
-    )
-    summaries = [
-        {"job": job, "step": step, "html": render_summary(step.summary_markdown)}
-        for job in jobs
-        for step in job.steps.all()
-        if step.summary_markdown
-    ]
+    annotations = annotations_of(run)
+    summaries = summaries_of(jobs)
     failed_jobs = any(job.status == Status.FAILURE for job in jobs)
     context = {
         "repository": run.repository,

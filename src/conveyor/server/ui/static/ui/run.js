@@ -106,6 +106,7 @@
         "</td><td>" + escapeText(row.result) + "</td><td>" + escapeText(row.next_step) + "</td></tr>";
     }).join("");
 
+    applyNotes(state.annotations, state.summaries);
     state.jobs.forEach(jobSection);
     state.steps.forEach(stepSection);
     if (state.jobs.length && !document.getElementById("job-graph")) redrawGraph();
@@ -118,6 +119,29 @@
         if (node.dataset.status === "queued" || node.dataset.status === "running") node.dataset.status = "skipped";
       });
     }
+  }
+
+  let notesShown = null;
+  function applyNotes(annotations, summaries) {
+    const key = JSON.stringify([annotations, summaries]);
+    if (key === notesShown) return;
+    notesShown = key;
+    document.getElementById("annotations-card").hidden = annotations.length === 0;
+    document.getElementById("annotations").innerHTML = annotations.map(function (note) {
+      let place = "";
+      if (note.file) {
+        place = ' · <span class="mono">' + escapeText(note.file) + (note.line ? ":" + note.line : "") +
+          (note.line && note.column ? ":" + note.column : "") + "</span>";
+      }
+      return '<li class="annotation annotation-' + escapeText(note.level) + '"><span class="annotation-level">' +
+        escapeText(note.level) + "</span><div>" + (note.title ? "<strong>" + escapeText(note.title) + "</strong> " : "") +
+        escapeText(note.message) + '<div class="muted small">' + escapeText(note.where) + place + "</div></div></li>";
+    }).join("");
+    // Summary HTML was sanitised on the server (nh3) before it was sent.
+    document.getElementById("summaries").innerHTML = summaries.map(function (summary) {
+      return '<section class="card summary"><h2 class="section-title">Summary · ' + escapeText(summary.title) +
+        '</h2><div class="markdown">' + summary.html + "</div></section>";
+    }).join("");
   }
 
   // The graph is laid out by the server: when the jobs first appear, take it from the page.
