@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from conveyor.engine.masking import Masker
@@ -112,13 +113,28 @@ def execute_run(run_id: int) -> str:
         logger.exception("run %s of %s failed inside the server", run.number, run.repository)
         status, reason = Status.FAILURE, f"internal error: {type(error).__name__}: {error}"
         if isinstance(error, KeyboardInterrupt | SystemExit):
-            _finish(run, status, masker.mask(reason))
+            _finish_with_retries(run, status, masker.mask(reason))
             raise
     finally:
         with _registry_lock:
             _registry.pop(run.pk, None)
-    _finish(run, status, masker.mask(reason))
+    _finish_with_retries(run, status, masker.mask(reason))
     return status
+
+
+def _finish_with_retries(run: Run, status: str, reason: str, attempts: int = 5) -> None:
+    """Record the end; a busy or briefly unreachable database is tried again, since a run
+    whose end is not recorded would stay ``running`` until the next start-up."""
+    for attempt in range(1, attempts + 1):
+        try:
+            _finish(run, status, reason)
+            return
+        except DatabaseError:
+            if attempt == attempts:
+                raise
+            logger.warning("recording the end of run %s failed; trying again", run.pk)
+            close_old_connections()
+            time.sleep(0.5 * attempt)
 
 
 def _run_in_workspace(
