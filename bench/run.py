@@ -20,13 +20,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from importtime import import_time_report
-from machine import describe_machine, describe_versions
-from measure import run_measured
-from peers import BENCH_DIR, REPO_DIR, Tool, all_tools, prepare_project
-from profiling import profile_report
-from report import Contestant, Results, render_report
-from workloads import Workload, all_workloads
+try:
+    from importtime import import_time_report
+    from machine import describe_machine, describe_versions
+    from measure import run_measured
+    from peers import BENCH_DIR, REPO_DIR, Tool, all_tools, prepare_project
+    from profiling import profile_report
+    from report import Contestant, Results, render_report
+    from workloads import Workload, all_workloads
+except ModuleNotFoundError as missing:  # PyYAML or psutil: not the project's interpreter
+    raise SystemExit(
+        f"bench: {missing}; run it with the project's venv: .venv/bin/python bench/run.py"
+    ) from None
 
 RESULTS_DIR = BENCH_DIR / "results"
 STDERR_TAIL_CHARS = 1500
