@@ -129,7 +129,9 @@ jobs:
           while [ ! -e {gate} ]; do i=$((i+1)); echo "tick $i"; sleep 0.2; done
           echo "gate open"
       - name: Deploy
-        run: echo "Deploying to server..."
+        run: |
+          echo "Deploying to server..."
+          echo "### Deployed to *production*" >> "$GITHUB_STEP_SUMMARY"
 """
 
 
@@ -170,6 +172,8 @@ def test_a_running_run_shows_lines_live_fills_the_table_and_turns_the_badge(site
     assert page.locator("#run-pipeline-status").inner_text() == "Deployed"
     assert page.locator("#flow li[data-status=success]").count() == 7  # every stage reached
     assert badge_colour(badge_page, badge) == BADGE_COLOURS["success"]
+    # The step summary written at the end shows up without a reload, as Markdown.
+    assert page.locator("#summaries .markdown h3 em").inner_text() == "production"
     # Every line the step printed is on the page once, numbered from 1.
     numbers = [int(n) for n in test_step.locator(".ln").all_inner_texts()]
     assert numbers == list(range(1, len(numbers) + 1))

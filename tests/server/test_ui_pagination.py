@@ -122,6 +122,9 @@ def test_the_dashboard_reads_branches_and_trend_from_indexes(cast, crowded):
     for branch in ["main", *(f"feature-{n}" for n in range(5, 10))]:
         assert f">{branch}</a>" in html, branch
     assert html.count('class="trend-bar') == 20 + 3
+    # Of runs 99,981..100,000, those whose number % 5 is 0, 2 or 4 succeeded.
+    assert "12 of the last 20 finished runs passed" in html
+    assert "3 of the last 3 finished runs passed" in html
     queries = runs_queries(captured)
     assert len(queries) == 6  # three a repository, whatever its number of runs
     for sql in queries:

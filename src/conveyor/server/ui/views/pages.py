@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,6 +39,19 @@ class RepositoryCard:
     branches: list[Run]  # the last run of each recently built branch
     trend: list[Run]  # the latest runs, oldest first
     last: Run | None
+
+    @property
+    def finished(self) -> list[Run]:
+        return [run for run in self.trend if run.finished and run.status != Status.SKIPPED]
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for run in self.finished if run.status == Status.SUCCESS)
+
+    @property
+    def median_duration(self) -> timedelta | None:
+        durations = sorted(run.duration for run in self.finished if run.duration is not None)
+        return durations[len(durations) // 2] if durations else None
 
 
 def _repository_card(repository: Repository) -> RepositoryCard:
