@@ -8,7 +8,6 @@ for a number) raises ``SettingError`` naming the variable and what it expected.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +143,8 @@ def kept_value(path: Path, make: Callable[[], str]) -> str:
 
 
 def secret_key(data: Path) -> str:
+    import secrets  # here: `conveyor --help` reads this module and must start fast
+
     return env_str("CONVEYOR_SECRET_KEY") or kept_value(
         data / "secret_key", lambda: secrets.token_urlsafe(50)
     )
