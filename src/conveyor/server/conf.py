@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -17,11 +16,15 @@ class SettingError(Exception):
     """An environment variable holds a value the server cannot use."""
 
 
-@dataclass(frozen=True)
 class Setting:
-    name: str
-    default: str  # as shown in --help
-    help: str
+    """One environment variable the server reads (a plain class: dataclasses cost start-up)."""
+
+    __slots__ = ("default", "help", "name")
+
+    def __init__(self, name: str, default: str, help: str) -> None:
+        self.name = name
+        self.default = default  # as shown in --help
+        self.help = help
 
 
 SETTINGS: tuple[Setting, ...] = (
