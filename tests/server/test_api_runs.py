@@ -130,8 +130,8 @@ def test_trigger_checks_ref_workflow_and_inputs(
     assert "deploy.yml" in missing  # says which workflows there are
     not_dispatchable = trigger(member, workflow=".github/workflows/ci.yml").json()["detail"]
     assert not_dispatchable == (
-        "workflow: .github/workflows/ci.yml does not run on workflow_dispatch "
-        "(its on: has no workflow_dispatch)"
+        "workflow: .github/workflows/ci.yml: the workflow does not run on workflow_dispatch "
+        "(it runs on: push)"
     )
     assert Run.objects.count() == 0
 

@@ -174,8 +174,7 @@ def trigger(request: HttpRequest, name: str, body: TriggerIn) -> Reply[dict[str,
             only_workflow=(body.workflow or "").strip() or None,
         )
     except services.RunRequestInvalid as invalid:
-        field = "workflow" if str(invalid).startswith("no workflow") else "inputs"
-        raise bad_input(field, str(invalid)) from None
+        raise bad_input(invalid.field or "inputs", str(invalid)) from None
     except git.GitError as error:
         raise ApiError(502, f"cannot read repository {repository.name!r}: {error}") from None
     if not runs:

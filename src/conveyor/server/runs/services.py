@@ -42,7 +42,14 @@ ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 
 
 class RunRequestInvalid(Exception):
-    """A request for runs that cannot be met (unknown workflow, bad inputs): says why."""
+    """A request for runs that cannot be met (unknown workflow, bad inputs): says why.
+
+    ``field`` names the part of the request at fault (``workflow``, ``inputs``), for
+    the API's error body."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def workflow_files(mirror: str, sha: str) -> list[str]:
@@ -105,7 +112,8 @@ def create_runs_for_event(
         if only_workflow not in files:
             listed = ", ".join(files) if files else "none"
             raise RunRequestInvalid(
-                f"no workflow {only_workflow!r} at {sha[:7]} (workflows there: {listed})"
+                f"no workflow {only_workflow!r} at {sha[:7]} (workflows there: {listed})",
+                field="workflow",
             )
         files = [only_workflow]
     info = _event_info(event, ref, payload, changed_paths)
@@ -130,7 +138,7 @@ def create_runs_for_event(
         if not accepts(workflow.on, info):
             if only_workflow is not None:
                 why = describe_rejection(workflow.on, info)
-                raise RunRequestInvalid(f"{path}: {why}")
+                raise RunRequestInvalid(f"{path}: {why}", field="workflow")
             continue
         run_inputs: dict[str, Any] = {}
         if event == "workflow_dispatch":
@@ -139,7 +147,7 @@ def create_runs_for_event(
                     workflow.on.inputs, {k: v for k, v in (inputs or {}).items()}
                 )
             except ValueError as error:
-                raise RunRequestInvalid(f"{path}: {error}") from None
+                raise RunRequestInvalid(f"{path}: {error}", field="inputs") from None
         runs.append(_queue_run(workflow, common, path, run_inputs))
     return runs
 
