@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from conveyor.server.runs.models import Job
 from conveyor.server.ui.pipeline import combined_status
 
-NODE_WIDTH = 200
+NODE_WIDTH = 180
 NODE_HEIGHT = 44
-COLUMN_GAP = 60
+COLUMN_GAP = 48
 ROW_GAP = 16
 
 
@@ -38,6 +38,13 @@ class Graph:
     edges: list[tuple[Node, Node]] = field(default_factory=list)
     width: int = 0
     height: int = 0
+    node_width: int = NODE_WIDTH
+    node_height: int = NODE_HEIGHT
+
+    @property
+    def min_width(self) -> int:
+        """Narrower than this the names get too small to read: scroll instead."""
+        return int(self.width * 0.7)
 
     def edge_paths(self) -> list[dict[str, object]]:
         """SVG cubic curves from the right edge of a needed job to the left edge of its user."""
