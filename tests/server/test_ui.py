@@ -354,6 +354,16 @@ def test_a_member_runs_a_workflow_with_an_input(cast, repository, git_project, w
     assert "greeting=bonjour" in "".join(c.text for c in build.log_chunks.all())
 
 
+def test_a_local_repository_never_built_offers_its_workflows_to_run(cast, repository, git_project):
+    git_project.commit({".github/workflows/ci.yml": support.RICH_WORKFLOW})
+    git_project.push()  # straight to the bare repository: the server has not seen it
+    page = cast["member"].get("/repos/shop/").content.decode()
+    assert 'data-workflow=".github/workflows/ci.yml"' in page
+    assert "<option selected>main</option>" in page
+    # A viewer sees the runs, not the form.
+    assert "data-workflow=" not in cast["viewer"].get("/repos/shop/").content.decode()
+
+
 def test_dispatch_with_an_unknown_input_or_branch_says_why(cast, repository, git_project, workers):
     wait_for_run_end(push_rich_workflow(repository, git_project))
     member = cast["member"]

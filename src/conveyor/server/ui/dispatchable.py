@@ -1,8 +1,8 @@
 """The workflows of a repository's default branch that can be run by hand (workflow_dispatch).
 
 Read from the server's mirror of the repository as it is (a page view never
-fetches: that is the triggers' job), so a repository not mirrored yet simply
-offers nothing to run.
+fetches: that is the triggers' job). A local repository not mirrored yet is
+cloned on the spot (quick); a remote one offers nothing until its first fetch.
 """
 
 from __future__ import annotations
@@ -37,7 +37,13 @@ class MirrorView:
 def mirror_view(repository: Repository) -> MirrorView:
     mirror = workspace.mirror_path(repository)
     if not (mirror / "HEAD").exists():
-        return MirrorView()
+        if not repository.is_local:
+            return MirrorView()
+        # A local repository not built yet: cloning it is quick, and lets a workflow run by hand.
+        try:
+            workspace.update_mirror(repository)
+        except git.GitError:
+            return MirrorView()
     try:
         refs = git.list_refs(mirror)
     except git.GitError:
