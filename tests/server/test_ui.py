@@ -126,7 +126,9 @@ def test_every_role_sees_every_page(cast, finished_run, role):
 def test_a_viewer_may_not_cancel_rerun_or_dispatch(cast, repository, git_project):
     run = push_rich_workflow(repository, git_project)
     viewer = cast["viewer"]
-    assert viewer.post(f"/repos/shop/runs/{run.number}/cancel").status_code == 403
+    refused = viewer.post(f"/repos/shop/runs/{run.number}/cancel")
+    assert refused.status_code == 403
+    assert b"This needs the role member or admin; your role is viewer." in refused.content
     assert viewer.post(f"/repos/shop/runs/{run.number}/rerun").status_code == 403
     dispatch = {"workflow": ".github/workflows/ci.yml", "branch": "main", "input.greeting": "x"}
     assert viewer.post("/repos/shop/dispatch", dispatch).status_code == 403
@@ -136,9 +138,12 @@ def test_a_viewer_may_not_cancel_rerun_or_dispatch(cast, repository, git_project
 
 def test_unknown_repositories_and_runs_are_404_naming_them(cast, repository):
     admin = cast["admin"]
-    assert admin.get("/repos/nope/").status_code == 404
+    unknown = admin.get("/repos/nope/")
+    assert unknown.status_code == 404
+    assert b"No repository named &#x27;nope&#x27;" in unknown.content
     missing = admin.get("/repos/shop/runs/99/")
     assert missing.status_code == 404
+    assert b"Repository &#x27;shop&#x27; has no run #99" in missing.content
     assert admin.get("/repos/shop/runs/1/log/1/1.txt").status_code == 404
 
 
