@@ -54,3 +54,46 @@ def test_markdown_summary_renders_tables_and_drops_anything_active():
     assert 'href="https://example.com"' in html and 'rel="noopener noreferrer nofollow"' in html
     for bad in ("onerror", "javascript:", "<script", "alert(3)", "<iframe", "style="):
         assert bad not in html, bad
+
+
+def test_the_job_graph_puts_jobs_in_columns_by_needs_and_merges_matrix_instances():
+    from conveyor.server.runs.models import Job
+    from conveyor.server.ui.graph import COLUMN_GAP, NODE_HEIGHT, NODE_WIDTH, ROW_GAP, job_graph
+
+    def job(pk: int, job_id: str, needs: list[str], status: str, name: str = "") -> Job:
+        return Job(pk=pk, job_id=job_id, job_key=name or job_id, name=name or job_id,
+                   needs=needs, status=status)  # fmt: skip
+
+    graph = job_graph(
+        [
+            job(1, "lint", [], "success"),
+            job(2, "build", [], "success"),
+            job(3, "test", ["lint", "build"], "success", "test (3.11)"),
+            job(4, "test", ["lint", "build"], "failure", "test (3.12)"),
+            job(5, "deploy", ["test"], "skipped"),
+            job(6, "docs", ["build"], "running"),
+        ]
+    )
+    placed = {
+        node.job_id: (node.column, node.row, node.status, node.instances) for node in graph.nodes
+    }
+    assert placed == {
+        "lint": (0, 0, "success", 1),
+        "build": (0, 1, "success", 1),
+        "test": (1, 0, "failure", 2),
+        "deploy": (2, 0, "skipped", 1),
+        "docs": (1, 1, "running", 1),
+    }
+    assert {(a.job_id, b.job_id) for a, b in graph.edges} == {
+        ("lint", "test"),
+        ("build", "test"),
+        ("test", "deploy"),
+        ("build", "docs"),
+    }
+    assert graph.width == 3 * NODE_WIDTH + 2 * COLUMN_GAP
+    assert graph.height == 2 * NODE_HEIGHT + ROW_GAP
+    assert [node.name for node in graph.nodes if node.job_id == "test"] == ["test"]
+    # Each edge leaves the right side of the needed job and enters the left of the next.
+    for path, (source, target) in zip(graph.edge_paths(), graph.edges, strict=True):
+        assert path["d"].startswith(f"M{source.x + NODE_WIDTH},")
+        assert path["d"].split(" ")[-1].startswith(f"{target.x},")
