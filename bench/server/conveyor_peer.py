@@ -42,14 +42,19 @@ class ConveyorServer:
 
     @classmethod
     def start(cls, root: Path, workers: int, python: str = sys.executable,
-              timeout_seconds: float = 60.0) -> ConveyorServer:
+              timeout_seconds: float = 60.0, profile_to: Path | None = None) -> ConveyorServer:
+        """With `profile_to`, the server runs under bench/profiling.py (cProfile, every
+        thread) and writes its statistics there when it stops."""
         data = root / "conveyor-data"
         data.mkdir(parents=True)
         port = free_port()
         env = {name: value for name, value in os.environ.items()
                if not name.startswith("CONVEYOR_") and name != "DJANGO_SETTINGS_MODULE"}
         env.update(CONVEYOR_ADMIN_PASSWORD=ADMIN_PASSWORD, NO_COLOR="1")
-        command = [python, "-m", "conveyor", "server", "--host", "127.0.0.1",
+        launcher = ["-m", "conveyor"]
+        if profile_to is not None:
+            launcher = [str(REPO_DIR / "bench" / "profiling.py"), str(profile_to)]
+        command = [python, *launcher, "server", "--host", "127.0.0.1",
                    "--port", str(port), "--data", str(data), "--workers", str(workers)]
         service = start_service("conveyor server", command, REPO_DIR, env,
                                 root / "conveyor-server.log")

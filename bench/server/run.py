@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/server/run.py           # full: 50 pushes, 3 bursts of 200, 200 MB log
     .venv/bin/python bench/server/run.py --quick   # smoke check: 10 pushes, 1 burst of 40, 50 MB
+    .venv/bin/python bench/server/run.py --profile --pushes 20   # where a push's time goes
 
 Writes the Markdown report to bench/results/server.md and prints it. Both servers run
 at the same time with the same number of workers; their pushes and bursts alternate.
@@ -61,7 +62,12 @@ def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="do not install Buildbot when it is missing")
     parser.add_argument("--burst-timeout", type=float, default=900.0,
                         help="seconds one burst may take before it counts as failed")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "server.md")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: cProfile conveyor server over --pushes pushes "
+                        "(bench/results/server-profile.txt)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="where the report goes (default: bench/results/server.md, "
+                        "or server-profile.txt with --profile)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     quick = {"pushes": 10, "burst": 40, "rounds": 1, "big_mb": 50}
@@ -190,6 +196,17 @@ def _pids(peer: ConveyorServer | BuildbotMaster) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_arguments(argv)
+    if args.profile:
+        from profile_push import profile_pushes
+
+        text = profile_pushes(args.pushes, args.workers)
+        output = args.output or RESULTS_DIR / "server-profile.txt"
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text)
+        print(text)
+        print(f"bench: written to {os.path.relpath(output)}", flush=True)
+        return 0
+    output = args.output or RESULTS_DIR / "server.md"
     root = Path(tempfile.mkdtemp(prefix="conveyor-server-bench-"))
     try:
         results = run_benchmark(args, root)
@@ -199,10 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(root, ignore_errors=True)
     text = render_server_report(results)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
     print(text)
-    print(f"bench: written to {os.path.relpath(args.output)}", flush=True)
+    print(f"bench: written to {os.path.relpath(output)}", flush=True)
     return 1 if results.failures else 0
 
 
