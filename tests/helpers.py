@@ -36,6 +36,11 @@ def conveyor_env(**extra: str) -> dict[str, str]:
     # Steps that call `python` get this venv's interpreter, which has Django.
     env["PATH"] = VENV_BIN + os.pathsep + env.get("PATH", "")
     env.pop("GITHUB_ACTIONS", None)
+    # The server's tests configure Django in this process; a project's own
+    # `manage.py` must not inherit that configuration.
+    for name in list(env):
+        if name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL") or name.startswith("CONVEYOR_"):
+            del env[name]
     env.update(extra)
     return env
 
