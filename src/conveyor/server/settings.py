@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -126,6 +127,14 @@ STATIC_ROOT.mkdir(exist_ok=True)
 # No collectstatic step: whitenoise serves straight from the apps' static folders.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Whitenoise gives Django a synchronous file iterator, which Django's ASGI handler
+# reads whole and warns about. Our static files are a few KiB, so that is fine;
+# logs, the large responses, are served from asynchronous iterators.
+warnings.filterwarnings(
+    "ignore",
+    message="StreamingHttpResponse must consume synchronous iterators",
+    module="django.core.handlers.asgi",
+)
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken
