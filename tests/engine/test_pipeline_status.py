@@ -119,3 +119,17 @@ def test_stage_names_choose_the_seed_wording() -> None:
     assert success_phrase("Deploy to production") == "Deployed"
     assert success_phrase("Package") == "Package succeeded"
     assert failure_phrase("Build wheels") == "Build failed"
+
+
+def test_the_result_prefers_a_line_that_sums_the_stage_up() -> None:
+    tracker = PipelineTracker(seed_workflow())
+    django_tail = "Ran 2 tests in 0.009s\n\nOK\nDestroying test database for alias 'default'..."
+    feed(tracker, step_events(0, Status.SUCCESS, "128 static files copied to '/srv/static'."))
+    feed(tracker, step_events(1, Status.SUCCESS, django_tail))
+    feed(tracker, step_events(2, Status.SUCCESS, "Deploying to server..."))
+    results = [row.result for row in tracker.table()[:3]]
+    assert results == [
+        "Succeeded in 1.5s: 128 static files copied to '/srv/static'.",
+        "Succeeded in 1.5s: Ran 2 tests in 0.009s",
+        "Succeeded in 1.5s: Deploying to server...",
+    ]

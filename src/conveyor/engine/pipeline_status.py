@@ -59,6 +59,7 @@ class Stage:
     reason: str | None = None
     exit_code: int | None = None
     last_line: str = ""
+    summary_line: str = ""  # the last line that sums the stage up (see _SUMMARY)
     # For a job stage: how many of its matrix combinations there are and how many failed.
     parts: int = 0
     failed_parts: int = 0
@@ -251,14 +252,25 @@ def _job_command(steps: list) -> str:
     return f"{commands[0]} (+{len(commands) - 1} more)"
 
 
+# Lines that sum a stage up, as test runners and build tools print them; the table
+# prefers the last of these to the last line (often a tool's closing chatter).
+_SUMMARY = re.compile(
+    r"\bran \d+ tests?\b|\b\d+ (?:passed|failed|errors?)\b|\bFAILED\b"
+    r"|\bfiles? (?:copied|collected)\b|\bcopied\b.*\bfiles?\b",
+    re.IGNORECASE,
+)
+
+
 def _remember_last_line(stage: Stage, text: str) -> None:
-    # Only the tail matters: the table shows the last thing a stage said.
-    tail = text[-500:]
-    for line in reversed(tail.split("\n")):
-        line = line.strip()
-        if line and not line.startswith("##["):
-            stage.last_line = line
-            return
+    # Only the tail of each batch is looked at: a step may print gigabytes.
+    lines = [line.strip() for line in text[-2000:].split("\n")]
+    lines = [line for line in lines if line and not line.startswith("##[")]
+    if not lines:
+        return
+    stage.last_line = lines[-1]
+    summary = next((line for line in reversed(lines) if _SUMMARY.search(line)), None)
+    if summary is not None:
+        stage.summary_line = summary
 
 
 def _combine(current: Status, new: Status) -> Status:
@@ -270,12 +282,13 @@ def _combine(current: Status, new: Status) -> Status:
 
 def _result_text(stage: Stage) -> str:
     duration = f" in {stage.duration:.1f}s" if stage.duration is not None else ""
-    detail = f": {_shorten(stage.last_line)}" if stage.last_line else ""
+    said = stage.summary_line or stage.last_line
+    detail = f": {_shorten(said)}" if said else ""
     if stage.status == Status.SUCCESS:
         return f"Succeeded{duration}{detail}"
     if stage.status == Status.FAILURE:
         code = f" (exit code {stage.exit_code})" if stage.exit_code else ""
-        why = stage.reason or (stage.last_line and _shorten(stage.last_line))
+        why = stage.reason or (said and _shorten(said))
         return f"Failed{duration}{code}" + (f": {why}" if why else "")
     if stage.status == Status.CANCELLED:
         return f"Cancelled{duration}"
