@@ -13,19 +13,13 @@ from collections.abc import Mapping
 
 from conveyor.server.repos.forges.base import (
     ForgeEvent,
-    Outcome,
     PayloadInvalid,
-    before_or_none,
     check_hex_signature,
-    deletion,
     header,
     ignored,
-    is_deletion,
     load_json_object,
-    mapping_field,
-    optional_text,
-    text_field,
 )
+from conveyor.server.repos.forges.github_shape import pull_request_event, push_event
 
 _PREFIXES = ("X-Forgejo-", "X-Gitea-")
 _ACTIONS = {"synchronized": "synchronize"}
@@ -52,9 +46,9 @@ def parse(headers: Mapping[str, str], body: bytes) -> ForgeEvent:
         raise PayloadInvalid(f"missing {event_header} header")
     data = load_json_object(body)
     if event == "push":
-        return _push(data, delivery)
+        return push_event(data, delivery, _actor(data))
     if event == "pull_request":
-        return _pull_request(data, delivery)
+        return pull_request_event(data, delivery, _actor(data), _ACTIONS)
     return ignored(f"Gitea event {event!r} starts no runs", delivery)
 
 
@@ -66,39 +60,3 @@ def _actor(data: Mapping[str, object]) -> str:
                 if isinstance(person.get(name), str) and person[name]:
                     return str(person[name])
     return ""
-
-
-def _push(data: dict[str, object], delivery: str) -> ForgeEvent:
-    ref = text_field(data, "ref")
-    after = text_field(data, "after")
-    if is_deletion(after):
-        return deletion(ref, delivery)
-    return ForgeEvent(
-        Outcome.RUN,
-        event="push",
-        delivery_id=delivery,
-        ref=ref,
-        sha=after,
-        before_sha=before_or_none(optional_text(data, "before")),
-        payload=data,
-        actor=_actor(data),
-    )
-
-
-def _pull_request(data: dict[str, object], delivery: str) -> ForgeEvent:
-    action = text_field(data, "action")
-    pull = mapping_field(data, "pull_request")
-    head = mapping_field(pull, "head", "pull_request")
-    mapping_field(pull, "base", "pull_request")
-    number = data.get("number", pull.get("number"))
-    if not isinstance(number, int):
-        raise PayloadInvalid("field 'number' must be the pull request's number")
-    return ForgeEvent(
-        Outcome.RUN,
-        event="pull_request",
-        delivery_id=delivery,
-        ref=f"refs/pull/{number}/merge",
-        sha=text_field(head, "sha", "pull_request.head"),
-        payload={**data, "action": _ACTIONS.get(action, action)},
-        actor=_actor(data),
-    )

@@ -15,17 +15,12 @@ from conveyor.server.repos.forges.base import (
     PayloadInvalid,
     SignatureInvalid,
     SignatureMissing,
-    before_or_none,
     check_hex_signature,
-    deletion,
     header,
     ignored,
-    is_deletion,
     load_json_object,
-    mapping_field,
-    optional_text,
-    text_field,
 )
+from conveyor.server.repos.forges.github_shape import pull_request_event, push_event
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 EVENT_HEADER = "X-GitHub-Event"
@@ -51,9 +46,9 @@ def parse(headers: Mapping[str, str], body: bytes) -> ForgeEvent:
     if event == "ping":
         return ForgeEvent(Outcome.PING, event="ping", delivery_id=delivery)
     if event == "push":
-        return _push(data, delivery)
+        return push_event(data, delivery, _actor(data))
     if event == "pull_request":
-        return _pull_request(data, delivery)
+        return pull_request_event(data, delivery, _actor(data))
     return ignored(f"GitHub event {event!r} starts no runs", delivery)
 
 
@@ -65,39 +60,3 @@ def _actor(data: Mapping[str, object]) -> str:
     if isinstance(pusher, Mapping) and isinstance(pusher.get("name"), str):
         return str(pusher["name"])
     return ""
-
-
-def _push(data: dict[str, object], delivery: str) -> ForgeEvent:
-    ref = text_field(data, "ref")
-    after = text_field(data, "after")
-    if data.get("deleted") is True or is_deletion(after):
-        return deletion(ref, delivery)
-    return ForgeEvent(
-        Outcome.RUN,
-        event="push",
-        delivery_id=delivery,
-        ref=ref,
-        sha=after,
-        before_sha=before_or_none(optional_text(data, "before")),
-        payload=data,
-        actor=_actor(data),
-    )
-
-
-def _pull_request(data: dict[str, object], delivery: str) -> ForgeEvent:
-    action = text_field(data, "action")
-    pull = mapping_field(data, "pull_request")
-    head = mapping_field(pull, "head", "pull_request")
-    mapping_field(pull, "base", "pull_request")
-    number = data.get("number", pull.get("number"))
-    if not isinstance(number, int):
-        raise PayloadInvalid("field 'number' must be the pull request's number")
-    return ForgeEvent(
-        Outcome.RUN,
-        event="pull_request",
-        delivery_id=delivery,
-        ref=f"refs/pull/{number}/merge",
-        sha=text_field(head, "sha", "pull_request.head"),
-        payload={**data, "action": action},
-        actor=_actor(data),
-    )
