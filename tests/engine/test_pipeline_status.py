@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from conveyor.engine.events import (
     JobFinished,
     JobStarted,
@@ -133,3 +135,55 @@ def test_the_result_prefers_a_line_that_sums_the_stage_up() -> None:
         "Succeeded in 1.5s: Ran 2 tests in 0.009s",
         "Succeeded in 1.5s: Deploying to server...",
     ]
+
+
+def test_a_matrix_stage_runs_on_while_any_of_its_combinations_does() -> None:
+    build = Job(id="build", position=HERE, steps=[Step(0, HERE, run="make")])
+    test = Job(id="test", position=HERE, needs=["build"], steps=[Step(0, HERE, run="make check")])
+    workflow = Workflow(path="ci.yml", position=HERE, jobs={"build": build, "test": test})
+    tracker = PipelineTracker(workflow)
+    feed(
+        tracker,
+        [
+            JobStarted("build", "build", "build"),
+            JobFinished("build", "build", Status.SUCCESS, 2.0),
+            JobStarted("test (1)", "test", "test (1)", {"n": 1}),
+            JobStarted("test (2)", "test", "test (2)", {"n": 2}),
+            JobFinished("test (2)", "test", Status.FAILURE, 1.2, reason="exit code 1"),
+        ],
+    )
+    assert tracker.stages[1].status == Status.RUNNING
+    assert tracker.pipeline_status == "test running"
+    tracker.emit(JobFinished("test (1)", "test", Status.SUCCESS, 1.0))
+    assert tracker.stages[1].status == Status.FAILURE
+    assert tracker.pipeline_status == "Test failed"
+
+
+def test_the_snapshot_is_the_tables_as_json() -> None:
+    tracker = PipelineTracker(seed_workflow())
+    feed(tracker, step_events(0, Status.SUCCESS, "1 static file copied"))
+    feed(tracker, [StepStarted("pipeline", 1, "Test", "python manage.py test")])
+    feed(tracker, [LogLines("pipeline", 1, "Ran 3 tests in 0.1s")])
+
+    snapshot = json.loads(json.dumps(tracker.snapshot()))
+
+    assert snapshot["tracker"] == [[column, value] for column, value in tracker.tracker()]
+    rows = tracker.table()
+    assert [row["action"] for row in snapshot["table"]] == [row.action for row in rows]
+    assert [row["result"] for row in snapshot["table"]] == [row.result for row in rows]
+    assert [row["next_step"] for row in snapshot["table"]] == [row.next_step for row in rows]
+    # Each row is drawn in its stage's status; Pipeline End in the run's (queued until it ends).
+    assert [row["status"] for row in snapshot["table"]] == [
+        "success",
+        "running",
+        "queued",
+        "queued",
+    ]
+    assert [(stage["name"], stage["status"]) for stage in snapshot["stages"]] == [
+        ("Build", "success"),
+        ("Test", "running"),
+        ("Deploy", "queued"),
+    ]
+    assert snapshot["stages"][1]["summary_line"] == "Ran 3 tests in 0.1s"
+    tracker.emit(RunFinished(Status.FAILURE, 2.0))
+    assert tracker.snapshot()["table"][-1]["status"] == "failure"

@@ -11,7 +11,8 @@ the server will show the same rows live.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from conveyor.engine.events import (
     Event,
@@ -63,6 +64,10 @@ class Stage:
     # For a job stage: how many of its matrix combinations there are and how many failed.
     parts: int = 0
     failed_parts: int = 0
+    # How many combinations ended, and their combined conclusion so far: the stage runs
+    # on while any of its started combinations does.
+    finished_parts: int = 0
+    conclusion: Status = Status.QUEUED
 
     @property
     def action(self) -> str:
@@ -153,7 +158,10 @@ class PipelineTracker:
             if event.status == Status.FAILURE:
                 stage.failed_parts += 1
                 stage.reason = stage.reason or event.reason
-            stage.status = _combine(stage.status, event.status)
+            stage.finished_parts += 1
+            stage.conclusion = _combine(stage.conclusion, event.status)
+            still_running = stage.finished_parts < stage.parts
+            stage.status = Status.RUNNING if still_running else stage.conclusion
 
     def _job_stage(self, job_id: str) -> Stage | None:
         index = self._job_index.get(job_id)
@@ -205,6 +213,31 @@ class PipelineTracker:
             )
         )
         return rows
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything the tables show, JSON-serialisable, for a reader that has no events.
+
+        ``tracker`` is ``[[column, pipeline_status], ...]``; ``table`` one dict a row
+        (step, action, command, result, next_step, and the status its row is drawn
+        in: the stage's, or the run's for Pipeline End, ``queued`` while it goes on);
+        ``stages`` one dict a stage with every field of ``Stage``.
+        """
+        statuses = [stage.status.value for stage in self.stages] + [self.run_status.value]
+        return {
+            "tracker": [[column, value] for column, value in self.tracker()],
+            "table": [
+                {**asdict(row), "status": status}
+                for row, status in zip(self.table(), statuses, strict=True)
+            ],
+            "stages": [
+                {
+                    **asdict(stage),
+                    "status": stage.status.value,
+                    "conclusion": stage.conclusion.value,
+                }
+                for stage in self.stages
+            ],
+        }
 
     def _next_step(self, index: int) -> str:
         stage = self.stages[index]
