@@ -187,3 +187,22 @@ def test_the_snapshot_is_the_tables_as_json() -> None:
     assert snapshot["stages"][1]["summary_line"] == "Ran 3 tests in 0.1s"
     tracker.emit(RunFinished(Status.FAILURE, 2.0))
     assert tracker.snapshot()["table"][-1]["status"] == "failure"
+
+
+def test_a_started_steps_command_is_its_evaluated_first_line_and_uses_keeps_its_wording() -> None:
+    steps = [
+        Step(index=0, position=HERE, name="Build", run="make ${{ matrix.target }}\nmake install"),
+        Step(index=1, position=HERE, name="Checkout", uses="actions/checkout@v4"),
+    ]
+    job = Job(id="pipeline", position=HERE, steps=steps)
+    tracker = PipelineTracker(Workflow(path="w.yml", position=HERE, jobs={"pipeline": job}))
+    assert [stage.command for stage in tracker.stages] == [
+        "make ${{ matrix.target }} …",
+        "uses: actions/checkout@v4",
+    ]
+    tracker.emit(StepStarted("pipeline", 0, "Build", "make all\nmake install"))
+    tracker.emit(StepStarted("pipeline", 1, "Checkout", "actions/checkout@v4"))
+    assert [row.command for row in tracker.table()[:2]] == [
+        "make all …",
+        "uses: actions/checkout@v4",
+    ]

@@ -106,6 +106,7 @@ class PipelineTracker:
         ]
         self._by_step = len(jobs) == 1
         if self._by_step:
+            self._step_runs = [step.run is not None for step in jobs[0].steps]
             self.stages = [
                 Stage(name=step.display_name, command=_command_of(step.run, step.uses))
                 for step in jobs[0].steps
@@ -130,7 +131,10 @@ class PipelineTracker:
         if isinstance(event, StepStarted) and event.step < len(self.stages):
             stage = self.stages[event.step]
             stage.status = Status.RUNNING
-            stage.command = event.command
+            # The script as evaluated, cut to its first line like the workflow's own; a
+            # `uses:` step keeps its "uses: " wording.
+            if event.command and self._step_runs[event.step]:
+                stage.command = _command_of(event.command, None)
         elif isinstance(event, LogLines) and event.step < len(self.stages):
             _remember_last_line(self.stages[event.step], event.text)
         elif isinstance(event, StepFinished) and event.step < len(self.stages):
