@@ -12,9 +12,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from conveyor.engine import events as ev
+from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.server.accounts.models import ApiToken, hash_token
 from conveyor.server.repos.models import Repository, Secret
 from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Status, Step
+from conveyor.workflow.load import parse_workflow
 from tests.server.conftest import GitProject
 from tests.server.test_api_helpers import Api, Person, cast
 
@@ -42,6 +45,53 @@ def make_run(repository: Repository, number: int, **fields: Any) -> Run:
     }
     defaults.update(fields)
     return Run.objects.create(repository=repository, number=number, **defaults)
+
+
+SEED_LIKE_WORKFLOW = """\
+on: push
+jobs:
+  build:
+    runs-on: local
+    steps:
+      - name: Build
+        run: echo "Building..."
+      - name: Test
+        run: echo "Testing..."
+      - name: Deploy
+        run: echo "Deploying..."
+"""
+
+MATRIX_WORKFLOW = """\
+on: push
+jobs:
+  build:
+    runs-on: local
+    steps:
+      - run: make
+  test:
+    needs: build
+    runs-on: local
+    strategy:
+      matrix:
+        os: [linux, mac]
+    steps:
+      - run: make check
+  deploy:
+    needs: test
+    runs-on: local
+    steps:
+      - run: make deploy
+"""
+
+
+def record_execution(run: Run, workflow_text: str, events: list[ev.Event]) -> None:
+    """Store what the engine's tracker makes of ``events``, as the DatabaseSink does."""
+    tracker = PipelineTracker(parse_workflow(workflow_text, run.workflow_path))
+    for event in events:
+        tracker.emit(event)
+    run.execution = tracker.snapshot()
+    run.pipeline_status = tracker.pipeline_status
+    run.save(update_fields=["execution", "pipeline_status"])
 
 
 def finished_run_with_logs(repository: Repository, number: int = 1) -> Run:
@@ -91,6 +141,18 @@ def finished_run_with_logs(repository: Repository, number: int = 1) -> Run:
     Annotation.objects.create(
         step=job.steps.get(index=1), level="error", message="2 tests failed", file="t.py", line=3
     )
+    events: list[ev.Event] = [ev.JobStarted("build", "build", "build")]
+    for index, (name, status, code) in enumerate(results):
+        if code is not None:
+            events.append(ev.StepStarted("build", index, name, f'echo "{name}ing..."'))
+            events.append(ev.LogLines("build", index, f"{name} line 1\n{name} line 2"))
+            events.append(ev.LogLines("build", index, f"{name} line 3"))
+        duration = 5.0 if code is not None else 0.0
+        conclusion = ev.Status(status)
+        events.append(ev.StepFinished("build", index, name, conclusion, conclusion, duration, code))
+    events.append(ev.JobFinished("build", "build", ev.Status.FAILURE, 8.0))
+    events.append(ev.RunFinished(ev.Status.FAILURE, 9.0, "job build failed"))
+    record_execution(run, SEED_LIKE_WORKFLOW, events)
     return run
 
 
@@ -501,6 +563,17 @@ def test_a_multi_job_run_has_a_stage_per_job(people: dict[str, Person], shop: Re
             status=Status.RUNNING if order else Status.SUCCESS,
         )
     Job.objects.create(run=run, job_key="deploy", job_id="deploy", order=2, needs=["test"])
+    record_execution(
+        run,
+        MATRIX_WORKFLOW,
+        [
+            ev.JobStarted("build", "build", "build"),
+            ev.JobFinished("build", "build", ev.Status.SUCCESS, 2.0),
+            ev.JobStarted("test (linux)", "test", "test (linux)", {"os": "linux"}),
+            ev.JobStarted("test (mac)", "test", "test (mac)", {"os": "mac"}),
+            ev.JobFinished("test (linux)", "test", ev.Status.SUCCESS, 1.0),
+        ],
+    )
     body = Api(people["viewer"]).get("repositories/shop/runs/1").json()
     assert [row["action"] for row in body["execution_table"]] == [
         "build Stage",

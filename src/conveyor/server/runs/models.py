@@ -44,6 +44,9 @@ class Run(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     reason = models.TextField(blank=True)
     pipeline_status = models.CharField(max_length=200, default="Not started")
+    # The seed's tables as the engine's PipelineTracker last drew them (its ``snapshot()``:
+    # tracker, table, stages), written by the DatabaseSink; {} until the engine starts.
+    execution = models.JSONField(default=dict, blank=True)
     concurrency_group = models.CharField(max_length=500, blank=True)
     attempt = models.PositiveIntegerField(default=1)
     rerun_of = models.ForeignKey(

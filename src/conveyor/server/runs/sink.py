@@ -4,8 +4,11 @@
 the engine promises) and writes what it means: Job and Step rows, LogChunk rows
 (a batch of log lines becomes one or a few chunks of at most ``CHUNK_CAP``
 bytes, so a huge log is many small rows and never one blob), Annotation rows,
-and ``Run.pipeline_status`` from a ``PipelineTracker``. After each write it calls
-``live.publish(run_id)`` so live pages update.
+and, from a ``PipelineTracker``, ``Run.pipeline_status`` and ``Run.execution`` (the
+tracker's snapshot: the seed's tables as the run page and the API show them). The
+snapshot is written when a step, job or the run starts or ends, not for log lines;
+a stage's summary line, taken from its log by the tracker, goes with the next one.
+After each write it calls ``live.publish(run_id)`` so live pages update.
 
 The writes happen on one writer thread of the sink's own: the engine's job
 threads hand events over a bounded queue (so memory stays bounded when the
@@ -20,12 +23,14 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from conveyor.engine import events as ev
 from conveyor.engine.pipeline_status import PipelineTracker
+from conveyor.engine.runner import select_jobs
 from conveyor.server.runs import live
 from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Status, Step
 from conveyor.workflow.model import Workflow
@@ -33,9 +38,28 @@ from conveyor.workflow.model import Workflow
 CHUNK_CAP = 64 * 1024  # bytes of text in one LogChunk (a longer single line stays whole)
 QUEUE_SIZE = 32  # events waiting for the writer; a LogLines event is at most ~64 KiB
 BATCH_SIZE = 32  # events written in one transaction at most
+# The events after which the tables may read differently (log lines only add detail).
+_BOUNDARIES = (
+    ev.RunStarted,
+    ev.JobStarted,
+    ev.StepStarted,
+    ev.StepFinished,
+    ev.JobFinished,
+    ev.RunFinished,
+)
 
 logger = logging.getLogger("conveyor.server.runs")
 _CLOSE = object()
+
+
+def _selected_jobs(workflow: Workflow, run: Run) -> list[str] | None:
+    """The jobs a re-run of failed jobs executes, so its tables have only their stages."""
+    if run.only_jobs is None:
+        return None
+    try:
+        return select_jobs(workflow, run.only_jobs)
+    except ValueError:
+        return None  # the engine refuses the run and says why; the tables show every job
 
 
 def split_into_chunks(text: str, cap: int = CHUNK_CAP) -> list[tuple[str, int]]:
@@ -71,12 +95,13 @@ class DatabaseSink:
     def __init__(self, run: Run, workflow: Workflow) -> None:
         self.run = run
         self.workflow = workflow
-        self.tracker = PipelineTracker(workflow)
+        self.tracker = PipelineTracker(workflow, selected_jobs=_selected_jobs(workflow, run))
         self._jobs: dict[str, Job] = {}
         self._steps: dict[tuple[str, int], _StepLog] = {}
         self._order = {job_id: index for index, job_id in enumerate(workflow.jobs)}
         self._placeholders: dict[str, Job] = {}  # job id -> row made before its first instance
         self._pipeline_status = run.pipeline_status
+        self._execution: dict[str, Any] = run.execution
         self.finished: ev.RunFinished | None = None
         self.error: BaseException | None = None  # the first write that failed
         self._queue: queue.Queue[object] = queue.Queue(QUEUE_SIZE)
@@ -118,10 +143,7 @@ class DatabaseSink:
                     assert isinstance(event, ev.Event)
                     self.tracker.emit(event)
                     self._write(event)
-                status = self.tracker.pipeline_status
-                if status != self._pipeline_status:
-                    self._pipeline_status = status
-                    Run.objects.filter(pk=self.run.pk).update(pipeline_status=status)
+                self._write_tables(boundary=any(isinstance(event, _BOUNDARIES) for event in batch))
         except Exception as error:
             # The run goes on; its end is still recorded by execute_run, with this reason.
             logger.exception("could not store events of run %s", self.run.pk)
@@ -130,7 +152,24 @@ class DatabaseSink:
             self._steps.clear()
             self._jobs.clear()
             self._placeholders.clear()
+            # What the failed transaction wrote of the tables is gone too: write them again.
+            self._pipeline_status = ""
+            self._execution = {}
         live.publish(self.run.pk)
+
+    def _write_tables(self, boundary: bool) -> None:
+        changes: dict[str, Any] = {}
+        status = self.tracker.pipeline_status
+        if status != self._pipeline_status:
+            changes["pipeline_status"] = status
+        if boundary:
+            execution = self.tracker.snapshot()
+            if execution != self._execution:
+                changes["execution"] = execution
+        if changes:
+            Run.objects.filter(pk=self.run.pk).update(**changes)
+            self._pipeline_status = changes.get("pipeline_status", self._pipeline_status)
+            self._execution = changes.get("execution", self._execution)
 
     # -- writing -----------------------------------------------------------------------
 

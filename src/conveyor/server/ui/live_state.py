@@ -13,7 +13,7 @@ from conveyor.server.ui.templatetags.conveyor_ui import duration_text
 def run_state(run: Run) -> dict[str, Any]:
     """The run, its jobs and steps (statuses, durations), the tables and the concept flow."""
     jobs = list(run.jobs.prefetch_related("steps"))
-    picture = picture_of(run, jobs)
+    picture = picture_of(run)
     graph: dict[str, list[str]] = {}
     for job in jobs:
         graph.setdefault(job.job_id, []).append(job.status)

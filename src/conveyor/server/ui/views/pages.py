@@ -138,7 +138,7 @@ def repository(request: HttpRequest, name: str) -> HttpResponse:
 def run_page(request: HttpRequest, name: str, number: int) -> HttpResponse:
     run = run_of(name, number)
     jobs = list(run.jobs.prefetch_related("steps"))
-    picture = picture_of(run, jobs)
+    picture = picture_of(run)
     annotations = annotations_of(run)
     summaries = summaries_of(jobs)
     failed_jobs = any(job.status == Status.FAILURE for job in jobs)
