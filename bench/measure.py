@@ -26,6 +26,7 @@ from pathlib import Path
 import psutil
 
 POLL_SECONDS = 0.02
+MINIMUM_SAMPLES = 2
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def _tree_rss(root: psutil.Process) -> int:
 class _TreeMemoryPoller:
     def __init__(self, pid: int) -> None:
         self.peak_bytes = 0
+        self.samples_taken = 0
         self._stop = threading.Event()
         try:
             self._root: psutil.Process | None = psutil.Process(pid)
@@ -100,7 +102,10 @@ class _TreeMemoryPoller:
         if self._root is None:
             return
         while not self._stop.is_set():
-            self.peak_bytes = max(self.peak_bytes, _tree_rss(self._root))
+            tree_bytes = _tree_rss(self._root)
+            if tree_bytes:
+                self.samples_taken += 1
+                self.peak_bytes = max(self.peak_bytes, tree_bytes)
             self._stop.wait(POLL_SECONDS)
 
 
@@ -153,7 +158,10 @@ def run_measured(
     # ru_maxrss is in kilobytes on Linux.
     kernel_peak_kib = usage.ru_maxrss  # type: ignore[attr-defined]
     kernel_peak = kernel_peak_kib * 1024 if kernel_peak_kib > harness_peak_kib else 0
-    peak = max(poller.peak_bytes, kernel_peak)
+    # One lone sample of a tree that lived under two poll intervals may have caught a
+    # process half-started or half-gone: not a peak.
+    sampled_peak = poller.peak_bytes if poller.samples_taken >= MINIMUM_SAMPLES else 0
+    peak = max(sampled_peak, kernel_peak)
     upper_bound = peak == 0
     if upper_bound:
         peak = harness_peak_kib * 1024
