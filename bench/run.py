@@ -229,8 +229,6 @@ def _version_commands(tools: dict[str, Tool]) -> dict[str, list[str]]:
 
 
 def run_benchmark(arguments: argparse.Namespace) -> int:
-    if not arguments.no_setup:
-        _setup_peers()
     tools = _selected_tools(arguments.tools)
     workloads = all_workloads(arguments.output_mb)
     group_names = [name.strip() for name in arguments.groups.split(",") if name.strip()]
@@ -239,6 +237,10 @@ def run_benchmark(arguments: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"bench: unknown group(s) {', '.join(unknown)}; "
                          f"known: {', '.join(known_groups)}")
+    if not arguments.no_setup:
+        _setup_peers()
+        # Now installed, a peer's missing_reason() must be asked again.
+        tools = _selected_tools(arguments.tools)
     plan = QUICK_REPETITIONS if arguments.quick else FULL_REPETITIONS
     machine = describe_machine()
     versions = describe_versions(_version_commands(tools), REPO_DIR)
