@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conveyor.engine.events import (
     JobFinished,
     JobStarted,
@@ -206,3 +208,37 @@ def test_a_started_steps_command_is_its_evaluated_first_line_and_uses_keeps_its_
         "make all …",
         "uses: actions/checkout@v4",
     ]
+
+
+def test_a_snapshot_restores_the_tracker_that_drew_it() -> None:
+    tracker = PipelineTracker(seed_workflow())
+    feed(tracker, step_events(0, Status.SUCCESS, "12 files copied"))
+    feed(tracker, [StepStarted("pipeline", 1, "Test", "python manage.py test")])
+    snapshot = json.loads(json.dumps(tracker.snapshot()))
+    assert PipelineTracker.from_snapshot(snapshot).snapshot() == snapshot
+
+
+def test_settling_a_run_that_stopped_short_ends_what_ran_and_skips_the_rest() -> None:
+    tracker = PipelineTracker(seed_workflow())
+    feed(tracker, step_events(0, Status.SUCCESS))
+    feed(tracker, [StepStarted("pipeline", 1, "Test", "python manage.py test")])
+    restored = PipelineTracker.from_snapshot(tracker.snapshot())
+    restored.settle(Status.FAILURE, "the server stopped")
+    rows = restored.table()
+    assert [row.result for row in rows[1:]] == ["Failed: the server stopped", "Skipped", "-"]
+    assert [row.next_step for row in rows[1:]] == [
+        "Pipeline stopped",
+        "Not run",
+        "Stopped: Test failed",
+    ]
+    cancelled = PipelineTracker.from_snapshot(tracker.snapshot())
+    cancelled.settle(Status.CANCELLED)
+    assert cancelled.pipeline_status == "Test cancelled"
+
+
+@pytest.mark.parametrize(
+    "bad", [{}, {"stages": [{"name": "x"}], "table": [{"status": "queued"}]}, {"stages": 3}]
+)
+def test_what_is_not_a_snapshot_is_refused(bad: dict) -> None:
+    with pytest.raises(ValueError, match="not a snapshot"):
+        PipelineTracker.from_snapshot(bad)

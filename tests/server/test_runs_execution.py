@@ -123,3 +123,23 @@ def test_a_run_not_started_shows_the_tracker_at_start_and_no_rows_everywhere(cas
     assert tracker == "<tr><td>Start</td><td>Not started</td></tr>"
     state = run_state(run)
     assert (state["table"], state["tracker"]) == ([], [{"column": "Start", "value": "Not started"}])
+
+
+def test_a_run_the_server_stopped_under_ends_its_stages_with_it(cast, repository):
+    from conveyor.server.runs.recovery import STOPPED_REASON, recover
+
+    run = make_run(repository, status=Status.RUNNING)
+    sink = DatabaseSink(run, parse_workflow(ONE_JOB, run.workflow_path))
+    sink.emit(ev.RunStarted("", run.workflow_path, "push", "", "", ["build"]))
+    sink.emit(ev.JobStarted("build", "build", "build"))
+    sink.emit(ev.StepStarted("build", 0, "Build", "make"))
+    sink.close()  # and no more events: the process died
+    assert recover().failed_runs == [run.pk]
+    api = cast["viewer"].get("/api/repositories/shop/runs/1").json()
+    table = api["execution_table"]
+    assert [(row["result"], row["next_step"]) for row in table] == [
+        (f"Failed: {STOPPED_REASON}", "Pipeline stopped"),
+        ("Skipped", "Not run"),
+        ("-", "Stopped: Build failed"),
+    ]
+    assert api["tracker"][-1]["pipeline_status"] == "Build failed"

@@ -24,6 +24,7 @@ from conveyor.engine.events import (
     StepFinished,
     StepStarted,
 )
+from conveyor.workflow.errors import Position
 from conveyor.workflow.model import Workflow
 
 NOT_STARTED = "Not started"
@@ -243,6 +244,37 @@ class PipelineTracker:
             ],
         }
 
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> PipelineTracker:
+        """The tracker that ``snapshot()`` described, to draw again once more is known.
+
+        Raises ``ValueError`` when ``snapshot`` is not what ``snapshot()`` returns.
+        """
+        try:
+            stages = [_stage_from(record) for record in snapshot["stages"]]
+            run_status = Status(snapshot["table"][-1]["status"])
+        except (KeyError, IndexError, TypeError, ValueError) as error:
+            raise ValueError(f"not a snapshot of a PipelineTracker: {error!r}") from None
+        # The stages are given: a workflow without jobs adds none of its own.
+        tracker = cls(Workflow(path="", position=Position("", 1, 1)))
+        tracker.stages = stages
+        tracker.run_status = run_status
+        return tracker
+
+    def settle(self, status: Status, reason: str | None = None) -> None:
+        """End the run with ``status`` when its events stopped short of ``RunFinished``
+        (the process running it died): what ran fails (or is cancelled with the run),
+        what never started is skipped."""
+        cancelled = status == Status.CANCELLED
+        for stage in self.stages:
+            if stage.status == Status.RUNNING:
+                stage.status = Status.CANCELLED if cancelled else Status.FAILURE
+                stage.reason = stage.reason or reason
+            elif stage.status == Status.QUEUED:
+                stage.status = Status.SKIPPED
+        self.run_status = status
+        self.run_reason = reason
+
     def _next_step(self, index: int) -> str:
         stage = self.stages[index]
         later = self.stages[index + 1 :]
@@ -271,6 +303,14 @@ class PipelineTracker:
         if self.run_status == Status.FAILURE:
             return f"Stopped: {self.pipeline_status}"
         return "Running"
+
+
+def _stage_from(record: dict[str, Any]) -> Stage:
+    known = {name: record[name] for name in Stage.__dataclass_fields__ if name in record}
+    stage = Stage(**known)
+    stage.status = Status(stage.status)
+    stage.conclusion = Status(stage.conclusion)
+    return stage
 
 
 def _command_of(run: str | None, uses: str | None) -> str:

@@ -3,10 +3,13 @@ stream show them: one reading of ``Run.execution``.
 
 The ``DatabaseSink`` stores the engine's ``PipelineTracker.snapshot()`` there while
 the run goes on, so every reader words the tables exactly as ``conveyor run`` does.
-A run the engine never started (still queued, cancelled while queued, or stopped by
-an invalid workflow) has no snapshot; it shows no stages: the tracker's Start
-column with the run's pipeline status, and an empty table. Reading the workflow
-to list its stages as waiting would mean reading git on every page view.
+
+A run that ended without the engine's last word (the server stopped under it) has
+its unfinished stages ended with it, as its rows are. A run the engine never
+started (still queued, cancelled while queued, or stopped by an invalid workflow)
+has no snapshot and shows no stages: the tracker's Start column with the run's
+pipeline status, and an empty table. Listing its stages as waiting would mean
+reading the workflow from git on every view of the page.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.server.runs.models import Run
+from conveyor.engine.events import Status as EngineStatus
+from conveyor.engine.pipeline_status import PipelineTracker
+from conveyor.server.runs.models import Run, Status
 
 _ROW_FIELDS = ("step", "action", "command", "result", "next_step", "status")
 
@@ -34,11 +39,22 @@ def execution_of(run: Run) -> Execution:
     recorded = run.execution
     if not _is_snapshot(recorded):
         return Execution(tracker=[("Start", run.pipeline_status)], table=[], stages=[])
+    if run.finished and recorded["table"][-1]["status"] in (Status.QUEUED, Status.RUNNING):
+        recorded = _settled(recorded, run)
     return Execution(
         tracker=[(column, value) for column, value in recorded["tracker"]],
         table=recorded["table"],
         stages=recorded["stages"],
     )
+
+
+def _settled(recorded: dict[str, Any], run: Run) -> dict[str, Any]:
+    try:
+        tracker = PipelineTracker.from_snapshot(recorded)
+    except ValueError:
+        return recorded  # drawn as it was written: better than no table
+    tracker.settle(EngineStatus(run.status), run.reason or None)
+    return tracker.snapshot()
 
 
 def _is_snapshot(value: object) -> bool:
@@ -48,5 +64,6 @@ def _is_snapshot(value: object) -> bool:
         and isinstance(value.get("tracker"), list)
         and isinstance(value.get("table"), list)
         and isinstance(value.get("stages"), list)
+        and bool(value["table"])  # Pipeline End is always there
         and all(isinstance(row, dict) and set(_ROW_FIELDS) <= row.keys() for row in value["table"])
     )
