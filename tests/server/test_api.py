@@ -18,8 +18,9 @@ from conveyor.server.accounts.models import ApiToken, hash_token
 from conveyor.server.repos.models import Repository, Secret
 from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Status, Step
 from conveyor.workflow.load import parse_workflow
-from tests.server.conftest import GitProject
+from tests.server.conftest import SEED_WORKFLOW, GitProject
 from tests.server.test_api_helpers import Api, Person, cast
+from tests.server.test_runs_execution import MATRIX_WORKFLOW
 
 pytestmark = pytest.mark.django_db
 
@@ -45,43 +46,6 @@ def make_run(repository: Repository, number: int, **fields: Any) -> Run:
     }
     defaults.update(fields)
     return Run.objects.create(repository=repository, number=number, **defaults)
-
-
-SEED_LIKE_WORKFLOW = """\
-on: push
-jobs:
-  build:
-    runs-on: local
-    steps:
-      - name: Build
-        run: echo "Building..."
-      - name: Test
-        run: echo "Testing..."
-      - name: Deploy
-        run: echo "Deploying..."
-"""
-
-MATRIX_WORKFLOW = """\
-on: push
-jobs:
-  build:
-    runs-on: local
-    steps:
-      - run: make
-  test:
-    needs: build
-    runs-on: local
-    strategy:
-      matrix:
-        os: [linux, mac]
-    steps:
-      - run: make check
-  deploy:
-    needs: test
-    runs-on: local
-    steps:
-      - run: make deploy
-"""
 
 
 def record_execution(run: Run, workflow_text: str, events: list[ev.Event]) -> None:
@@ -152,7 +116,7 @@ def finished_run_with_logs(repository: Repository, number: int = 1) -> Run:
         events.append(ev.StepFinished("build", index, name, conclusion, conclusion, duration, code))
     events.append(ev.JobFinished("build", "build", ev.Status.FAILURE, 8.0))
     events.append(ev.RunFinished(ev.Status.FAILURE, 9.0, "job build failed"))
-    record_execution(run, SEED_LIKE_WORKFLOW, events)
+    record_execution(run, SEED_WORKFLOW, events)
     return run
 
 

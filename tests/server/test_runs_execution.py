@@ -31,7 +31,8 @@ jobs:
         run: python manage.py test
 """
 
-THREE_JOBS = """\
+# Three jobs in a line, the middle one a matrix of two.
+MATRIX_WORKFLOW = """\
 on: push
 jobs:
   build:
@@ -41,12 +42,16 @@ jobs:
   test:
     needs: build
     runs-on: local
+    strategy:
+      matrix:
+        os: [linux, mac]
     steps:
       - run: make check
-  lint:
+  deploy:
+    needs: test
     runs-on: local
     steps:
-      - run: make lint
+      - run: make deploy
 """
 
 
@@ -104,10 +109,10 @@ def test_the_sink_writes_the_tables_when_a_stage_moves_not_for_each_log_batch(re
 
 def test_a_rerun_of_failed_jobs_has_a_stage_for_each_job_it_runs(repository):
     run = make_run(repository, status=Status.RUNNING, only_jobs=["test"])
-    sink = DatabaseSink(run, parse_workflow(THREE_JOBS, run.workflow_path))
+    sink = DatabaseSink(run, parse_workflow(MATRIX_WORKFLOW, run.workflow_path))
     sink.emit(ev.RunStarted("", run.workflow_path, "push", "", "", ["build", "test"]))
     sink.close()
-    # `test` and what it needs; `lint` is not part of this run.
+    # `test` and what it needs; `deploy` is not part of this run.
     assert stages(run) == [("build", "queued"), ("test", "queued")]
 
 
