@@ -7,10 +7,15 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sqlite3
 import sys
+import time
+import urllib.parse
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
 from pathlib import Path
 
 from services import (
@@ -134,8 +139,6 @@ class ConveyorServer:
 
     def stream_bytes(self, path: str, chunk_bytes: int = 1 << 16) -> int:
         """Download `path` in chunks, keeping none of it; the number of bytes received."""
-        import urllib.request
-
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         request = urllib.request.Request(f"{self.url}{path}", headers=self._auth())
         received = 0
@@ -144,5 +147,62 @@ class ConveyorServer:
                 received += len(chunk)
         return received
 
+    def browser_session(self) -> urllib.request.OpenerDirector:
+        """An opener logged in through the login form, with its cookies, as a browser is."""
+        cookies = CookieJar()
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                             urllib.request.HTTPCookieProcessor(cookies))
+        with opener.open(f"{self.url}/login/", timeout=30) as response:
+            page = response.read().decode()
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        if found is None:
+            raise BenchError("the login page has no CSRF token field")
+        form = urllib.parse.urlencode({"username": "admin", "password": ADMIN_PASSWORD,
+                                       "csrfmiddlewaretoken": found.group(1)}).encode()
+        request = urllib.request.Request(f"{self.url}/login/", data=form,
+                                         headers={"Referer": f"{self.url}/login/"})
+        with opener.open(request, timeout=30) as response:
+            response.read()
+        if not any(cookie.name == "sessionid" for cookie in cookies):
+            raise BenchError("logging in through /login/ gave no session")
+        return opener
+
+    def follow_live_page(self, opener: urllib.request.OpenerDirector, project: Project,
+                         number: int, timeout_seconds: float) -> LiveFollow:
+        """Read the run page's live stream (Server-Sent Events) until its `end` event,
+        counting what arrives and keeping only the last log event."""
+        started = time.perf_counter()
+        url = f"{self.url}/repos/{project.name}/runs/{number}/events"
+        received = log_events = 0
+        event, last_log, status = "", "", ""
+        with opener.open(url, timeout=timeout_seconds) as response:
+            for raw in response:
+                received += len(raw)
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line.startswith("event: "):
+                    event = line[len("event: "):]
+                elif line.startswith("data: ") and event == "log":
+                    log_events += 1
+                    last_log = line[len("data: "):]
+                elif line.startswith("data: ") and event == "end":
+                    status = json.loads(line[len("data: "):]).get("status", "")
+                    break
+                if time.perf_counter() - started > timeout_seconds:
+                    break
+        last_line = json.loads(last_log)["lines"][-1]["n"] if last_log else 0
+        return LiveFollow(received, log_events, last_line, status,
+                          time.perf_counter() - started)
+
     def stop(self) -> None:
         self.service.stop()
+
+
+@dataclass(frozen=True)
+class LiveFollow:
+    """What a browser watching a run's page live received."""
+
+    bytes_received: int
+    log_events: int
+    last_line: int  # the highest log line number it was sent
+    end_status: str  # the run's status in the `end` event; empty if it never came
+    seconds: float

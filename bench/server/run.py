@@ -108,7 +108,7 @@ def run_benchmark(args: argparse.Namespace, root: Path) -> ServerResults:
     results = ServerResults(_header(args, with_buildbot))
     if not args.no_buildbot and not with_buildbot:
         results.failures.append("Buildbot is not installed and could not be: conveyor alone")
-    big_command, big_bytes = big_output_command(args.big_mb)
+    big_command, big_bytes, big_lines = big_output_command(args.big_mb)
     projects: dict[str, dict[str, Project]] = {}
     targets: list[LatencyTarget] = []
     peers: list[ConveyorServer | BuildbotMaster] = []
@@ -174,11 +174,11 @@ def run_benchmark(args: argparse.Namespace, root: Path) -> ServerResults:
 
         print(f"bench: (c) a step printing {args.big_mb} MB into conveyor's database", flush=True)
         results.big_log = run_big_log(conveyor, projects["conveyor"]["big"], big_bytes,
-                                      args.burst_timeout)
+                                      big_lines, args.burst_timeout)
         time.sleep(SETTLE_SECONDS)
         results.idle_rss_after = {peer.name: tree_rss(_pids(peer)) for peer in peers}
-    except BenchError as error:
-        results.failures.append(str(error))
+    except (BenchError, OSError) as error:  # OSError: includes HTTP and git failing to start
+        results.failures.append(f"{type(error).__name__}: {error}")
         for peer in peers:
             services = [peer.service] if isinstance(peer, ConveyorServer) else [peer.master]
             for service in services:

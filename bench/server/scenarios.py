@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 import psutil
-from conveyor_peer import ConveyorServer
+from conveyor_peer import ConveyorServer, LiveFollow
 from measure import _tree_rss, _TreeMemoryPoller  # bench/measure.py
 from services import BenchError, Project, git, wait_until
 
@@ -161,36 +161,70 @@ def tree_rss(pids: list[int]) -> int:
 @dataclass(frozen=True)
 class BigLogResult:
     expected_bytes: int
+    expected_lines: int
     step_seconds: float
     peak_rss_during_step: int
     downloaded_bytes: int
     download_seconds: float
     peak_rss_during_download: int
     status: str
+    watched: LiveFollow | None = None  # a second run, watched live by a logged-in browser
+    watched_step_seconds: float = 0.0
+    peak_rss_while_watched: int = 0
+
+
+def _push_big(server: ConveyorServer, project: Project, label: str,
+              timeout_seconds: float) -> tuple[str, int, float]:
+    """Push the big-output project and wait for its run: (status, run number, seconds)."""
+    _, _, previous = server.last_run(project)
+    project.commit({"counter.txt": f"{label}\n"}, label)
+    started = time.perf_counter()
+    project.push("big")
+
+    def finished() -> tuple[str, int] | None:
+        status, _, number = server.last_run(project)
+        done = number > previous and status not in ("queued", "running")
+        return (status, number) if done else None
+
+    status, number = wait_until(finished, timeout_seconds, f"the {label} run to finish", 0.1)
+    return status, number, time.perf_counter() - started
 
 
 def run_big_log(server: ConveyorServer, project: Project, expected_bytes: int,
-                timeout_seconds: float) -> BigLogResult:
+                expected_lines: int, timeout_seconds: float) -> BigLogResult:
     """Push the project whose step prints `expected_bytes`; sample the server's memory while
-    the log streams into the database, then while the whole log is downloaded as text."""
-    project.commit({"counter.txt": "big\n"}, "big output")
-    started = time.perf_counter()
+    the log streams into the database, then while the whole log is downloaded as text;
+    then once more with a logged-in browser watching the run page's live stream."""
     with _TreeMemoryPoller(server.service.pid) as poller:
-        project.push("big")
-
-        def finished() -> tuple[str, int] | None:
-            status, _, number = server.last_run(project)
-            return (status, number) if status not in ("none", "queued", "running") else None
-
-        status, number = wait_until(finished, timeout_seconds, "the 200 MB run to finish", 0.1)
-        step_seconds = time.perf_counter() - started
+        status, number, step_seconds = _push_big(server, project, "big output",
+                                                 timeout_seconds)
     path = server.step_log_path(project, number)
     started = time.perf_counter()
     with _TreeMemoryPoller(server.service.pid) as download_poller:
         downloaded = server.stream_bytes(path)
     download_seconds = time.perf_counter() - started
-    return BigLogResult(expected_bytes, step_seconds, poller.peak_bytes, downloaded,
-                        download_seconds, download_poller.peak_bytes, status)
+
+    browser = server.browser_session()
+    _, _, previous = server.last_run(project)
+    watched: list[LiveFollow] = []
+
+    def watch() -> None:
+        # Opened as soon as the run exists, as a browser that is sent to the run page is.
+        def new_run() -> int | None:
+            number = server.last_run(project)[2]
+            return number if number > previous else None
+
+        number = wait_until(new_run, 60, "the watched run to exist", 0.005)
+        watched.append(server.follow_live_page(browser, project, number, timeout_seconds))
+
+    with _TreeMemoryPoller(server.service.pid) as watched_poller, ThreadPoolExecutor(1) as watcher:
+        future = watcher.submit(watch)
+        _, _, watched_seconds = _push_big(server, project, "watched big output", timeout_seconds)
+        future.result(timeout=timeout_seconds)
+    return BigLogResult(expected_bytes, expected_lines, step_seconds, poller.peak_bytes,
+                        downloaded, download_seconds, download_poller.peak_bytes, status,
+                        watched[0] if watched else None, watched_seconds,
+                        watched_poller.peak_bytes)
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ def stamp_command(stamps: Path) -> str:
     return f't=$(date +%s.%N); echo "$t" > "{stamps}/$(git rev-parse HEAD)"'
 
 
-def big_output_command(megabytes: int) -> tuple[str, int]:
-    """A step printing at least `megabytes` MB of lines, and its exact output size in bytes."""
+def big_output_command(megabytes: int) -> tuple[str, int, int]:
+    """A step printing at least `megabytes` MB of lines: the command, its exact output size
+    in bytes and its number of lines."""
     last = seq_last_for_bytes(megabytes * 1_000_000)
-    return f"seq 1 {last}", seq_bytes(last)
+    return f"seq 1 {last}", seq_bytes(last), last
 
 
 def conveyor_workflow(name: str, command: str) -> str:

@@ -51,9 +51,10 @@ def test_the_conveyor_workflow_runs_the_command_verbatim(tmp_path: Path):
 
 
 def test_the_big_step_prints_exactly_the_bytes_it_promises(tmp_path: Path):
-    command, size = big_output_command(1)
+    command, size, lines = big_output_command(1)
     printed = subprocess.run(["sh", "-c", command], capture_output=True, check=True, timeout=30)
     assert len(printed.stdout) == size >= 1_000_000
+    assert printed.stdout.count(b"\n") == lines
 
 
 class _ChangeHookStandIn(http.server.BaseHTTPRequestHandler):
@@ -137,7 +138,10 @@ def test_one_command_runs_everything_and_writes_the_table(tmp_path: Path):
     assert "### Failures" not in report
     assert "| conveyor | 2 |" in report  # two pushes measured
     assert "4/4" in report  # every run of the burst succeeded
-    assert f"printing {big_output_command(2)[1]:,} bytes" in report
+    _, size, lines = big_output_command(2)
+    assert f"printing {size:,} bytes" in report
     assert "all of it" in report and "NOT all of it" not in report
+    # The browser watching the second big run was sent every line, then the end event.
+    assert f"up to line {lines:,} of {lines:,} |" in report
     if buildbot_peer.is_installed():
         assert "| Buildbot | 2 |" in report and "runs/s" in report
