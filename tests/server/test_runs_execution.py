@@ -148,3 +148,5 @@ def test_a_run_the_server_stopped_under_ends_its_stages_with_it(cast, repository
         ("-", "Stopped: Build failed"),
     ]
     assert api["tracker"][-1]["pipeline_status"] == "Build failed"
+    # The run's own pipeline status, shown in lists and badges, says the same.
+    assert api["pipeline_status"] == "Build failed"

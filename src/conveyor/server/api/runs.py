@@ -64,7 +64,7 @@ def list_runs(request: HttpRequest, name: str, filters: Query[RunFilters]) -> di
     repository = lookups.repository(name)
     if not 1 <= filters.limit <= PAGE_MAX:
         raise bad_input("limit", f"must be between 1 and {PAGE_MAX}")
-    runs = Run.objects.filter(repository=repository)
+    runs = Run.objects.filter(repository=repository).defer("execution", "payload")
     if filters.branch:
         runs = runs.filter(ref=f"refs/heads/{filters.branch}")
     if filters.ref:

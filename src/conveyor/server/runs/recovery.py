@@ -53,6 +53,7 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             Run.objects.filter(pk__in=stale).update(
                 status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
             )
+            _settle_tables(stale)
         outcome.failed_runs = stale
         tasks = DBTaskResult.objects.filter(task_path=execute_run_task.module_path)
         for task in tasks.filter(status="RUNNING"):
@@ -89,3 +90,19 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
     for run_id in outcome.failed_runs + outcome.requeued_runs:
         live.publish(run_id)
     return outcome
+
+
+def _settle_tables(run_ids: list[int]) -> None:
+    """The stopped runs' execution tables and pipeline status say where they stopped."""
+    from conveyor.engine.events import Status as EngineStatus
+    from conveyor.engine.pipeline_status import PipelineTracker
+
+    for run in Run.objects.filter(pk__in=run_ids).exclude(execution={}).only("pk", "execution"):
+        try:
+            tracker = PipelineTracker.from_snapshot(run.execution)
+        except ValueError:
+            continue  # written by another version: leave it as it is
+        tracker.settle(EngineStatus.FAILURE, STOPPED_REASON)
+        Run.objects.filter(pk=run.pk).update(
+            pipeline_status=tracker.pipeline_status, execution=tracker.snapshot()
+        )

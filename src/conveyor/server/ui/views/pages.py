@@ -99,7 +99,7 @@ def repository(request: HttpRequest, name: str) -> HttpResponse:
         "event": request.GET.get("event", "").strip(),
         "workflow": request.GET.get("workflow", "").strip(),
     }
-    runs = Run.objects.filter(repository=repo)
+    runs = Run.objects.filter(repository=repo).defer("execution", "payload")
     if filters["branch"]:
         runs = runs.filter(ref=f"refs/heads/{filters['branch']}")
     if filters["status"] in Status.values:
