@@ -27,6 +27,7 @@ import psutil
 
 POLL_SECONDS = 0.02
 MINIMUM_SAMPLES = 2
+FRESH_FORK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,15 @@ class Summary:
     peak_is_upper_bound: bool
 
 
+def _is_fresh_fork(process: psutil.Process, command_lines: dict[int, list[str]]) -> bool:
+    """A young child with its parent's command line is a fork about to exec: its pages
+    are the parent's, and counting them again would double the figure. Long-lived forks
+    (a prefork server's workers) are counted like any process."""
+    if command_lines.get(process.ppid()) != command_lines[process.pid]:
+        return False
+    return time.time() - process.create_time() < FRESH_FORK_SECONDS
+
+
 def _tree_rss(root: psutil.Process) -> int:
     try:
         processes = [root, *root.children(recursive=True)]
@@ -68,10 +78,7 @@ def _tree_rss(root: psutil.Process) -> int:
     total = 0
     for process in processes:
         try:
-            parent_pid = process.ppid()
-            # A child with its parent's command line is a fork that has not exec'd yet:
-            # its pages are the parent's, counting them again would double the figure.
-            if process is not root and command_lines.get(parent_pid) == command_lines[process.pid]:
+            if process is not root and _is_fresh_fork(process, command_lines):
                 continue
             total += process.memory_info().rss
         except psutil.Error:

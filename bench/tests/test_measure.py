@@ -103,3 +103,22 @@ def test_a_fork_that_has_not_exec_d_is_not_counted_twice(tmp_path: Path) -> None
     sample = _run(tmp_path, [sys.executable, "-c", code])
     assert sample.ok, sample.error
     assert 100 * MIB <= sample.peak_rss_bytes < 150 * MIB
+
+
+def test_a_long_lived_fork_is_counted(tmp_path: Path) -> None:
+    # A worker forked without exec that lives on and allocates its own memory is real:
+    # parent 60 MiB; child shares those and adds 60 MiB after its first second.
+    code = "\n".join([
+        "import os, time",
+        "def hold(size): block = bytearray(size); block[::4096] = b'x' * len(block[::4096]);"
+        " return block",
+        f"mine = hold({60 * MIB})",
+        "pid = os.fork()",
+        "if pid == 0:",
+        f"    time.sleep(1.2); theirs = hold({60 * MIB}); time.sleep(0.5); os._exit(0)",
+        "os.waitpid(pid, 0)",
+    ])
+    sample = _run(tmp_path, [sys.executable, "-c", code])
+    assert sample.ok, sample.error
+    # Summed: parent 60 + child (60 shared + 60 own); the largest single process is ~120.
+    assert sample.peak_rss_bytes >= 170 * MIB
