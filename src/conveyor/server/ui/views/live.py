@@ -45,7 +45,7 @@ def _cursor(request: HttpRequest) -> int:
         return 0
 
 
-Chunk = tuple[int, int, list[dict[str, Any]]]
+Chunk = tuple[int, int, int, str]  # id, step id, first line, text
 
 
 def _read(
@@ -55,8 +55,10 @@ def _read(
     if run is None:  # deleted while someone watched it
         return None, [], True
     step_ids = list(Step.objects.filter(job__run_id=run_id).values_list("pk", flat=True))
+    # Raw text here; each chunk becomes per-line records only as it is sent, so a
+    # page of chunks never sits in memory as records all at once.
     chunks = [
-        (chunk.id, chunk.step_id, line_records(chunk.first_line, chunk.text))
+        (chunk.id, chunk.step_id, chunk.first_line, chunk.text)
         for chunk in chunks_after(step_ids, cursor, tails=tails)
     ]
     state = run_state(run) if with_state else None
@@ -84,10 +86,15 @@ async def _stream(run_id: int, cursor: int) -> AsyncIterator[str]:
         if state is not None:
             state_version, state_sent_at = version, time.monotonic()
             yield _message("state", state, cursor)
-        for chunk_id, step_id, records in chunks:
+        read_some = bool(chunks)
+        chunks.reverse()  # popped from the end, oldest first
+        while chunks:
+            chunk_id, step_id, first_line, text = chunks.pop()
             cursor = chunk_id
+            records = line_records(first_line, text)
             yield _message("log", {"step": step_id, "lines": records}, cursor)
-        if chunks:
+            del records, text
+        if read_some:
             continue  # more may be waiting: read the next page before sleeping
         if finished:
             if state is None:
