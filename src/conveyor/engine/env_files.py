@@ -22,7 +22,7 @@ class StepFiles:
 
     @classmethod
     def create(cls, directory: str, prefix: str) -> StepFiles:
-        """Fresh, empty files for one step."""
+        """Empty files for one step: created, or emptied when a step before used them."""
         files = cls(
             output=os.path.join(directory, f"{prefix}_output"),
             env=os.path.join(directory, f"{prefix}_env"),
@@ -30,9 +30,10 @@ class StepFiles:
             state=os.path.join(directory, f"{prefix}_state"),
             summary=os.path.join(directory, f"{prefix}_step_summary"),
         )
+        # os.open rather than open(): no file object for files most steps never write.
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         for name in (files.output, files.env, files.path, files.state, files.summary):
-            with open(name, "w"):
-                pass
+            os.close(os.open(name, flags, 0o644))
         return files
 
     def environment(self) -> dict[str, str]:
@@ -47,6 +48,8 @@ class StepFiles:
 
 def _read_text(path: str) -> str:
     try:
+        if os.stat(path).st_size == 0:
+            return ""  # the common case, read without opening the file
         with open(path, encoding="utf-8", errors="replace", newline="") as handle:
             return handle.read()
     except FileNotFoundError:

@@ -38,7 +38,7 @@ from conveyor.engine.log_stream import StepLog
 from conveyor.engine.masking import Masker
 from conveyor.engine.options import RunOptions
 from conveyor.engine.results import JobResult, StepResult
-from conveyor.engine.shells import ShellError, resolve_shell
+from conveyor.engine.shells import ShellError, resolve_shell, write_script
 from conveyor.engine.step_types import StepOutcome, StepScope
 from conveyor.executors.base import Cancellation, Executor, JobHost, StepCommand
 from conveyor.workflow.expressions import JobStatus
@@ -97,7 +97,6 @@ class JobRunner:
         self._host: JobHost | None = None
         self._github: dict[str, Any] = {}
         self._runner: dict[str, Any] = {}
-        self._step_counter = 0
         self._job_timeout_minutes: float | None = None
         self.raw_outputs: dict[str, str] = {}  # unmasked, for the `needs` context
 
@@ -509,11 +508,11 @@ class JobRunner:
             where = step.positions.get("shell", step.position)
             raise EngineProblem(f"{where}: {error}") from None
 
-        self._step_counter += 1
-        prefix = f"step{self._step_counter}_{uuid.uuid4().hex[:8]}"
+        # Steps run one after another, so each job reuses one set of files: creating
+        # a file costs ~150 us on a disk-backed temp dir, truncating one ~3 us.
+        prefix = "step"
         script_path = os.path.join(host.temp_dir, prefix + shell.extension)
-        with open(script_path, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(script)
+        write_script(script_path, script)
         files = StepFiles.create(host.temp_dir, prefix)
         process_env.update(files.environment())
 

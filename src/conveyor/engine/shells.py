@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 from dataclasses import dataclass
@@ -67,3 +68,21 @@ def resolve_shell(shell: str | None, search_path: str | None) -> ShellCommand:
         raise ShellError(f"shell {shell!r} cannot be split into words: {error}") from None
     program = argv[0].rsplit("/", 1)[-1] if argv else ""
     return ShellCommand(argv, _EXTENSION_BY_PROGRAM.get(program, ""))
+
+
+def write_script(path: str, script: str) -> None:
+    """Put a step's script in ``path``, overwriting the previous step's in place.
+
+    Overwriting and then cutting the file to length costs a few microseconds;
+    truncating it first (what ``open(path, "w")`` does) frees its blocks and
+    costs ~140 us on a disk-backed temp dir: per step, that is the benchmark.
+    """
+    data = script.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
