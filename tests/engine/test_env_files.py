@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from conveyor.engine.env_files import EnvFileError, StepFiles, parse_key_values, read_path_entries
@@ -48,3 +50,17 @@ def test_fresh_files_and_path_entries(tmp_path):
     # A second create empties them again.
     files = StepFiles.create(str(tmp_path), "step1")
     assert read_path_entries(files.path) == []
+
+
+def test_renewed_files_are_empty_and_at_new_paths(tmp_path):
+    first = StepFiles.create(str(tmp_path), "step1")
+    with open(first.output, "a") as handle:
+        handle.write("answer=42\n")
+    second = first.renewed(str(tmp_path), "step2")
+    # GitHub documents that these paths change from step to step.
+    assert set(first.paths()).isdisjoint(second.paths())
+    assert all(os.path.getsize(path) == 0 for path in second.paths())
+    assert not any(os.path.exists(path) for path in first.paths())
+    os.unlink(second.env)  # a step may delete one; the next still gets it
+    third = second.renewed(str(tmp_path), "step3")
+    assert all(os.path.exists(path) for path in third.paths())

@@ -188,6 +188,8 @@ class JobRunner:
         os.makedirs(runner_temp, exist_ok=True)
         self._runner = runner_context(runner_temp, self.shared.debug, options.base_env)
         self._tracking_id = f"github_{uuid.uuid4()}"
+        self._step_number = 0
+        self._step_files: StepFiles | None = None
         workflow = self.shared.workflow
         contexts = self._job_contexts({})
         workflow_env = evaluation.env_values(
@@ -508,12 +510,17 @@ class JobRunner:
             where = step.positions.get("shell", step.position)
             raise EngineProblem(f"{where}: {error}") from None
 
-        # Steps run one after another, so each job reuses one set of files: creating
-        # a file costs ~150 us on a disk-backed temp dir, truncating one ~3 us.
-        prefix = "step"
-        script_path = os.path.join(host.temp_dir, prefix + shell.extension)
+        # Steps run one after another, so the job's files are reused: the script is
+        # overwritten in place, the GITHUB_* files emptied and renamed (see renewed).
+        self._step_number += 1
+        prefix = f"step{self._step_number}"
+        script_path = os.path.join(host.temp_dir, "step" + shell.extension)
         write_script(script_path, script)
-        files = StepFiles.create(host.temp_dir, prefix)
+        if self._step_files is None:
+            files = StepFiles.create(host.temp_dir, prefix)
+        else:
+            files = self._step_files.renewed(host.temp_dir, prefix)
+        self._step_files = files
         process_env.update(files.environment())
 
         timeout, limited_by_job = self._step_timeout(timeout_minutes, past_cancel)
