@@ -6,7 +6,6 @@ import json
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -187,7 +186,8 @@ class JobRunner:
         runner_temp = os.path.join(host.temp_dir, "runner_temp")
         os.makedirs(runner_temp, exist_ok=True)
         self._runner = runner_context(runner_temp, self.shared.debug, options.base_env)
-        self._tracking_id = f"github_{uuid.uuid4()}"
+        # Random like GitHub's; os.urandom, because uuid imports platform (start-up).
+        self._tracking_id = f"github_{os.urandom(16).hex()}"
         self._step_number = 0
         self._step_files: StepFiles | None = None
         workflow = self.shared.workflow
