@@ -137,24 +137,32 @@ def _accepted(results: list[PushResult], extra_runs: list[Run] | None = None) ->
     )
 
 
-def _repository(name: str) -> Repository | None:
-    return Repository.objects.filter(name=name).first()
-
-
-@csrf_exempt
-@require_POST
-def local_hook(request: HttpRequest, name: str) -> HttpResponse:
-    """A local bare repository's ``post-receive`` hook reporting ``old new ref`` lines."""
-    repository = _repository(name)
+def _signed_delivery(
+    request: HttpRequest, name: str, verify: Callable[[Any, bytes, str], None]
+) -> tuple[Repository, bytes] | HttpResponse:
+    """The repository and the body of a delivery whose signature ``verify`` accepts,
+    or the answer that refuses it (unknown repository, body too large, bad signature)."""
+    repository = Repository.objects.filter(name=name).first()
     if repository is None:
         return _error(404, f"no repository named {name!r} on this server")
     body = _read_body(request)
     if body is None:
         return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        generic.verify(request.headers, body, repository.webhook_secret)
+        verify(request.headers, body, repository.webhook_secret)
     except SignatureInvalid as error:
         return _refused(error)
+    return repository, body
+
+
+@csrf_exempt
+@require_POST
+def local_hook(request: HttpRequest, name: str) -> HttpResponse:
+    """A local bare repository's ``post-receive`` hook reporting ``old new ref`` lines."""
+    checked = _signed_delivery(request, name, generic.verify)
+    if isinstance(checked, HttpResponse):
+        return checked
+    repository, body = checked
     try:
         delivery, pusher, updates = _parse_local(body)
     except PayloadInvalid as error:
@@ -198,16 +206,10 @@ def _parse_local(body: bytes) -> tuple[str, str, list[tuple[str, str, str]]]:
 def forge_hook(request: HttpRequest, forge: str, name: str) -> HttpResponse:
     """A webhook delivery from ``forge`` (github, gitlab, gitea, generic)."""
     handler = FORGES[forge]
-    repository = _repository(name)
-    if repository is None:
-        return _error(404, f"no repository named {name!r} on this server")
-    body = _read_body(request)
-    if body is None:
-        return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        handler.verify(request.headers, body, repository.webhook_secret)
-    except SignatureInvalid as error:
-        return _refused(error)
+    checked = _signed_delivery(request, name, handler.verify)
+    if isinstance(checked, HttpResponse):
+        return checked
+    repository, body = checked
     try:
         event = handler.parse(request.headers, body)
     except PayloadInvalid as error:
