@@ -31,6 +31,8 @@ steps:
   - name: Deploy
     run: |
       echo $$ > {pid_file}
+      setsid sleep 600 </dev/null >/dev/null 2>&1 &
+      echo $! > {pid_file}.quiet
       for i in $(seq 1 600); do echo "tick $i"; sleep 0.05; done
 """
 
@@ -121,6 +123,14 @@ def _log(data: Path, run_id: int, step_index: int) -> str:
     return "\n".join(text for (text,) in rows)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _kill_step(pid_file: Path) -> None:
     try:
         os.killpg(int(pid_file.read_text().strip()), signal.SIGKILL)
@@ -146,6 +156,8 @@ def test_sigkill_mid_run_then_restart_marks_the_run_failed_and_keeps_its_log(tmp
         _kill_step(pid_file)
     kept = _log(data, run_id, 1)
     assert _run_row(data, run_id)[0] == "running"  # nobody was left to record the end
+    quiet = int(Path(f"{pid_file}.quiet").read_text())
+    assert _alive(quiet)
 
     restarted = start_server(data)
     try:
@@ -160,9 +172,14 @@ def test_sigkill_mid_run_then_restart_marks_the_run_failed_and_keeps_its_log(tmp
             'WHERE j.run_id = ? ORDER BY s."index"',
             run_id,
         ) == [("success",), ("failure",)]
+        # A daemon the step started (own session, no output to die on) outlived the killed
+        # server; the restarted one ends it.
+        wait_for(lambda: not _alive(quiet), what="the stopped run's leftover process to end")
     finally:
         restarted.process.send_signal(signal.SIGTERM)
         restarted.process.wait(15)
+        if _alive(quiet):
+            os.kill(quiet, signal.SIGKILL)
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
@@ -38,6 +39,14 @@ HEARTBEAT_INTERVAL = 2.0  # seconds
 # Variables of the server itself that the steps of a run must not see.
 _SERVER_ONLY_ENV = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
 _SERVER_ONLY_PREFIX = "CONVEYOR_"
+# Set on every step of a run, so that a server restarted after a crash can find and
+# end the processes its runs left behind (see recovery).
+RUN_MARK_VARIABLE = "CONVEYOR_RUN_MARK"
+
+
+def run_mark(run_id: int) -> str:
+    """What ``RUN_MARK_VARIABLE`` holds for ``run_id``: unique to this server's data."""
+    return f"{run_id}@{settings.DATA_DIR}"
 
 _registry: dict[int, Cancellation] = {}
 _registry_lock = threading.Lock()
@@ -150,7 +159,7 @@ def _run_in_workspace(
             str(path), run.event, run.payload, run.inputs, info, run.number, run.pk
         )
         options.secrets = secrets
-        options.base_env = step_environment()
+        options.base_env = {**step_environment(), RUN_MARK_VARIABLE: run_mark(run.pk)}
         options.only_jobs = run.only_jobs
         sink = DatabaseSink(run, workflow)
         try:

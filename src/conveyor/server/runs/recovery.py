@@ -8,6 +8,7 @@ are marked failed. Runs still ``queued`` whose task is gone are enqueued again
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -15,6 +16,8 @@ from django.utils import timezone
 
 from conveyor.server.runs import live
 from conveyor.server.runs.models import Job, Run, Status, Step
+
+logger = logging.getLogger("conveyor.server.runs")
 
 STOPPED_REASON = "the server stopped while this run was in progress"
 
@@ -54,6 +57,7 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
                 status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
             )
             _settle_tables(stale)
+            _end_leftover_processes(stale)
         outcome.failed_runs = stale
         tasks = DBTaskResult.objects.filter(task_path=execute_run_task.module_path)
         for task in tasks.filter(status="RUNNING"):
@@ -106,3 +110,15 @@ def _settle_tables(run_ids: list[int]) -> None:
         Run.objects.filter(pk=run.pk).update(
             pipeline_status=tracker.pipeline_status, execution=tracker.snapshot()
         )
+
+
+def _end_leftover_processes(run_ids: list[int]) -> None:
+    """Steps run in sessions of their own, so they outlive a killed server: end those
+    of the runs just marked failed, found by the mark every step of a run carries."""
+    from conveyor.executors.process_tree import processes_with_env, terminate
+    from conveyor.server.runs.execute import RUN_MARK_VARIABLE, run_mark
+
+    leftovers = processes_with_env(RUN_MARK_VARIABLE, {run_mark(run_id) for run_id in run_ids})
+    if leftovers:
+        logger.warning("ending %d process(es) left by stopped runs", len(leftovers))
+        terminate(leftovers, grace=2.5, kill_wait=2.0)
