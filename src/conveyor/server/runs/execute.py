@@ -11,6 +11,7 @@ this process ``cancel_in_process`` cancels at once.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -45,8 +46,9 @@ RUN_MARK_VARIABLE = "CONVEYOR_RUN_MARK"
 
 
 def run_mark(run_id: int) -> str:
-    """What ``RUN_MARK_VARIABLE`` holds for ``run_id``: unique to this server's data."""
-    return f"{run_id}@{settings.DATA_DIR}"
+    """What ``RUN_MARK_VARIABLE`` holds for ``run_id``: unique to this server's data,
+    and opaque, since steps see it (the data directory is the server's business)."""
+    return hashlib.sha256(f"{run_id}@{settings.DATA_DIR}".encode()).hexdigest()[:32]
 
 _registry: dict[int, Cancellation] = {}
 _registry_lock = threading.Lock()
