@@ -6,13 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.workflow.errors import Position
-from conveyor.workflow.expressions import (
-    ExpressionError,
-    JobStatus,
-    evaluate_condition,
-    evaluate_value,
-    interpolate,
-)
+from conveyor.workflow.expressions.errors import ExpressionError
+from conveyor.workflow.expressions.status import JobStatus
 
 Contexts = dict[str, Any]
 
@@ -30,9 +25,13 @@ def _problem(where: Position | None, key: str, error: ExpressionError | Exceptio
 def condition(
     text: str | None, contexts: Contexts, status: JobStatus, where: Position | None, key: str = "if"
 ) -> bool:
-    source = text if text is not None and str(text).strip() else "success()"
+    if text is None or not str(text).strip():
+        return status.succeeded  # what the implicit `success()` says, without the parser
+    source = text
     if isinstance(source, bool):
         return source
+    from conveyor.workflow.expressions import evaluate_condition
+
     try:
         return bool(evaluate_condition(str(source), contexts, status))
     except (ExpressionError, ValueError, TypeError) as error:
@@ -51,6 +50,8 @@ def string(
     text = template if isinstance(template, str) else _plain(template)
     if "${{" not in text:
         return text
+    from conveyor.workflow.expressions import interpolate
+
     try:
         return interpolate(text, contexts, status)
     except (ExpressionError, ValueError, TypeError) as error:
@@ -65,6 +66,8 @@ def value(template: Any, contexts: Contexts, where: Position | None, key: str) -
         return [value(item, contexts, where, key) for item in template]
     if not isinstance(template, str) or "${{" not in template:
         return template
+    from conveyor.workflow.expressions import evaluate_value
+
     try:
         return evaluate_value(template, contexts)
     except (ExpressionError, ValueError, TypeError) as error:
