@@ -216,3 +216,37 @@ def test_the_cli_does_not_import_what_a_run_does_not_need() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+DISPATCH_WORKFLOW = """\
+on:
+  workflow_dispatch:
+    inputs:
+      target:
+        required: true
+        type: choice
+        options: [staging, production]
+      dry-run:
+        type: boolean
+        default: true
+jobs:
+  deploy:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "deploy to ${{ inputs.target }} dry=${{ inputs.dry-run }}"
+"""
+
+
+def test_workflow_dispatch_inputs_are_checked_then_given_to_the_run(repo: Path) -> None:
+    write(repo / ".github/workflows/deploy.yml", DISPATCH_WORKFLOW)
+    ran = run_conveyor(
+        "run", "--event", "workflow_dispatch", "--input", "target=production", cwd=repo
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "[deploy] | deploy to production dry=true" in ran.stdout
+
+    missing = run_conveyor("run", "--event", "workflow_dispatch", cwd=repo)
+    assert missing.returncode == 2 and "target" in missing.stderr
+    wrong = run_conveyor("run", "-e", "workflow_dispatch", "-i", "target=moon", cwd=repo)
+    assert wrong.returncode == 2 and "moon" in wrong.stderr
+    assert "deploy to" not in missing.stdout + wrong.stdout

@@ -132,6 +132,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"conveyor: no workflow runs on {args.event}", file=sys.stderr)
         return EXIT_OK
     _check_jobs_exist(selection.chosen, args.jobs_only)
+    # Every workflow's inputs are checked before any of them runs.
+    inputs = {id(w): _inputs_for(w, args.event, given_inputs) for w in selection.chosen}
 
     cancellation = Cancellation()
     sink = make_sink(args)
@@ -140,9 +142,15 @@ def run_command(args: argparse.Namespace) -> int:
         for workflow in selection.chosen:
             if args.jobs_only and not set(args.jobs_only) & set(workflow.jobs):
                 continue  # --job names jobs of another workflow
-            inputs = _inputs_for(workflow, args.event, given_inputs)
             code = _run_one(
-                workflow, selection, args, secrets, variables, inputs, sink, cancellation
+                workflow,
+                selection,
+                args,
+                secrets,
+                variables,
+                inputs[id(workflow)],
+                sink,
+                cancellation,
             )
             worst = max(worst, code) if code != EXIT_CANCELLED else EXIT_CANCELLED
             if cancellation.cancelled:
