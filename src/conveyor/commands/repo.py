@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
-import subprocess
 import sys
-from pathlib import Path
 
 from conveyor.cli import EXIT_INVALID, EXIT_OK
-
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
 
 class RepoCommandError(Exception):
@@ -59,50 +54,27 @@ def _set_up_django(data: str | None) -> None:
 
 def _add(args: argparse.Namespace) -> None:
     from django.conf import settings
-    from django.db import IntegrityError, transaction
 
-    from conveyor.server.repos import git
-    from conveyor.server.repos.hooks.install import HookError, bare_repository
-    from conveyor.server.repos.hooks.setup import DEFAULT_REMOTE_POLL_SECONDS, set_up_triggers
-    from conveyor.server.repos.models import Repository
+    from conveyor.server.repos.adding import RepositoryExists, RepositoryRefused, add_repository
 
     name = args.name
-    if not NAME_PATTERN.match(name):
-        raise RepoCommandError(
-            f"{name!r} is not a repository name: use letters, digits, - and _ "
-            "(at most 100, starting with a letter or digit)"
-        )
     if args.poll is not None and args.poll < 0:
         raise RepoCommandError(f"--poll {args.poll}: must be 0 (never) or more seconds")
-    if Repository.objects.filter(name=name).exists():
-        raise RepoCommandError(
-            f"a repository named {name!r} already exists "
-            f"(remove it first with `conveyor repo remove {name}`)"
-        )
-    repository = Repository(name=name, url=args.location)
-    if repository.is_local:
-        try:
-            path = bare_repository(args.location)
-        except HookError as error:
-            raise RepoCommandError(str(error)) from None
-        repository.url = str(path)
-        repository.default_branch = args.branch or _head_branch(path) or "main"
-        repository.poll_interval = args.poll or None
-    else:
-        repository.default_branch = args.branch or "main"
-        poll = DEFAULT_REMOTE_POLL_SECONDS if args.poll is None else args.poll
-        repository.poll_interval = poll or None
-    try:
-        with transaction.atomic():
-            repository.save()
-    except IntegrityError:
-        raise RepoCommandError(f"a repository named {name!r} already exists") from None
     base_url = settings.CONVEYOR_URL
     try:
-        setup = set_up_triggers(repository, base_url)
-    except (HookError, git.GitError) as error:
-        repository.delete()
-        raise RepoCommandError(f"cannot add {name}: {error}") from None
+        repository, setup = add_repository(
+            name,
+            args.location,
+            base_url=base_url,
+            default_branch=args.branch,
+            poll_interval=args.poll,
+        )
+    except RepositoryExists as exists:
+        raise RepoCommandError(
+            f"{exists.message} (remove it first with `conveyor repo remove {name}`)"
+        ) from None
+    except RepositoryRefused as refused:
+        raise RepoCommandError(refused.message) from None
     print(f"Added repository {name} ({repository.url}), default branch {repository.default_branch}")
     if setup.hook is not None:
         print(f"  post-receive hook: {setup.hook}")
@@ -113,16 +85,6 @@ def _add(args: argparse.Namespace) -> None:
         print(f"  webhooks: {base_url}/hooks/{{github,gitlab,gitea,generic}}/{name}")
         print(f"  webhook secret: {repository.webhook_secret}")
     print(f"  {setup.refs_seen} branch(es) and tag(s) taken as seen; new pushes start runs")
-
-
-def _head_branch(path: Path) -> str:
-    completed = subprocess.run(
-        ["git", "--git-dir", str(path), "symbolic-ref", "--short", "-q", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return completed.stdout.strip() if completed.returncode == 0 else ""
 
 
 def _list(args: argparse.Namespace) -> None:

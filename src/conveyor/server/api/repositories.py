@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 from ninja import Router
@@ -22,16 +20,17 @@ from conveyor.server.api.schemas import (
     RepositoryOut,
 )
 from conveyor.server.api.serialize import repository_out
-from conveyor.server.repos import git
-from conveyor.server.repos.hooks.install import HookError, bare_repository
-from conveyor.server.repos.hooks.setup import DEFAULT_REMOTE_POLL_SECONDS, set_up_triggers
+from conveyor.server.repos.adding import (
+    RepositoryExists,
+    RepositoryRefused,
+    add_repository,
+    check_name,
+)
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs.models import Run
 
 router = Router(tags=["repositories"])
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-NAME_MAX = 100
 POLL_MIN = 10  # seconds: polling a remote more often is rude to it
 
 
@@ -68,12 +67,10 @@ def _validated(body: RepositoryIn) -> dict[str, Any]:
     name = body.name.strip()
     if not name:
         raise bad_input("name", "must not be empty")
-    if len(name) > NAME_MAX or not NAME_PATTERN.match(name):
-        raise bad_input(
-            "name",
-            f"{name!r} is not a valid name: use letters, digits, '-' and '_' "
-            f"(at most {NAME_MAX}), starting with a letter or digit",
-        )
+    try:
+        check_name(name)
+    except RepositoryRefused as refused:
+        raise bad_input(refused.field, refused.message) from None
     url = body.url.strip()
     if not url:
         raise bad_input("url", "must not be empty: a local bare repository's path or a git URL")
@@ -89,32 +86,6 @@ def _validated(body: RepositoryIn) -> dict[str, Any]:
     return {"name": name, "url": url, "default_branch": branch, "poll_interval": body.poll_interval}
 
 
-def _head_branch(path: str) -> str:
-    try:
-        return git.run_git(path, "symbolic-ref", "--short", "-q", "HEAD").decode().strip()
-    except git.GitError:
-        return ""
-
-
-def _prepared(fields: dict[str, Any]) -> Repository:
-    """The Repository to add, as ``conveyor repo add`` would make it (not saved yet)."""
-    repository = Repository(name=fields["name"], url=fields["url"])
-    poll = fields["poll_interval"]
-    if repository.is_local:
-        try:
-            repository.url = str(bare_repository(fields["url"]))
-        except HookError as error:
-            raise bad_input("url", str(error)) from None
-        repository.default_branch = (
-            fields["default_branch"] or _head_branch(repository.url) or "main"
-        )
-        repository.poll_interval = poll or None
-    else:
-        repository.default_branch = fields["default_branch"] or "main"
-        repository.poll_interval = (DEFAULT_REMOTE_POLL_SECONDS if poll is None else poll) or None
-    return repository
-
-
 @router.post(
     "",
     response={201: RepositoryCreatedOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut},
@@ -127,20 +98,19 @@ def create_repository(request: HttpRequest, body: RepositoryIn) -> Reply[dict[st
     webhook settings."""
     lookups.require_role(request, Role.ADMIN)
     fields = _validated(body)
-    if Repository.objects.filter(name=fields["name"]).exists():
-        raise conflict(f"a repository named {fields['name']!r} already exists")
-    repository = _prepared(fields)
-    try:
-        with transaction.atomic():
-            repository.save()
-    except IntegrityError:
-        raise conflict(f"a repository named {fields['name']!r} already exists") from None
     base_url = settings.CONVEYOR_URL
     try:
-        set_up_triggers(repository, base_url)
-    except (HookError, git.GitError) as error:
-        repository.delete()
-        raise bad_input("url", f"cannot add {repository.name}: {error}") from None
+        repository, _ = add_repository(
+            fields["name"],
+            fields["url"],
+            base_url=base_url,
+            default_branch=fields["default_branch"],
+            poll_interval=fields["poll_interval"],
+        )
+    except RepositoryExists as exists:
+        raise conflict(exists.message) from None
+    except RepositoryRefused as refused:
+        raise bad_input(refused.field, refused.message) from None
     body_out = repository_out(repository)
     body_out["webhook_secret"] = repository.webhook_secret
     body_out["webhook_urls"] = {

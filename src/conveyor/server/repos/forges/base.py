@@ -86,6 +86,19 @@ def check_hex_signature(given: str, secret: str, body: bytes, header_name: str) 
         raise SignatureInvalid(f"{header_name} does not match the body signed with the secret")
 
 
+def check_sha256_header(
+    headers: Mapping[str, str], header_name: str, body: bytes, secret: str
+) -> None:
+    """A ``sha256=<hex HMAC>`` header (GitHub's form, and ours for generic senders)."""
+    given = header(headers, header_name)
+    if not given:
+        raise SignatureMissing(f"missing {header_name} header")
+    scheme, _, digest = given.partition("=")
+    if scheme != "sha256" or not digest:
+        raise SignatureInvalid(f"{header_name} must look like sha256=<hex digest>")
+    check_hex_signature(digest, secret, body, header_name)
+
+
 def load_json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body.decode("utf-8"))

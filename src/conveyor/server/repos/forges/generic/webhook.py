@@ -15,12 +15,9 @@ from conveyor.server.repos.forges.base import (
     ForgeEvent,
     Outcome,
     PayloadInvalid,
-    SignatureInvalid,
-    SignatureMissing,
     before_or_none,
-    check_hex_signature,
+    check_sha256_header,
     deletion,
-    header,
     hmac_sha256_hex,
     ignored,
     is_deletion,
@@ -39,13 +36,7 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str) -> None:
-    given = header(headers, SIGNATURE_HEADER)
-    if not given:
-        raise SignatureMissing(f"missing {SIGNATURE_HEADER} header")
-    scheme, _, digest = given.partition("=")
-    if scheme != "sha256" or not digest:
-        raise SignatureInvalid(f"{SIGNATURE_HEADER} must look like sha256=<hex digest>")
-    check_hex_signature(digest, secret, body, SIGNATURE_HEADER)
+    check_sha256_header(headers, SIGNATURE_HEADER, body, secret)
 
 
 def parse(headers: Mapping[str, str], body: bytes) -> ForgeEvent:
