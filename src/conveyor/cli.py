@@ -87,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run in a fresh checkout of HEAD instead of the working tree",
     )
     run.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run each job in a bubblewrap sandbox that sees only the workspace and the "
+        "system's directories (as on the server)",
+    )
+    run.add_argument(
         "--color",
         choices=["auto", "always", "never"],
         default="auto",
@@ -162,6 +168,12 @@ def _add_server_parser(commands: argparse._SubParsersAction) -> None:
         type=int,
         metavar="N",
         help="embedded worker threads (sets CONVEYOR_WORKERS; default 2)",
+    )
+    server.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run jobs without the bubblewrap sandbox (sets CONVEYOR_SANDBOX=false): they "
+        "can then read the data directory and every secret; only for trusted workflows",
     )
 
 

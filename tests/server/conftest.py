@@ -22,8 +22,18 @@ from typing import Any
 
 import pytest
 
-_SESSION_DATA = tempfile.mkdtemp(prefix="conveyor-test-data-")
-atexit.register(shutil.rmtree, _SESSION_DATA, True)
+
+
+def reachable_directory(prefix: str) -> str:
+    """A temporary directory the sandbox user (nobody, when the tests run as root) can pass
+    through: pytest's own tmp_path lies under a directory closed to other users."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o711)
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+_SESSION_DATA = reachable_directory("conveyor-test-data-")
 os.environ["CONVEYOR_DATA"] = _SESSION_DATA
 os.environ["DJANGO_SETTINGS_MODULE"] = "conveyor.server.settings"
 os.environ.setdefault("CONVEYOR_WORKERS", "2")
@@ -103,6 +113,7 @@ def data_dir(tmp_path: Path, settings: Any) -> Path:
     path = tmp_path / "data"
     path.mkdir()
     settings.DATA_DIR = path
+    settings.WORKSPACES_DIR = Path(reachable_directory("conveyor-test-workspaces-"))
     return path
 
 
@@ -161,6 +172,7 @@ def server_environment(data: Path, **extra: str) -> dict[str, str]:
     env["PATH"] = VENV_BIN + os.pathsep + env.get("PATH", "")
     env["CONVEYOR_DATA"] = str(data)
     env["CONVEYOR_ADMIN_PASSWORD"] = "test-password-123"
+    env["CONVEYOR_WORKSPACES"] = reachable_directory("conveyor-test-workspaces-")
     env.update(extra)
     return env
 

@@ -57,7 +57,7 @@ def test_a_pushed_commit_runs_to_success(repository, git_project, workers):
     first = steps[2].log_chunks.order_by("seq").first()
     assert first.first_line == 1
     # The workspace of the run is removed when it ends.
-    assert not (Path(settings.DATA_DIR) / "workspaces" / str(run.pk)).exists()
+    assert not (Path(settings.WORKSPACES_DIR) / str(run.pk)).exists()
 
 
 def test_the_workspace_holds_exactly_the_pushed_commit(repository, git_project, workers):
@@ -78,7 +78,7 @@ def test_the_workspace_holds_exactly_the_pushed_commit(repository, git_project, 
     text = log_text(Step.objects.get(job__run=run, index=0))
     assert first in text
     assert "one" in text.split("\n") and "two" not in text.split("\n")
-    assert text.split("\n")[-1].endswith(f"/workspaces/{run.pk}/shop")
+    assert text.split("\n")[-1] == f"{settings.WORKSPACES_DIR}/{run.pk}/shop"
 
 
 def test_a_branch_excluded_by_on_push_branches_starts_nothing(repository, git_project):

@@ -67,6 +67,41 @@ def read_secret_file(path: str) -> dict[str, str]:
     return {name: value or "" for name, value in values.items()}
 
 
+def make_executor(args: argparse.Namespace) -> Any:
+    """The local executor, or with --sandbox the bubblewrap sandbox (network on)."""
+    if not args.sandbox:
+        return LocalExecutor()
+    from conveyor.executors.sandbox import (
+        SandboxExecutor,
+        SandboxPolicy,
+        SandboxUnavailable,
+        check_available,
+    )
+
+    policy = SandboxPolicy(run_as=_sandbox_user_for_root())
+    try:
+        return SandboxExecutor(policy, check_available(policy))
+    except SandboxUnavailable as error:
+        raise UsageError(f"--sandbox: {error}") from None
+
+
+def _sandbox_user_for_root() -> tuple[int, int] | None:
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    nobody = pwd.getpwnam("nobody")
+    return nobody.pw_uid, nobody.pw_gid
+
+
+def check_sandbox_arguments(args: argparse.Namespace) -> None:
+    if args.sandbox and os.geteuid() == 0 and not args.clean:
+        raise UsageError(
+            "--sandbox as root runs the jobs as the user nobody, who would have to own "
+            "the working tree: add --clean to run in a fresh checkout of HEAD instead"
+        )
+
+
 def make_sink(args: argparse.Namespace) -> Any:
     if args.json:
         from conveyor.terminal.json_lines import JsonLinesSink
@@ -85,6 +120,8 @@ def make_sink(args: argparse.Namespace) -> Any:
 def clean_checkout(root: str) -> Iterator[str]:
     """A fresh clone of HEAD in a temporary directory, removed afterwards."""
     directory = tempfile.mkdtemp(prefix="conveyor-clean-")
+    # Passable by others: a root run's sandbox user must reach it (--sandbox).
+    os.chmod(directory, 0o711)
     try:
         result = subprocess.run(
             ["git", "clone", "--quiet", "--no-hardlinks", root, directory],
@@ -124,6 +161,7 @@ def run_command(args: argparse.Namespace) -> int:
     given_inputs = parse_assignments(args.input, "--input")
     if args.parallel < 1:
         raise UsageError("--jobs must be at least 1")
+    check_sandbox_arguments(args)
 
     selection = select(args.workflow, args.event, args.eventpath)
     if not selection.chosen:
@@ -204,7 +242,7 @@ def _run_one(
         )
         try:
             result = run_workflow(
-                workflow, options, LocalExecutor(), Tee(tracker, sink), cancellation
+                workflow, options, make_executor(args), Tee(tracker, sink), cancellation
             )
         except WorkflowInvalid as invalid:
             # A composite action's action.yml is only read when its step runs.

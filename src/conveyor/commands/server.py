@@ -26,6 +26,8 @@ def _configure_environment(args: argparse.Namespace) -> None:
         os.environ["CONVEYOR_DATA"] = os.path.abspath(os.path.expanduser(args.data))
     if args.workers is not None:
         os.environ["CONVEYOR_WORKERS"] = str(args.workers)
+    if getattr(args, "no_sandbox", False):
+        os.environ["CONVEYOR_SANDBOX"] = "false"
     host_in_url = f"[{args.host}]" if ":" in args.host else args.host
     if args.host in ("0.0.0.0", "::"):
         host_in_url = "127.0.0.1"
@@ -66,6 +68,10 @@ def _serve(args: argparse.Namespace) -> int:
         call_command("migrate", interactive=False, verbosity=0)
     except OperationalError as error:
         print(f"conveyor server: cannot use the database: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    problem = _check_sandbox()
+    if problem:
+        print(f"conveyor server: {problem}", file=sys.stderr)
         return EXIT_INVALID
     url = settings.CONVEYOR_URL
     ensure_admin(url)
@@ -120,6 +126,31 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     print("conveyor server: stopped", flush=True)
     return EXIT_OK
+
+
+def _check_sandbox() -> str:
+    """Why jobs cannot be sandboxed here ("" when they can, or when switched off, which
+    is said loudly on every start)."""
+    import logging
+
+    from conveyor.executors.sandbox import SandboxUnavailable
+    from conveyor.server.runs import sandboxing
+
+    try:
+        sandboxing.secure_data_dir()
+        if not sandboxing.enabled():
+            print(f"conveyor server: WARNING: {sandboxing.NO_SANDBOX_WARNING}", file=sys.stderr)
+            logging.getLogger("conveyor.server").warning(sandboxing.NO_SANDBOX_WARNING)
+            return ""
+        sandboxing.check()
+    except SandboxUnavailable as error:
+        return (
+            f"cannot sandbox jobs: {error}.\nThe server runs no job unsandboxed unless it is "
+            "started with --no-sandbox (only for trusted workflows)."
+        )
+    except OSError as error:
+        return f"cannot secure the data directory: {error}"
+    return ""
 
 
 def _announce_when_listening(server: Any, message: str) -> None:

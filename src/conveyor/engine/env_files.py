@@ -1,9 +1,16 @@
-"""The per-step files: GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STATE, GITHUB_STEP_SUMMARY."""
+"""The per-step files: GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STATE, GITHUB_STEP_SUMMARY.
+
+They live in the job's temp dir, which the step can write: a step may replace any of
+them with a symbolic link (to the server's database, its keys) or a FIFO. This
+process never follows such a link nor blocks on such a file (see ``host_files``).
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+
+from conveyor.engine.host_files import create_empty, open_regular, read_regular
 
 SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses step summaries above 1 MiB
 
@@ -24,10 +31,8 @@ class StepFiles:
     def create(cls, directory: str, prefix: str) -> StepFiles:
         """Empty files for one step, named after ``prefix``."""
         files = cls._named(directory, prefix)
-        # os.open rather than open(): no file object for files most steps never write.
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
         for name in files.paths():
-            os.close(os.open(name, flags, 0o644))
+            create_empty(name)
         return files
 
     def renewed(self, directory: str, prefix: str) -> StepFiles:
@@ -39,12 +44,16 @@ class StepFiles:
         """
         files = self._named(directory, prefix)
         for old, new in zip(self.paths(), files.paths(), strict=True):
+            fd = open_regular(old, os.O_WRONLY)
+            if fd is None:  # deleted, or replaced by something that is not a file
+                create_empty(new)
+                continue
             try:
-                if os.stat(old).st_size:
-                    os.truncate(old, 0)
-                os.rename(old, new)
-            except FileNotFoundError:  # the step deleted it
-                os.close(os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+                if os.fstat(fd).st_size:
+                    os.ftruncate(fd, 0)
+            finally:
+                os.close(fd)
+            os.rename(old, new)
         return files
 
     @classmethod
@@ -70,14 +79,9 @@ class StepFiles:
         }
 
 
-def _read_text(path: str) -> str:
-    try:
-        if os.stat(path).st_size == 0:
-            return ""  # the common case, read without opening the file
-        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return ""
+def _read_text(path: str, limit: int | None = None) -> str:
+    data = read_regular(path, limit)
+    return data.decode("utf-8", errors="replace") if data else ""
 
 
 def parse_key_values(text: str, label: str) -> dict[str, str]:
@@ -136,12 +140,9 @@ def read_path_entries(path: str) -> list[str]:
 
 
 def read_summary(path: str) -> str:
-    try:
-        size = os.path.getsize(path)
-    except OSError:
-        return ""
-    if size > SUMMARY_LIMIT:
+    data = read_regular(path, SUMMARY_LIMIT + 1)
+    if len(data) > SUMMARY_LIMIT:
         raise EnvFileError(
-            f"GITHUB_STEP_SUMMARY is {size} bytes; the limit is {SUMMARY_LIMIT} bytes (1 MiB)"
+            f"GITHUB_STEP_SUMMARY is over {SUMMARY_LIMIT} bytes (1 MiB), GitHub's limit"
         )
-    return _read_text(path)
+    return data.decode("utf-8", errors="replace")

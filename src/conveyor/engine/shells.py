@@ -7,6 +7,8 @@ import shlex
 import shutil
 from dataclasses import dataclass
 
+from conveyor.engine.host_files import open_for_writing
+
 # name -> (argv template, script file extension)
 _BUILT_IN: dict[str, tuple[str, str]] = {
     "bash": ("bash --noprofile --norc -eo pipefail {0}", ".sh"),
@@ -78,7 +80,8 @@ def write_script(path: str, script: str) -> None:
     costs ~140 us on a disk-backed temp dir: per step, that is the benchmark.
     """
     data = script.encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    # The previous step could have swapped the file for a link: see host_files.
+    fd = open_for_writing(path)
     try:
         view = memoryview(data)
         while view:

@@ -54,6 +54,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 from typing import IO, TYPE_CHECKING
 
@@ -153,12 +154,16 @@ class LocalJobHost:
         # make close() sweep the processes of the job that runs us.
         if tracking_id and tracking_id != os.environ.get(TRACKING_VARIABLE):
             self._tracking_ids.add(tracking_id)
-        started = _start(command)
+        started = _start(command, self._launch(command))
         if isinstance(started, StepExit):
             return started
         keep_orphans = self._orphan_groups.append if self._keep_orphans_until_close else None
         step = _RunningStep(started, command, self._kill_grace, self._exit_drain, keep_orphans)
         return step.supervise()
+
+    def _launch(self, command: StepCommand) -> Launch:
+        """How the step's process is started; a sandbox wraps the command here."""
+        return Launch(argv=command.argv, cwd=command.cwd, env=command.env)
 
     def close(self) -> None:
         try:
@@ -192,20 +197,38 @@ def _file_name_part(text: str) -> str:
     return cleaned[:40] or "job"
 
 
-def _start(command: StepCommand) -> subprocess.Popen[bytes] | StepExit:
+@dataclass(frozen=True)
+class Launch:
+    """The process the host really starts for a step: the step's own command, or that
+    command wrapped (a sandbox), with descriptors to hand over and a user to become."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+    pass_fds: tuple[int, ...] = ()
+    user: int | None = None
+    group: int | None = None
+
+
+def _start(command: StepCommand, launch: Launch) -> subprocess.Popen[bytes] | StepExit:
     if not command.argv:
         return StepExit(exit_code=None, error="cannot start the step: its command is empty")
+    identity: dict[str, object] = {}
+    if launch.user is not None:
+        identity = {"user": launch.user, "group": launch.group, "extra_groups": []}
     try:
         # No preexec_fn: it would force fork() instead of vfork/posix_spawn.
         process = subprocess.Popen(
-            command.argv,
-            cwd=command.cwd,
-            env=command.env,
+            launch.argv,
+            cwd=launch.cwd,
+            env=launch.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             bufsize=0,
+            pass_fds=launch.pass_fds,
+            **identity,  # type: ignore[arg-type]
         )
     except OSError as error:
         return StepExit(exit_code=None, error=_describe_start_failure(error, command))

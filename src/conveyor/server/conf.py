@@ -30,7 +30,7 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CONVEYOR_DATA",
-        "the user data directory (platformdirs)",
+        "the user data directory (platformdirs); /var/lib/conveyor for root",
         "data directory: database, keys, repository mirrors, workspaces",
     ),
     Setting(
@@ -59,6 +59,27 @@ SETTINGS: tuple[Setting, ...] = (
         "external base URL, used in links, badges and hooks",
     ),
     Setting("CONVEYOR_WORKERS", "2", "embedded worker threads (runs at once)"),
+    Setting(
+        "CONVEYOR_SANDBOX",
+        "true",
+        "run each job in a bubblewrap sandbox (false: same as --no-sandbox; never on a "
+        "server that runs others' workflows)",
+    ),
+    Setting(
+        "CONVEYOR_SANDBOX_NETWORK",
+        "true",
+        "whether sandboxed jobs reach the network (false: loopback only)",
+    ),
+    Setting(
+        "CONVEYOR_SANDBOX_USER",
+        "nobody",
+        "unprivileged user (name or uid) that runs the sandboxes when the server runs as root",
+    ),
+    Setting(
+        "CONVEYOR_WORKSPACES",
+        "<data>/workspaces",
+        "where jobs' workspaces and private files live (the sandbox user must reach it)",
+    ),
     Setting("CONVEYOR_DEBUG", "false", "Django debug mode (never in production)"),
     Setting("CONVEYOR_ADMIN_USER", "admin", "admin account created on the first start"),
     Setting(
@@ -108,11 +129,18 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+# A server run by root keeps its data where system services do; the jobs' sandbox
+# user must be able to pass through it to the workspaces (root's home is closed).
+SYSTEM_DATA_DIR = "/var/lib/conveyor"
+
+
 def data_dir() -> Path:
-    """``CONVEYOR_DATA``, else the user data directory; created if missing."""
+    """``CONVEYOR_DATA``, else the user data directory (root: /var/lib/conveyor); created."""
     raw = env_str("CONVEYOR_DATA")
     if raw:
         path = Path(raw).expanduser()
+    elif hasattr(os, "geteuid") and os.geteuid() == 0:
+        path = Path(SYSTEM_DATA_DIR)
     else:
         import platformdirs
 
@@ -164,3 +192,17 @@ def encryption_keys(data: Path) -> list[str]:
         return Fernet.generate_key().decode("ascii")
 
     return [kept_value(data / "encryption_keys", new_key)]
+
+
+def workspaces_dir(data: Path) -> Path:
+    """``CONVEYOR_WORKSPACES``, else ``<data>/workspaces``; created (0711: the sandbox user
+    passes through to its own job's directory, but lists nothing)."""
+    raw = env_str("CONVEYOR_WORKSPACES")
+    path = Path(raw).expanduser() if raw else data / "workspaces"
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o711)
+    except OSError as error:
+        raise SettingError(
+            f"CONVEYOR_WORKSPACES: cannot create {path}: {error.strerror}"
+        ) from None
+    return path.resolve()

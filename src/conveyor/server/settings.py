@@ -18,6 +18,11 @@ ENCRYPTION_KEYS = conf.encryption_keys(DATA_DIR)
 DEBUG = conf.env_bool("CONVEYOR_DEBUG", False)
 CONVEYOR_URL = conf.env_str("CONVEYOR_URL", "http://127.0.0.1:8000").rstrip("/")
 CONVEYOR_WORKERS = conf.env_int("CONVEYOR_WORKERS", 2, minimum=0)
+# Job isolation (see runs/sandboxing.py); `conveyor server --no-sandbox` sets it false.
+CONVEYOR_SANDBOX = conf.env_bool("CONVEYOR_SANDBOX", True)
+CONVEYOR_SANDBOX_NETWORK = conf.env_bool("CONVEYOR_SANDBOX_NETWORK", True)
+CONVEYOR_SANDBOX_USER = conf.env_str("CONVEYOR_SANDBOX_USER", "nobody")
+WORKSPACES_DIR = conf.workspaces_dir(DATA_DIR)
 
 _url_host = urlsplit(CONVEYOR_URL).hostname or ""
 ALLOWED_HOSTS = conf.env_list(

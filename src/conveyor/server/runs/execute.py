@@ -25,10 +25,10 @@ from django.utils import timezone
 from conveyor.engine.masking import Masker
 from conveyor.engine.runner import run_workflow
 from conveyor.executors.base import Cancellation
-from conveyor.executors.local import LocalExecutor
+from conveyor.executors.sandbox import SandboxUnavailable
 from conveyor.server.repos import git
 from conveyor.server.repos.crypto import SecretUnreadable
-from conveyor.server.runs import github, live, workspace
+from conveyor.server.runs import github, live, sandboxing, workspace
 from conveyor.server.runs.models import Run, Status
 from conveyor.server.runs.sink import DatabaseSink
 from conveyor.workflow.errors import WorkflowInvalid
@@ -120,6 +120,8 @@ def execute_run(run_id: int) -> str:
         status, reason = Status.FAILURE, f"cannot check out {run.short_sha}: {error}"
     except SecretUnreadable as error:
         status, reason = Status.FAILURE, f"cannot read the secrets of {run.repository}: {error}"
+    except SandboxUnavailable as error:
+        status, reason = Status.FAILURE, f"cannot sandbox the run's jobs: {error}"
     except BaseException as error:
         logger.exception("run %s of %s failed inside the server", run.number, run.repository)
         status, reason = Status.FAILURE, f"internal error: {type(error).__name__}: {error}"
@@ -151,7 +153,10 @@ def _finish_with_retries(run: Run, status: str, reason: str, attempts: int = 5) 
 def _run_in_workspace(
     run: Run, secrets: dict[str, str], cancellation: Cancellation
 ) -> tuple[str, str]:
-    with workspace.checkout(run.repository, run.sha, run.pk) as path:
+    link_objects = sandboxing.enabled() and sandboxing.sandbox_identity() is not None
+    with workspace.checkout(run.repository, run.sha, run.pk, link_objects=link_objects) as place:
+        path = place.path
+        executor = sandboxing.executor_for_run(place.run_dir, place.borrowed)
         mirror = workspace.mirror_path(run.repository)
         workflow = parse_workflow(
             git.read_file(mirror, run.sha, run.workflow_path), run.workflow_path
@@ -165,7 +170,7 @@ def _run_in_workspace(
         options.only_jobs = run.only_jobs
         sink = DatabaseSink(run, workflow)
         try:
-            result = run_workflow(workflow, options, LocalExecutor(), sink, cancellation)
+            result = run_workflow(workflow, options, executor, sink, cancellation)
         finally:
             sink.close()
     reason = result.reason or ""

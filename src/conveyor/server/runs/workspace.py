@@ -1,10 +1,21 @@
 """Where a run's steps run: a fresh checkout of exactly its commit.
 
 Each repository has a bare mirror in the data directory (``git clone --mirror``
-once, ``git fetch`` when a commit is missing from it), and each run gets a
-detached worktree of that mirror at its commit, removed when the run ends.
-Mirror operations on one repository are serialised by a lock (a thread lock and
-a file lock, so that other processes on this machine take turns too).
+once, ``git fetch`` when a commit is missing from it), and each run gets a clone
+of that mirror at its commit in the workspaces directory, removed when the run
+ends. Mirror operations on one repository are serialised by a lock (a thread
+lock and a file lock, so that other processes on this machine take turns too).
+
+The clone is a repository of its own (not a worktree, whose ``.git`` points into
+the mirror, which a sandboxed job cannot see) that borrows the mirror's objects
+without copying them, so it costs little whatever the repository's size:
+
+- when the jobs run as another user (a root server's sandbox user), it hard-links
+  them (``--local``): the links stay root's and read-only, so a job cannot change
+  the mirror through them;
+- otherwise it refers to them (``--shared``, git's alternates), and the sandbox
+  shows the job the mirror's objects read-only (``Checkout.borrowed``), for the
+  same reason.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -30,7 +42,7 @@ def mirrors_dir() -> Path:
 
 
 def workspaces_dir() -> Path:
-    return Path(settings.DATA_DIR) / "workspaces"
+    return Path(settings.WORKSPACES_DIR)
 
 
 def mirror_path(repository: Repository) -> Path:
@@ -95,29 +107,40 @@ def mirror_with_commit(repository: Repository, sha: str) -> Path:
         return mirror
 
 
+@dataclass(frozen=True)
+class Checkout:
+    path: Path  # the clone, named after the repository as GitHub's runners name it
+    run_dir: Path  # the run's directory: the clone and the jobs' private directories
+    borrowed: Path | None  # the mirror's objects the clone refers to, if it refers
+
+
 @contextmanager
-def checkout(repository: Repository, sha: str, run_id: int) -> Iterator[Path]:
-    """A fresh worktree holding exactly commit ``sha``; removed afterwards."""
+def checkout(
+    repository: Repository, sha: str, run_id: int, *, link_objects: bool = False
+) -> Iterator[Checkout]:
+    """A fresh clone holding exactly commit ``sha``; removed afterwards.
+
+    ``link_objects``: hard-link the mirror's objects instead of referring to them
+    (see the module's doc).
+    """
     mirror = mirror_with_commit(repository, sha)
-    # The directory is named after the repository, as GitHub's runners name it.
-    path = workspaces_dir() / str(run_id) / repository.name
-    shutil.rmtree(path.parent, ignore_errors=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with repository_lock(repository):
-        git.run_git(mirror, "worktree", "add", "--detach", "--force", "--quiet", str(path), sha)
+    run_dir = workspaces_dir() / str(run_id)
+    path = run_dir / repository.name
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True, mode=0o711)
+    borrow = "--local" if link_objects else "--shared"
     try:
-        yield path
-    finally:
-        remove_checkout(repository, run_id)
-
-
-def remove_checkout(repository: Repository, run_id: int) -> None:
-    path = workspaces_dir() / str(run_id)
-    shutil.rmtree(path, ignore_errors=True)
-    mirror = mirror_path(repository)
-    if (mirror / "HEAD").exists():
         with repository_lock(repository):
-            try:
-                git.run_git(mirror, "worktree", "prune")
-            except git.GitError:
-                pass  # a stale entry costs nothing; the next prune removes it
+            git.run_git(
+                mirror, "clone", borrow, "--no-checkout", "--quiet", str(mirror), str(path)
+            )
+        clone = path / ".git"
+        git.run_git(clone, "--work-tree", str(path), "checkout", "--quiet", "--detach", sha)
+        git.run_git(clone, "remote", "set-url", "origin", repository.url)
+        yield Checkout(path, run_dir, None if link_objects else mirror / "objects")
+    finally:
+        remove_checkout(run_id)
+
+
+def remove_checkout(run_id: int) -> None:
+    shutil.rmtree(workspaces_dir() / str(run_id), ignore_errors=True)

@@ -1,0 +1,371 @@
+"""The sandbox executor: each job's steps run inside a bubblewrap (``bwrap``) sandbox.
+
+What a step sees (built fresh for each step from the same list, so every step of a
+job sees the same tree):
+
+- the host's system directories read-only (``/usr``, ``/etc``, ``/opt`` and the
+  ``/bin``-style links or directories), a fresh ``/proc`` and a minimal ``/dev``;
+- writable: the job's workspace, the job's runner files (scripts, ``GITHUB_*``
+  files), a home directory of the job's own, a private ``/tmp`` (one per job, so it
+  lasts from step to step as on GitHub's runners), and the ``writable_paths`` the
+  caller names (a tool cache);
+- read-only: the ``readonly_paths`` the caller names;
+- nothing else: the server's data directory, other jobs' workspaces, the users'
+  home directories and ``/run`` do not exist in there. Paths keep their host names
+  (the engine hands them to the step in its environment).
+
+Processes: each job gets one user and PID namespace, held open by a small
+"holder" process for the job's life; each step's ``bwrap`` joins both. So a
+step sees only its own job's processes (never the server's), processes one step
+leaves behind serve the next steps (as on GitHub), and killing the holder when
+the job ends takes every process of the namespace with it; nothing escapes.
+
+Privileges: the step's user inside is the caller's uid, without capabilities
+(``umount`` of the masks is refused). A caller that is root must not lend that
+uid: on the host, root-owned files the sandbox can see (``/etc/shadow``) would be
+its own, and abstract sockets of root daemons would trust it. Root therefore
+runs ``bwrap`` as ``run_as`` (an unprivileged uid and gid, e.g. ``nobody``),
+hands that user the job's directories, and makes sure the workspace root is
+reachable by it.
+
+Network: on by default (tests install packages); ``network=False`` gives each
+step its own empty network namespace (loopback only, and not shared between
+steps).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from conveyor.executors.base import StepCommand
+from conveyor.executors.local import (
+    DEFAULT_EXIT_DRAIN,
+    DEFAULT_KILL_GRACE,
+    Launch,
+    LocalJobHost,
+    _file_name_part,
+)
+
+# Top-level host directories a job may read; everything else is absent.
+_SYSTEM_DIRECTORIES = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt")
+_HOSTNAME = "conveyor"
+
+
+class SandboxUnavailable(Exception):
+    """No sandbox can be made here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SandboxPolicy:
+    """What a job's sandbox lets through, besides its own workspace and files."""
+
+    network: bool = True
+    # (uid, gid) that runs the sandbox; required when the caller is root.
+    run_as: tuple[int, int] | None = None
+    readonly_paths: tuple[str, ...] = ()
+    writable_paths: tuple[str, ...] = ()
+    # Where each job's private directories (tmp, home, runner files) are made.
+    state_dir: str | None = None
+
+
+def find_bwrap() -> str | None:
+    return shutil.which("bwrap")
+
+
+def check_available(policy: SandboxPolicy, bwrap: str | None = None) -> str:
+    """The ``bwrap`` to use, after a trial sandbox; raises SandboxUnavailable."""
+    bwrap = bwrap or find_bwrap()
+    if bwrap is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: "
+            "apt-get install bubblewrap)"
+        )
+    if os.geteuid() == 0 and policy.run_as is None:
+        raise SandboxUnavailable("as root, the sandbox needs an unprivileged user to run jobs as")
+    if policy.run_as is not None and policy.run_as[0] == 0:
+        raise SandboxUnavailable("the sandbox cannot run jobs as root (uid 0)")
+    trial = subprocess.run(
+        [bwrap, "--unshare-user", "--unshare-pid", *_system_binds(), "--", "true"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        **_identity(policy),  # type: ignore[arg-type]
+    )
+    if trial.returncode != 0:
+        detail = trial.stderr.strip() or f"exit {trial.returncode}"
+        raise SandboxUnavailable(
+            f"bubblewrap cannot make a sandbox here ({detail}); unprivileged user "
+            "namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, "
+            "user.max_user_namespaces, or an AppArmor policy)"
+        )
+    return bwrap
+
+
+def unreachable_part(path: str, uid: int, gid: int) -> str | None:
+    """The first directory on the way to ``path`` that ``uid`` cannot pass, or None."""
+    current = Path("/")
+    for part in Path(os.path.abspath(path)).parts[1:]:
+        info = current.stat()
+        if info.st_uid == uid:
+            allowed = info.st_mode & 0o100
+        elif info.st_gid == gid:
+            allowed = info.st_mode & 0o010
+        else:
+            allowed = info.st_mode & 0o001
+        if not allowed:
+            return str(current)
+        current = current / part
+        if not current.exists():
+            return None
+    return None
+
+
+def _identity(policy: SandboxPolicy) -> dict[str, object]:
+    if policy.run_as is None:
+        return {}
+    uid, gid = policy.run_as
+    return {"user": uid, "group": gid, "extra_groups": []}
+
+
+def _system_binds() -> list[str]:
+    arguments: list[str] = []
+    for name in _SYSTEM_DIRECTORIES:
+        path = f"/{name}"
+        if os.path.islink(path):
+            arguments += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            arguments += ["--ro-bind", path, path]
+    resolver = os.path.realpath("/etc/resolv.conf")
+    if os.path.exists(resolver) and not resolver.startswith("/etc/"):
+        # systemd-resolved keeps it under /run, which is otherwise hidden.
+        arguments += ["--ro-bind", resolver, resolver]
+    return arguments
+
+
+class SandboxExecutor:
+    """Runs every step of a job in the job's bubblewrap sandbox (see the module doc).
+
+    ``bwrap`` is the checked binary (see ``check_available``).
+    """
+
+    name = "sandbox"
+
+    def __init__(
+        self,
+        policy: SandboxPolicy,
+        bwrap: str,
+        *,
+        kill_grace: float = DEFAULT_KILL_GRACE,
+        exit_drain: float = DEFAULT_EXIT_DRAIN,
+    ) -> None:
+        self.policy = policy
+        self.bwrap = bwrap
+        self.kill_grace = kill_grace
+        self.exit_drain = exit_drain
+        self._system = _system_binds()
+
+    def prepare_job(self, job_key: str, workspace: str) -> SandboxJobHost:
+        if self.policy.state_dir is not None:
+            os.makedirs(self.policy.state_dir, exist_ok=True)
+        job_dir = tempfile.mkdtemp(
+            prefix=f"job-{_file_name_part(job_key)}-", dir=self.policy.state_dir
+        )
+        try:
+            return SandboxJobHost(self, job_dir, workspace)
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+
+
+class SandboxJobHost(LocalJobHost):
+    """One job's sandbox: its directories, and the holder of its namespaces."""
+
+    def __init__(self, executor: SandboxExecutor, job_dir: str, workspace: str) -> None:
+        self._executor = executor
+        self._policy = executor.policy
+        self._job_dir = job_dir
+        self._private_tmp = os.path.join(job_dir, "tmp")
+        self.home = os.path.join(job_dir, "home")
+        temp_dir = os.path.join(job_dir, "runner")
+        for directory in (self._private_tmp, self.home, temp_dir):
+            os.mkdir(directory, 0o700)
+        os.chmod(self._private_tmp, 0o1777)
+        super().__init__(
+            workspace=workspace,
+            temp_dir=temp_dir,
+            kill_grace=executor.kill_grace,
+            exit_drain=executor.exit_drain,
+            keep_orphans_until_close=True,
+        )
+        run_as = self._policy.run_as
+        if run_as is not None:
+            for directory in (job_dir, self._private_tmp, self.home, temp_dir):
+                os.chown(directory, *run_as)
+            for directory in (workspace, *self._policy.writable_paths):
+                hand_over(directory, *run_as)
+        self._holder: subprocess.Popen[bytes] | None = None
+        self._namespace_fds: tuple[int, ...] = ()
+        self._start_holder()
+
+    def _start_holder(self) -> None:
+        """A process that only sleeps, in the job's new user and PID namespaces."""
+        info_read, info_write = os.pipe()
+        try:
+            self._holder = subprocess.Popen(
+                [
+                    self._executor.bwrap,
+                    "--unshare-user",
+                    "--unshare-pid",
+                    "--die-with-parent",
+                    "--info-fd",
+                    str(info_write),
+                    *self._executor._system,
+                    "--",
+                    "sleep",
+                    "infinity",
+                ],
+                # Steps can read the holder's environment (/proc/1/environ):
+                # nothing of this process's own may be in it.
+                env={"PATH": "/usr/bin:/bin"},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=(info_write,),
+                start_new_session=True,
+                **_identity(self._policy),  # type: ignore[arg-type]
+            )
+        finally:
+            os.close(info_write)
+        try:
+            with os.fdopen(info_read, "rb") as info:
+                # The first JSON document arrives once the namespaces exist.
+                text = _read_json(info)
+            child = int(text["child-pid"])
+            self._namespace_fds = (
+                os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC),
+                os.open(f"/proc/{child}/ns/pid", os.O_RDONLY | os.O_CLOEXEC),
+            )
+        except (OSError, ValueError, KeyError) as error:
+            problem = self._stop_holder()
+            raise RuntimeError(f"could not start the job's sandbox: {problem or error}") from None
+
+    def _launch(self, command: StepCommand) -> Launch:
+        run_as = self._policy.run_as
+        if run_as is not None:
+            # The engine (this process) made the step's files; the step must write them.
+            _hand_over_entries(self.temp_dir, *run_as)
+        user_ns, pid_ns = self._namespace_fds
+        argv = [
+            self._executor.bwrap,
+            "--userns",
+            str(user_ns),
+            "--pidns",
+            str(pid_ns),
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--hostname",
+            _HOSTNAME,
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+        ]
+        if not self._policy.network:
+            argv.append("--unshare-net")
+        argv += self._executor._system
+        argv += ["--proc", "/proc", "--dev", "/dev"]
+        # /tmp first: the binds below may lie under it (a workspace in /tmp).
+        argv += ["--bind", self._private_tmp, "/tmp", "--symlink", "/tmp", "/var/tmp"]
+        for path in self._policy.readonly_paths:
+            argv += ["--ro-bind", path, path]
+        for path in (self.workspace, self.temp_dir, self.home, *self._policy.writable_paths):
+            argv += ["--bind", path, path]
+        argv += ["--chdir", command.cwd, "--", *command.argv]
+        env = dict(command.env)
+        env["HOME"] = self.home
+        env["TMPDIR"] = "/tmp"
+        return Launch(
+            argv=argv,
+            cwd=self._job_dir,
+            env=env,
+            pass_fds=self._namespace_fds,
+            user=None if run_as is None else run_as[0],
+            group=None if run_as is None else run_as[1],
+        )
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._stop_holder()
+            shutil.rmtree(self._job_dir, ignore_errors=True)
+
+    def _stop_holder(self) -> str:
+        """End the holder (and with it every process left in the job's namespace)."""
+        for fd in self._namespace_fds:
+            os.close(fd)
+        self._namespace_fds = ()
+        holder, self._holder = self._holder, None
+        if holder is None:
+            return ""
+        try:
+            os.killpg(holder.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _, errors = holder.communicate()
+        return errors.decode(errors="replace").strip()
+
+
+def _read_json(stream: object) -> dict[str, object]:
+    """The first JSON document bwrap writes to its info descriptor."""
+    buffer = b""
+    read = stream.read1  # type: ignore[attr-defined]
+    while True:
+        chunk = read(4096)
+        if not chunk:
+            raise ValueError("bwrap ended before its sandbox was ready")
+        buffer += chunk
+        try:
+            value = json.loads(buffer)
+        except ValueError:
+            continue
+        if not isinstance(value, dict):
+            raise ValueError("bwrap wrote no sandbox information")
+        return value
+
+
+def hand_over(path: str, uid: int, gid: int) -> None:
+    """Give ``path`` and all below it to ``uid``:``gid`` unless it is theirs already.
+
+    Symbolic links are changed themselves, never followed; hard-linked files
+    that others share (git objects a clone borrowed) keep their owner, since
+    changing one would change every copy.
+    """
+    info = os.lstat(path)
+    if info.st_uid == uid and info.st_gid == gid:
+        return
+    for root, directories, files in os.walk(path):
+        os.lchown(root, uid, gid)
+        for name in (*directories, *files):
+            entry = os.path.join(root, name)
+            entry_info = os.lstat(entry)
+            if entry_info.st_nlink > 1 and not os.path.isdir(entry):
+                continue
+            try:
+                os.lchown(entry, uid, gid)
+            except OSError as error:
+                if error.errno != errno.ENOENT:
+                    raise
+
+
+def _hand_over_entries(directory: str, uid: int, gid: int) -> None:
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.stat(follow_symlinks=False).st_uid != uid:
+                os.lchown(entry.path, uid, gid)
