@@ -3,7 +3,8 @@
 Their output belongs to the ``uses`` step's log; their ``if``, ``env`` and
 ``shell`` apply; ``inputs`` comes from ``with`` and the declared defaults; the
 action's ``outputs`` become the step's outputs. Paths are relative to the
-workspace, as on GitHub, also inside a nested action.
+workspace, as on GitHub, also inside a nested action, and must stay inside it
+(symlinks followed).
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ def run_composite(
             f"{MAX_DEPTH} deep; does an action use itself?",
         )
     action_dir = os.path.normpath(os.path.join(host.workspace, uses))
+    escape = _leaves_workspace(host.workspace, action_dir)
+    if escape is not None:
+        return _fail(
+            host,
+            index,
+            f"{where}: {uses}: refused: {escape}, outside the workspace {host.workspace} "
+            "(a local action must be inside the repository)",
+        )
     if not any(os.path.isfile(os.path.join(action_dir, name)) for name in ACTION_FILES):
         return _fail(
             host,
@@ -127,6 +136,30 @@ def _outputs(host: ActionHost, action: CompositeAction, scope: StepScope) -> dic
         name: evaluation.string(template, contexts, action.position, f"outputs.{name}")
         for name, template in action.outputs.items()
     }
+
+
+def _leaves_workspace(workspace: str, action_dir: str) -> str | None:
+    """Where the action directory or its action file really is, if not in the workspace.
+
+    Symlinks are followed: a link in the repository may point anywhere on the host,
+    and the action file is read by Conveyor itself, outside any sandbox.
+    """
+    root = os.path.realpath(workspace)
+    real_dir = os.path.realpath(action_dir)
+    if not _within(real_dir, root):
+        return f"the directory resolves to {real_dir}"
+    for name in ACTION_FILES:
+        candidate = os.path.join(action_dir, name)
+        if os.path.isfile(candidate):
+            real_file = os.path.realpath(candidate)
+            if not _within(real_file, root):
+                return f"{name} resolves to {real_file}"
+            break
+    return None
+
+
+def _within(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
 
 
 def _fail(host: ActionHost, index: int, reason: str) -> StepOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 import yaml
@@ -79,6 +80,14 @@ def check_uses(checker: Checker, node: yaml.Node) -> str | None:
     uses = checker.text(node, "'uses'", expressions=False)
     if uses is None:
         return None
+    outside = _outside_repository(uses)
+    if outside is not None:
+        checker.problem(
+            node,
+            f"uses: {uses} points outside the repository ({outside}); a local action "
+            "is ./path to a directory inside the repository",
+        )
+        return None
     if uses.startswith("./"):
         # The directory may appear only after a checkout step, so it is read at run time.
         return uses
@@ -100,6 +109,18 @@ def check_uses(checker: Checker, node: yaml.Node) -> str | None:
 
 
 _SUPPORTED = "only local composite actions ./path and actions/checkout"
+
+
+def _outside_repository(uses: str) -> str | None:
+    """Why a path-like ``uses:`` leaves the repository, or None if it does not."""
+    if uses.startswith("/"):
+        return "an absolute path"
+    if uses.startswith("~"):
+        return "a home directory"
+    normal = posixpath.normpath(uses)
+    if normal == ".." or normal.startswith("../"):
+        return f"it goes up to {normal}"
+    return None
 
 
 def parse_steps(
