@@ -15,13 +15,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 
 
 def reachable_directory(prefix: str) -> str:
@@ -188,7 +187,9 @@ class ServerProcess:
         return self.log.read_text()
 
 
-def start_server(data: Path, workers: int = 2, timeout: float = 15.0) -> ServerProcess:
+def start_server(
+    data: Path, workers: int = 2, timeout: float = 15.0, extra_args: Sequence[str] = ()
+) -> ServerProcess:
     """``conveyor server`` as a real subprocess on a free port; returns when /healthz answers."""
     import urllib.request
 
@@ -207,6 +208,7 @@ def start_server(data: Path, workers: int = 2, timeout: float = 15.0) -> ServerP
             str(data),
             "--workers",
             str(workers),
+            *extra_args,
         ],
         env=server_environment(data),
         stdout=handle,

@@ -80,10 +80,12 @@ def issue_token(server: ServerProcess) -> str:
     return answer["token"]
 
 
-def wait_for_status(server: ServerProcess, token: str, number: int, timeout: float = 30) -> Any:
+def wait_for_status(
+    server: ServerProcess, token: str, number: int, timeout: float = 30, repository: str = "shop"
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
-        run = api(server, f"/repositories/shop/runs/{number}", token)
+        run = api(server, f"/repositories/{repository}/runs/{number}", token)
         if run["status"] not in ("queued", "running"):
             return run
         if time.monotonic() > deadline:

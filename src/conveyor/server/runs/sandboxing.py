@@ -112,4 +112,3 @@ def executor_for_run(run_dir: Path, borrowed: Path | None) -> Executor:
         state_dir=str(run_dir / ".jobs"),
     )
     return SandboxExecutor(policy, bwrap)
-
