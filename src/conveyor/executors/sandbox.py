@@ -1,36 +1,39 @@
-"""The sandbox executor: each job's steps run inside a bubblewrap (``bwrap``) sandbox.
+"""The sandbox executor: each job runs inside a bubblewrap (``bwrap``) sandbox.
 
-What a step sees (built fresh for each step from the same list, so every step of a
-job sees the same tree):
+One sandbox per job, as GitHub runs a job in one container: at ``prepare_job`` a
+``bwrap`` builds the job's namespaces (user, PID, mount, IPC, UTS; network when it
+is turned off) and keeps them open with a process that only sleeps; each step then
+enters them with util-linux's ``nsenter`` (a few exec()s, no mounting) and runs.
+
+What a step sees:
 
 - the host's system directories read-only (``/usr``, ``/etc``, ``/opt`` and the
-  ``/bin``-style links or directories), a fresh ``/proc`` and a minimal ``/dev``;
+  ``/bin``-style links or directories), its own ``/proc``, a few devices;
 - writable: the job's workspace, the job's runner files (scripts, ``GITHUB_*``
-  files), a home directory of the job's own, a private ``/tmp`` (one per job, so it
+  files), a home directory of the job's own, a private ``/tmp`` (the job's, so it
   lasts from step to step as on GitHub's runners), and the ``writable_paths`` the
   caller names (a tool cache);
 - read-only: the ``readonly_paths`` the caller names;
-- nothing else: the server's data directory, other jobs' workspaces, the users'
-  home directories and ``/run`` do not exist in there. Paths keep their host names
-  (the engine hands them to the step in its environment).
+- nothing else: the server's data directory, other jobs' workspaces, users' home
+  directories and ``/run`` do not exist in there. Paths keep their host names (the
+  engine hands them to the step in its environment).
 
-Processes: each job gets one user and PID namespace, held open by a small
-"holder" process for the job's life; each step's ``bwrap`` joins both. So a
-step sees only its own job's processes (never the server's), processes one step
-leaves behind serve the next steps (as on GitHub), and killing the holder when
-the job ends takes every process of the namespace with it; nothing escapes.
+Processes: a step sees only its job's processes (never the server's); what one
+step leaves running serves the next steps, and killing the holder when the job
+ends takes every process of the namespace with it: nothing escapes.
 
-Privileges: the step's user inside is the caller's uid, without capabilities
-(``umount`` of the masks is refused). A caller that is root must not lend that
-uid: on the host, root-owned files the sandbox can see (``/etc/shadow``) would be
-its own, and abstract sockets of root daemons would trust it. Root therefore
-runs ``bwrap`` as ``run_as`` (an unprivileged uid and gid, e.g. ``nobody``),
-hands that user the job's directories, and makes sure the workspace root is
-reachable by it.
+Privileges: the step's user inside is the caller's uid, mapped to itself, without
+capabilities (``umount`` of the masks is refused) and with no_new_privs. The
+sandbox is built without ``--dev`` on purpose: for a devpts bwrap would map uid 0
+inside and nest a second user namespace, and a step entering the outer one would
+be root in there. A caller that is root must not lend its uid either: on the host,
+root-owned files the sandbox can see (``/etc/shadow``) would be its own, and
+abstract sockets of root daemons would trust it. Root therefore runs everything
+as ``run_as`` (an unprivileged uid and gid, e.g. ``nobody``) and hands that user
+the job's directories; the workspace root must be reachable by it.
 
-Network: on by default (tests install packages); ``network=False`` gives each
-step its own empty network namespace (loopback only, and not shared between
-steps).
+Network: on by default (tests install packages); ``network=False`` gives the job
+an empty network namespace of its own (loopback only, shared by its steps).
 """
 
 from __future__ import annotations
@@ -57,6 +60,31 @@ from conveyor.executors.local import (
 # Top-level host directories a job may read; everything else is absent.
 _SYSTEM_DIRECTORIES = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "opt")
 _HOSTNAME = "conveyor"
+_HOLD = "echo ready; exec sleep infinity >/dev/null"
+# Devices a job may use; no devpts (see the module doc), so no terminals.
+_DEVICES = [
+    "--dir",
+    "/dev",
+    *(
+        argument
+        for device in ("null", "zero", "full", "random", "urandom", "tty")
+        for argument in ("--dev-bind", f"/dev/{device}", f"/dev/{device}")
+    ),
+    "--tmpfs",
+    "/dev/shm",
+    "--symlink",
+    "/proc/self/fd",
+    "/dev/fd",
+    "--symlink",
+    "/proc/self/fd/0",
+    "/dev/stdin",
+    "--symlink",
+    "/proc/self/fd/1",
+    "/dev/stdout",
+    "--symlink",
+    "/proc/self/fd/2",
+    "/dev/stderr",
+]
 
 
 class SandboxUnavailable(Exception):
@@ -88,6 +116,9 @@ def check_available(policy: SandboxPolicy, bwrap: str | None = None) -> str:
             "bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: "
             "apt-get install bubblewrap)"
         )
+    for tool in ("nsenter", "setpriv"):
+        if shutil.which(tool) is None:
+            raise SandboxUnavailable(f"{tool} (util-linux) is not installed")
     if os.geteuid() == 0 and policy.run_as is None:
         raise SandboxUnavailable("as root, the sandbox needs an unprivileged user to run jobs as")
     if policy.run_as is not None and policy.run_as[0] == 0:
@@ -168,6 +199,8 @@ class SandboxExecutor:
     ) -> None:
         self.policy = policy
         self.bwrap = bwrap
+        self.nsenter = shutil.which("nsenter") or "nsenter"
+        self.setpriv = shutil.which("setpriv") or "setpriv"
         self.kill_grace = kill_grace
         self.exit_drain = exit_drain
         self._system = _system_binds()
@@ -216,77 +249,107 @@ class SandboxJobHost(LocalJobHost):
         self._start_holder()
 
     def _start_holder(self) -> None:
-        """A process that only sleeps, in the job's new user and PID namespaces."""
+        """The job's namespaces, built once, held by a process that only sleeps."""
+        executor, policy = self._executor, self._policy
+        arguments = [
+            executor.bwrap,
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--hostname",
+            _HOSTNAME,
+            "--die-with-parent",
+        ]
+        if not policy.network:
+            arguments.append("--unshare-net")
+        arguments += executor._system
+        arguments += ["--proc", "/proc", *_DEVICES]
+        # /tmp first: the binds below may lie under it (a workspace in /tmp).
+        arguments += ["--bind", self._private_tmp, "/tmp", "--symlink", "/tmp", "/var/tmp"]
+        for path in policy.readonly_paths:
+            arguments += ["--ro-bind", path, path]
+        for path in (self.workspace, self.temp_dir, self.home, *policy.writable_paths):
+            arguments += ["--bind", path, path]
         info_read, info_write = os.pipe()
         try:
             self._holder = subprocess.Popen(
-                [
-                    self._executor.bwrap,
-                    "--unshare-user",
-                    "--unshare-pid",
-                    "--die-with-parent",
-                    "--info-fd",
-                    str(info_write),
-                    *self._executor._system,
-                    "--",
-                    "sleep",
-                    "infinity",
-                ],
+                # bwrap describes the sandbox before it is finished; the command
+                # says when it is (all mounted), then only sleeps.
+                [*arguments, "--info-fd", str(info_write), "--", "sh", "-c", _HOLD],
                 # Steps can read the holder's environment (/proc/1/environ):
                 # nothing of this process's own may be in it.
                 env={"PATH": "/usr/bin:/bin"},
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 pass_fds=(info_write,),
                 start_new_session=True,
-                **_identity(self._policy),  # type: ignore[arg-type]
+                **_identity(policy),  # type: ignore[arg-type]
             )
         finally:
             os.close(info_write)
         try:
             with os.fdopen(info_read, "rb") as info:
-                # The first JSON document arrives once the namespaces exist.
-                text = _read_json(info)
-            child = int(text["child-pid"])
-            self._namespace_fds = (
-                os.open(f"/proc/{child}/ns/user", os.O_RDONLY | os.O_CLOEXEC),
-                os.open(f"/proc/{child}/ns/pid", os.O_RDONLY | os.O_CLOEXEC),
-            )
+                described = _read_json(info)
+            assert self._holder.stdout is not None
+            if self._holder.stdout.readline() != b"ready\n":
+                raise ValueError("the sandbox ended before it was ready")
+            self._holder.stdout.close()
+            self._namespace_fds = self._open_namespaces(described)
         except (OSError, ValueError, KeyError) as error:
             problem = self._stop_holder()
             raise RuntimeError(f"could not start the job's sandbox: {problem or error}") from None
+
+    def _open_namespaces(self, described: dict[str, object]) -> tuple[int, ...]:
+        """Descriptors of the holder's namespaces, so that a recycled pid can never
+        point a step at a stranger's (the descriptors stay valid whatever happens)."""
+        pid = int(described["child-pid"])  # type: ignore[call-overload]
+        names = ["user", "mnt", "pid", "ipc", "uts"] + ([] if self._policy.network else ["net"])
+        fds: list[int] = []
+        try:
+            for name in names:
+                fds.append(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC))
+            with open(f"/proc/{pid}/uid_map", encoding="ascii") as uid_map:
+                mapped = [line.split() for line in uid_map]
+            expected = {"mnt": "mnt-namespace", "pid": "pid-namespace"}
+            for name, fd in zip(names, fds, strict=True):
+                key = expected.get(name)
+                if key is not None and os.fstat(fd).st_ino != described.get(key):
+                    raise ValueError("the sandbox ended while it was being set up")
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+        if any(fields and fields[0] == "0" for fields in mapped):
+            for fd in fds:
+                os.close(fd)
+            raise ValueError("the sandbox maps root inside; refusing to run steps in it")
+        return tuple(fds)
 
     def _launch(self, command: StepCommand) -> Launch:
         run_as = self._policy.run_as
         if run_as is not None:
             # The engine (this process) made the step's files; the step must write them.
             _hand_over_entries(self.temp_dir, *run_as)
-        user_ns, pid_ns = self._namespace_fds
+        executor = self._executor
+        user, mount, pid, ipc, uts, *net = self._namespace_fds
         argv = [
-            self._executor.bwrap,
-            "--userns",
-            str(user_ns),
-            "--pidns",
-            str(pid_ns),
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--hostname",
-            _HOSTNAME,
-            "--unshare-cgroup-try",
-            "--die-with-parent",
+            executor.setpriv,
+            "--no-new-privs",
+            "--",
+            executor.nsenter,
+            f"--user=/proc/self/fd/{user}",
+            f"--mount=/proc/self/fd/{mount}",
+            f"--pid=/proc/self/fd/{pid}",
+            f"--ipc=/proc/self/fd/{ipc}",
+            f"--uts=/proc/self/fd/{uts}",
+            *(f"--net=/proc/self/fd/{fd}" for fd in net),
+            "--preserve-credentials",
+            f"--wdns={command.cwd}",
+            "--",
+            *command.argv,
         ]
-        if not self._policy.network:
-            argv.append("--unshare-net")
-        argv += self._executor._system
-        argv += ["--proc", "/proc", "--dev", "/dev"]
-        # /tmp first: the binds below may lie under it (a workspace in /tmp).
-        argv += ["--bind", self._private_tmp, "/tmp", "--symlink", "/tmp", "/var/tmp"]
-        for path in self._policy.readonly_paths:
-            argv += ["--ro-bind", path, path]
-        for path in (self.workspace, self.temp_dir, self.home, *self._policy.writable_paths):
-            argv += ["--bind", path, path]
-        argv += ["--chdir", command.cwd, "--", *command.argv]
         env = dict(command.env)
         env["HOME"] = self.home
         env["TMPDIR"] = "/tmp"
@@ -318,7 +381,12 @@ class SandboxJobHost(LocalJobHost):
             os.killpg(holder.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-        _, errors = holder.communicate()
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+        errors = holder.stderr.read() if holder.stderr is not None else b""
+        if holder.stderr is not None:
+            holder.stderr.close()
         return errors.decode(errors="replace").strip()
 
 
