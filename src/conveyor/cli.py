@@ -124,6 +124,7 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
         "add",
         help="add a repository: a local bare one gets a post-receive hook, a URL is polled",
     )
+    _add_data_option(add)
     add.add_argument("name", help="short name: letters, digits, - and _ (used in URLs)")
     add.add_argument("location", metavar="PATH_OR_URL", help="a local bare repository or a URL")
     add.add_argument("--branch", help="default branch (default: the repository's HEAD)")
@@ -134,11 +135,23 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
         help="look for new commits every SECONDS (default: 60 for a URL, none for a local "
         "repository, whose hook reports pushes; 0: never, webhooks only)",
     )
-    actions.add_parser("list", help="list the repositories")
+    _add_data_option(actions.add_parser("list", help="list the repositories"))
     remove = actions.add_parser(
         "remove", help="remove a repository, its runs and its post-receive hook"
     )
     remove.add_argument("name")
+    _add_data_option(remove)
+
+
+def _add_data_option(action: argparse.ArgumentParser) -> None:
+    """``--data`` after the action too (``conveyor repo add --data DIR ...``); SUPPRESS
+    keeps a ``--data`` given before the action when it is not repeated after it."""
+    action.add_argument(
+        "--data",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="data directory (sets CONVEYOR_DATA)",
+    )
 
 
 def _add_server_parser(commands: argparse._SubParsersAction) -> None:
