@@ -63,6 +63,14 @@ class BearerTokenAuth(HttpBearer):
 class SessionUserAuth(SessionAuth):
     """The logged-in browser session (with Django's CSRF check on unsafe methods)."""
 
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            # No session to forge a request with, so no CSRF question: the caller
+            # lacks credentials, and hearing 401 (not "CSRF check failed") says so.
+            return None
+        return super().__call__(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
