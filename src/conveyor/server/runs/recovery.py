@@ -1,7 +1,8 @@
 """Start-up repair after a server that was killed: no run stays ``running`` forever.
 
-Runs left ``running`` (with their jobs and steps) are marked ``failure`` with
-``STOPPED_REASON``; their logs stay. The task results those runs were claimed by
+Runs left ``running`` are marked ``failure`` with ``STOPPED_REASON``, and so are
+the jobs and steps that were running; those that never started are ``skipped``.
+Their logs stay. The task results those runs were claimed by
 are marked failed. Runs still ``queued`` whose task is gone are enqueued again
 (one per concurrency group, as the group allows).
 """
@@ -47,11 +48,19 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             .values_list("pk", flat=True)
         )
         if stale:
-            Step.objects.filter(
-                job__run_id__in=stale, status__in=(Status.QUEUED, Status.RUNNING)
-            ).update(status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now)
-            Job.objects.filter(run_id__in=stale, status__in=(Status.QUEUED, Status.RUNNING)).update(
+            # Only what was running failed; what never started did not run (as the
+            # engine records the steps after a failure), so it is skipped, not failed.
+            Step.objects.filter(job__run_id__in=stale, status=Status.RUNNING).update(
                 status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
+            )
+            Step.objects.filter(job__run_id__in=stale, status=Status.QUEUED).update(
+                status=Status.SKIPPED, finished_at=now
+            )
+            Job.objects.filter(run_id__in=stale, status=Status.RUNNING).update(
+                status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
+            )
+            Job.objects.filter(run_id__in=stale, status=Status.QUEUED).update(
+                status=Status.SKIPPED, finished_at=now
             )
             Run.objects.filter(pk__in=stale).update(
                 status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
