@@ -7,16 +7,22 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from conveyor.server import conf
+from conveyor.server import conf, instance
 
 DATA_DIR = conf.data_dir()
+# Recorded on each run this data directory's server claims (see runs.recovery).
+SERVER_ID = instance.server_id(DATA_DIR)
 
 SECRET_KEY = conf.secret_key(DATA_DIR)
 # Newest first: MultiFernet encrypts with the first and decrypts with any.
 ENCRYPTION_KEYS = conf.encryption_keys(DATA_DIR)
 
 DEBUG = conf.env_bool("CONVEYOR_DEBUG", False)
-CONVEYOR_URL = conf.env_str("CONVEYOR_URL", "http://127.0.0.1:8000").rstrip("/")
+# `conveyor server` sets CONVEYOR_URL for itself; other commands (`conveyor repo add`)
+# use the URL the server of this data directory recorded when it started.
+CONVEYOR_URL = (
+    conf.env_str("CONVEYOR_URL") or instance.recorded_url(DATA_DIR) or "http://127.0.0.1:8000"
+).rstrip("/")
 CONVEYOR_WORKERS = conf.env_int("CONVEYOR_WORKERS", 2, minimum=0)
 
 _url_host = urlsplit(CONVEYOR_URL).hostname or ""

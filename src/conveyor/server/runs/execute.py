@@ -88,7 +88,7 @@ def running_in_process() -> list[int]:
 def _claim(run_id: int) -> Run | None:
     now = timezone.now()
     claimed = Run.objects.filter(pk=run_id, status=Status.QUEUED, cancel_requested=False).update(
-        status=Status.RUNNING, started_at=now, heartbeat_at=now
+        status=Status.RUNNING, started_at=now, heartbeat_at=now, claimed_by=settings.SERVER_ID
     )
     if not claimed:
         return None
