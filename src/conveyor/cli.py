@@ -116,7 +116,8 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
         "repo",
         help="add, list or remove the repositories the server builds",
         description="Manage the server's repositories (the server's settings: CONVEYOR_DATA, "
-        "DATABASE_URL; hooks notify CONVEYOR_URL, default http://127.0.0.1:8000).",
+        "DATABASE_URL). Hooks notify the URL the server of the data directory recorded "
+        "when it started (CONVEYOR_URL, if set, is used instead).",
     )
     repo.add_argument("--data", metavar="DIR", help="data directory (sets CONVEYOR_DATA)")
     actions = repo.add_subparsers(dest="repo_command", metavar="ACTION", required=True)
@@ -165,7 +166,9 @@ def _add_server_parser(commands: argparse._SubParsersAction) -> None:
         "server",
         help="serve the web UI, the API and the workers (SQLite by default)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"settings (environment variables; the flags above override them):\n{listing}",
+        epilog=f"settings (environment variables; the flags above override them):\n{listing}"
+        "\n\none server per data directory: it holds <data>/server.lock (with its pid) and "
+        "records the URL it listens on in <data>/server_url",
     )
     server.add_argument("--host", default="127.0.0.1", help="address to listen on")
     server.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
