@@ -115,6 +115,8 @@ TASKS = {
     }
 }
 
+# Django's own check, with the one limit on wrong passwords (form, admin, API).
+AUTHENTICATION_BACKENDS = ["conveyor.server.accounts.login_limit.LimitedModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
