@@ -122,7 +122,8 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
         "repo",
         help="add, list or remove the repositories the server builds",
         description="Manage the server's repositories (the server's settings: CONVEYOR_DATA, "
-        "DATABASE_URL; hooks notify CONVEYOR_URL, default http://127.0.0.1:8000).",
+        "DATABASE_URL). Hooks notify the URL the server of the data directory recorded "
+        "when it started (CONVEYOR_URL, if set, is used instead).",
     )
     repo.add_argument("--data", metavar="DIR", help="data directory (sets CONVEYOR_DATA)")
     actions = repo.add_subparsers(dest="repo_command", metavar="ACTION", required=True)
@@ -130,6 +131,7 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
         "add",
         help="add a repository: a local bare one gets a post-receive hook, a URL is polled",
     )
+    _add_data_option(add)
     add.add_argument("name", help="short name: letters, digits, - and _ (used in URLs)")
     add.add_argument("location", metavar="PATH_OR_URL", help="a local bare repository or a URL")
     add.add_argument("--branch", help="default branch (default: the repository's HEAD)")
@@ -140,11 +142,23 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
         help="look for new commits every SECONDS (default: 60 for a URL, none for a local "
         "repository, whose hook reports pushes; 0: never, webhooks only)",
     )
-    actions.add_parser("list", help="list the repositories")
+    _add_data_option(actions.add_parser("list", help="list the repositories"))
     remove = actions.add_parser(
         "remove", help="remove a repository, its runs and its post-receive hook"
     )
     remove.add_argument("name")
+    _add_data_option(remove)
+
+
+def _add_data_option(action: argparse.ArgumentParser) -> None:
+    """``--data`` after the action too (``conveyor repo add --data DIR ...``); SUPPRESS
+    keeps a ``--data`` given before the action when it is not repeated after it."""
+    action.add_argument(
+        "--data",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="data directory (sets CONVEYOR_DATA)",
+    )
 
 
 def _add_server_parser(commands: argparse._SubParsersAction) -> None:
@@ -158,7 +172,9 @@ def _add_server_parser(commands: argparse._SubParsersAction) -> None:
         "server",
         help="serve the web UI, the API and the workers (SQLite by default)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"settings (environment variables; the flags above override them):\n{listing}",
+        epilog=f"settings (environment variables; the flags above override them):\n{listing}"
+        "\n\none server per data directory: it holds <data>/server.lock (with its pid) and "
+        "records the URL it listens on in <data>/server_url",
     )
     server.add_argument("--host", default="127.0.0.1", help="address to listen on")
     server.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")

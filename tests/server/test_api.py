@@ -729,7 +729,7 @@ def test_a_page_of_runs_costs_the_same_queries_whatever_its_size(
 def test_password_guessing_is_stopped(people: dict[str, Person], settings: Any) -> None:
     from django.core.cache import cache
 
-    from conveyor.server.accounts.auth import PASSWORD_FAILURES_ALLOWED
+    from conveyor.server.accounts.login_limit import FAILURES_ALLOWED
 
     cache.clear()
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -746,7 +746,7 @@ def test_password_guessing_is_stopped(people: dict[str, Person], settings: Any) 
             headers={"Authorization": f"Basic {basic}"},
         )
 
-    for attempt in range(PASSWORD_FAILURES_ALLOWED):
+    for attempt in range(FAILURES_ALLOWED):
         assert issue(f"guess-{attempt}").status_code == 401
     refused = issue("right-password")
     assert refused.status_code == 429

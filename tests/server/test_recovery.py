@@ -196,7 +196,14 @@ def test_sigterm_stops_the_server_and_records_its_runs_as_cancelled(tmp_path, gi
     finally:
         if server.process.poll() is None:
             server.process.kill()
-    assert _run_row(data, run_id) == ("cancelled", "cancelled")
+    # Says why: the server stopped, not a bare "cancelled" as if a person had asked.
+    assert _run_row(data, run_id) == ("cancelled", STOPPED_REASON)
+    assert _query(
+        data,
+        "SELECT s.name, s.status, s.reason FROM runs_step s JOIN runs_job j ON s.job_id = j.id "
+        'WHERE j.run_id = ? ORDER BY s."index"',
+        run_id,
+    ) == [("Build", "success", ""), ("Deploy", "cancelled", STOPPED_REASON)]
     assert "cancelled 1 run(s) in progress" in server.output()
     pid = int(pid_file.read_text().strip())
     with pytest.raises(ProcessLookupError):

@@ -1,10 +1,13 @@
 """``conveyor server``: the web UI, the API and the embedded workers in one process.
 
 Start-up: settings from the environment (the flags only fill in what it leaves
-unset), migrate the database, create the admin account on the first start,
-repair what a killed server left behind, start the worker threads, serve ASGI
-with uvicorn. SIGINT/SIGTERM stop it cleanly: uvicorn stops serving, the runs in
-progress are cancelled (their processes killed) and recorded as cancelled.
+unset); the data directory locked (one server per data directory: a second one
+says which process holds it and exits 2); migrate the database; record the URL
+it listens on in the data directory (for ``conveyor repo add`` and the hooks);
+create the admin account on the first start; repair what a killed server left
+behind; start the worker threads; serve ASGI with uvicorn. SIGINT/SIGTERM stop it
+cleanly: uvicorn stops serving, the runs in progress are cancelled (their
+processes killed) and recorded as cancelled because the server stopped.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ from typing import Any
 
 from conveyor.cli import EXIT_INVALID, EXIT_OK
 
+# The data directory's lock, held (open) for as long as this process runs.
+_data_lock: int | None = None
+
+
+def _listening_url(args: argparse.Namespace) -> str:
+    host_in_url = f"[{args.host}]" if ":" in args.host else args.host
+    if args.host in ("0.0.0.0", "::"):
+        host_in_url = "127.0.0.1"
+    return f"http://{host_in_url}:{args.port}"
+
 
 def _configure_environment(args: argparse.Namespace) -> None:
     if args.data:
@@ -28,11 +41,34 @@ def _configure_environment(args: argparse.Namespace) -> None:
         os.environ["CONVEYOR_WORKERS"] = str(args.workers)
     if getattr(args, "no_sandbox", False):
         os.environ["CONVEYOR_SANDBOX"] = "false"
-    host_in_url = f"[{args.host}]" if ":" in args.host else args.host
-    if args.host in ("0.0.0.0", "::"):
-        host_in_url = "127.0.0.1"
-    os.environ.setdefault("CONVEYOR_URL", f"http://{host_in_url}:{args.port}")
+    os.environ.setdefault("CONVEYOR_URL", _listening_url(args))
     os.environ["DJANGO_SETTINGS_MODULE"] = "conveyor.server.settings"
+
+
+def _lock_data_directory() -> int | None:
+    """Hold the data directory before anything touches it (migrations, recovery);
+    None, having said why, when another server holds it."""
+    global _data_lock
+    from conveyor.server import conf, instance
+
+    data = conf.data_dir()
+    try:
+        _data_lock = instance.lock_data_directory(data)
+    except instance.DataDirectoryBusy as busy:
+        holder = f"pid {busy.pid}" if busy.pid else "its pid not recorded yet"
+        print(
+            f"conveyor server: another conveyor server ({holder}) is using the data "
+            f"directory {data}; stop it first, or give this one its own --data",
+            file=sys.stderr,
+        )
+        return None
+    except OSError as error:
+        print(
+            f"conveyor server: cannot lock the data directory {data}: {error.strerror}",
+            file=sys.stderr,
+        )
+        return None
+    return _data_lock
 
 
 def server_command(args: argparse.Namespace) -> int:
@@ -46,6 +82,8 @@ def server_command(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     _configure_environment(args)
     try:
+        if _lock_data_directory() is None:
+            return EXIT_INVALID
         import django
 
         django.setup()
@@ -74,6 +112,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"conveyor server: {problem}", file=sys.stderr)
         return EXIT_INVALID
     url = settings.CONVEYOR_URL
+    from conveyor.server.instance import record_url
+
+    # For `conveyor repo add` and the post-receive hooks: where to post pushes.
+    record_url(settings.DATA_DIR, _listening_url(args))
     ensure_admin(url)
     recovered = recover()
     if recovered.failed_runs:

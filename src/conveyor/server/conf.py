@@ -56,7 +56,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CONVEYOR_URL",
         "http://<host>:<port>",
-        "external base URL, used in links, badges and hooks",
+        "external base URL (links, badges); hooks use <data>/server_url unless it is set",
     ),
     Setting("CONVEYOR_WORKERS", "2", "embedded worker threads (runs at once)"),
     Setting(

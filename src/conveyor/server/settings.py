@@ -7,16 +7,22 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from conveyor.server import conf
+from conveyor.server import conf, instance
 
 DATA_DIR = conf.data_dir()
+# Recorded on each run this data directory's server claims (see runs.recovery).
+SERVER_ID = instance.server_id(DATA_DIR)
 
 SECRET_KEY = conf.secret_key(DATA_DIR)
 # Newest first: MultiFernet encrypts with the first and decrypts with any.
 ENCRYPTION_KEYS = conf.encryption_keys(DATA_DIR)
 
 DEBUG = conf.env_bool("CONVEYOR_DEBUG", False)
-CONVEYOR_URL = conf.env_str("CONVEYOR_URL", "http://127.0.0.1:8000").rstrip("/")
+# `conveyor server` sets CONVEYOR_URL for itself; other commands (`conveyor repo add`)
+# use the URL the server of this data directory recorded when it started.
+CONVEYOR_URL = (
+    conf.env_str("CONVEYOR_URL") or instance.recorded_url(DATA_DIR) or "http://127.0.0.1:8000"
+).rstrip("/")
 CONVEYOR_WORKERS = conf.env_int("CONVEYOR_WORKERS", 2, minimum=0)
 # Job isolation (see runs/sandboxing.py); `conveyor server --no-sandbox` sets it false.
 CONVEYOR_SANDBOX = conf.env_bool("CONVEYOR_SANDBOX", True)
@@ -114,6 +120,8 @@ TASKS = {
     }
 }
 
+# Django's own check, with the one limit on wrong passwords (form, admin, API).
+AUTHENTICATION_BACKENDS = ["conveyor.server.accounts.login_limit.LimitedModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]

@@ -12,12 +12,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBasicAuth, HttpBearer, SessionAuth
 
+from conveyor.server.accounts import login_limit
 from conveyor.server.accounts.models import ApiToken, hash_token
 
 # last_used_at is for people deciding which tokens to revoke: a minute is precise
@@ -63,6 +63,14 @@ class BearerTokenAuth(HttpBearer):
 class SessionUserAuth(SessionAuth):
     """The logged-in browser session (with Django's CSRF check on unsafe methods)."""
 
+    def __call__(self, request: HttpRequest) -> Any:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            # No session to forge a request with, so no CSRF question: the caller
+            # lacks credentials, and hearing 401 (not "CSRF check failed") says so.
+            return None
+        return super().__call__(request)
+
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
@@ -70,36 +78,21 @@ class SessionUserAuth(SessionAuth):
         return None
 
 
-# Guessing passwords through the API is slowed down: after this many failures for
-# one username within the window, that username is refused until the window passes.
-PASSWORD_FAILURES_ALLOWED = 10
-PASSWORD_FAILURE_WINDOW = 300  # seconds
-
-
-def _failures_key(username: str) -> str:
-    return "conveyor:api-password-failures:" + hash_token(username.lower())
-
-
 class PasswordAuth(HttpBasicAuth):
-    """Username and password (HTTP Basic), accepted only to issue a token."""
+    """Username and password (HTTP Basic), accepted only to issue a token. Wrong
+    passwords count against the one limit the login form has too (``login_limit``)."""
 
     def authenticate(self, request: HttpRequest, username: str, password: str) -> Any:
-        key = _failures_key(username)
-        if cache.get(key, 0) >= PASSWORD_FAILURES_ALLOWED:
+        wait = login_limit.locked_for(username)
+        if wait:
             raise HttpError(
                 429,
                 f"too many wrong passwords for {username!r}: "
-                f"try again in {PASSWORD_FAILURE_WINDOW // 60} minutes",
+                f"try again in {login_limit.wait_text(wait)}",
             )
         user = authenticate(request, username=username, password=password)
         if user is None:
-            cache.add(key, 0, PASSWORD_FAILURE_WINDOW)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, PASSWORD_FAILURE_WINDOW)
             raise AuthenticationError(401, "wrong username or password")
-        cache.delete(key)
         request.user = user
         return user
 

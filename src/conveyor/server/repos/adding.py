@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from conveyor.server.repos import git
@@ -61,6 +64,7 @@ def add_repository(
         raise RepositoryExists(name)
     repository = Repository(name=name, url=location)
     if repository.is_local:
+        _refuse_inside_data(Path(location))
         try:
             repository.url = str(bare_repository(location))
         except HookError as error:
@@ -68,6 +72,8 @@ def add_repository(
         repository.default_branch = default_branch or _head_branch(repository.url) or "main"
         repository.poll_interval = poll_interval or None
     else:
+        if location.startswith("file://"):
+            _refuse_inside_data(Path(unquote(urlsplit(location).path)))
         repository.default_branch = default_branch or "main"
         poll = DEFAULT_REMOTE_POLL_SECONDS if poll_interval is None else poll_interval
         repository.poll_interval = poll or None
@@ -82,6 +88,20 @@ def add_repository(
         repository.delete()
         raise RepositoryRefused("url", f"cannot add {name}: {error}") from None
     return repository, setup
+
+
+def _refuse_inside_data(path: Path) -> None:
+    """The data directory holds the server's keys, database, mirrors and workspaces: a
+    repository there would have its hook written into, and its contents built from,
+    the server's own files (a workspace or a mirror is not a repository to add)."""
+    data = Path(settings.DATA_DIR).resolve()
+    where = path.expanduser().resolve()
+    if where == data or where.is_relative_to(data):
+        raise RepositoryRefused(
+            "url",
+            f"{where} is inside the server's data directory ({data}): "
+            "add a repository kept elsewhere",
+        )
 
 
 def _head_branch(path: str) -> str:

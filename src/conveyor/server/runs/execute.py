@@ -29,7 +29,8 @@ from conveyor.executors.sandbox import SandboxUnavailable
 from conveyor.server.repos import git
 from conveyor.server.repos.crypto import SecretUnreadable
 from conveyor.server.runs import github, live, sandboxing, workspace
-from conveyor.server.runs.models import Run, Status
+from conveyor.server.runs.models import Run, Status, Step
+from conveyor.server.runs.recovery import STOPPED_REASON
 from conveyor.server.runs.sink import DatabaseSink
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.load import parse_workflow
@@ -50,7 +51,10 @@ def run_mark(run_id: int) -> str:
     and opaque, since steps see it (the data directory is the server's business)."""
     return hashlib.sha256(f"{run_id}@{settings.DATA_DIR}".encode()).hexdigest()[:32]
 
+
 _registry: dict[int, Cancellation] = {}
+# Why this process cancelled a run, when no person asked (the server is stopping).
+_cancel_reasons: dict[int, str] = {}
 _registry_lock = threading.Lock()
 
 
@@ -64,10 +68,13 @@ def cancel_in_process(run_id: int) -> bool:
     return True
 
 
-def cancel_all_in_process() -> list[int]:
-    """Cancel every run this process is running (the server is stopping)."""
+def cancel_all_in_process(reason: str = STOPPED_REASON) -> list[int]:
+    """Cancel every run this process is running (the server is stopping); each run
+    records ``reason`` unless a person had already cancelled it."""
     with _registry_lock:
         running = dict(_registry)
+        for run_id in running:
+            _cancel_reasons.setdefault(run_id, reason)
     for cancellation in running.values():
         cancellation.cancel()
     return list(running)
@@ -81,7 +88,7 @@ def running_in_process() -> list[int]:
 def _claim(run_id: int) -> Run | None:
     now = timezone.now()
     claimed = Run.objects.filter(pk=run_id, status=Status.QUEUED, cancel_requested=False).update(
-        status=Status.RUNNING, started_at=now, heartbeat_at=now
+        status=Status.RUNNING, started_at=now, heartbeat_at=now, claimed_by=settings.SERVER_ID
     )
     if not claimed:
         return None
@@ -126,21 +133,29 @@ def execute_run(run_id: int) -> str:
         logger.exception("run %s of %s failed inside the server", run.number, run.repository)
         status, reason = Status.FAILURE, f"internal error: {type(error).__name__}: {error}"
         if isinstance(error, KeyboardInterrupt | SystemExit):
+            with _registry_lock:
+                _registry.pop(run.pk, None)
+                _cancel_reasons.pop(run.pk, None)
             _finish_with_retries(run, status, masker.mask(reason))
             raise
     finally:
         with _registry_lock:
             _registry.pop(run.pk, None)
-    _finish_with_retries(run, status, masker.mask(reason))
+            stopped = _cancel_reasons.pop(run.pk, None)
+    if status == Status.CANCELLED and stopped:
+        reason = stopped
+    _finish_with_retries(run, status, masker.mask(reason), stopped=stopped)
     return status
 
 
-def _finish_with_retries(run: Run, status: str, reason: str, attempts: int = 5) -> None:
+def _finish_with_retries(
+    run: Run, status: str, reason: str, attempts: int = 5, stopped: str | None = None
+) -> None:
     """Record the end; a busy or briefly unreachable database is tried again, since a run
     whose end is not recorded would stay ``running`` until the next start-up."""
     for attempt in range(1, attempts + 1):
         try:
-            _finish(run, status, reason)
+            _finish(run, status, reason, stopped)
             return
         except DatabaseError:
             if attempt == attempts:
@@ -180,7 +195,7 @@ def _run_in_workspace(
     return result.status.value, reason
 
 
-def _finish(run: Run, status: str, reason: str) -> None:
+def _finish(run: Run, status: str, reason: str, stopped: str | None = None) -> None:
     from conveyor.server.runs.services import start_next_in_group
 
     close_old_connections()
@@ -189,6 +204,14 @@ def _finish(run: Run, status: str, reason: str) -> None:
         # `cancel` recorded why (a person, or a newer run of the concurrency group).
         asked = Run.objects.filter(pk=run.pk).values_list("reason", flat=True).first()
         reason = asked or reason
+        if stopped and not asked:
+            # The engine's bare "cancelled" on the job and step it stopped becomes why.
+            run.jobs.filter(status=Status.CANCELLED, reason__in=("", "cancelled")).update(
+                reason=stopped
+            )
+            Step.objects.filter(
+                job__run=run, status=Status.CANCELLED, reason__in=("", "cancelled")
+            ).update(reason=stopped)
     Run.objects.filter(pk=run.pk).update(status=status, reason=reason, finished_at=now)
     # Jobs and steps the engine could not report on end with the run.
     left = Status.CANCELLED if status == Status.CANCELLED else Status.FAILURE

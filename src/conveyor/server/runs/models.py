@@ -57,6 +57,9 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    # The server (``settings.SERVER_ID``) that claimed the run; its start-up recovery
+    # fails only its own runs. "" for runs claimed before this was recorded.
+    claimed_by = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["repository", "-number"]

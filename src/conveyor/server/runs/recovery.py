@@ -1,8 +1,11 @@
 """Start-up repair after a server that was killed: no run stays ``running`` forever.
 
-Runs left ``running`` (with their jobs and steps) are marked ``failure`` with
-``STOPPED_REASON``; their logs stay. The task results those runs were claimed by
-are marked failed. Runs still ``queued`` whose task is gone are enqueued again
+Runs this data directory's server (``settings.SERVER_ID``) left ``running``, and
+older runs that recorded no server, are marked ``failure`` with ``STOPPED_REASON``,
+and so are the jobs and steps that were running; those that never started are
+``skipped``. Their logs stay. The task results those runs were claimed by are
+marked failed. Another server's running runs are left alone. Runs still ``queued``
+whose task is gone are enqueued again
 (one per concurrency group, as the group allows).
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,17 +45,28 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
     outcome = Recovered()
     now = timezone.now()
     with transaction.atomic():
+        running = Run.objects.filter(status=Status.RUNNING).exclude(pk__in=exclude_run_ids)
+        # Another server sharing the database may be running its own runs right now:
+        # only this data directory's runs (and older ones that recorded no server) are
+        # known to have lost their server.
         stale = list(
-            Run.objects.filter(status=Status.RUNNING)
-            .exclude(pk__in=exclude_run_ids)
-            .values_list("pk", flat=True)
+            running.filter(claimed_by__in=(settings.SERVER_ID, "")).values_list("pk", flat=True)
         )
+        others = set(running.exclude(pk__in=stale).values_list("pk", flat=True))
         if stale:
-            Step.objects.filter(
-                job__run_id__in=stale, status__in=(Status.QUEUED, Status.RUNNING)
-            ).update(status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now)
-            Job.objects.filter(run_id__in=stale, status__in=(Status.QUEUED, Status.RUNNING)).update(
+            # Only what was running failed; what never started did not run (as the
+            # engine records the steps after a failure), so it is skipped, not failed.
+            Step.objects.filter(job__run_id__in=stale, status=Status.RUNNING).update(
                 status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
+            )
+            Step.objects.filter(job__run_id__in=stale, status=Status.QUEUED).update(
+                status=Status.SKIPPED, finished_at=now
+            )
+            Job.objects.filter(run_id__in=stale, status=Status.RUNNING).update(
+                status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
+            )
+            Job.objects.filter(run_id__in=stale, status=Status.QUEUED).update(
+                status=Status.SKIPPED, finished_at=now
             )
             Run.objects.filter(pk__in=stale).update(
                 status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
@@ -62,7 +77,7 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
         tasks = DBTaskResult.objects.filter(task_path=execute_run_task.module_path)
         for task in tasks.filter(status="RUNNING"):
             run_id = (task.args_kwargs.get("args") or [None])[0]
-            if run_id in exclude_run_ids:
+            if run_id in exclude_run_ids or run_id in others:
                 continue
             task.set_failed(ServerStopped(STOPPED_REASON))
         waiting = {

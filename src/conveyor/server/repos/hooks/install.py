@@ -72,12 +72,23 @@ def is_ours(hook: Path) -> bool:
         return False
 
 
-def install_hook(repository: Path, *, name: str, base_url: str, secret: str) -> Path:
-    """Write our ``post-receive`` hook (chaining to one already there); returns its path."""
+def install_hook(
+    repository: Path, *, name: str, base_url: str, secret: str, url_file: Path | None = None
+) -> Path:
+    """Write our ``post-receive`` hook (chaining to one already there); returns its path.
+
+    With ``url_file`` the hook posts to the URL recorded there, ``base_url`` only
+    when that file cannot be read."""
     directory = hooks_dir(repository)
     hook = directory / HOOK_NAME
     chained = directory / CHAINED_NAME
-    text = hook_text(python=sys.executable, name=name, base_url=base_url, secret=secret)
+    text = hook_text(
+        python=sys.executable,
+        name=name,
+        base_url=base_url,
+        secret=secret,
+        url_file=str(url_file) if url_file is not None else None,
+    )
     try:
         directory.mkdir(parents=True, exist_ok=True)
         if (hook.exists() or hook.is_symlink()) and not is_ours(hook):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from conveyor.server import instance
 from conveyor.server.repos import ref_state
 from conveyor.server.repos.hooks.install import install_hook, remove_hook
 from conveyor.server.repos.models import Repository
@@ -32,10 +34,24 @@ def set_up_triggers(repository: Repository, base_url: str) -> TriggerSetup:
             name=repository.name,
             base_url=base_url,
             secret=repository.webhook_secret,
+            url_file=_followed_url_file(base_url),
         )
     refs = current_refs(repository)
     ref_state.record_all(repository.id, refs)
     return TriggerSetup(hook=hook, refs_seen=len(refs))
+
+
+def _followed_url_file(base_url: str) -> Path | None:
+    """The file the hook reads the server's URL from at each push, so that a server
+    restarted on another port needs no new hook; None when ``CONVEYOR_URL`` chose a
+    URL other than the one the server records (a proxy in front of it, say)."""
+    from django.conf import settings
+
+    data = Path(settings.DATA_DIR)
+    chosen = os.environ.get("CONVEYOR_URL", "").strip()
+    if chosen and base_url.rstrip("/") != instance.recorded_url(data):
+        return None
+    return instance.url_file(data)
 
 
 def tear_down_triggers(repository: Repository) -> bool:
