@@ -18,6 +18,8 @@ ENCRYPTION_KEYS = conf.encryption_keys(DATA_DIR)
 DEBUG = conf.env_bool("CONVEYOR_DEBUG", False)
 CONVEYOR_URL = conf.env_str("CONVEYOR_URL", "http://127.0.0.1:8000").rstrip("/")
 CONVEYOR_WORKERS = conf.env_int("CONVEYOR_WORKERS", 2, minimum=0)
+CONVEYOR_MAX_STEP_LOG_MB = conf.env_int("CONVEYOR_MAX_STEP_LOG_MB", 100, minimum=0)
+CONVEYOR_RETENTION_DAYS = conf.env_int("CONVEYOR_RETENTION_DAYS", 90, minimum=0)
 
 _url_host = urlsplit(CONVEYOR_URL).hostname or ""
 ALLOWED_HOSTS = conf.env_list(

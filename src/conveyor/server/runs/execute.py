@@ -50,6 +50,7 @@ def run_mark(run_id: int) -> str:
     and opaque, since steps see it (the data directory is the server's business)."""
     return hashlib.sha256(f"{run_id}@{settings.DATA_DIR}".encode()).hexdigest()[:32]
 
+
 _registry: dict[int, Cancellation] = {}
 _registry_lock = threading.Lock()
 
@@ -148,6 +149,12 @@ def _finish_with_retries(run: Run, status: str, reason: str, attempts: int = 5) 
             time.sleep(0.5 * attempt)
 
 
+def max_step_log_bytes() -> int | None:
+    """``CONVEYOR_MAX_STEP_LOG_MB`` in bytes; None when it is 0 (no cap)."""
+    megabytes = settings.CONVEYOR_MAX_STEP_LOG_MB
+    return megabytes * 1024 * 1024 if megabytes else None
+
+
 def _run_in_workspace(
     run: Run, secrets: dict[str, str], cancellation: Cancellation
 ) -> tuple[str, str]:
@@ -163,6 +170,7 @@ def _run_in_workspace(
         options.secrets = secrets
         options.base_env = {**step_environment(), RUN_MARK_VARIABLE: run_mark(run.pk)}
         options.only_jobs = run.only_jobs
+        options.max_step_log_bytes = max_step_log_bytes()
         sink = DatabaseSink(run, workflow)
         try:
             result = run_workflow(workflow, options, LocalExecutor(), sink, cancellation)
