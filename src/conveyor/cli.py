@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="jobs run at once (default: the CPU count)",
     )
     run.add_argument(
+        "--max-log-mb",
+        type=_positive_megabytes,
+        default=None,
+        metavar="MB",
+        help="keep at most this much of each step's output; the rest is dropped (default: all)",
+    )
+    run.add_argument(
         "--clean",
         action="store_true",
         help="run in a fresh checkout of HEAD instead of the working tree",
@@ -115,6 +122,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_parser(commands)
     _add_repo_parser(commands)
     return parser
+
+
+def _positive_megabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0")
+    return value
 
 
 def _add_repo_parser(commands: argparse._SubParsersAction) -> None:

@@ -98,6 +98,11 @@ class GitProject:
 
 @pytest.fixture
 def git_project(tmp_path: Path) -> GitProject:
+    return new_git_project(tmp_path)
+
+
+def new_git_project(tmp_path: Path) -> GitProject:
+    """A bare repository and its clone in ``tmp_path`` (also for module-scoped fixtures)."""
     bare = tmp_path / "shop.git"
     work = tmp_path / "shop"
     git("init", "-q", "--bare", "-b", "main", str(bare), cwd=tmp_path)

@@ -131,6 +131,9 @@ def _serve(args: argparse.Namespace) -> int:
     from conveyor.server.repos.polling import start_polling
 
     poller = start_polling()
+    from conveyor.server.runs.retention import start_retention
+
+    retention = start_retention()  # None: CONVEYOR_RETENTION_DAYS=0 keeps runs forever
     config = uvicorn.Config(
         "conveyor.server.asgi:application",
         host=args.host,
@@ -161,6 +164,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"conveyor server: cannot listen on {args.host}:{args.port}", file=sys.stderr)
     finally:
         poller.stop()
+        if retention is not None:
+            retention.stop()
         cancelled = pool.stop()
         if cancelled:
             print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)

@@ -33,6 +33,7 @@ from conveyor.engine.events import (
     StepSummary,
 )
 from conveyor.engine.git_info import GitInfo
+from conveyor.engine.log_cap import LogCap
 from conveyor.engine.log_stream import StepLog
 from conveyor.engine.masking import Masker
 from conveyor.engine.options import RunOptions
@@ -98,6 +99,7 @@ class JobRunner:
         self._runner: dict[str, Any] = {}
         self._job_timeout_minutes: float | None = None
         self.raw_outputs: dict[str, str] = {}  # unmasked, for the `needs` context
+        self._log_caps: dict[int, LogCap] = {}  # per job step, while it runs
 
     # -- the job ------------------------------------------------------------------
 
@@ -359,6 +361,8 @@ class JobRunner:
             self.log_line(index, f"##[error]{reason}")
         if not top:
             self.log_line(index, "##[endgroup]")
+        else:
+            self._log_cap_notice(index)
         return self._record(step, scope, name, top, index, started, outcome, continue_on_error)
 
     def _shown_name(self, step: Step, contexts: dict[str, Any]) -> str:
@@ -527,7 +531,14 @@ class JobRunner:
         # A step chosen to run after a cancel (always(), cancelled()) runs to its end, as on
         # GitHub; any other step is cancelled with the job, even if that happens right now.
         cancellation = Cancellation() if past_cancel else self.spec.cancellation
-        log = StepLog(self.spec.job_key, index, self.shared.emit, self.masker, self.shared.debug)
+        log = StepLog(
+            self.spec.job_key,
+            index,
+            self.shared.emit,
+            self.masker,
+            self.shared.debug,
+            cap=self._log_cap(index),
+        )
         exit_ = host.run(
             StepCommand(
                 argv=shell.argv(script_path),
@@ -579,6 +590,20 @@ class JobRunner:
             outcome.outcome = Status.FAILURE
             log.write_line(f"##[error]Process completed with exit code {exit_.exit_code}.")
         return outcome
+
+    def _log_cap(self, index: int) -> LogCap | None:
+        """The output budget of job step ``index``, shared by its composite action's steps."""
+        limit = self.shared.options.max_step_log_bytes
+        if limit is None:
+            return None
+        if index not in self._log_caps:
+            self._log_caps[index] = LogCap(limit)
+        return self._log_caps[index]
+
+    def _log_cap_notice(self, index: int) -> None:
+        cap = self._log_caps.pop(index, None)
+        if cap is not None and cap.reached:
+            self.log_line(index, cap.notice())
 
     def _step_timeout(
         self, step_minutes: float | None, past_cancel: bool

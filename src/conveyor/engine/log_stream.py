@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from conveyor.engine.events import Annotation, Event, LogLines
+from conveyor.engine.log_cap import LogCap
 from conveyor.engine.masking import Masker
 from conveyor.engine.workflow_commands import WorkflowCommand, parse_command
 
@@ -39,6 +40,7 @@ class StepLog:
         masker: Masker,
         debug: bool = False,
         max_line: int = MAX_LINE,
+        cap: LogCap | None = None,
     ) -> None:
         self.job_key = job_key
         self.step = step
@@ -50,10 +52,37 @@ class StepLog:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
         self._stop_token: str | None = None
+        self._cap = cap
 
     # -- input -------------------------------------------------------------------
 
     def feed(self, chunk: bytes) -> None:
+        if self._cap is None:
+            self._feed(chunk)
+            return
+        # Output past the cap is not read at all: its workflow commands (add-mask,
+        # set-output, annotations...) are not processed. Reading it would cost the time
+        # the cap is there to save, and a command nobody can see in the log acting
+        # anyway would be a surprise; what is dropped is dropped whole.
+        was_reached = self._cap.reached
+        kept = self._cap.take(chunk)
+        if kept:
+            self._feed(kept)  # ends with a newline when the cap was reached just now
+        if self._cap.reached and not was_reached:
+            self._drop_held_back()
+
+    def _drop_held_back(self) -> None:
+        # A line begun before the cut and not ended within it is never shown: shown in
+        # part it could end with the first characters of a secret.
+        assert self._cap is not None
+        pending, _ = self._decoder.getstate()
+        self._decoder.reset()
+        held = len(self._partial.encode("utf-8", "replace")) + len(pending)
+        self._partial = ""
+        if held:
+            self._cap.drop_held(held)
+
+    def _feed(self, chunk: bytes) -> None:
         text = self._decoder.decode(chunk)
         if not text:
             return

@@ -30,3 +30,5 @@ class RunOptions:
     run_id: str = field(default_factory=_new_run_id)
     run_number: int = 1
     actor: str = ""  # empty: the GitInfo's actor (the local user name by default)
+    # A step's output beyond this many bytes is dropped (the step runs on); None: no cap.
+    max_step_log_bytes: int | None = None

@@ -80,6 +80,16 @@ SETTINGS: tuple[Setting, ...] = (
         "<data>/workspaces",
         "where jobs' workspaces and private files live (the sandbox user must reach it)",
     ),
+    Setting(
+        "CONVEYOR_MAX_STEP_LOG_MB",
+        "100",
+        "a step's log keeps this many MB of its output, the rest is dropped (0: no cap)",
+    ),
+    Setting(
+        "CONVEYOR_RETENTION_DAYS",
+        "90",
+        "runs and their logs are deleted this many days after they finish (0: kept forever)",
+    ),
     Setting("CONVEYOR_DEBUG", "false", "Django debug mode (never in production)"),
     Setting("CONVEYOR_ADMIN_USER", "admin", "admin account created on the first start"),
     Setting(

@@ -4,7 +4,7 @@ branch), or a given commit, looked up in a freshly fetched mirror."""
 from __future__ import annotations
 
 from conveyor.server.api.errors import ApiError, bad_input
-from conveyor.server.repos import git
+from conveyor.server.repos import git, refnames
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs import workspace
 
@@ -14,6 +14,20 @@ def resolve_ref(repository: Repository, ref: str | None, sha: str | None) -> tup
     wanted = (ref or repository.default_branch).strip()
     if not wanted:
         raise bad_input("ref", "must not be empty")
+    # Checked before git sees them: a short name by a branch's rules (which a tag's
+    # name meets too), and a commit as a full sha, never a revision like HEAD~1.
+    if wanted.startswith("refs/"):
+        problem = refnames.ref_problem(wanted)
+    else:
+        problem = refnames.branch_problem(wanted)
+    if problem:
+        shown = refnames.shown(wanted)
+        raise bad_input("ref", f"not a valid git ref name: it {problem} (got {shown})")
+    if sha:
+        try:
+            sha = refnames.check_sha(sha.strip(), "sha")
+        except refnames.NameInvalid as invalid:
+            raise bad_input("sha", invalid.problem) from None
     try:
         mirror = workspace.update_mirror(repository)
     except git.GitError as error:

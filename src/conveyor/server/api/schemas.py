@@ -175,7 +175,10 @@ class TriggerIn(Schema):
         None,
         description="Branch, tag or full ref (refs/heads/main); default: the default branch.",
     )
-    sha: str | None = Field(None, description="Run this commit (it must be in the repository).")
+    sha: str | None = Field(
+        None,
+        description="Run this commit: its full sha (40 or 64 hex digits), in the repository.",
+    )
     workflow: str | None = Field(
         None,
         description="Workflow file (.github/workflows/ci.yml); required for workflow_dispatch.",

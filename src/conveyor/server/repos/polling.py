@@ -22,7 +22,7 @@ from pathlib import Path
 
 from django.db import close_old_connections, connection
 
-from conveyor.server.repos import git, ref_state
+from conveyor.server.repos import git, ref_state, refnames
 from conveyor.server.repos.hooks.pushes import PushResult, runs_for_ref_update
 from conveyor.server.repos.models import Repository
 
@@ -63,13 +63,28 @@ def remote_refs(url: str) -> dict[str, str]:
 
 
 def current_refs(repository: Repository) -> dict[str, str]:
-    """The repository's branch and tag heads as they are now."""
+    """The repository's branch and tag heads as they are now (those git would accept)."""
     if repository.is_local:
         path = Path(repository.url).expanduser()
         if not path.is_dir():
             raise git.GitError(f"{repository.url} does not exist")
-        return git.list_refs(path)
-    return remote_refs(repository.url)
+        return usable_refs(repository.name, git.list_refs(path))
+    return usable_refs(repository.name, remote_refs(repository.url))
+
+
+def usable_refs(name: str, refs: dict[str, str]) -> dict[str, str]:
+    """``refs`` without the entries whose name or sha git would refuse, each logged.
+
+    A remote answering ``ls-remote`` is not trusted to send well-formed names; one bad
+    entry is left out so the others are still looked at.
+    """
+    usable: dict[str, str] = {}
+    for ref, sha in refs.items():
+        try:
+            usable[refnames.check_ref(ref)] = refnames.check_sha(sha)
+        except refnames.NameInvalid as invalid:
+            logger.warning("%s: ignoring a ref the remote lists: %s", name, invalid)
+    return usable
 
 
 def catch_up(repository: Repository) -> list[PushResult]:

@@ -9,7 +9,6 @@ copies arriving at the same moment cannot both pass.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from conveyor.server.repos import git, ref_state
+from conveyor.server.repos import git, ref_state, refnames
 from conveyor.server.repos.forges import generic, gitea, github, gitlab
 from conveyor.server.repos.forges.base import (
     ForgeEvent,
@@ -31,6 +30,7 @@ from conveyor.server.repos.forges.base import (
 )
 from conveyor.server.repos.hooks.pushes import PushResult, runs_for_ref_update
 from conveyor.server.repos.models import Delivery, Repository
+from conveyor.server.repos.refnames import shown
 from conveyor.server.runs.models import Run
 from conveyor.server.runs.services import RunRequestInvalid, create_runs_for_event
 
@@ -38,7 +38,6 @@ logger = logging.getLogger("conveyor.server.repos")
 
 # GitHub caps a payload at 25 MB; Django's own 2.5 MB cap would refuse big pushes.
 MAX_BODY_BYTES = 25 * 1024 * 1024
-_SHA = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 
 
 class _Forge:
@@ -188,10 +187,17 @@ def _parse_local(body: bytes) -> tuple[str, str, list[tuple[str, str, str]]]:
         raise PayloadInvalid("field 'lines' must be a list of 'old new ref' strings")
     updates = []
     for number, line in enumerate(lines, start=1):
-        parts = line.split()
-        if len(parts) != 3 or not _SHA.match(parts[0]) or not _SHA.match(parts[1]):
-            raise PayloadInvalid(f"line {number} is not 'old-sha new-sha ref': {line[:200]!r}")
-        updates.append((parts[0], parts[1], parts[2]))
+        parts = line.split(" ")
+        if len(parts) != 3:
+            raise PayloadInvalid(f"line {number} is not 'old-sha new-sha ref': {shown(line)}")
+        try:
+            # Zeros: the ref was created (old side) or deleted (new side), as git reports it.
+            before = refnames.check_sha(parts[0], f"line {number} old-sha", zero_allowed=True)
+            after = refnames.check_sha(parts[1], f"line {number} new-sha", zero_allowed=True)
+            ref = refnames.check_ref(parts[2], f"line {number} ref")
+        except refnames.NameInvalid as invalid:
+            raise PayloadInvalid(str(invalid)) from None
+        updates.append((before, after, ref))
     delivery = data.get("delivery", "")
     pusher = data.get("pusher", "")
     return (

@@ -165,6 +165,12 @@ def _finish_with_retries(
             time.sleep(0.5 * attempt)
 
 
+def max_step_log_bytes() -> int | None:
+    """``CONVEYOR_MAX_STEP_LOG_MB`` in bytes; None when it is 0 (no cap)."""
+    megabytes = settings.CONVEYOR_MAX_STEP_LOG_MB
+    return megabytes * 1024 * 1024 if megabytes else None
+
+
 def _run_in_workspace(
     run: Run, secrets: dict[str, str], cancellation: Cancellation
 ) -> tuple[str, str]:
@@ -183,6 +189,7 @@ def _run_in_workspace(
         options.secrets = secrets
         options.base_env = {**step_environment(), RUN_MARK_VARIABLE: run_mark(run.pk)}
         options.only_jobs = run.only_jobs
+        options.max_step_log_bytes = max_step_log_bytes()
         sink = DatabaseSink(run, workflow)
         try:
             result = run_workflow(workflow, options, executor, sink, cancellation)

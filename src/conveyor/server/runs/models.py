@@ -71,6 +71,8 @@ class Run(models.Model):
             models.Index(fields=["repository", "ref", "-number"], name="run_repo_ref_number"),
             models.Index(fields=["repository", "status"], name="run_repo_status"),
             models.Index(fields=["status"], name="run_status"),
+            # Retention looks runs up by age: the finished ones before a date.
+            models.Index(fields=["finished_at"], name="run_finished_at"),
         ]
 
     def __str__(self) -> str:

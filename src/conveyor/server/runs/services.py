@@ -20,7 +20,7 @@ from django.utils import timezone
 from conveyor.engine import evaluation
 from conveyor.engine.contexts import github_context
 from conveyor.engine.evaluation import EngineProblem
-from conveyor.server.repos import git
+from conveyor.server.repos import git, refnames
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs import github, live
 from conveyor.server.runs.models import Run, Status
@@ -50,6 +50,22 @@ class RunRequestInvalid(Exception):
     def __init__(self, message: str, field: str = "") -> None:
         super().__init__(message)
         self.field = field
+
+
+def checked_target(ref: str, sha: str, before_sha: str | None = None) -> tuple[str, str, str]:
+    """``(ref, sha, before_sha)`` once git would accept them, shas lower-cased.
+
+    Every trigger ends here, so a ref or sha that slipped past its own front door
+    (or a run recorded before these checks, when re-run) still records nothing.
+    """
+    try:
+        ref = refnames.check_ref(ref, "ref")
+        sha = refnames.check_sha(sha, "sha")
+        if before_sha:
+            before_sha = refnames.check_sha(before_sha, "before_sha", zero_allowed=True)
+    except refnames.NameInvalid as invalid:
+        raise RunRequestInvalid(str(invalid), field=invalid.field) from None
+    return ref, sha, before_sha or ""
 
 
 def workflow_files(mirror: str, sha: str) -> list[str]:
@@ -102,6 +118,7 @@ def create_runs_for_event(
     payload = dict(payload or {})
     if sha == git.ZERO_SHA:
         return []  # a deleted branch or tag: nothing to build
+    ref, sha, before_sha = checked_target(ref, sha, before_sha)
     mirror = str(workspace.mirror_with_commit(repository, sha))
     sha = git.resolve_commit(mirror, sha) or sha
     commit = git.commit_info(mirror, sha)
@@ -354,6 +371,7 @@ def rerun(run: Run, failed_only: bool = False) -> Run:
         if not failed:
             raise RunRequestInvalid(f"run #{run.number} has no failed jobs to re-run")
         only_jobs = _with_dependents(run, failed)
+    checked_target(run.ref, run.sha, run.before_sha)
     common = {
         "repository": run.repository,
         "event": run.event,

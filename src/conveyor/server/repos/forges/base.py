@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from conveyor.server.repos import refnames
+
 ZERO_SHA = "0" * 40
 
 
@@ -136,10 +138,51 @@ def mapping_field(data: Mapping[str, Any], name: str, where: str = "") -> Mappin
     return value
 
 
+def ref_field(data: Mapping[str, Any], name: str, where: str = "") -> str:
+    """A required full ref that git would accept (``git check-ref-format``)."""
+    place = f"{where}.{name}" if where else name
+    try:
+        return refnames.check_ref(text_field(data, name, where), place)
+    except refnames.NameInvalid as invalid:
+        raise PayloadInvalid(str(invalid)) from None
+
+
+def branch_field(data: Mapping[str, Any], name: str, where: str = "") -> str:
+    """A required branch name (without ``refs/heads/``) that git would accept; returned as is."""
+    place = f"{where}.{name}" if where else name
+    branch = text_field(data, name, where)
+    try:
+        refnames.check_branch(branch, place)
+    except refnames.NameInvalid as invalid:
+        raise PayloadInvalid(str(invalid)) from None
+    return branch
+
+
+def sha_field(
+    data: Mapping[str, Any],
+    name: str,
+    where: str = "",
+    *,
+    zero_allowed: bool = False,
+    required: bool = True,
+) -> str:
+    """A commit sha, lower-cased; "" when absent and not ``required``.
+
+    ``zero_allowed`` where git sends zeros: a created ref's old side, a deleted one's new.
+    """
+    place = f"{where}.{name}" if where else name
+    if not required and data.get(name) in (None, ""):
+        return ""
+    try:
+        return refnames.check_sha(text_field(data, name, where), place, zero_allowed=zero_allowed)
+    except refnames.NameInvalid as invalid:
+        raise PayloadInvalid(str(invalid)) from None
+
+
 def before_or_none(sha: str) -> str | None:
     """A push's previous sha, or None for a new ref (the forges send zeros)."""
-    return None if not sha or set(sha) == {"0"} else sha
+    return None if not sha or refnames.is_zero(sha) else sha
 
 
 def is_deletion(after: str) -> bool:
-    return bool(after) and set(after) == {"0"}
+    return refnames.is_zero(after)

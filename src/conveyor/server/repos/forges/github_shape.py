@@ -7,17 +7,20 @@ from conveyor.server.repos.forges.base import (
     Outcome,
     PayloadInvalid,
     before_or_none,
+    branch_field,
     deletion,
     is_deletion,
     mapping_field,
-    optional_text,
+    ref_field,
+    sha_field,
     text_field,
 )
 
 
 def push_event(data: dict[str, object], delivery: str, actor: str) -> ForgeEvent:
-    ref = text_field(data, "ref")
-    after = text_field(data, "after")
+    ref = ref_field(data, "ref")
+    after = sha_field(data, "after", zero_allowed=True)
+    before = sha_field(data, "before", zero_allowed=True, required=False)
     if data.get("deleted") is True or is_deletion(after):
         return deletion(ref, delivery)
     return ForgeEvent(
@@ -26,7 +29,7 @@ def push_event(data: dict[str, object], delivery: str, actor: str) -> ForgeEvent
         delivery_id=delivery,
         ref=ref,
         sha=after,
-        before_sha=before_or_none(optional_text(data, "before")),
+        before_sha=before_or_none(before),
         payload=data,
         actor=actor,
     )
@@ -39,7 +42,10 @@ def pull_request_event(
     action = text_field(data, "action")
     pull = mapping_field(data, "pull_request")
     head = mapping_field(pull, "head", "pull_request")
-    mapping_field(pull, "base", "pull_request")
+    base = mapping_field(pull, "base", "pull_request")
+    # Both reach the run's github.head_ref / github.base_ref, and base.ref picks the workflows.
+    branch_field(head, "ref", "pull_request.head")
+    branch_field(base, "ref", "pull_request.base")
     number = data.get("number", pull.get("number"))
     if not isinstance(number, int):
         raise PayloadInvalid("field 'number' must be the pull request's number")
@@ -48,7 +54,7 @@ def pull_request_event(
         event="pull_request",
         delivery_id=delivery,
         ref=f"refs/pull/{number}/merge",
-        sha=text_field(head, "sha", "pull_request.head"),
+        sha=sha_field(head, "sha", "pull_request.head"),
         payload={**data, "action": (actions or {}).get(action, action)},
         actor=actor,
     )

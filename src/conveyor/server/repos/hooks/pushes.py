@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.server.repos import git, ref_state
+from conveyor.server.repos import git, ref_state, refnames
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs.models import Run
 
@@ -27,7 +27,7 @@ class PushResult:
 
 
 def is_zero(sha: str | None) -> bool:
-    return not sha or set(sha) == {"0"}
+    return not sha or refnames.is_zero(sha)
 
 
 def push_payload(
@@ -61,13 +61,14 @@ def runs_for_ref_update(
     is released so a later look tries again).
     """
     from conveyor.server.runs import workspace
-    from conveyor.server.runs.services import create_runs_for_event
+    from conveyor.server.runs.services import checked_target, create_runs_for_event
 
     if is_zero(after):
         ref_state.forget(repository.id, ref)
         return PushResult(ref, deleted=True)
     assert after is not None
-    before = None if is_zero(before) else before
+    ref, after, checked_before = checked_target(ref, after, before)
+    before = None if is_zero(checked_before) else checked_before
     mirror = workspace.mirror_with_commit(repository, after)
     commit = git.resolve_commit(mirror, after) or after
     previous = ref_state.sha_of(repository.id, ref)

@@ -8,7 +8,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from conveyor.server.accounts.permissions import role_required
-from conveyor.server.repos import git
+from conveyor.server.repos import git, refnames
 from conveyor.server.runs import services, workspace
 from conveyor.server.ui.views.lookup import repository_named, run_of
 
@@ -55,14 +55,19 @@ def dispatch(request: HttpRequest, name: str) -> HttpResponse:
         messages.error(request, "Run workflow: choose a workflow.")
         return redirect("ui:repository", name=name)
     try:
+        full_ref = refnames.check_branch(branch)
+    except refnames.NameInvalid as invalid:
+        messages.error(request, f"Run workflow: {invalid}")
+        return redirect("ui:repository", name=name)
+    try:
         mirror = workspace.update_mirror(repository)
-        sha = git.resolve_commit(mirror, f"refs/heads/{branch}")
+        sha = git.resolve_commit(mirror, full_ref)
         if sha is None:
             raise services.RunRequestInvalid(f"no branch {branch!r} in repository {name}")
         runs = services.create_runs_for_event(
             repository,
             event="workflow_dispatch",
-            ref=f"refs/heads/{branch}",
+            ref=full_ref,
             sha=sha,
             inputs=inputs,
             actor=request.user.get_username(),

@@ -23,6 +23,8 @@ from conveyor.server.repos.forges.base import (
     is_deletion,
     load_json_object,
     optional_text,
+    ref_field,
+    sha_field,
     text_field,
 )
 from conveyor.workflow.schema_events import ALL_EVENTS
@@ -47,8 +49,9 @@ def parse(headers: Mapping[str, str], body: bytes) -> ForgeEvent:
         raise PayloadInvalid("field 'delivery' must be a string")
     if event not in ALL_EVENTS:
         return ignored(f"unknown event {event!r}", delivery)
-    ref = text_field(data, "ref")
-    sha = text_field(data, "sha")
+    ref = ref_field(data, "ref")
+    sha = sha_field(data, "sha", zero_allowed=True)
+    before = sha_field(data, "before", zero_allowed=True, required=False)
     if is_deletion(sha):
         return deletion(ref, delivery)
     inputs = data.get("inputs", {})
@@ -63,7 +66,7 @@ def parse(headers: Mapping[str, str], body: bytes) -> ForgeEvent:
         delivery_id=delivery,
         ref=ref,
         sha=sha,
-        before_sha=before_or_none(optional_text(data, "before")),
+        before_sha=before_or_none(before),
         payload=payload,
         inputs=inputs,
         actor=optional_text(data, "actor"),

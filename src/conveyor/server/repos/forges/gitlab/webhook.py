@@ -21,6 +21,7 @@ from conveyor.server.repos.forges.base import (
     SignatureInvalid,
     SignatureMissing,
     before_or_none,
+    branch_field,
     deletion,
     header,
     ignored,
@@ -28,7 +29,8 @@ from conveyor.server.repos.forges.base import (
     load_json_object,
     mapping_field,
     optional_text,
-    text_field,
+    ref_field,
+    sha_field,
 )
 
 TOKEN_HEADER = "X-Gitlab-Token"
@@ -67,19 +69,20 @@ def parse(headers: Mapping[str, str], body: bytes) -> ForgeEvent:
 
 
 def _push(data: dict[str, Any], delivery: str) -> ForgeEvent:
-    ref = text_field(data, "ref")
-    after = text_field(data, "after")
+    ref = ref_field(data, "ref")
+    after = sha_field(data, "after", zero_allowed=True)
+    before = sha_field(data, "before", zero_allowed=True, required=False)
     if is_deletion(after):
         return deletion(ref, delivery)
     # For an annotated tag ``after`` is the tag object; ``checkout_sha`` is its commit.
-    sha = optional_text(data, "checkout_sha") or after
+    sha = sha_field(data, "checkout_sha", required=False) or after
     return ForgeEvent(
         Outcome.RUN,
         event="push",
         delivery_id=delivery,
         ref=ref,
         sha=sha,
-        before_sha=before_or_none(optional_text(data, "before")),
+        before_sha=before_or_none(before),
         payload=data,
         actor=optional_text(data, "user_username") or optional_text(data, "user_name"),
     )
@@ -98,9 +101,9 @@ def _merge_request(data: dict[str, Any], delivery: str) -> ForgeEvent:
     if not isinstance(number, int):
         raise PayloadInvalid("field 'object_attributes.iid' must be the merge request's number")
     last_commit = mapping_field(attributes, "last_commit", "object_attributes")
-    sha = text_field(last_commit, "id", "object_attributes.last_commit")
-    source = text_field(attributes, "source_branch", "object_attributes")
-    target = text_field(attributes, "target_branch", "object_attributes")
+    sha = sha_field(last_commit, "id", "object_attributes.last_commit")
+    source = branch_field(attributes, "source_branch", "object_attributes")
+    target = branch_field(attributes, "target_branch", "object_attributes")
     user = data.get("user")
     actor = str(user.get("username", "")) if isinstance(user, Mapping) else ""
     payload = {
