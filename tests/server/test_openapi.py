@@ -21,9 +21,11 @@ EXPECTED = {
     ("get", "/api/repositories"),
     ("post", "/api/repositories"),
     ("get", "/api/repositories/{name}"),
+    ("patch", "/api/repositories/{name}"),
     ("get", "/api/repositories/{name}/runs"),
     ("post", "/api/repositories/{name}/runs"),
     ("get", "/api/repositories/{name}/runs/{number}"),
+    ("post", "/api/repositories/{name}/runs/{number}/approve"),
     ("post", "/api/repositories/{name}/runs/{number}/cancel"),
     ("post", "/api/repositories/{name}/runs/{number}/rerun"),
     ("get", "/api/repositories/{name}/runs/{number}/jobs"),
@@ -35,6 +37,9 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/workflows"),
     ("put", "/api/repositories/{name}/secrets/{secret_name}"),
     ("delete", "/api/repositories/{name}/secrets/{secret_name}"),
+    ("get", "/api/repositories/{name}/variables"),
+    ("put", "/api/repositories/{name}/variables/{variable_name}"),
+    ("delete", "/api/repositories/{name}/variables/{variable_name}"),
 }
 
 

@@ -11,12 +11,22 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from conveyor.server.accounts.auth import read_auth
-from conveyor.server.api import errors, logs, repositories, runs, secrets, tokens, workflows
+from conveyor.server.api import (
+    errors,
+    logs,
+    repositories,
+    runs,
+    secrets,
+    tokens,
+    variables,
+    workflows,
+)
 from conveyor.server.api.docs_access import login_or_token_required
 
 DESCRIPTION = """\
-Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, cancel and
-re-run runs; repository secrets (names only) and your API tokens.
+Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, approve,
+cancel and re-run runs; repository secrets (names only), variables and your API
+tokens.
 
 Authenticate with `Authorization: Bearer <token>`. Issue a token with
 `POST /api/tokens` using your username and password (HTTP Basic) or a logged-in
@@ -41,4 +51,5 @@ api.add_router("/repositories", repositories.router)
 api.add_router("/repositories", runs.router)
 api.add_router("/repositories", logs.router)
 api.add_router("/repositories", secrets.router)
+api.add_router("/repositories", variables.router)
 api.add_router("/repositories", workflows.router)

@@ -1,4 +1,4 @@
-"""``/api/repositories``: list, get, and (admin) add a repository."""
+"""``/api/repositories``: list, get, and (admin) add a repository or change its settings."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from conveyor.server.api.schemas import (
     RepositoryCreatedOut,
     RepositoryIn,
     RepositoryOut,
+    RepositorySettingsIn,
 )
 from conveyor.server.api.serialize import repository_out
 from conveyor.server.repos.adding import (
@@ -74,16 +75,30 @@ def _validated(body: RepositoryIn) -> dict[str, Any]:
     url = body.url.strip()
     if not url:
         raise bad_input("url", "must not be empty: a local bare repository's path or a git URL")
-    branch = body.default_branch.strip() if body.default_branch is not None else None
+    return {
+        "name": name,
+        "url": url,
+        "default_branch": _branch(body.default_branch),
+        "poll_interval": _poll_interval(body.poll_interval),
+        "require_fork_approval": body.require_fork_approval,
+    }
+
+
+def _branch(given: str | None) -> str | None:
+    branch = given.strip() if given is not None else None
     if branch is not None and (not branch or branch.startswith("refs/") or " " in branch):
-        raise bad_input("default_branch", f"{body.default_branch!r} is not a branch name")
-    if body.poll_interval is not None and 0 < body.poll_interval < POLL_MIN:
+        raise bad_input("default_branch", f"{given!r} is not a branch name")
+    return branch
+
+
+def _poll_interval(given: int | None) -> int | None:
+    if given is not None and 0 < given < POLL_MIN:
         raise bad_input(
             "poll_interval", f"must be 0 (never), at least {POLL_MIN} seconds, or null (default)"
         )
-    if body.poll_interval is not None and body.poll_interval < 0:
+    if given is not None and given < 0:
         raise bad_input("poll_interval", "must not be negative")
-    return {"name": name, "url": url, "default_branch": branch, "poll_interval": body.poll_interval}
+    return given
 
 
 @router.post(
@@ -106,6 +121,7 @@ def create_repository(request: HttpRequest, body: RepositoryIn) -> Reply[dict[st
             base_url=base_url,
             default_branch=fields["default_branch"],
             poll_interval=fields["poll_interval"],
+            require_fork_approval=fields["require_fork_approval"],
         )
     except RepositoryExists as exists:
         raise conflict(exists.message) from None
@@ -118,3 +134,31 @@ def create_repository(request: HttpRequest, body: RepositoryIn) -> Reply[dict[st
         for provider in ("github", "gitlab", "gitea", "generic")
     }
     return Reply(201, body_out)
+
+
+@router.patch(
+    "/{name}",
+    response={200: RepositoryOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Change a repository's settings (admin)",
+)
+def update_repository(
+    request: HttpRequest, name: str, body: RepositorySettingsIn
+) -> dict[str, Any]:
+    """Only the fields sent change: ``default_branch``, ``poll_interval`` (0: never
+    polled) and ``require_fork_approval``."""
+    lookups.require_role(request, Role.ADMIN)
+    repository = lookups.repository(name)
+    sent = body.model_dump(exclude_unset=True)
+    changed: list[str] = []
+    if sent.get("default_branch") is not None:
+        repository.default_branch = _branch(body.default_branch) or repository.default_branch
+        changed.append("default_branch")
+    if "poll_interval" in sent:
+        repository.poll_interval = _poll_interval(body.poll_interval) or None
+        changed.append("poll_interval")
+    if sent.get("require_fork_approval") is not None:
+        repository.require_fork_approval = bool(body.require_fork_approval)
+        changed.append("require_fork_approval")
+    if changed:
+        repository.save(update_fields=changed)
+    return repository_out(repository, _last_runs([repository]).get(repository.pk))

@@ -1,4 +1,5 @@
-"""``/api/repositories/{name}/runs``: list, get, jobs, steps, trigger, cancel, re-run."""
+"""``/api/repositories/{name}/runs``: list, get, jobs, steps, trigger, approve, cancel,
+re-run."""
 
 from __future__ import annotations
 
@@ -196,9 +197,28 @@ def trigger(request: HttpRequest, name: str, body: TriggerIn) -> Reply[dict[str,
 
 
 @router.post(
+    "/{name}/runs/{number}/approve",
+    response={202: RunSummaryOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Approve a run waiting for approval (a pull request from a fork) (member)",
+)
+def approve_run(request: HttpRequest, name: str, number: int) -> Reply[dict[str, Any]]:
+    """The run is queued and runs, still without secrets; who approved it and when are
+    recorded. 409 when it is not waiting (already approved, cancelled, or not a fork's)."""
+    user = lookups.require_role(request, Role.MEMBER)
+    run = lookups.run(name, number)
+    if run.status != Status.WAITING:
+        raise conflict(f"run #{run.number} is not waiting for approval (it is {run.status})")
+    try:
+        services.approve(run, by=user.username)
+    except services.RunRequestInvalid as invalid:
+        raise conflict(str(invalid)) from None
+    return Reply(202, run_summary(run))
+
+
+@router.post(
     "/{name}/runs/{number}/cancel",
     response={202: RunSummaryOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
-    summary="Cancel a queued or running run (member)",
+    summary="Cancel a waiting, queued or running run (member)",
 )
 def cancel_run(request: HttpRequest, name: str, number: int) -> Reply[dict[str, Any]]:
     user = lookups.require_role(request, Role.MEMBER)
@@ -222,14 +242,14 @@ class RerunFilters(Schema):
 def rerun_run(
     request: HttpRequest, name: str, number: int, options: Query[RerunFilters]
 ) -> Reply[dict[str, Any]]:
-    lookups.require_role(request, Role.MEMBER)
+    user = lookups.require_role(request, Role.MEMBER)
     run = lookups.run(name, number)
     if not run.finished:
         raise conflict(
             f"run #{run.number} is still {run.status}: wait for it or cancel it before re-running"
         )
     try:
-        new = services.rerun(run, failed_only=options.failed)
+        new = services.rerun(run, failed_only=options.failed, by=user.username)
     except services.RunRequestInvalid as invalid:
         raise conflict(str(invalid)) from None
     except git.GitError as error:

@@ -30,6 +30,9 @@ class RepositoryOut(Schema):
     url: str
     default_branch: str
     poll_interval: int | None
+    require_fork_approval: bool = Field(
+        description="A run of a pull request from a fork waits for a member's approval."
+    )
     created_at: datetime
     last_run: RunSummaryOut | None = None
     html_url: str
@@ -45,6 +48,23 @@ class RepositoryIn(Schema):
         None,
         description="Seconds between polls (0: never; default: 60 for a remote URL, "
         "never for a local repository, whose pushes the hook reports).",
+    )
+    require_fork_approval: bool = Field(
+        True,
+        description="Runs of pull requests from forks wait for a member's approval "
+        "(they never get secrets either way).",
+    )
+
+
+class RepositorySettingsIn(Schema):
+    default_branch: str | None = Field(None, description="Leave out to keep it.")
+    poll_interval: int | None = Field(
+        None, description="Seconds between polls, 0 for never; leave out to keep it."
+    )
+    require_fork_approval: bool | None = Field(
+        None,
+        description="Runs of pull requests from forks wait for a member's approval; "
+        "leave out to keep it.",
     )
 
 
@@ -68,7 +88,10 @@ class RunSummaryOut(Schema):
     commit_message: str
     commit_author: str
     actor: str
-    status: str = Field(description="queued, running, success, failure, cancelled or skipped")
+    status: str = Field(
+        description="waiting (for approval), queued, running, success, failure, cancelled "
+        "or skipped"
+    )
     reason: str
     pipeline_status: str
     attempt: int
@@ -78,6 +101,11 @@ class RunSummaryOut(Schema):
     finished_at: datetime | None
     duration_seconds: float | None
     cancel_requested: bool
+    from_fork: bool = Field(
+        description="The run executes a pull request's code from a fork: it gets no secrets."
+    )
+    approved_by: str = Field(description="Who approved the run of a fork's code; '' if no one.")
+    approved_at: datetime | None
     html_url: str
 
 
@@ -200,6 +228,18 @@ class SecretOut(Schema):
 
 class SecretIn(Schema):
     value: str = Field(description="The secret's value; it is stored encrypted, never shown.")
+
+
+class VariableOut(Schema):
+    name: str
+    value: str
+    updated_at: datetime
+
+
+class VariableIn(Schema):
+    value: str = Field(
+        description="The variable's value (the vars context); not a secret: it is shown."
+    )
 
 
 class TokenOut(Schema):

@@ -30,6 +30,7 @@ def repository_out(repository: Repository, last_run: Run | None = None) -> dict[
         "url": repository.url,
         "default_branch": repository.default_branch,
         "poll_interval": repository.poll_interval,
+        "require_fork_approval": repository.require_fork_approval,
         "created_at": repository.created_at,
         "last_run": run_summary(last_run) if last_run is not None else None,
         "html_url": absolute(f"/repos/{repository.name}/"),
@@ -67,6 +68,9 @@ def run_summary(run: Run, rerun_numbers: dict[int, int] | None = None) -> dict[s
         "finished_at": run.finished_at,
         "duration_seconds": duration.total_seconds() if duration is not None else None,
         "cancel_requested": run.cancel_requested,
+        "from_fork": run.from_fork,
+        "approved_by": run.approved_by,
+        "approved_at": run.approved_at,
         "html_url": run_html_url(run),
     }
 

@@ -52,6 +52,7 @@ def add_repository(
     base_url: str,
     default_branch: str | None = None,
     poll_interval: int | None = None,
+    require_fork_approval: bool = True,
 ) -> tuple[Repository, TriggerSetup]:
     """Save the repository and set up its triggers, or raise ``RepositoryRefused``.
 
@@ -62,7 +63,7 @@ def add_repository(
     check_name(name)
     if Repository.objects.filter(name=name).exists():
         raise RepositoryExists(name)
-    repository = Repository(name=name, url=location)
+    repository = Repository(name=name, url=location, require_fork_approval=require_fork_approval)
     if repository.is_local:
         _refuse_inside_data(Path(location))
         try:

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from conveyor.server.repos.models import Delivery, Repository, Secret
+from conveyor.server.repos.models import Delivery, Repository, Secret, Variable
 
 
 class SecretForm(forms.ModelForm):
@@ -41,12 +41,25 @@ class SecretInline(admin.TabularInline):
     fields = ["name", "value"]
 
 
+class VariableInline(admin.TabularInline):
+    model = Variable
+    extra = 0
+    fields = ["name", "value"]
+
+
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "url", "default_branch", "poll_interval", "created_at"]
+    list_display = [
+        "name",
+        "url",
+        "default_branch",
+        "poll_interval",
+        "require_fork_approval",
+        "created_at",
+    ]
     search_fields = ["name", "url"]
     readonly_fields = ["created_at"]
-    inlines = [SecretInline]
+    inlines = [SecretInline, VariableInline]
 
 
 @admin.register(Secret)

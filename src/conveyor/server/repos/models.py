@@ -1,4 +1,5 @@
-"""Repositories the server builds, their secrets (encrypted at rest) and webhook deliveries."""
+"""Repositories the server builds, their secrets (encrypted at rest), variables and
+webhook deliveries."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ class Repository(models.Model):
     webhook_secret = models.CharField(max_length=200, default=new_webhook_secret)
     # Seconds between polls for remotes that cannot send webhooks; null: not polled.
     poll_interval = models.PositiveIntegerField(null=True, blank=True)
+    # A pull request from a fork waits for a member to approve its run (which then
+    # runs without secrets, as every run of a fork's code does).
+    require_fork_approval = models.BooleanField(
+        default=True, verbose_name="require approval for pull requests from forks"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -67,6 +73,25 @@ class Secret(models.Model):
 
     def reveal(self) -> str:
         return crypto.decrypt(self.value_encrypted)
+
+
+class Variable(models.Model):
+    """A repository variable (the ``vars`` context): configuration, not a secret, so it
+    is stored and shown as it is, and reaches every run, a fork's too."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="variables")
+    name = models.CharField(max_length=200)
+    value = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "name"], name="variable_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name}: {self.name}"
 
 
 class Delivery(models.Model):

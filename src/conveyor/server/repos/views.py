@@ -31,8 +31,12 @@ from conveyor.server.repos.forges.base import (
 from conveyor.server.repos.hooks.pushes import PushResult, runs_for_ref_update
 from conveyor.server.repos.models import Delivery, Repository
 from conveyor.server.repos.refnames import shown
-from conveyor.server.runs.models import Run
-from conveyor.server.runs.services import RunRequestInvalid, create_runs_for_event
+from conveyor.server.runs.models import Run, Status
+from conveyor.server.runs.services import (
+    RunRequestInvalid,
+    create_runs_for_event,
+    create_runs_for_pull_request,
+)
 
 logger = logging.getLogger("conveyor.server.repos")
 
@@ -114,8 +118,9 @@ def _messages(ref: str, runs: list[Run]) -> list[str]:
     for run in runs:
         line = f"{ref}: run #{run.number} ({run.workflow_name or run.workflow_path}) {run.status}"
         messages.append(f"{line}: {_run_json(run)['url']}")
-        if run.status == "failure" and run.reason:
-            # An invalid workflow fails at once: say why where the pusher is looking.
+        if run.status in (Status.FAILURE, Status.WAITING) and run.reason:
+            # An invalid workflow fails at once, a fork's run may wait for approval:
+            # say so where the pusher is looking.
             messages.extend(f"  {text}" for text in run.reason.splitlines()[:10])
     return messages
 
@@ -123,6 +128,8 @@ def _messages(ref: str, runs: list[Run]) -> list[str]:
 def _accepted(results: list[PushResult], extra_runs: list[Run] | None = None) -> JsonResponse:
     runs: list[Run] = list(extra_runs or [])
     messages: list[str] = []
+    for run in runs:
+        messages.extend(_messages(run.ref, [run]))
     for result in results:
         if result.deleted:
             messages.append(f"{result.ref} deleted: nothing to run")
@@ -231,7 +238,7 @@ def forge_hook(request: HttpRequest, forge: str, name: str) -> HttpResponse:
             {"status": "duplicate", "runs": [], "messages": ["delivery already received"]}
         )
     try:
-        return _start(repository, event)
+        return _start(repository, event, forge)
     except git.GitError as error:
         _forget_delivery(repository, forge, event.delivery_id)
         return _error(502, f"cannot read commit {event.sha} of {name}: {error}")
@@ -240,7 +247,7 @@ def forge_hook(request: HttpRequest, forge: str, name: str) -> HttpResponse:
         return _error(422, str(error))
 
 
-def _start(repository: Repository, event: ForgeEvent) -> JsonResponse:
+def _start(repository: Repository, event: ForgeEvent, forge: str) -> JsonResponse:
     if event.is_push:
         result = runs_for_ref_update(
             repository,
@@ -251,6 +258,13 @@ def _start(repository: Repository, event: ForgeEvent) -> JsonResponse:
             payload=event.payload,
         )
         return _accepted([result])
+    if event.event == "pull_request" and forge != "generic":
+        # A forge's pull request also runs the base branch's pull_request_target
+        # workflows; the generic webhook runs exactly the event its sender names.
+        runs = create_runs_for_pull_request(
+            repository, ref=event.ref, sha=event.sha, payload=event.payload, actor=event.actor
+        )
+        return _accepted_runs(event, runs)
     runs = create_runs_for_event(
         repository,
         event=event.event,
@@ -261,6 +275,10 @@ def _start(repository: Repository, event: ForgeEvent) -> JsonResponse:
         inputs=event.inputs,
         actor=event.actor,
     )
+    return _accepted_runs(event, runs)
+
+
+def _accepted_runs(event: ForgeEvent, runs: list[Run]) -> JsonResponse:
     if not runs:
         return JsonResponse(
             {

@@ -1,7 +1,8 @@
 """Running one Run with the engine: ``execute_run(run_id)``, called by the dispatch task.
 
 Claim (queued -> running), a fresh checkout of the commit, the workflow read at
-that commit, the repository's secrets decrypted, ``run_workflow`` with the
+that commit, the repository's secrets decrypted (none for a run of a fork's code:
+every ``secrets.X`` is then empty, as on GitHub) and its variables, ``run_workflow`` with the
 ``LocalExecutor`` and a ``DatabaseSink``, then the Run finished with the engine's
 status. Whatever goes wrong, the Run ends (failure, with the reason); it is
 never left running. A heartbeat thread stamps ``heartbeat_at`` every few seconds
@@ -117,10 +118,11 @@ def execute_run(run_id: int) -> str:
     masker = Masker([])
     status, reason = Status.FAILURE, "the run ended without a result"
     try:
-        secrets = {secret.name: secret.reveal() for secret in run.repository.secrets.all()}
+        secrets = secrets_for(run)
         masker = Masker(list(secrets.values()))
+        variables = {variable.name: variable.value for variable in run.repository.variables.all()}
         with _Heartbeat(run.pk, cancellation):
-            status, reason = _run_in_workspace(run, secrets, cancellation)
+            status, reason = _run_in_workspace(run, secrets, variables, cancellation)
     except WorkflowInvalid as invalid:
         status, reason = Status.FAILURE, str(invalid)
     except git.GitError as error:
@@ -148,6 +150,14 @@ def execute_run(run_id: int) -> str:
     return status
 
 
+def secrets_for(run: Run) -> dict[str, str]:
+    """The secrets ``run`` may see: its repository's, decrypted; none at all when it
+    runs a fork's code (they are not even decrypted)."""
+    if run.from_fork:
+        return {}
+    return {secret.name: secret.reveal() for secret in run.repository.secrets.all()}
+
+
 def _finish_with_retries(
     run: Run, status: str, reason: str, attempts: int = 5, stopped: str | None = None
 ) -> None:
@@ -172,7 +182,7 @@ def max_step_log_bytes() -> int | None:
 
 
 def _run_in_workspace(
-    run: Run, secrets: dict[str, str], cancellation: Cancellation
+    run: Run, secrets: dict[str, str], variables: dict[str, str], cancellation: Cancellation
 ) -> tuple[str, str]:
     link_objects = sandboxing.enabled() and sandboxing.sandbox_identity() is not None
     with workspace.checkout(run.repository, run.sha, run.pk, link_objects=link_objects) as place:
@@ -187,6 +197,7 @@ def _run_in_workspace(
             str(path), run.event, run.payload, run.inputs, info, run.number, run.pk
         )
         options.secrets = secrets
+        options.variables = variables
         options.base_env = {**step_environment(), RUN_MARK_VARIABLE: run_mark(run.pk)}
         options.only_jobs = run.only_jobs
         options.max_step_log_bytes = max_step_log_bytes()

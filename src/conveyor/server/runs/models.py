@@ -1,7 +1,9 @@
 """Runs, their jobs and steps, the steps' logs (in chunks) and annotations.
 
 The words are DESIGN.md's: a run is one execution of one workflow for one commit
-and event; its status goes queued -> running -> success | failure | cancelled.
+and event; its status goes queued -> running -> success | failure | cancelled. A
+pull request from a fork, on a repository that wants approval, starts ``waiting``:
+nothing runs it until a member approves it (then ``queued``) or cancels it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from conveyor.server.repos.models import Repository
 
 
 class Status(models.TextChoices):
+    WAITING = "waiting"  # for a member's approval; no worker takes it
     QUEUED = "queued"
     RUNNING = "running"
     SUCCESS = "success"
@@ -23,6 +26,7 @@ class Status(models.TextChoices):
 
 
 FINISHED_STATUSES = (Status.SUCCESS, Status.FAILURE, Status.CANCELLED, Status.SKIPPED)
+WAITING_FOR_APPROVAL = "waiting for approval: pull request from a fork"
 
 
 class Run(models.Model):
@@ -60,6 +64,11 @@ class Run(models.Model):
     # The server (``settings.SERVER_ID``) that claimed the run; its start-up recovery
     # fails only its own runs. "" for runs claimed before this was recorded.
     claimed_by = models.CharField(max_length=64, blank=True, default="")
+    # The run executes a fork's code (forges.base.from_fork): it never gets secrets,
+    # nor do its re-runs.
+    from_fork = models.BooleanField(default=False)
+    approved_by = models.CharField(max_length=150, blank=True)  # a username; "" if not
+    approved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["repository", "-number"]

@@ -1,4 +1,4 @@
-"""Creating runs for an event, re-running and cancelling them.
+"""Creating runs for an event, approving, re-running and cancelling them.
 
 ``create_runs_for_event`` reads the workflows of the pushed commit from the
 repository's mirror (never from a working tree), keeps those whose ``on:``
@@ -6,6 +6,13 @@ accepts the event, creates one Run each and enqueues it. ``concurrency`` groups
 work as on GitHub: with ``cancel-in-progress`` the group's running and queued
 runs are cancelled; without it the new run waits while one of its group runs,
 and a newer queued run replaces an older queued one.
+
+Pull requests follow GitHub's rules. A run of a fork's code (``from_fork``) gets
+no secrets, and on a repository that requires approval it is created
+``waiting`` until a member approves it (``approve``). A forge's pull request
+event also runs the ``pull_request_target`` workflows of the base branch, read
+and checked out at its last commit, with secrets
+(``create_runs_for_pull_request``).
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from conveyor.engine import evaluation
 from conveyor.engine.contexts import github_context
 from conveyor.engine.evaluation import EngineProblem
 from conveyor.server.repos import git, refnames
+from conveyor.server.repos.forges.base import from_fork
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs import github, live
-from conveyor.server.runs.models import Run, Status
+from conveyor.server.runs.models import WAITING_FOR_APPROVAL, Run, Status
 from conveyor.workflow.discovery import ROOT_FILES
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.load import parse_workflow
@@ -134,6 +142,8 @@ def create_runs_for_event(
             )
         files = [only_workflow]
     info = _event_info(event, ref, payload, changed_paths)
+    fork = from_fork(event, payload)
+    waiting = fork and repository.require_fork_approval
     common = {
         "repository": repository,
         "event": event,
@@ -144,6 +154,7 @@ def create_runs_for_event(
         "commit_author": commit.author,
         "actor": actor,
         "payload": payload,
+        "from_fork": fork,
     }
     runs: list[Run] = []
     for path in files:
@@ -165,8 +176,58 @@ def create_runs_for_event(
                 )
             except ValueError as error:
                 raise RunRequestInvalid(f"{path}: {error}", field="inputs") from None
-        runs.append(_queue_run(workflow, common, path, run_inputs))
+        runs.append(_queue_run(workflow, common, path, run_inputs, waiting=waiting))
     return runs
+
+
+def create_runs_for_pull_request(
+    repository: Repository, *, ref: str, sha: str, payload: dict[str, Any], actor: str = ""
+) -> list[Run]:
+    """The runs of a forge's pull request event, as GitHub makes them: ``pull_request``
+    workflows at the head commit (a fork's run gets no secrets and may wait for
+    approval), then ``pull_request_target`` workflows at the base branch's last
+    commit, with secrets. The base is resolved first, so a fetch that fails creates
+    nothing (the forge's retry can then succeed)."""
+    base = _pull_request_base(repository, payload)
+    runs = create_runs_for_event(
+        repository, event="pull_request", ref=ref, sha=sha, payload=payload, actor=actor
+    )
+    if base is not None:
+        base_ref, base_sha = base
+        runs += create_runs_for_event(
+            repository,
+            event="pull_request_target",
+            ref=base_ref,
+            sha=base_sha,
+            payload=payload,
+            actor=actor,
+        )
+    return runs
+
+
+def _pull_request_base(repository: Repository, payload: dict[str, Any]) -> tuple[str, str] | None:
+    """``(refs/heads/<base>, its last commit)``, or None when the payload names no base
+    branch or the branch cannot be found (then no ``pull_request_target`` run)."""
+    from conveyor.server.runs import workspace
+
+    pull = payload.get("pull_request")
+    base = pull.get("base") if isinstance(pull, dict) else None
+    name = base.get("ref") if isinstance(base, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    ref = name if name.startswith("refs/") else f"refs/heads/{name}"
+    mirror = workspace.update_mirror(repository)
+    sha = git.resolve_commit(mirror, ref)
+    if sha is None:
+        # The branch is gone (or the mirror cannot see it): the commit the forge
+        # reported as the base is still the base's code.
+        reported = base.get("sha") if isinstance(base, dict) else None
+        if isinstance(reported, str) and reported:
+            sha = git.resolve_commit(mirror, reported)
+    if sha is None:
+        logger.warning("no base branch %s in %s: no pull_request_target runs", ref, repository)
+        return None
+    return ref, sha
 
 
 def _invalid_run(common: dict[str, Any], path: str, reason: str) -> Run:
@@ -190,29 +251,84 @@ def _queue_run(
     common: dict[str, Any],
     path: str,
     inputs: dict[str, Any],
+    *,
+    waiting: bool = False,
     **extra: Any,
 ) -> Run:
+    """A new run, enqueued; or, ``waiting``, left for a member to approve."""
     run = _create_numbered(
         **common,
         workflow_path=path,
         workflow_name=workflow.display_name,
         inputs=inputs,
-        status=Status.QUEUED,
+        status=Status.WAITING if waiting else Status.QUEUED,
+        reason=WAITING_FOR_APPROVAL if waiting else "",
         **extra,
     )
+    if waiting:
+        live.publish(run.id)
+        return run
+    _release(run, workflow)
+    return run
+
+
+def _release(run: Run, workflow: Workflow) -> None:
+    """Enqueue a queued run, as its concurrency group allows."""
     group, cancel_in_progress, problem = _concurrency(workflow, run)
     if problem:
         _finish_unstarted(run, Status.FAILURE, problem)
-        return run
+        return
     if group:
         run.concurrency_group = group
         run.save(update_fields=["concurrency_group"])
         if not _apply_concurrency(run, cancel_in_progress):
             live.publish(run.id)
-            return run  # waits for the run of its group in progress
+            return  # waits for the run of its group in progress
     _enqueue_after_commit(run)
     live.publish(run.id)
+
+
+def approve(run: Run, by: str) -> Run:
+    """Let a run waiting for approval start: record who approved it and when, then
+    queue it as any new run is queued. It still runs without secrets (``from_fork``).
+
+    Raises ``RunRequestInvalid`` when the run is not waiting (approved or cancelled
+    meanwhile, by someone else too) or its workflow cannot be read.
+    """
+    if run.status != Status.WAITING:
+        raise RunRequestInvalid(_not_waiting(run))
+    workflow = _workflow_at_commit(run)
+    approved = Run.objects.filter(pk=run.pk, status=Status.WAITING).update(
+        status=Status.QUEUED, reason="", approved_by=by, approved_at=timezone.now()
+    )
+    run.refresh_from_db()
+    if not approved:
+        raise RunRequestInvalid(_not_waiting(run))
+    if isinstance(workflow, str):
+        _finish_unstarted(run, Status.FAILURE, workflow)
+    else:
+        _release(run, workflow)
+    run.refresh_from_db()
     return run
+
+
+def _not_waiting(run: Run) -> str:
+    return f"run #{run.number} is not waiting for approval (it is {run.status})"
+
+
+def _workflow_at_commit(run: Run) -> Workflow | str:
+    """The run's workflow as its commit has it, or why it is invalid."""
+    from conveyor.server.runs import workspace
+
+    try:
+        mirror = str(workspace.mirror_with_commit(run.repository, run.sha))
+        return parse_workflow(git.read_file(mirror, run.sha, run.workflow_path), run.workflow_path)
+    except WorkflowInvalid as invalid:
+        return str(invalid)
+    except git.GitError as error:
+        raise RunRequestInvalid(
+            f"cannot read {run.workflow_path} at {run.short_sha}: {error}"
+        ) from None
 
 
 def _create_numbered(**fields: Any) -> Run:
@@ -330,14 +446,15 @@ def _finish_unstarted(run: Run, status: str, reason: str) -> None:
 
 
 def cancel(run: Run, reason: str = "cancelled") -> None:
-    """Cancel a run: a queued one ends at once, a running one has its processes killed.
+    """Cancel a run: a queued or waiting one ends at once, a running one has its
+    processes killed.
 
     In this process the run's Cancellation fires at once; a run in another process
     notices ``cancel_requested`` at its next heartbeat.
     """
     from conveyor.server.runs import execute
 
-    updated = Run.objects.filter(pk=run.pk, status=Status.QUEUED).update(
+    updated = Run.objects.filter(pk=run.pk, status__in=(Status.QUEUED, Status.WAITING)).update(
         status=Status.CANCELLED,
         reason=reason,
         cancel_requested=True,
@@ -355,11 +472,13 @@ def cancel(run: Run, reason: str = "cancelled") -> None:
     run.refresh_from_db()
 
 
-def rerun(run: Run, failed_only: bool = False) -> Run:
+def rerun(run: Run, failed_only: bool = False, by: str = "") -> Run:
     """A new run of the same workflow, commit and event (``attempt`` + 1).
 
     ``failed_only``: only the jobs that failed (and the jobs that need them) run again;
     the engine also runs what those jobs need, since their outputs are not kept.
+    A re-run of a fork's run is a fork's run too (no secrets); asked for by a member
+    (``by``), it needs no other approval, and that member is recorded as approving it.
     """
     from conveyor.server.runs import workspace
 
@@ -382,12 +501,15 @@ def rerun(run: Run, failed_only: bool = False) -> Run:
         "commit_author": run.commit_author,
         "actor": run.actor,
         "payload": run.payload,
+        "from_fork": run.from_fork,
     }
-    extra = {
+    extra: dict[str, Any] = {
         "attempt": run.attempt + 1,
         "rerun_of": run,
         "only_jobs": only_jobs,
     }
+    if run.from_fork and by:
+        extra.update(approved_by=by, approved_at=timezone.now())
     mirror = str(workspace.mirror_with_commit(run.repository, run.sha))
     try:
         workflow = parse_workflow(

@@ -9,6 +9,7 @@ STATUS_COLOURS = {
     "success": "#1a7f37",
     "failure": "#cf222e",
     "running": "#bf8700",
+    "waiting": "#9a6700",
     "queued": "#6e7781",
     "cancelled": "#57606a",
     "skipped": "#8c959f",

@@ -14,7 +14,7 @@ from typing import Any
 from conveyor.server.runs.execution import execution_of
 from conveyor.server.runs.models import Run, Status
 
-_WORST_FIRST = ["failure", "cancelled", "running", "queued", "success", "skipped"]
+_WORST_FIRST = ["failure", "cancelled", "running", "waiting", "queued", "success", "skipped"]
 
 
 def combined_status(statuses: list[str]) -> str:
@@ -70,7 +70,7 @@ def concept_flow(run: Run, stages: list[dict[str, str]]) -> list[dict[str, str]]
     feedback = run.status if run.finished else Status.QUEUED
     flow = [
         {"name": "Commit", "detail": run.short_sha or "-", "status": Status.SUCCESS},
-        {"name": "Trigger", "detail": run.event, "status": Status.SUCCESS},
+        _trigger_node(run),
     ]
     flow += [
         {"name": stage["name"], "detail": stage["status"], "status": stage["status"]}
@@ -81,3 +81,9 @@ def concept_flow(run: Run, stages: list[dict[str, str]]) -> list[dict[str, str]]
     flow.append({"name": "Production", "detail": production, "status": production})
     flow.append({"name": "Feedback", "detail": feedback, "status": feedback})
     return flow
+
+
+def _trigger_node(run: Run) -> dict[str, str]:
+    if run.status == Status.WAITING:
+        return {"name": "Trigger", "detail": f"{run.event}: approval", "status": Status.WAITING}
+    return {"name": "Trigger", "detail": run.event, "status": Status.SUCCESS}

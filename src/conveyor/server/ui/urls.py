@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("repos/<slug:name>/dispatch", actions.dispatch, name="dispatch"),
     path("repos/<slug:name>/runs/<int:number>/", pages.run_page, name="run"),
     path("repos/<slug:name>/runs/<int:number>/events", live.run_events, name="run-events"),
+    path("repos/<slug:name>/runs/<int:number>/approve", actions.approve, name="approve"),
     path("repos/<slug:name>/runs/<int:number>/cancel", actions.cancel, name="cancel"),
     path("repos/<slug:name>/runs/<int:number>/rerun", actions.rerun, name="rerun"),
     path(

@@ -54,6 +54,59 @@ class ForgeEvent:
     def deletes_ref(self) -> bool:
         return self.is_push and self.outcome is Outcome.IGNORED and bool(self.ref)
 
+    @property
+    def from_fork(self) -> bool:
+        return from_fork(self.event, self.payload)
+
+
+# The events whose runs execute the code of a pull request's head; pull_request_target
+# runs the base branch's code, so a fork's pull request changes nothing there.
+HEAD_CODE_EVENTS = ("pull_request",)
+
+
+def from_fork(event: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a run of ``event`` with ``payload`` would run code from a fork.
+
+    The one place that decides it, for every forge: their payloads have GitHub's
+    shape by the time they get here (GitLab's merge requests are converted, with
+    the projects' ids as ``head.repo.id`` and ``base.repo.id``). The head
+    repository is compared with the base repository by id (Gitea also sends
+    ``repo_id``), else by full name; only when the payload names neither is
+    ``head.repo.fork`` taken at its word (it is also true for a pull request
+    between two branches of a repository that is itself a fork). A head
+    repository that is gone (GitHub sends ``null`` once a fork is deleted) is a
+    fork: a run that cannot tell gets no secrets.
+    """
+    if event not in HEAD_CODE_EVENTS:
+        return False
+    pull = payload.get("pull_request")
+    if not isinstance(pull, Mapping):
+        return False
+    head = pull.get("head")
+    base = pull.get("base")
+    if not isinstance(head, Mapping):
+        return False
+    base = base if isinstance(base, Mapping) else {}
+    if "repo" in head and head["repo"] is None:
+        return True
+    head_repo = head.get("repo") if isinstance(head.get("repo"), Mapping) else {}
+    base_repo = base.get("repo") if isinstance(base.get("repo"), Mapping) else {}
+    repository = payload.get("repository")
+    if not base_repo and isinstance(repository, Mapping):
+        base_repo = repository  # the repository the hook belongs to is the base
+    for head_value, base_value in (
+        (head_repo.get("id"), base_repo.get("id")),
+        (head.get("repo_id"), base.get("repo_id")),
+        (head_repo.get("full_name"), base_repo.get("full_name")),
+    ):
+        if _known(head_value) and _known(base_value):
+            return str(head_value) != str(base_value)
+    return head_repo.get("fork") is True
+
+
+def _known(value: object) -> bool:
+    return isinstance(value, int | str) and not isinstance(value, bool) and value != ""
+
 
 def ignored(note: str, delivery_id: str = "") -> ForgeEvent:
     return ForgeEvent(Outcome.IGNORED, delivery_id=delivery_id, note=note)

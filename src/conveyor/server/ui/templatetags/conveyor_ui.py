@@ -11,6 +11,7 @@ from django.utils.timesince import timesince
 register = template.Library()
 
 _ICONS = {
+    "waiting": "◷",
     "success": "✓",
     "failure": "✕",
     "running": "●",

@@ -1,4 +1,5 @@
-"""What a member may do from the pages: cancel, re-run, run a workflow by hand (POST, CSRF)."""
+"""What a member may do from the pages: approve a fork's run, cancel, re-run, run a
+workflow by hand (POST, CSRF)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,20 @@ from conveyor.server.accounts.permissions import role_required
 from conveyor.server.repos import git, refnames
 from conveyor.server.runs import services, workspace
 from conveyor.server.ui.views.lookup import repository_named, run_of
+
+
+@require_POST
+@role_required("member")
+def approve(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    """Let a run of a pull request from a fork start (it still gets no secrets)."""
+    run = run_of(name, number)
+    try:
+        services.approve(run, by=request.user.get_username())
+    except services.RunRequestInvalid as error:
+        messages.info(request, f"Cannot approve #{run.number}: {error}.")
+    else:
+        messages.success(request, f"Run #{run.number} approved: it runs without secrets.")
+    return redirect("ui:run", name=name, number=number)
 
 
 @require_POST
@@ -32,7 +47,7 @@ def rerun(request: HttpRequest, name: str, number: int) -> HttpResponse:
     run = run_of(name, number)
     failed_only = "1" in (request.GET.get("failed"), request.POST.get("failed"))
     try:
-        new = services.rerun(run, failed_only=failed_only)
+        new = services.rerun(run, failed_only=failed_only, by=request.user.get_username())
     except (services.RunRequestInvalid, git.GitError) as error:
         messages.error(request, f"Cannot re-run #{run.number}: {error}")
         return redirect("ui:run", name=name, number=number)

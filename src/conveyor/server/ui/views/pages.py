@@ -26,6 +26,7 @@ TREND_LENGTH = 20
 EVENTS = (
     "push",
     "pull_request",
+    "pull_request_target",
     "workflow_dispatch",
     "schedule",
     "workflow_run",

@@ -4,8 +4,9 @@ GitLab does not sign the body: it sends the hook's secret token itself in
 ``X-Gitlab-Token``, compared here in constant time (use HTTPS). A retried
 delivery keeps its ``Idempotency-Key`` (GitLab 17.4 and later); older versions
 send only ``X-Gitlab-Event-UUID``. Merge request events become ``pull_request``
-runs with a payload in GitHub's shape, so ``on.pull_request`` filters and the
-``github.event.pull_request`` context work the same for both.
+runs with a payload in GitHub's shape, so ``on.pull_request`` filters, the
+``github.event.pull_request`` context and the fork rules (``forges.base.from_fork``)
+work the same for both.
 """
 
 from __future__ import annotations
@@ -114,8 +115,8 @@ def _merge_request(data: dict[str, Any], delivery: str) -> ForgeEvent:
             "title": optional_text(attributes, "title"),
             "html_url": optional_text(attributes, "url"),
             "merged": gitlab_action == "merge",
-            "head": {"ref": source, "sha": sha},
-            "base": {"ref": target},
+            "head": {"ref": source, "sha": sha, "repo": _project(attributes, "source")},
+            "base": {"ref": target, "repo": _project(attributes, "target")},
         },
         "gitlab": data,
     }
@@ -128,3 +129,16 @@ def _merge_request(data: dict[str, Any], delivery: str) -> ForgeEvent:
         payload=payload,
         actor=actor,
     )
+
+
+def _project(attributes: Mapping[str, Any], side: str) -> dict[str, Any]:
+    """The source or target project in GitHub's ``repo`` shape: a merge request from
+    a fork has a ``source_project_id`` other than its ``target_project_id``."""
+    project: dict[str, Any] = {}
+    project_id = attributes.get(f"{side}_project_id")
+    if isinstance(project_id, int) and not isinstance(project_id, bool):
+        project["id"] = project_id
+    details = attributes.get(side)
+    if isinstance(details, Mapping) and isinstance(details.get("path_with_namespace"), str):
+        project["full_name"] = details["path_with_namespace"]
+    return project

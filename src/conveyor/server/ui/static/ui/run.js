@@ -7,7 +7,7 @@
   if (!root) return;
 
   const MAX_LINES_PER_STEP = 20000; // beyond this the page keeps the newest lines only
-  const STATUS_ICONS = {success: "✓", failure: "✕", running: "●", queued: "○", cancelled: "⊘", skipped: "↷"};
+  const STATUS_ICONS = {waiting: "◷", success: "✓", failure: "✕", running: "●", queued: "○", cancelled: "⊘", skipped: "↷"};
   const logBase = root.dataset.logBase;
   const stepState = new Map(); // step id -> {log element, open group element, count}
   let permalinkDone = false;
@@ -90,6 +90,9 @@
     reason.className = "message message-" + (run.status === "failure" ? "error" : "info");
     const cancelForm = document.getElementById("cancel-form");
     if (cancelForm) cancelForm.hidden = run.finished;
+    // Approved (or cancelled) elsewhere: the button would only say it is too late.
+    const approveForm = document.getElementById("approve-form");
+    if (approveForm) approveForm.hidden = run.status !== "waiting";
     document.querySelectorAll(".rerun-form").forEach(function (form) { form.hidden = !run.finished; });
 
     document.getElementById("flow").innerHTML = state.flow.map(function (node) {
