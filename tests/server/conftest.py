@@ -121,6 +121,13 @@ def data_dir(tmp_path: Path, settings: Any) -> Path:
     return path
 
 
+def workspace_of(run: Any) -> Path:
+    """Where ``run``'s steps run: a file a test puts there is seen by a sandboxed step."""
+    from django.conf import settings
+
+    return Path(settings.WORKSPACES_DIR) / str(run.pk) / run.repository.name
+
+
 @pytest.fixture
 def repository(git_project: GitProject, data_dir: Path) -> Any:
     from conveyor.server.repos.models import Repository

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,13 @@ from conveyor.server.repos.models import Secret
 from conveyor.server.runs import services
 from conveyor.server.runs.models import Job, LogChunk, Run, Step
 from conveyor.server.runs.sink import CHUNK_CAP, split_into_chunks
-from tests.server.conftest import SEED_WORKFLOW, GitProject, wait_for, wait_for_run_end
+from tests.server.conftest import (
+    SEED_WORKFLOW,
+    GitProject,
+    wait_for,
+    wait_for_run_end,
+    workspace_of,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -142,24 +147,26 @@ def test_an_invalid_workflow_gives_a_failed_run_naming_the_place(repository, git
     assert run.finished_at is not None
 
 
-def test_cancel_kills_the_running_step(repository, git_project, workers, tmp_path):
-    pid_file = tmp_path / "step.pid"
-    workflow = (
-        "on: push\nsteps:\n  - name: Wait\n"
-        f"    run: |\n      echo $$ > {pid_file}\n      echo started\n      sleep 60\n"
-    )
+def test_cancel_kills_the_running_step(repository, git_project, workers):
+    from conveyor.executors import process_tree
+    from conveyor.server.runs.execute import RUN_MARK_VARIABLE, run_mark
+
+    workflow = "on: push\nsteps:\n  - name: Wait\n    run: |\n      echo started\n      sleep 60\n"
     git_project.commit({".conveyor.yml": workflow})
     [run] = push_and_create(repository, git_project)
-    wait_for(pid_file.exists, what="the step to start")
-    pid = int(wait_for(lambda: pid_file.read_text().strip(), what="the pid"))
+    mark = {run_mark(run.pk)}
+    # Found as the server's restart would find them: by the mark every step carries.
+    wait_for(
+        lambda: process_tree.processes_with_env(RUN_MARK_VARIABLE, mark),
+        what="the step's processes",
+    )
     services.cancel(run)
     run = wait_for_run_end(run, timeout=10)
     assert run.status == "cancelled"
     step = Step.objects.get(job__run=run, index=0)
     assert step.status == "cancelled"
     assert "started" in log_text(step)
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert process_tree.processes_with_env(RUN_MARK_VARIABLE, mark) == []
 
 
 def test_a_cancel_requested_by_another_process_is_noticed_by_the_heartbeat(
@@ -219,12 +226,11 @@ def test_concurrency_cancel_in_progress_cancels_the_older_run(repository, git_pr
 
 
 def test_concurrency_without_cancel_waits_for_the_run_in_progress(
-    repository, git_project, workers, tmp_path
+    repository, git_project, workers
 ):
-    gate = tmp_path / "gate"
     workflow = (
         "on: push\nconcurrency: one-at-a-time\nsteps:\n  - name: Work\n"
-        f"    run: while [ ! -e {gate} ]; do sleep 0.05; done\n"
+        "    run: while [ ! -e gate ]; do sleep 0.05; done\n"
     )
     git_project.commit({".conveyor.yml": workflow})
     [first] = push_and_create(repository, git_project)
@@ -239,8 +245,10 @@ def test_concurrency_without_cancel_waits_for_the_run_in_progress(
     # The newer queued run replaces the older one; it waits for the running one.
     assert second.status == "cancelled"
     assert Run.objects.get(pk=third.pk).status == "queued"
-    gate.write_text("open")
+    (workspace_of(first) / "gate").write_text("open")
     assert wait_for_run_end(first).status == "success"
+    wait_for(lambda: workspace_of(third).is_dir(), what="the third run's checkout")
+    (workspace_of(third) / "gate").write_text("open")
     assert wait_for_run_end(third).status == "success"
 
 

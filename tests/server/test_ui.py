@@ -14,7 +14,7 @@ from django.test import AsyncClient, Client
 from conveyor.server.runs import services
 from conveyor.server.runs.models import LogChunk, Run, Step
 from tests.server import test_ui_support as support
-from tests.server.conftest import GitProject, wait_for, wait_for_run_end
+from tests.server.conftest import GitProject, wait_for, wait_for_run_end, workspace_of
 from tests.server.test_ui_support import PASSWORD, push_rich_workflow
 
 cast = support.cast  # fixtures shared with the other UI tests
@@ -276,10 +276,9 @@ async def _the_stream_of_a_running_run_sends_lines_as_they_are_written(
     line while the run is still running, then the second, then the end."""
     from asgiref.sync import sync_to_async
 
-    gate = git_project.work.parent / "gate"
     workflow = (
         "on: push\nsteps:\n  - name: Slow\n    run: |\n      echo first line\n"
-        f"      while [ ! -e {gate} ]; do sleep 0.05; done\n      echo second line\n"
+        "      while [ ! -e gate ]; do sleep 0.05; done\n      echo second line\n"
     )
     run = await sync_to_async(_push_and_create)(repository, git_project, workflow)
     viewer = await User.objects.aget(username="viewer")
@@ -298,7 +297,7 @@ async def _the_stream_of_a_running_run_sends_lines_as_they_are_written(
         seen += sse_events("\n\n".join(blocks) + "\n\n")
     assert not any("second line" in json.dumps(data) for _, data in seen)
     assert (await Run.objects.aget(pk=run.pk)).status == "running"
-    gate.touch()
+    (workspace_of(run) / "gate").touch()
     async for part in stream:
         buffer += part.decode()
     seen += sse_events(buffer)
