@@ -121,6 +121,24 @@ def data_dir(tmp_path: Path, settings: Any) -> Path:
     return path
 
 
+def processes_of_run(data: Path, run_id: int) -> list[Any]:
+    """The processes a server on ``data`` started for run ``run_id``, found by the mark
+    every step carries (host pids, sandboxed or not)."""
+    from conveyor.executors import process_tree
+    from conveyor.server.runs.execute import RUN_MARK_VARIABLE, run_mark
+
+    mark = run_mark(run_id, data.resolve())
+    return process_tree.processes_with_env(RUN_MARK_VARIABLE, {mark})
+
+
+def end_processes_of_run(data: Path, run_id: int) -> None:
+    for process in processes_of_run(data, run_id):
+        try:
+            process.kill()
+        except Exception:
+            pass  # gone already
+
+
 def workspace_of(run: Any) -> Path:
     """Where ``run``'s steps run: a file a test puts there is seen by a sandboxed step."""
     from django.conf import settings
@@ -194,6 +212,8 @@ class ServerProcess:
     url: str
     data: Path
     log: Path
+    # Where its runs' checkouts are: <workspaces>/<run id>/<repository>.
+    workspaces: Path | None = None
 
     def output(self) -> str:
         return self.log.read_text()
@@ -208,6 +228,8 @@ def start_server(
     port = free_port()
     log = data.parent / f"server-{port}.log"
     handle = log.open("w")
+    environment = server_environment(data)
+    workspaces = Path(environment["CONVEYOR_WORKSPACES"])
     process = subprocess.Popen(
         [
             sys.executable,
@@ -222,7 +244,7 @@ def start_server(
             str(workers),
             *extra_args,
         ],
-        env=server_environment(data),
+        env=environment,
         stdout=handle,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -237,7 +259,7 @@ def start_server(
         try:
             with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
                 if response.status == 200:
-                    return ServerProcess(process, url, data, log)
+                    return ServerProcess(process, url, data, log, workspaces)
         except OSError:
             pass
         if time.monotonic() > deadline:

@@ -72,7 +72,10 @@ def site(tmp_path: Path) -> Iterator[Site]:
             check=True,
             capture_output=True,
         )
-        yield Site(server, GitProject(bare=bare, work=work), tmp_path / "gate")
+        # In the first run's checkout: the only place its sandboxed steps see.
+        assert server.workspaces is not None
+        gate = server.workspaces / "1" / "shop" / "gate"
+        yield Site(server, GitProject(bare=bare, work=work), gate)
     finally:
         server.process.terminate()
         try:

@@ -9,8 +9,15 @@ import sys
 
 import pytest
 
-from tests.server.conftest import ROOT, free_port, server_environment, start_server, wait_for
-from tests.server.test_recovery import _kill_step, _log, _run_row, _trigger
+from tests.server.conftest import (
+    ROOT,
+    end_processes_of_run,
+    free_port,
+    server_environment,
+    start_server,
+    wait_for,
+)
+from tests.server.test_recovery import _log, _run_row, _trigger
 
 pytestmark = pytest.mark.slow  # real server processes
 
@@ -21,17 +28,16 @@ steps:
     run: echo built
   - name: Deploy
     run: |
-      echo $$ > {pid_file}
       for i in $(seq 1 600); do echo "tick $i"; sleep 0.05; done
 """
 
 
 def test_it_refuses_a_second_server_on_the_same_data_directory(tmp_path, git_project) -> None:
     data = tmp_path / "server-data"
-    pid_file = tmp_path / "deploy.pid"
-    git_project.commit({".conveyor.yml": TICKING.format(pid_file=pid_file)})
+    git_project.commit({".conveyor.yml": TICKING})
     first = start_server(data)
     second = None
+    run_id = 0
     try:
         run_id = _trigger(data, git_project)
         wait_for(lambda: "tick 3" in _log(data, run_id, 1), what="the deploy step's output")
@@ -65,4 +71,4 @@ def test_it_refuses_a_second_server_on_the_same_data_directory(tmp_path, git_pro
             second.wait(10)
         first.process.send_signal(signal.SIGTERM)
         first.process.wait(20)
-        _kill_step(pid_file)
+        end_processes_of_run(data, run_id)

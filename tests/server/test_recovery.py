@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -18,6 +17,8 @@ from conveyor.server.runs.recovery import STOPPED_REASON, recover
 from tests.server.conftest import (
     ROOT,
     GitProject,
+    end_processes_of_run,
+    processes_of_run,
     server_environment,
     start_server,
     wait_for,
@@ -30,9 +31,7 @@ steps:
     run: echo built
   - name: Deploy
     run: |
-      echo $$ > {pid_file}
       setsid sleep 600 </dev/null >/dev/null 2>&1 &
-      echo $! > {pid_file}.quiet
       for i in $(seq 1 600); do echo "tick $i"; sleep 0.05; done
 """
 
@@ -123,27 +122,15 @@ def _log(data: Path, run_id: int, step_index: int) -> str:
     return "\n".join(text for (text,) in rows)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _kill_step(pid_file: Path) -> None:
-    try:
-        os.killpg(int(pid_file.read_text().strip()), signal.SIGKILL)
-    except (OSError, ValueError):
-        pass
-
-
 @pytest.mark.slow
-def test_sigkill_mid_run_then_restart_marks_the_run_failed_and_keeps_its_log(tmp_path, git_project):
+@pytest.mark.parametrize("sandbox", [True, False], ids=["sandboxed", "unsandboxed"])
+def test_sigkill_mid_run_then_restart_marks_the_run_failed_and_keeps_its_log(
+    tmp_path, git_project, sandbox
+):
     data = tmp_path / "server-data"
-    pid_file = tmp_path / "deploy.pid"
-    git_project.commit({".conveyor.yml": TICKING.format(pid_file=pid_file)})
-    server = start_server(data)
+    git_project.commit({".conveyor.yml": TICKING})
+    options = [] if sandbox else ["--no-sandbox"]
+    server = start_server(data, extra_args=options)
     try:
         run_id = _trigger(data, git_project)
         wait_for(lambda: "tick 5" in _log(data, run_id, 1), what="the deploy step's output")
@@ -153,13 +140,22 @@ def test_sigkill_mid_run_then_restart_marks_the_run_failed_and_keeps_its_log(tmp
     finally:
         if server.process.poll() is None:
             server.process.kill()
-        _kill_step(pid_file)
     kept = _log(data, run_id, 1)
     assert _run_row(data, run_id)[0] == "running"  # nobody was left to record the end
-    quiet = int(Path(f"{pid_file}.quiet").read_text())
-    assert _alive(quiet)
+    if sandbox:
+        # The job's namespace dies with the server: the daemon the step started too.
+        wait_for(
+            lambda: not processes_of_run(data, run_id), what="the sandbox to die with the server"
+        )
+    else:
+        # Unsandboxed, the daemon (own session, no output to die on) outlives the server...
+        daemons = [p for p in processes_of_run(data, run_id) if p.name() == "sleep"]
+        assert any(p.cmdline()[-1:] == ["600"] for p in daemons)
+        for process in processes_of_run(data, run_id):
+            if process not in daemons:
+                process.kill()
 
-    restarted = start_server(data)
+    restarted = start_server(data, extra_args=options)
     try:
         status, reason = _run_row(data, run_id)
         assert (status, reason) == ("failure", STOPPED_REASON)
@@ -172,21 +168,21 @@ def test_sigkill_mid_run_then_restart_marks_the_run_failed_and_keeps_its_log(tmp
             'WHERE j.run_id = ? ORDER BY s."index"',
             run_id,
         ) == [("success",), ("failure",)]
-        # A daemon the step started (own session, no output to die on) outlived the killed
-        # server; the restarted one ends it.
-        wait_for(lambda: not _alive(quiet), what="the stopped run's leftover process to end")
+        # ...and the restarted server ends it.
+        wait_for(
+            lambda: not processes_of_run(data, run_id),
+            what="the stopped run's leftover process to end",
+        )
     finally:
         restarted.process.send_signal(signal.SIGTERM)
         restarted.process.wait(15)
-        if _alive(quiet):
-            os.kill(quiet, signal.SIGKILL)
+        end_processes_of_run(data, run_id)
 
 
 @pytest.mark.slow
 def test_sigterm_stops_the_server_and_records_its_runs_as_cancelled(tmp_path, git_project):
     data = tmp_path / "server-data"
-    pid_file = tmp_path / "deploy.pid"
-    git_project.commit({".conveyor.yml": TICKING.format(pid_file=pid_file)})
+    git_project.commit({".conveyor.yml": TICKING})
     server = start_server(data)
     try:
         run_id = _trigger(data, git_project)
@@ -205,6 +201,4 @@ def test_sigterm_stops_the_server_and_records_its_runs_as_cancelled(tmp_path, gi
         run_id,
     ) == [("Build", "success", ""), ("Deploy", "cancelled", STOPPED_REASON)]
     assert "cancelled 1 run(s) in progress" in server.output()
-    pid = int(pid_file.read_text().strip())
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert processes_of_run(data, run_id) == []

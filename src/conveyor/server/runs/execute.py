@@ -47,10 +47,12 @@ _SERVER_ONLY_PREFIX = "CONVEYOR_"
 RUN_MARK_VARIABLE = "CONVEYOR_RUN_MARK"
 
 
-def run_mark(run_id: int) -> str:
-    """What ``RUN_MARK_VARIABLE`` holds for ``run_id``: unique to this server's data,
-    and opaque, since steps see it (the data directory is the server's business)."""
-    return hashlib.sha256(f"{run_id}@{settings.DATA_DIR}".encode()).hexdigest()[:32]
+def run_mark(run_id: int, data_dir: str | os.PathLike[str] | None = None) -> str:
+    """What ``RUN_MARK_VARIABLE`` holds for ``run_id``: unique to this server's data
+    (``data_dir``, by default this server's), and opaque, since steps see it (the data
+    directory is the server's business)."""
+    data = settings.DATA_DIR if data_dir is None else data_dir
+    return hashlib.sha256(f"{run_id}@{data}".encode()).hexdigest()[:32]
 
 
 _registry: dict[int, Cancellation] = {}
