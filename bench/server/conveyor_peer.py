@@ -47,7 +47,8 @@ class ConveyorServer:
 
     @classmethod
     def start(cls, root: Path, workers: int, python: str = sys.executable,
-              timeout_seconds: float = 60.0, profile_to: Path | None = None) -> ConveyorServer:
+              timeout_seconds: float = 60.0, profile_to: Path | None = None,
+              sandbox: bool = True) -> ConveyorServer:
         """With `profile_to`, the server runs under bench/profiling.py (cProfile, every
         thread) and writes its statistics there when it stops."""
         data = root / "conveyor-data"
@@ -61,6 +62,8 @@ class ConveyorServer:
             launcher = [str(REPO_DIR / "bench" / "profiling.py"), str(profile_to)]
         command = [python, *launcher, "server", "--host", "127.0.0.1",
                    "--port", str(port), "--data", str(data), "--workers", str(workers)]
+        if not sandbox:
+            command.append("--no-sandbox")
         service = start_service("conveyor server", command, REPO_DIR, env,
                                 root / "conveyor-server.log")
         server = cls(service, f"http://127.0.0.1:{port}", data)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conveyor_peer import ConveyorServer
 from scenarios import LatencyTarget, measure_latency, push_and_wait
-from server_workloads import conveyor_workflow, stamp_command
+from server_workloads import StampCollector, conveyor_workflow, network_stamp_command
 from services import Project
 
 TOP_ROWS = 45
@@ -27,8 +27,10 @@ def profile_pushes(pushes: int, workers: int) -> str:
         root = Path(temporary)
         stamps = root / "stamps"
         stamps.mkdir()
+        root.chmod(0o711)  # a root server's sandbox user passes through to the workspaces
+        collector = StampCollector(stamps)
         project = Project.create(root / "projects", "latency", {
-            ".conveyor.yml": conveyor_workflow("latency", stamp_command(stamps))})
+            ".conveyor.yml": conveyor_workflow("latency", network_stamp_command(collector.port))})
         plain = Project.create(root / "projects", "plain", {"README": "plain\n"})
         stats_path = root / "server.prof"
         server = ConveyorServer.start(root, workers, profile_to=stats_path)

@@ -38,8 +38,10 @@ from scenarios import (  # noqa: E402
 from server_report import ServerResults, render_server_report  # noqa: E402
 from server_workloads import (  # noqa: E402
     BURST_COMMAND,
+    StampCollector,
     big_output_command,
     conveyor_workflow,
+    network_stamp_command,
     stamp_command,
 )
 from services import BenchError, Project  # noqa: E402
@@ -58,6 +60,8 @@ def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2,
                         help="conveyor's worker threads and Buildbot's workers (default 2)")
     parser.add_argument("--no-buildbot", action="store_true", help="measure conveyor alone")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="conveyor's jobs unsandboxed (to see what the sandbox costs)")
     parser.add_argument("--no-setup", action="store_true",
                         help="do not install Buildbot when it is missing")
     parser.add_argument("--burst-timeout", type=float, default=900.0,
@@ -115,16 +119,19 @@ def run_benchmark(args: argparse.Namespace, root: Path) -> ServerResults:
     try:
         stamps = root / "stamps-conveyor"
         stamps.mkdir()
+        # Conveyor's jobs are sandboxed: their stamps come over the network.
+        collector = StampCollector(stamps)
         projects["conveyor"] = {
             "latency": Project.create(root / "conveyor", "latency", {
-                ".conveyor.yml": conveyor_workflow("latency", stamp_command(stamps))}),
+                ".conveyor.yml": conveyor_workflow(
+                    "latency", network_stamp_command(collector.port))}),
             "burst": Project.create(root / "conveyor", "burst", {
                 ".conveyor.yml": conveyor_workflow("burst", BURST_COMMAND)}),
             "big": Project.create(root / "conveyor", "big", {
                 ".conveyor.yml": conveyor_workflow("big", big_command)}),
         }
         print("bench: starting conveyor server", flush=True)
-        conveyor = ConveyorServer.start(root, args.workers)
+        conveyor = ConveyorServer.start(root, args.workers, sandbox=not args.no_sandbox)
         peers.append(conveyor)
         for project in projects["conveyor"].values():
             conveyor.add_repository(project)
@@ -208,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     output = args.output or RESULTS_DIR / "server.md"
     root = Path(tempfile.mkdtemp(prefix="conveyor-server-bench-"))
+    root.chmod(0o711)  # a root server's job sandbox user passes through to the workspaces
     try:
         results = run_benchmark(args, root)
     finally:

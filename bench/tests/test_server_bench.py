@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -21,8 +23,10 @@ if str(SERVER_BENCH) not in sys.path:
 import buildbot_peer  # noqa: E402
 from scenarios import LatencyTarget, push_and_wait  # noqa: E402
 from server_workloads import (  # noqa: E402
+    StampCollector,
     big_output_command,
     conveyor_workflow,
+    network_stamp_command,
     stamp_command,
 )
 from services import Project, git  # noqa: E402
@@ -108,9 +112,14 @@ def test_a_push_to_conveyor_server_starts_its_step_and_the_time_is_measured(tmp_
 
     stamps = tmp_path / "stamps"
     stamps.mkdir()
+    collector = StampCollector(stamps)  # the job is sandboxed: stamps come over the network
     project = Project.create(tmp_path / "projects", "latency", {
-        ".conveyor.yml": conveyor_workflow("latency", stamp_command(stamps))})
-    server = ConveyorServer.start(tmp_path, workers=1)
+        ".conveyor.yml": conveyor_workflow("latency", network_stamp_command(collector.port))})
+    # Not under pytest's tmp_path: a root server's sandbox user must pass through to the
+    # workspaces, and pytest's own directory is closed to others.
+    place = Path(tempfile.mkdtemp(prefix="conveyor-bench-test-"))
+    place.chmod(0o711)
+    server = ConveyorServer.start(place, workers=1)
     try:
         server.add_repository(project)
         target = LatencyTarget(server, project, stamps)
@@ -118,6 +127,7 @@ def test_a_push_to_conveyor_server_starts_its_step_and_the_time_is_measured(tmp_
         assert server.finished_runs("latency") == (2, 2)
     finally:
         server.stop()
+        shutil.rmtree(place, ignore_errors=True)
     for timing in timings:
         assert (stamps / timing.sha).exists()
         assert timing.push_started < timing.step_started < timing.push_started + 30

@@ -57,7 +57,7 @@ def run_composite(
             "(paths in uses: are relative to the workspace)",
         )
     try:
-        action = load_action(action_dir, display_path=uses)
+        action = load_action(action_dir, display_path=uses, within=host.workspace)
     except WorkflowInvalid as error:
         problems = "; ".join(str(problem) for problem in error.problems)
         return _fail(host, index, f"{where}: {uses}: the action is invalid: {problems}")

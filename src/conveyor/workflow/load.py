@@ -7,6 +7,7 @@ Every function raises ``WorkflowInvalid`` carrying every problem found, each at
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -37,11 +38,15 @@ def parse_workflow(text: str | bytes, path: str) -> Workflow:
 
 
 def load_action(
-    action_dir: str | os.PathLike[str], display_path: str | None = None
+    action_dir: str | os.PathLike[str],
+    display_path: str | None = None,
+    within: str | None = None,
 ) -> CompositeAction:
     """Read ``action.yml`` (or ``action.yaml``) of a local composite action.
 
     ``display_path`` names the directory in messages (e.g. ``./.github/actions/x``).
+    ``within``: the file read must really lie in this directory (checked on the open
+    file, so a link swapped in after an earlier check cannot point it elsewhere).
     """
     directory = Path(action_dir)
     shown_dir = display_path if display_path is not None else os.fspath(action_dir)
@@ -49,7 +54,7 @@ def load_action(
         candidate = directory / name
         if candidate.is_file():
             shown = f"{shown_dir.rstrip('/')}/{name}"
-            return _parse(_read(candidate, shown), shown, parse_action_document)
+            return _parse(_read(candidate, shown, within), shown, parse_action_document)
     raise WorkflowInvalid(
         [
             Problem(
@@ -60,16 +65,33 @@ def load_action(
     )
 
 
-def _read(path: Path, shown: str) -> bytes:
+def _read(path: Path, shown: str, within: str | None = None) -> bytes:
     try:
-        with path.open("rb") as handle:
-            # One byte more than allowed is enough to know the file is too large.
-            return handle.read(MAX_SOURCE_BYTES + 1)
+        # Non-blocking: a FIFO put in place of the file must not hang the reader.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         reason = error.strerror or str(error)
         raise WorkflowInvalid(
             [Problem(Position(shown, 1, 1), f"cannot read file: {reason}")]
         ) from None
+    with os.fdopen(fd, "rb") as handle:
+        problem = _not_plain_file(fd, within)
+        if problem:
+            raise WorkflowInvalid([Problem(Position(shown, 1, 1), problem)])
+        os.set_blocking(fd, True)
+        # One byte more than allowed is enough to know the file is too large.
+        return handle.read(MAX_SOURCE_BYTES + 1)
+
+
+def _not_plain_file(fd: int, within: str | None) -> str:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return "cannot read file: not a regular file"
+    if within is not None:
+        opened = os.path.realpath(f"/proc/self/fd/{fd}")
+        root = os.path.realpath(within)
+        if os.path.exists(f"/proc/self/fd/{fd}") and os.path.commonpath([opened, root]) != root:
+            return f"refused: the file resolves to {opened}, outside {root}"
+    return ""
 
 
 def _parse(text: str | bytes, path: str, build: Callable[[Checker, yaml.Node], T]) -> T:
