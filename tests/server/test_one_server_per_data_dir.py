@@ -17,19 +17,10 @@ from tests.server.conftest import (
     start_server,
     wait_for,
 )
-from tests.server.test_recovery import _log, _run_row, _trigger
+from tests.server.test_recovery import TICKING, _log, _run_row, _trigger
 
 pytestmark = pytest.mark.slow  # real server processes
 
-TICKING = """\
-on: push
-steps:
-  - name: Build
-    run: echo built
-  - name: Deploy
-    run: |
-      for i in $(seq 1 600); do echo "tick $i"; sleep 0.05; done
-"""
 
 
 def test_it_refuses_a_second_server_on_the_same_data_directory(tmp_path, git_project) -> None:

@@ -30,9 +30,9 @@ from tests.server.conftest import (
 pytestmark = pytest.mark.slow  # real server processes
 
 
-def repo_add(server: ServerProcess, project: GitProject) -> None:
+def repo_add(server: ServerProcess, project: GitProject, name: str = "shop") -> None:
     added = subprocess.run(
-        [sys.executable, "-m", "conveyor", "repo", "add", "shop", str(project.bare)],
+        [sys.executable, "-m", "conveyor", "repo", "add", name, str(project.bare)],
         env=server_environment(server.data, CONVEYOR_URL=server.url),
         cwd=ROOT,
         capture_output=True,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -21,14 +20,12 @@ from pathlib import Path
 import pytest
 
 from tests.server.conftest import (
-    ROOT,
     GitProject,
     ServerProcess,
     git,
-    server_environment,
     start_server,
 )
-from tests.server.test_push_e2e import issue_token, push, stop, wait_for_status
+from tests.server.test_push_e2e import issue_token, push, repo_add, stop, wait_for_status
 
 pytestmark = pytest.mark.slow  # real server processes
 
@@ -76,18 +73,6 @@ jobs:
 """
 
 
-def add_repository(server: ServerProcess, name: str, project: GitProject) -> None:
-    added = subprocess.run(
-        [sys.executable, "-m", "conveyor", "repo", "add", name, str(project.bare)],
-        env=server_environment(server.data, CONVEYOR_URL=server.url),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert added.returncode == 0, added.stderr
-
-
 def put_secret(server: ServerProcess, token: str, repository: str, value: str) -> None:
     request = urllib.request.Request(
         f"{server.url}/api/repositories/{repository}/secrets/DEPLOY_KEY",
@@ -125,8 +110,8 @@ def run_probe(tmp_path: Path, *, sandbox: bool) -> tuple[str, str, Path]:
     try:
         token = issue_token(server)
         victim, attacker = new_project(tmp_path, "victim"), new_project(tmp_path, "attacker")
-        add_repository(server, "victim", victim)
-        add_repository(server, "attacker", attacker)
+        repo_add(server, victim, "victim")
+        repo_add(server, attacker, "attacker")
         put_secret(server, token, "victim", A_SECRET)
         attacker.commit(
             {

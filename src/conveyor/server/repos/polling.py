@@ -15,13 +15,10 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import close_old_connections, connection
-
+from conveyor.server.background import Background
 from conveyor.server.repos import git, ref_state, refnames
 from conveyor.server.repos.hooks.pushes import PushResult, runs_for_ref_update
 from conveyor.server.repos.models import Repository
@@ -119,31 +116,17 @@ def interval_of(repository: Repository) -> float | None:
     return None
 
 
-@dataclass
-class Poller:
+class Poller(Background):
     """The polling thread; ``start()`` looks at every repository at once, then on schedule."""
 
-    thread: threading.Thread | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
-    _due: dict[int, float] = field(default_factory=dict)
+    thread_name = "conveyor-poller"
 
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._loop, name="conveyor-poller", daemon=True)
-        self.thread.start()
+    def __init__(self) -> None:
+        super().__init__()
+        self._due: dict[int, float] = {}
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        if self.thread is not None:
-            self.thread.join(timeout)
-
-    def _loop(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                close_old_connections()
-                wait = self.poll_due()
-                self._stopping.wait(wait)
-        finally:
-            connection.close()
+    def one_pass(self) -> float:
+        return self.poll_due()
 
     def poll_due(self) -> float:
         """Look at the repositories whose time has come; returns seconds until the next one."""

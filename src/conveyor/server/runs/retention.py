@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from conveyor.server.background import Background
 from conveyor.server.runs.models import FINISHED_STATUSES, LogChunk, Run
 
 logger = logging.getLogger("conveyor.server.runs")
@@ -72,32 +72,19 @@ def _delete_log_chunks(run_ids: list[int], batch: int, stopping: threading.Event
         LogChunk.objects.filter(pk__in=ids).delete()
 
 
-@dataclass
-class Retention:
+class Retention(Background):
     """The retention thread: one look at start, then one every ``interval`` seconds."""
 
-    days: int
-    interval: float = INTERVAL_SECONDS
-    thread: threading.Thread | None = None
-    _stopping: threading.Event = field(default_factory=threading.Event)
+    thread_name = "conveyor-retention"
 
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._loop, name="conveyor-retention", daemon=True)
-        self.thread.start()
+    def __init__(self, days: int, interval: float = INTERVAL_SECONDS) -> None:
+        super().__init__()
+        self.days = days
+        self.interval = interval
 
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stopping.set()
-        if self.thread is not None:
-            self.thread.join(timeout)
-
-    def _loop(self) -> None:
-        try:
-            while not self._stopping.is_set():
-                close_old_connections()
-                self.look()
-                self._stopping.wait(self.interval)
-        finally:
-            connection.close()
+    def one_pass(self) -> float:
+        self.look()
+        return self.interval
 
     def look(self) -> None:
         try:
