@@ -25,6 +25,16 @@ SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 VALUE_MAX = 64 * 1024
 
 
+def check_name(kind: str, field: str, name: str) -> None:
+    """GitHub's rule for secret and variable names; a 400 naming ``field`` otherwise."""
+    if not SECRET_NAME.match(name) or name.upper().startswith("GITHUB_"):
+        raise bad_input(
+            field,
+            f"{name!r} is not a valid {kind} name: letters, digits and '_', "
+            "not starting with a digit or GITHUB_",
+        )
+
+
 def _secret_out(secret: Secret) -> dict[str, Any]:
     return {"name": secret.name, "updated_at": secret.updated_at}
 
@@ -50,12 +60,7 @@ def put_secret(
 ) -> Reply[dict[str, Any]]:
     lookups.require_role(request, Role.ADMIN)
     repository = lookups.repository(name)
-    if not SECRET_NAME.match(secret_name) or secret_name.upper().startswith("GITHUB_"):
-        raise bad_input(
-            "secret_name",
-            f"{secret_name!r} is not a valid secret name: letters, digits and '_', "
-            "not starting with a digit or GITHUB_",
-        )
+    check_name("secret", "secret_name", secret_name)
     if not body.value:
         raise bad_input("value", "must not be empty")
     if len(body.value) > VALUE_MAX:

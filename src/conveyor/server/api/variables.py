@@ -19,7 +19,7 @@ from conveyor.server.accounts.models import Role
 from conveyor.server.api import lookups
 from conveyor.server.api.errors import bad_input, not_found
 from conveyor.server.api.schemas import ErrorOut, VariableIn, VariableOut
-from conveyor.server.api.secrets import SECRET_NAME, VALUE_MAX
+from conveyor.server.api.secrets import VALUE_MAX, check_name
 from conveyor.server.repos.models import Variable
 
 router = Router(tags=["variables"])
@@ -50,12 +50,7 @@ def put_variable(
 ) -> Reply[dict[str, Any]]:
     lookups.require_role(request, Role.ADMIN)
     repository = lookups.repository(name)
-    if not SECRET_NAME.match(variable_name) or variable_name.upper().startswith("GITHUB_"):
-        raise bad_input(
-            "variable_name",
-            f"{variable_name!r} is not a valid variable name: letters, digits and '_', "
-            "not starting with a digit or GITHUB_",
-        )
+    check_name("variable", "variable_name", variable_name)
     if len(body.value) > VALUE_MAX:
         raise bad_input("value", f"longer than {VALUE_MAX // 1024} KiB")
     with transaction.atomic():
