@@ -163,3 +163,22 @@ def test_the_job_holder_shows_steps_nothing_of_the_callers_environment(place: Pa
     finally:
         del os.environ["CONVEYOR_TEST_SERVER_ONLY"]
     assert "do-not-leak" not in out
+
+
+def test_handing_the_workspace_over_never_follows_a_link_out_of_it(place: Path):
+    if os.geteuid() != 0:
+        pytest.skip("only a root caller hands directories over")
+    from conveyor.executors.sandbox import hand_over
+
+    outside = place / "data"
+    outside.mkdir()
+    (outside / "keys").write_text("KEY")
+    workspace = place / "workspace"
+    (workspace / "sub").mkdir(parents=True)
+    (workspace / "sub" / "to-data").symlink_to(outside)
+    (workspace / "to-keys").symlink_to(outside / "keys")
+    nobody = pwd.getpwnam("nobody")
+    hand_over(str(workspace), nobody.pw_uid, nobody.pw_gid)
+    assert (workspace / "sub").stat().st_uid == nobody.pw_uid
+    assert os.lstat(workspace / "to-keys").st_uid == nobody.pw_uid
+    assert outside.stat().st_uid == 0 and (outside / "keys").stat().st_uid == 0

@@ -358,3 +358,12 @@ def test_hash_files_follows_symbolic_links_only_when_asked(workspace: Path) -> N
 def test_hash_files_needs_a_workspace() -> None:
     with pytest.raises(ExpressionError, match=r"github\.workspace"):
         evaluate("hashFiles('**')", {"github": {}})
+
+
+def test_hash_files_refuses_a_fifo_swapped_in_for_a_file_without_blocking(tmp_path: Path) -> None:
+    from conveyor.workflow.expressions.hashfiles import _file_digest
+
+    fifo = tmp_path / "lock.json"
+    os.mkfifo(fifo)
+    with pytest.raises(ExpressionError, match="not a regular file"):
+        _file_digest(fifo, "lock.json", 0)

@@ -38,11 +38,11 @@ an empty network namespace of its own (loopback only, shared by its steps).
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -411,25 +411,25 @@ def _read_json(stream: object) -> dict[str, object]:
 def hand_over(path: str, uid: int, gid: int) -> None:
     """Give ``path`` and all below it to ``uid``:``gid`` unless it is theirs already.
 
-    Symbolic links are changed themselves, never followed; hard-linked files
-    that others share (git objects a clone borrowed) keep their owner, since
-    changing one would change every copy.
+    Walked by directory descriptors (``os.fwalk``), never following a link: a job of
+    the same run may already be changing the tree, and a directory it swaps for a link
+    to the data directory must not make root hand that over. Links are changed
+    themselves; hard-linked files that others share (git objects a clone borrowed)
+    keep their owner, since changing one would change every copy.
     """
     info = os.lstat(path)
     if info.st_uid == uid and info.st_gid == gid:
         return
-    for root, directories, files in os.walk(path):
-        os.lchown(root, uid, gid)
+    os.lchown(path, uid, gid)
+    for _, directories, files, directory_fd in os.fwalk(path, follow_symlinks=False):
         for name in (*directories, *files):
-            entry = os.path.join(root, name)
-            entry_info = os.lstat(entry)
-            if entry_info.st_nlink > 1 and not os.path.isdir(entry):
-                continue
             try:
-                os.lchown(entry, uid, gid)
-            except OSError as error:
-                if error.errno != errno.ENOENT:
-                    raise
+                entry = os.stat(name, dir_fd=directory_fd, follow_symlinks=False)
+                if entry.st_nlink > 1 and not stat.S_ISDIR(entry.st_mode):
+                    continue
+                os.chown(name, uid, gid, dir_fd=directory_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                pass  # removed meanwhile
 
 
 def _hand_over_entries(directory: str, uid: int, gid: int) -> None:

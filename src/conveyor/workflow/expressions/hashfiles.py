@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,7 +177,15 @@ def _file_digest(path: Path, relative: str, offset: int) -> bytes:
 
     digest = hashlib.sha256()
     try:
-        with open(path, "rb") as stream:
+        # Non-blocking, and only a regular file: a step's leftover process may have put a
+        # FIFO where the file was, which would hang the run reading it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb") as stream:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ExpressionError(
+                    f"hashFiles(): '{relative}' is not a regular file", offset
+                )
+            os.set_blocking(fd, True)
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
     except OSError as error:
