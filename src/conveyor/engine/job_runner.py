@@ -234,11 +234,9 @@ class JobRunner:
         env = self.env_context(scope)
         contexts = self.step_contexts(scope, env)
         contexts["job"] = {"status": self._status_word(scope)}
-        outputs = {}
-        for name, template in self.job.outputs.items():
-            where = self.job.positions.get(f"outputs.{name}", self.job.position)
-            outputs[name] = evaluation.string(template, contexts, where, f"outputs.{name}")
-        return outputs
+        return evaluation.string_map(
+            self.job.outputs, contexts, self.job.positions, self.job.position, "outputs"
+        )
 
     def _job_status(self, scope: StepScope) -> tuple[Status, str | None]:
         if self.timed_out_minutes is not None:
