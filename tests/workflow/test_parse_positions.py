@@ -52,6 +52,21 @@ CASES = {
         HEAD + "      - run: echo ${{ github.sha }} ${{ github.ref == }}\n",
         (6, 55, "Unexpected end of expression"),
     ),
+    # Mapping keys may be expressions (evaluated when the job runs), checked at load time.
+    "expression_key_in_env": (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    env:\n      ${{ format(1 }}: v\n"
+        "    steps:\n      - run: x\n",
+        (6, 17, "Missing ')'"),
+    ),
+    "expression_key_in_matrix": (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    strategy:\n      matrix:\n"
+        '        "${{ a b }}": [1]\n    steps:\n      - run: x\n',
+        (7, 16, "Unexpected symbol 'b'"),
+    ),
+    "key_inside_an_inserted_mapping": (
+        HEAD + "      - run: x\n        env:\n          ${{ insert }}:\n            ${{ x. }}: y\n",
+        (9, 20, "property name"),
+    ),
 }
 
 

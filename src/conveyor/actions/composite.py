@@ -97,12 +97,7 @@ def run_composite(
 def _inputs(
     host: ActionHost, step: Step, action: CompositeAction, contexts: dict[str, Any], index: int
 ) -> dict[str, Any]:
-    given = {
-        name: evaluation.string(
-            raw, contexts, step.positions.get(f"with.{name}", step.position), f"with.{name}"
-        )
-        for name, raw in step.with_.items()
-    }
+    given = evaluation.string_map(step.with_, contexts, step.positions, step.position, "with")
     declared = {name.lower(): name for name in action.inputs}
     unexpected = [name for name in given if name.lower() not in declared]
     if unexpected:

@@ -59,19 +59,30 @@ def string(
 
 
 def value(template: Any, contexts: Contexts, where: Position | None, key: str) -> Any:
-    """A lone ``${{ x }}`` gives x's raw value; containers are evaluated item by item."""
-    if isinstance(template, dict):
-        return {k: value(v, contexts, where, key) for k, v in template.items()}
-    if isinstance(template, list):
-        return [value(item, contexts, where, key) for item in template]
-    if not isinstance(template, str) or "${{" not in template:
+    """A lone ``${{ x }}`` gives x's raw value; containers are evaluated item by item.
+
+    Inside containers GitHub's template rules apply: expression keys, ``${{ insert }}``
+    and arrays spliced into sequences (see ``expressions.structure``).
+    """
+    if not has_expression(template):
         return template
-    from conveyor.workflow.expressions import evaluate_value
+    from conveyor.workflow.expressions import evaluate_structure
 
     try:
-        return evaluate_value(template, contexts)
+        return evaluate_structure(template, contexts)
     except (ExpressionError, ValueError, TypeError) as error:
         raise _problem(where, key, error) from None
+
+
+def has_expression(template: Any) -> bool:
+    """Whether ``${{`` appears anywhere in ``template``, mapping keys included."""
+    if isinstance(template, str):
+        return "${{" in template
+    if isinstance(template, dict):
+        return any(has_expression(k) or has_expression(v) for k, v in template.items())
+    if isinstance(template, list):
+        return any(has_expression(item) for item in template)
+    return False
 
 
 def flag(template: bool | str | None, contexts: Contexts, where: Position | None, key: str) -> bool:
@@ -107,7 +118,33 @@ def _plain(value: Any) -> str:
 def env_values(
     env: dict[str, Any], contexts: Contexts, positions: dict[str, Position], where: Position | None
 ) -> dict[str, str]:
-    return {
-        name: string(raw, contexts, positions.get(f"env.{name}", where), f"env.{name}")
-        for name, raw in env.items()
-    }
+    return string_map(env, contexts, positions, where, "env")
+
+
+def string_map(
+    mapping: dict[str, Any],
+    contexts: Contexts,
+    positions: dict[str, Position],
+    where: Position | None,
+    prefix: str,
+) -> dict[str, str]:
+    """``env:``/``with:`` as strings; expression keys and ``${{ insert }}`` evaluated first."""
+    if not any("${{" in name for name in mapping):
+        return {
+            name: string(
+                raw, contexts, positions.get(f"{prefix}.{name}", where), f"{prefix}.{name}"
+            )
+            for name, raw in mapping.items()
+        }
+    from conveyor.workflow.expressions import evaluate_mapping, to_string
+
+    try:
+        evaluated = evaluate_mapping(mapping, contexts)
+    except (ExpressionError, ValueError, TypeError) as error:
+        raise _problem(where, prefix, error) from None
+    result: dict[str, str] = {}
+    for name, item in evaluated.items():
+        if isinstance(item, dict | list):
+            raise EngineProblem(f"{where}: {prefix}.{name}: a mapping or list is not a string")
+        result[name] = item if isinstance(item, str) else to_string(item)
+    return result

@@ -34,7 +34,7 @@ from conveyor.engine.events import (
 )
 from conveyor.engine.git_info import GitInfo
 from conveyor.engine.log_cap import LogCap
-from conveyor.engine.log_stream import StepLog
+from conveyor.engine.log_stream import StepLog, allows_unsecure_commands
 from conveyor.engine.masking import Masker
 from conveyor.engine.options import RunOptions
 from conveyor.engine.results import JobResult, StepResult
@@ -234,11 +234,9 @@ class JobRunner:
         env = self.env_context(scope)
         contexts = self.step_contexts(scope, env)
         contexts["job"] = {"status": self._status_word(scope)}
-        outputs = {}
-        for name, template in self.job.outputs.items():
-            where = self.job.positions.get(f"outputs.{name}", self.job.position)
-            outputs[name] = evaluation.string(template, contexts, where, f"outputs.{name}")
-        return outputs
+        return evaluation.string_map(
+            self.job.outputs, contexts, self.job.positions, self.job.position, "outputs"
+        )
 
     def _job_status(self, scope: StepScope) -> tuple[Status, str | None]:
         if self.timed_out_minutes is not None:
@@ -538,6 +536,7 @@ class JobRunner:
             self.masker,
             self.shared.debug,
             cap=self._log_cap(index),
+            allow_unsecure_commands=allows_unsecure_commands(env),
         )
         exit_ = host.run(
             StepCommand(
@@ -557,8 +556,10 @@ class JobRunner:
                 **log.results.outputs,
                 **read_key_values(files.output, "GITHUB_OUTPUT"),
             }
+            # The commands acted while the step ran; its files are read after it ended.
+            self.github_env.update(log.results.env)
             self.github_env.update(read_key_values(files.env, "GITHUB_ENV"))
-            for entry in read_path_entries(files.path):
+            for entry in [*log.results.path, *read_path_entries(files.path)]:
                 if entry in self.path_additions:
                     self.path_additions.remove(entry)
                 self.path_additions.append(entry)
@@ -589,6 +590,9 @@ class JobRunner:
         elif exit_.exit_code not in (0, None):
             outcome.outcome = Status.FAILURE
             log.write_line(f"##[error]Process completed with exit code {exit_.exit_code}.")
+        elif log.results.failed:
+            outcome.outcome = Status.FAILURE
+            outcome.reason = "a workflow command could not be carried out"
         return outcome
 
     def _log_cap(self, index: int) -> LogCap | None:

@@ -21,6 +21,12 @@ from conveyor.engine.workflow_commands import WorkflowCommand, parse_command
 
 MAX_LINE = 64 * 1024
 _ANNOTATION_LEVELS = ("error", "warning", "notice")
+UNSECURE_COMMANDS_VARIABLE = "ACTIONS_ALLOW_UNSECURE_COMMANDS"
+
+
+def allows_unsecure_commands(env: dict[str, str]) -> bool:
+    """Whether a step's env opts into ``set-env``/``add-path`` (GitHub reads a boolean)."""
+    return env.get(UNSECURE_COMMANDS_VARIABLE, "").strip().lower() == "true"
 
 
 @dataclass
@@ -29,6 +35,9 @@ class CommandResults:
 
     outputs: dict[str, str] = field(default_factory=dict)  # ::set-output
     state: dict[str, str] = field(default_factory=dict)  # ::save-state
+    env: dict[str, str] = field(default_factory=dict)  # ::set-env, when allowed
+    path: list[str] = field(default_factory=list)  # ::add-path, when allowed, in order
+    failed: bool = False  # a command could not be carried out: the step fails, as on GitHub
 
 
 class StepLog:
@@ -41,6 +50,7 @@ class StepLog:
         debug: bool = False,
         max_line: int = MAX_LINE,
         cap: LogCap | None = None,
+        allow_unsecure_commands: bool = False,
     ) -> None:
         self.job_key = job_key
         self.step = step
@@ -53,6 +63,7 @@ class StepLog:
         self._partial = ""
         self._stop_token: str | None = None
         self._cap = cap
+        self._allow_unsecure = allow_unsecure_commands
 
     # -- input -------------------------------------------------------------------
 
@@ -183,17 +194,42 @@ class StepLog:
             self.results.state[command.properties.get("name", "")] = command.data
             self._deprecated(name, "GITHUB_STATE", pending)
         elif name in ("set-env", "add-path"):
-            self._emit_lines(pending)
-            message = (
-                f"The `{name}` command is disabled (as on GitHub); "
-                f"append to the {'GITHUB_ENV' if name == 'set-env' else 'GITHUB_PATH'} file instead"
-            )
-            self._annotate("error", WorkflowCommand(name="error", data=message))
-            pending.append(f"##[error]{message}")
+            self._unsecure_command(command, line, pending)
         elif name == "echo":
             pass  # Echoing commands is a display preference; nothing to do.
         else:
             pending.append(self._masker.mask(line))
+
+    def _unsecure_command(self, command: WorkflowCommand, line: str, pending: list[str]) -> None:
+        name = command.name
+        problem = None
+        if not self._allow_unsecure:
+            problem = (
+                f"The `{name}` command is disabled. Use the "
+                f"{'GITHUB_ENV' if name == 'set-env' else 'GITHUB_PATH'} file instead, or opt "
+                f"into unsecure commands by setting the `{UNSECURE_COMMANDS_VARIABLE}` "
+                "environment variable to `true`."
+            )
+        elif name == "set-env":
+            variable = command.properties.get("name", "")
+            if not variable:
+                problem = "The `set-env` command needs a `name` property."
+            else:
+                self.results.env[variable] = command.data
+        elif not command.data:
+            problem = "The `add-path` command needs a directory."
+        else:
+            self.results.path.append(command.data)
+        if problem is None:
+            return
+        # GitHub fails the step whose command it could not carry out, but lets the
+        # script run on; the line itself is shown so one can see which command it was.
+        self.results.failed = True
+        self._emit_lines(pending)
+        for message in (f"Unable to process command '{line}' successfully.", problem):
+            message = self._masker.mask(message)
+            self._annotate("error", WorkflowCommand(name="error", data=message))
+            pending.append(f"##[error]{message}")
 
     def _deprecated(self, name: str, file: str, pending: list[str]) -> None:
         self._emit_lines(pending)

@@ -83,9 +83,10 @@ class Step:
     if_: str | None = None
     run: str | None = None
     uses: str | None = None
-    with_: dict[str, str] = field(default_factory=dict)
+    # env and with: a value is a string, or under an `${{ insert }}` key a mapping
+    with_: dict[str, Any] = field(default_factory=dict)
     shell: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
     working_directory: str | None = None
     continue_on_error: bool | str = False
     timeout_minutes: float | str | None = None
@@ -120,8 +121,8 @@ class Job:
     needs: list[str] = field(default_factory=list)
     if_: str | None = None
     runs_on: Any = None  # accepted and recorded; jobs run on this host
-    env: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
     strategy: Strategy | None = None
     timeout_minutes: float | str = 360
     continue_on_error: bool | str = False
@@ -139,7 +140,7 @@ class Workflow:
     name: str | None = None
     run_name: str | None = None
     on: Triggers = field(default_factory=Triggers)
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
     defaults: RunDefaults = field(default_factory=RunDefaults)
     concurrency: Concurrency | None = None
     permissions: Any = None  # accepted; there is no token to scope locally

@@ -310,18 +310,22 @@ def _matrix(checker: Checker, node: yaml.Node, where: str) -> dict[str, object] 
                 )
             else:
                 for item in value.value:
-                    if not is_mapping(item):
+                    # An expression item may give one mapping or a list of them (spliced).
+                    if not is_mapping(item) and not (is_scalar(item) and "${{" in item.value):
                         checker.problem(
                             item,
                             f"each item of matrix '{entry.key}' must be a mapping, "
                             f"got {kind_of(item)}",
                         )
+        elif "${{" in entry.key and is_mapping(value):
+            pass  # `${{ insert }}: {...}`: merged in when the matrix is evaluated
         elif not is_sequence(value) and not (is_scalar(value) and "${{" in value.value):
             checker.problem(
                 value,
                 f"matrix '{entry.key}' must be a list of values or an expression, "
                 f"got {kind_of(value)}",
             )
+        _check_nested_expressions(checker, entry.key_node)
         _check_nested_expressions(checker, value)
     if len(checker.problems) > before:
         return None
@@ -342,7 +346,8 @@ def _check_nested_expressions(checker: Checker, node: yaml.Node) -> None:
         for item in node.value:
             _check_nested_expressions(checker, item)
     elif is_mapping(node):
-        for _, value in node.value:
+        for key, value in node.value:
+            _check_nested_expressions(checker, key)
             _check_nested_expressions(checker, value)
 
 
@@ -350,7 +355,7 @@ def _contains_expression(value: object) -> bool:
     if isinstance(value, str):
         return "${{" in value
     if isinstance(value, dict):
-        return any(_contains_expression(item) for item in value.values())
+        return any(_contains_expression(k) or _contains_expression(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_contains_expression(item) for item in value)
     return False

@@ -199,13 +199,24 @@ class Checker:
 
     def string_map(
         self, node: yaml.Node, what: str, key_pattern: re.Pattern[str] | None = None
-    ) -> tuple[dict[str, str], dict[str, Position]]:
-        """``env:``/``with:``/``outputs:``: names to strings; numbers and bools as written."""
-        values: dict[str, str] = {}
+    ) -> tuple[dict[str, Any], dict[str, Position]]:
+        """``env:``/``with:``/``outputs:``: names to strings; numbers and bools as written.
+
+        A key may be an expression, evaluated when the step runs; the key
+        ``${{ insert }}`` takes a mapping (written out, or an expression giving one) whose
+        entries are merged in its place, so its value is kept as a dict or a string.
+        """
+        values: dict[str, Any] = {}
         positions: dict[str, Position] = {}
         found = self.mapping(node, what, allow_null=True)
         for entry in found or []:
-            if key_pattern is not None and not key_pattern.fullmatch(entry.key):
+            if "${{" in entry.key:
+                check_template(self, entry.key_node, entry.key)
+                if is_mapping(entry.value) and _is_insert_key(entry.key):
+                    values[entry.key], _ = self.string_map(entry.value, what, key_pattern)
+                    positions[entry.key] = self.at(entry.value)
+                    continue
+            elif key_pattern is not None and not key_pattern.fullmatch(entry.key):
                 self.problem(entry.key_node, f"invalid name '{entry.key}' in {what}")
                 continue
             value = self.text(entry.value, f"{what}.{entry.key}", allow_null=True)
@@ -231,6 +242,12 @@ class Checker:
         if not self._plain(node):
             return node.value
         return plain_scalar(node.value)
+
+
+def _is_insert_key(key: str) -> bool:
+    # Spelled out rather than asked of the expression parser: this runs at load time.
+    inner = key.strip()
+    return inner.startswith("${{") and inner.endswith("}}") and inner[3:-2].strip() == "insert"
 
 
 def plain_number(text: str) -> int | float | None:

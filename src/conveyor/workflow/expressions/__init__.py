@@ -24,6 +24,9 @@ _HOMES = {
     "Node": "nodes",
     "parse": "parser",
     "JobStatus": "status",
+    "evaluate_mapping": "structure",
+    "evaluate_structure": "structure",
+    "is_insert": "structure",
     "evaluate_condition": "templates",
     "evaluate_value": "templates",
     "find_expressions": "templates",
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
     from .nodes import Node
     from .parser import parse
     from .status import JobStatus
+    from .structure import evaluate_mapping, evaluate_structure, is_insert
     from .templates import evaluate_condition, evaluate_value, find_expressions, interpolate
     from .values import to_string
 
@@ -73,10 +77,13 @@ __all__ = [
     "Node",
     "evaluate",
     "evaluate_condition",
+    "evaluate_mapping",
     "evaluate_node",
+    "evaluate_structure",
     "evaluate_value",
     "find_expressions",
     "interpolate",
+    "is_insert",
     "parse",
     "referenced_contexts",
     "to_string",
