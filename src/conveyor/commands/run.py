@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from conveyor.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
-from conveyor.commands.selection import Selection, select
+from conveyor.commands.selection import Selection, report_invalid, select
 from conveyor.engine.events import Event, Status
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import RunOptions, run_workflow, select_jobs
@@ -164,12 +164,17 @@ def run_command(args: argparse.Namespace) -> int:
     check_sandbox_arguments(args)
 
     selection = select(args.workflow, args.event, args.eventpath)
+    invalid = selection.invalid
+    if args.jobs_only:
+        # --job picks jobs by id: only the files that hold them matter then.
+        _check_jobs_exist(selection.chosen, args.jobs_only, invalid)
+        invalid = {}
+    report_invalid(invalid)
     if not selection.chosen:
         for workflow, why in selection.passed_over:
             print(f"conveyor: {workflow.path}: not run: {why}", file=sys.stderr)
         print(f"conveyor: no workflow runs on {args.event}", file=sys.stderr)
-        return EXIT_OK
-    _check_jobs_exist(selection.chosen, args.jobs_only)
+        return EXIT_INVALID if invalid else EXIT_OK
     # Every workflow's inputs are checked before any of them runs.
     inputs = {id(w): _inputs_for(w, args.event, given_inputs) for w in selection.chosen}
 
@@ -193,13 +198,22 @@ def run_command(args: argparse.Namespace) -> int:
             worst = max(worst, code) if code != EXIT_CANCELLED else EXIT_CANCELLED
             if cancellation.cancelled:
                 return EXIT_CANCELLED
+    if invalid:
+        # Said again at the end: the problems scrolled away while the others ran.
+        report_invalid(invalid)
+        return max(worst, EXIT_INVALID)
     return worst
 
 
-def _check_jobs_exist(workflows: list[Workflow], jobs: list[str] | None) -> None:
+def _check_jobs_exist(
+    workflows: list[Workflow], jobs: list[str] | None, invalid: dict[str, WorkflowInvalid]
+) -> None:
     known = {job_id for workflow in workflows for job_id in workflow.jobs}
     for job in jobs or []:
         if job not in known:
+            if invalid:
+                # The job may be in a file that could not be read: show why.
+                report_invalid(invalid)
             raise UsageError(f"--job {job}: no such job (jobs: {', '.join(sorted(known))})")
 
 
