@@ -60,8 +60,7 @@ def report_invalid(invalid: dict[str, WorkflowInvalid]) -> None:
         count = sum(len(error.problems) for error in invalid.values())
         files = ", ".join(invalid)
         print(
-            f"conveyor: {count} problem{'s' if count != 1 else ''} found; "
-            f"not run: {files}",
+            f"conveyor: {count} problem{'s' if count != 1 else ''} found; not run: {files}",
             file=sys.stderr,
         )
 
