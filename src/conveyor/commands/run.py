@@ -19,6 +19,7 @@ from conveyor.commands.selection import Selection, report_invalid, select
 from conveyor.engine.events import Event, Status
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import RunOptions, run_workflow, select_jobs
+from conveyor.engine.runner_labels import HostLabels
 from conveyor.executors.base import Cancellation
 from conveyor.executors.local import LocalExecutor
 from conveyor.workflow.errors import WorkflowInvalid
@@ -53,6 +54,20 @@ def parse_assignments(
             rest = os.environ[name]
         result[name] = rest
     return result
+
+
+def parse_platforms(values: list[str]) -> HostLabels:
+    """``--platform LABEL=host``: jobs asking for LABEL run on this machine too."""
+    labels = []
+    for value in values:
+        label, sep, target = value.partition("=")
+        if not label.strip() or not sep or target.strip().lower() != "host":
+            raise UsageError(
+                f"--platform {value!r}: expected LABEL=host (jobs run on this machine; "
+                "there are no images or containers to map a label to)"
+            )
+        labels.append(label.strip())
+    return HostLabels.of_this_machine(labels, advice="--platform {label}=host runs it here")
 
 
 def read_secret_file(path: str) -> dict[str, str]:
@@ -161,6 +176,7 @@ def run_command(args: argparse.Namespace) -> int:
     given_inputs = parse_assignments(args.input, "--input")
     if args.parallel < 1:
         raise UsageError("--jobs must be at least 1")
+    host_labels = parse_platforms(args.platform)
     check_sandbox_arguments(args)
 
     selection = select(args.workflow, args.event, args.eventpath)
@@ -192,6 +208,7 @@ def run_command(args: argparse.Namespace) -> int:
                 secrets,
                 variables,
                 inputs[id(workflow)],
+                host_labels,
                 sink,
                 cancellation,
             )
@@ -233,6 +250,7 @@ def _run_one(
     secrets: dict[str, str],
     variables: dict[str, str],
     inputs: dict[str, Any],
+    host_labels: HostLabels,
     sink: Any,
     cancellation: Cancellation,
 ) -> int:
@@ -249,6 +267,7 @@ def _run_one(
             secrets=secrets,
             variables=variables,
             inputs=inputs,
+            host_labels=host_labels,
             max_parallel_jobs=args.parallel,
             only_jobs=only_jobs,
             run_number=1,
