@@ -63,3 +63,22 @@ def test_platform_must_map_a_label_to_host(repo: Path) -> None:
     result = run_conveyor("run", "--platform", "windows-latest=node:20", cwd=repo)
     assert result.returncode == 2
     assert "--platform 'windows-latest=node:20': expected LABEL=host" in result.stderr
+
+
+def test_a_job_for_another_system_is_reported_before_anything_starts(repo: Path) -> None:
+    (repo / ".conveyor.yml").write_text(
+        "on: push\njobs:\n"
+        "  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo built\n"
+        "  deploy:\n    needs: build\n    runs-on: windows-latest\n    steps:\n"
+        "      - run: echo deployed\n"
+        "  notify:\n    needs: deploy\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo notified\n"
+    )
+    result = run_conveyor("run", "--json", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    events = [(e["type"], e.get("job_key"), e.get("status")) for e in result.events()]
+    skipped = events.index(("job_finished", "deploy", "skipped"))
+    assert skipped < events.index(("job_started", "build", None))
+    assert ("job_finished", "notify", "skipped") in events
+    assert "notified" not in result.log_lines()
+    assert "built" in result.log_lines()

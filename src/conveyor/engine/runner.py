@@ -171,6 +171,7 @@ class _Scheduler:
         )
         unsubscribe = self.cancellation.on_cancel(self._wake)
         try:
+            self._skip_jobs_not_served_here()
             self._loop()
         except BaseException as error:  # a bug, or Ctrl-C while the engine itself is busy
             if not isinstance(error, KeyboardInterrupt):
@@ -365,6 +366,24 @@ class _Scheduler:
         # Finished only once every combination exists: the group counts them all.
         for instance, why in not_here:
             self._skip_instance(instance, why)
+
+    def _skip_jobs_not_served_here(self) -> None:
+        """A job whose runs-on is written out (no expression) and names another system
+        is skipped before anything starts, not once the jobs it needs are done."""
+        if self.options.host_labels is None:
+            return
+        with self.condition:
+            for job_id in list(self.waiting):
+                job = self.workflow.jobs[job_id]
+                if job.runs_on is None or "${{" in repr(job.runs_on):
+                    continue
+                why = self.options.host_labels.not_served(labels_of(job.runs_on))
+                if why is not None:
+                    self.waiting.remove(job_id)
+                    self._job_without_instances(job, Status.SKIPPED, self.shared.masker.mask(why))
+            outbox, self.outbox = self.outbox, []
+        for event in outbox:
+            self.sink.emit(event)
 
     def _not_served(self, job: Job, contexts: dict[str, Any]) -> str | None:
         if self.options.host_labels is None or job.runs_on is None:
