@@ -73,4 +73,4 @@ class HostLabels:
         names = ", ".join(missing)
         where = f"{self.system} {self.machine}".strip()
         advice = f" ({self.advice.format(label=missing[0])})" if self.advice else ""
-        return f"not run here: runs-on {names}, which this machine ({where}) is not{advice}"
+        return f"not run here: runs-on {names}, which this machine ({where}) does not serve{advice}"
