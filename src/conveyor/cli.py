@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep at most this much of each step's output; the rest is dropped (default: all)",
     )
     run.add_argument(
+        "--platform",
+        "-P",
+        action="append",
+        default=[],
+        metavar="LABEL=host",
+        help="run jobs whose runs-on has LABEL on this machine (by default only ubuntu-*, "
+        "linux, self-hosted and this machine's architecture run; others are skipped); "
+        "repeatable",
+    )
+    run.add_argument(
         "--clean",
         action="store_true",
         help="run in a fresh checkout of HEAD instead of the working tree",

@@ -102,9 +102,9 @@ def test_job_selection_runs_the_job_and_what_it_needs(repo: Path) -> None:
     write(
         repo / ".conveyor.yml",
         "jobs:\n"
-        "  a:\n    runs-on: x\n    steps:\n      - run: echo job-a\n"
-        "  b:\n    needs: a\n    runs-on: x\n    steps:\n      - run: echo job-b\n"
-        "  c:\n    runs-on: x\n    steps:\n      - run: echo job-c\n",
+        "  a:\n    runs-on: linux\n    steps:\n      - run: echo job-a\n"
+        "  b:\n    needs: a\n    runs-on: linux\n    steps:\n      - run: echo job-b\n"
+        "  c:\n    runs-on: linux\n    steps:\n      - run: echo job-c\n",
     )
     result = run_conveyor("run", "--job", "b", cwd=repo)
     assert result.returncode == 0, result.stderr

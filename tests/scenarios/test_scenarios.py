@@ -2,7 +2,7 @@
 
 Each runs through the real CLI (`conveyor run --json`) in a fresh git repository.
 The JSON names what matters: "exit_code", the run's "status", each job's "status",
-step conclusions (in order) and "outputs"; "log_contains" (whole lines) and
+"reason", step conclusions (in order) and "outputs"; "log_contains" (whole lines) and
 "log_excludes" (fragments) check log lines, "output_excludes" everything printed;
 "args" adds command-line arguments; "files" writes files first.
 Only the keys given are checked, so a pair says exactly what it is about.
@@ -34,6 +34,7 @@ def summarise(events: list[dict[str, Any]]) -> dict[str, Any]:
             job = jobs.setdefault(event["job_key"], {})
             job["status"] = event["status"]
             job["outputs"] = event["outputs"]
+            job["reason"] = event["reason"]
     for job in jobs.values():
         steps = job.get("steps", {})
         job["steps"] = [steps[i] for i in sorted(steps)]

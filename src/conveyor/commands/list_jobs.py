@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from conveyor.cli import EXIT_OK
-from conveyor.commands.selection import select
+from conveyor.cli import EXIT_INVALID, EXIT_OK
+from conveyor.commands.selection import report_invalid, select
 from conveyor.workflow.matrix import MatrixError, expand_matrix, matrix_job_name
 from conveyor.workflow.model import Job
 
@@ -40,4 +40,5 @@ def list_command(args: argparse.Namespace) -> int:
                 print(f"    {number}. {step.display_name}{condition}")
     for workflow, why in selection.passed_over:
         print(f"\n{workflow.path}: not run on {args.event}: {why}")
-    return EXIT_OK
+    report_invalid(selection.invalid)
+    return EXIT_INVALID if selection.invalid else EXIT_OK

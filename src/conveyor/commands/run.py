@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from conveyor.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
-from conveyor.commands.selection import Selection, select
+from conveyor.commands.selection import Selection, report_invalid, select
 from conveyor.engine.events import Event, Status
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import RunOptions, run_workflow, select_jobs
+from conveyor.engine.runner_labels import HostLabels
 from conveyor.executors.base import Cancellation
 from conveyor.executors.local import LocalExecutor
 from conveyor.workflow.errors import WorkflowInvalid
@@ -53,6 +54,20 @@ def parse_assignments(
             rest = os.environ[name]
         result[name] = rest
     return result
+
+
+def parse_platforms(values: list[str]) -> HostLabels:
+    """``--platform LABEL=host``: jobs asking for LABEL run on this machine too."""
+    labels = []
+    for value in values:
+        label, sep, target = value.partition("=")
+        if not label.strip() or not sep or target.strip().lower() != "host":
+            raise UsageError(
+                f"--platform {value!r}: expected LABEL=host (jobs run on this machine; "
+                "there are no images or containers to map a label to)"
+            )
+        labels.append(label.strip())
+    return HostLabels.of_this_machine(labels, advice="--platform {label}=host runs it here")
 
 
 def read_secret_file(path: str) -> dict[str, str]:
@@ -161,15 +176,21 @@ def run_command(args: argparse.Namespace) -> int:
     given_inputs = parse_assignments(args.input, "--input")
     if args.parallel < 1:
         raise UsageError("--jobs must be at least 1")
+    host_labels = parse_platforms(args.platform)
     check_sandbox_arguments(args)
 
     selection = select(args.workflow, args.event, args.eventpath)
+    invalid = selection.invalid
+    if args.jobs_only:
+        # --job picks jobs by id: only the files that hold them matter then.
+        _check_jobs_exist(selection.chosen, args.jobs_only, invalid)
+        invalid = {}
+    report_invalid(invalid)
     if not selection.chosen:
         for workflow, why in selection.passed_over:
             print(f"conveyor: {workflow.path}: not run: {why}", file=sys.stderr)
         print(f"conveyor: no workflow runs on {args.event}", file=sys.stderr)
-        return EXIT_OK
-    _check_jobs_exist(selection.chosen, args.jobs_only)
+        return EXIT_INVALID if invalid else EXIT_OK
     # Every workflow's inputs are checked before any of them runs.
     inputs = {id(w): _inputs_for(w, args.event, given_inputs) for w in selection.chosen}
 
@@ -187,19 +208,29 @@ def run_command(args: argparse.Namespace) -> int:
                 secrets,
                 variables,
                 inputs[id(workflow)],
+                host_labels,
                 sink,
                 cancellation,
             )
             worst = max(worst, code) if code != EXIT_CANCELLED else EXIT_CANCELLED
             if cancellation.cancelled:
                 return EXIT_CANCELLED
+    if invalid:
+        # Said again at the end: the problems scrolled away while the others ran.
+        report_invalid(invalid)
+        return max(worst, EXIT_INVALID)
     return worst
 
 
-def _check_jobs_exist(workflows: list[Workflow], jobs: list[str] | None) -> None:
+def _check_jobs_exist(
+    workflows: list[Workflow], jobs: list[str] | None, invalid: dict[str, WorkflowInvalid]
+) -> None:
     known = {job_id for workflow in workflows for job_id in workflow.jobs}
     for job in jobs or []:
         if job not in known:
+            if invalid:
+                # The job may be in a file that could not be read: show why.
+                report_invalid(invalid)
             raise UsageError(f"--job {job}: no such job (jobs: {', '.join(sorted(known))})")
 
 
@@ -219,6 +250,7 @@ def _run_one(
     secrets: dict[str, str],
     variables: dict[str, str],
     inputs: dict[str, Any],
+    host_labels: HostLabels,
     sink: Any,
     cancellation: Cancellation,
 ) -> int:
@@ -235,6 +267,7 @@ def _run_one(
             secrets=secrets,
             variables=variables,
             inputs=inputs,
+            host_labels=host_labels,
             max_parallel_jobs=args.parallel,
             only_jobs=only_jobs,
             run_number=1,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from conveyor.cli import UsageError
 from conveyor.engine.git_info import GitInfo, read_git_info
 from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
 from conveyor.workflow.errors import Problem, WorkflowInvalid
-from conveyor.workflow.load import load_workflow
+from conveyor.workflow.load import check_local_actions, load_workflow
 from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import EventInfo, accepts, describe_rejection
 
@@ -25,20 +26,43 @@ class Selection:
     chosen: list[Workflow]
     # Workflows from .github/workflows that do not run on this event, with why.
     passed_over: list[tuple[Workflow, str]]
+    # Files that cannot run; as on GitHub each file stands alone, so the others still do.
+    invalid: dict[str, WorkflowInvalid] = field(default_factory=dict)
+
+    def problems(self) -> list[Problem]:
+        return [problem for error in self.invalid.values() for problem in error.problems]
 
 
-def load_all(paths: list[Path], root: Path) -> list[Workflow]:
-    """Every workflow, or WorkflowInvalid with the problems of all the files at once."""
+def load_all(paths: list[Path], root: Path) -> tuple[list[Workflow], dict[str, WorkflowInvalid]]:
+    """The valid workflows, and each invalid file (by its shown path) with its problems."""
     workflows: list[Workflow] = []
-    problems: list[Problem] = []
+    invalid: dict[str, WorkflowInvalid] = {}
     for path in paths:
+        shown = display_path(path, root)
         try:
-            workflows.append(load_workflow(path, display_path(path, root)))
-        except WorkflowInvalid as invalid:
-            problems.extend(invalid.problems)
-    if problems:
-        raise WorkflowInvalid(problems)
-    return workflows
+            workflow = load_workflow(path, shown)
+        except WorkflowInvalid as error:
+            invalid[shown] = error
+            continue
+        missing = check_local_actions(workflow, root)
+        if missing:
+            invalid[shown] = WorkflowInvalid(missing)
+            continue
+        workflows.append(workflow)
+    return workflows, invalid
+
+
+def report_invalid(invalid: dict[str, WorkflowInvalid]) -> None:
+    """Each problem as file:line:column on stderr, then how many files were left out."""
+    for error in invalid.values():
+        print(str(error), file=sys.stderr)
+    if invalid:
+        count = sum(len(error.problems) for error in invalid.values())
+        files = ", ".join(invalid)
+        print(
+            f"conveyor: {count} problem{'s' if count != 1 else ''} found; not run: {files}",
+            file=sys.stderr,
+        )
 
 
 def read_payload(eventpath: str | None) -> dict[str, Any]:
@@ -71,7 +95,7 @@ def select(explicit: list[str] | None, event_name: str, eventpath: str | None = 
         paths, from_workflows_dir = discover(root, explicit)
     except NoWorkflow as error:
         raise UsageError(str(error)) from None
-    workflows = load_all(paths, root)
+    workflows, invalid = load_all(paths, root)
     git = read_git_info(str(root))
     payload = read_payload(eventpath)
     event = event_info(event_name, git, payload)
@@ -83,4 +107,4 @@ def select(explicit: list[str] | None, event_name: str, eventpath: str | None = 
         else:
             why = describe_rejection(workflow.on, event) or f"does not run on {event_name}"
             passed_over.append((workflow, why))
-    return Selection(root, git, event, payload, chosen, passed_over)
+    return Selection(root, git, event, payload, chosen, passed_over, invalid)

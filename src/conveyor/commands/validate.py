@@ -9,7 +9,7 @@ from pathlib import Path
 from conveyor.cli import EXIT_INVALID, EXIT_OK, UsageError
 from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
 from conveyor.workflow.errors import WorkflowInvalid
-from conveyor.workflow.load import load_workflow
+from conveyor.workflow.load import check_local_actions, load_workflow
 
 
 def validate_command(args: argparse.Namespace) -> int:
@@ -26,6 +26,11 @@ def validate_command(args: argparse.Namespace) -> int:
         except WorkflowInvalid as invalid:
             print(str(invalid), file=sys.stderr)
             problems += len(invalid.problems)
+            continue
+        missing = check_local_actions(workflow, root)
+        if missing:
+            print(str(WorkflowInvalid(missing)), file=sys.stderr)
+            problems += len(missing)
             continue
         jobs = len(workflow.jobs)
         steps = sum(len(job.steps) for job in workflow.jobs.values())

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.engine.git_info import GitInfo
+from conveyor.engine.runner_labels import HostLabels
 
 
 def _new_run_id() -> str:
@@ -32,3 +33,6 @@ class RunOptions:
     actor: str = ""  # empty: the GitInfo's actor (the local user name by default)
     # A step's output beyond this many bytes is dropped (the step runs on); None: no cap.
     max_step_log_bytes: int | None = None
+    # The runs-on labels this machine serves; a job asking for others is skipped with
+    # the reason. None: every job runs here, whatever its runs-on says.
+    host_labels: HostLabels | None = None

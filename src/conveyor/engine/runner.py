@@ -28,6 +28,7 @@ from conveyor.engine.job_runner import JobRunner, JobSpec, RunShared
 from conveyor.engine.masking import Masker
 from conveyor.engine.options import RunOptions
 from conveyor.engine.results import JobResult, RunResult, StepResult
+from conveyor.engine.runner_labels import labels_of
 from conveyor.executors.base import Cancellation, Executor
 from conveyor.workflow.expressions import JobStatus
 from conveyor.workflow.matrix import expand_matrix, matrix_job_name
@@ -170,6 +171,7 @@ class _Scheduler:
         )
         unsubscribe = self.cancellation.on_cancel(self._wake)
         try:
+            self._skip_jobs_not_served_here()
             self._loop()
         except BaseException as error:  # a bug, or Ctrl-C while the engine itself is busy
             if not isinstance(error, KeyboardInterrupt):
@@ -332,6 +334,7 @@ class _Scheduler:
             job=job, total=total, max_parallel=max_parallel or total, fail_fast=fail_fast
         )
         is_matrix = strategy is not None and strategy.matrix is not None
+        not_here: list[tuple[_Instance, str]] = []
         for index, values in enumerate(combinations):
             strategy_context = {
                 "fail-fast": fail_fast,
@@ -353,7 +356,65 @@ class _Scheduler:
             )
             instance = _Instance(spec=spec, group=group, linked=linked)
             group.instances.append(instance)
-            self.queue.append(instance)
+            why = self._not_served(
+                job, {**contexts, "matrix": values, "strategy": strategy_context}
+            )
+            if why is None:
+                self.queue.append(instance)
+            else:
+                not_here.append((instance, why))
+        # Finished only once every combination exists: the group counts them all.
+        for instance, why in not_here:
+            self._skip_instance(instance, why)
+
+    def _skip_jobs_not_served_here(self) -> None:
+        """A job whose runs-on is written out (no expression) and names another system
+        is skipped before anything starts, not once the jobs it needs are done."""
+        if self.options.host_labels is None:
+            return
+        with self.condition:
+            for job_id in list(self.waiting):
+                job = self.workflow.jobs[job_id]
+                if job.runs_on is None or "${{" in repr(job.runs_on):
+                    continue
+                why = self.options.host_labels.not_served(labels_of(job.runs_on))
+                if why is not None:
+                    self.waiting.remove(job_id)
+                    self._job_without_instances(job, Status.SKIPPED, self.shared.masker.mask(why))
+            outbox, self.outbox = self.outbox, []
+        for event in outbox:
+            self.sink.emit(event)
+
+    def _not_served(self, job: Job, contexts: dict[str, Any]) -> str | None:
+        if self.options.host_labels is None or job.runs_on is None:
+            return None
+        where = job.positions.get("runs-on", job.position)
+        runs_on = evaluation.value(job.runs_on, contexts, where, "runs-on")
+        why = self.options.host_labels.not_served(labels_of(runs_on))
+        return None if why is None else self.shared.masker.mask(why)
+
+    def _skip_instance(self, instance: _Instance, reason: str) -> None:
+        spec = instance.spec
+        self.outbox.append(
+            JobFinished(
+                job_key=spec.job_key,
+                job_id=spec.job.id,
+                status=Status.SKIPPED,
+                duration=0.0,
+                reason=reason,
+                name=spec.name,
+                matrix=spec.matrix,
+            )
+        )
+        result = JobResult(
+            job_key=spec.job_key,
+            job_id=spec.job.id,
+            name=spec.name,
+            status=Status.SKIPPED,
+            matrix=spec.matrix,
+            reason=reason,
+        )
+        self._instance_done(instance, result, {})
 
     def _display_name(
         self,

@@ -107,3 +107,28 @@ def _parse(text: str | bytes, path: str, build: Callable[[Checker, yaml.Node], T
 def _unique(problems: list[Problem]) -> list[Problem]:
     """Aliased YAML nodes are read once per use; report each problem once."""
     return list(dict.fromkeys(problems))
+
+
+def check_local_actions(workflow: Workflow, root: str | os.PathLike[str]) -> list[Problem]:
+    """A problem at each ``uses: ./path`` whose directory under ``root`` has no action file.
+
+    Only callers that know the repository root can check this (the CLI); the run
+    checks again where the steps really run (``--clean`` runs in a checkout of HEAD).
+    """
+    problems: list[Problem] = []
+    for job in workflow.jobs.values():
+        for step in job.steps:
+            if step.uses is None or not step.uses.startswith("./"):
+                continue
+            directory = Path(root) / step.uses
+            if any((directory / name).is_file() for name in ACTION_FILES):
+                continue
+            where = step.positions.get("uses", step.position)
+            problems.append(
+                Problem(
+                    where,
+                    f"uses: {step.uses}: no action.yml or action.yaml in {step.uses} "
+                    "(a local action's path is relative to the repository root)",
+                )
+            )
+    return problems

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from conveyor.workflow.errors import Position, Problem, WorkflowInvalid
+from conveyor.workflow.yaml_hints import explain
 
 MAX_SOURCE_BYTES = 1024 * 1024
 
@@ -190,6 +191,9 @@ def _syntax_problem(source: Source, error: yaml.MarkedYAMLError) -> Problem:
             source.position(line0, column0),
             "tab character used for indentation; YAML indentation must use spaces",
         )
+    explained = explain(source, error)
+    if explained is not None:
+        return explained
     problem = error.problem or "syntax error"
     context = f" ({error.context})" if error.context else ""
     return Problem(
