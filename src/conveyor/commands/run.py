@@ -17,6 +17,7 @@ from typing import Any
 from conveyor.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from conveyor.commands.selection import Selection, select
 from conveyor.engine.events import Event, Status
+from conveyor.engine.git_info import working_tree_dirty
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import RunOptions, run_workflow, select_jobs
 from conveyor.executors.base import Cancellation
@@ -170,6 +171,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"conveyor: no workflow runs on {args.event}", file=sys.stderr)
         return EXIT_OK
     _check_jobs_exist(selection.chosen, args.jobs_only)
+    if not args.clean:  # a clean run is HEAD's own tree
+        selection.git.dirty = working_tree_dirty(str(selection.root))
     # Every workflow's inputs are checked before any of them runs.
     inputs = {id(w): _inputs_for(w, args.event, given_inputs) for w in selection.chosen}
 

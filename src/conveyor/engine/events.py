@@ -43,6 +43,11 @@ class RunStarted(Event):
     ref: str
     sha: str
     jobs: list[str]  # ids of the jobs this run considers (only_jobs + their needs), file order
+    dirty: bool = False  # the working tree run has changes that ``sha`` lacks
+
+    def short_sha(self) -> str:
+        """The commit as people write it, ``e307576+dirty`` when the tree was changed."""
+        return self.sha[:7] + ("+dirty" if self.dirty else "")
 
 
 @dataclass(frozen=True)

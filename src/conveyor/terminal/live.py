@@ -106,7 +106,8 @@ class LiveSink:
         elif isinstance(event, RunStarted):
             text = Text("Conveyor ", style="bold magenta")
             text.append(f"{event.workflow}", style="bold")
-            text.append(f"  {event.path} · {event.event} · {event.ref} · {event.sha[:7]}", "dim")
+            where = f"{event.event} · {event.ref} · {event.short_sha()}"
+            text.append(f"  {event.path} · {where}", "dim")
             print_(text)
         elif isinstance(event, RunFinished):
             self._live.stop()

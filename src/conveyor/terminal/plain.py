@@ -91,7 +91,7 @@ class PlainSink:
             where = f" {event.file}:{event.line or 1}" if event.file else ""
             write(f"[{event.job_key}] {event.level.upper()}{where}: {event.message}\n")
         elif isinstance(event, RunStarted):
-            where = f"{event.event} {event.ref} {event.sha[:7]}"
+            where = f"{event.event} {event.ref} {event.short_sha()}"
             write(f"RUN {event.workflow} ({event.path}) on {where}\n")
         elif isinstance(event, RunFinished):
             why = f": {event.reason}" if event.reason else ""
