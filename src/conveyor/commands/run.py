@@ -22,20 +22,36 @@ from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import RunOptions, run_workflow, select_jobs
 from conveyor.executors.base import Cancellation
 from conveyor.executors.local import LocalExecutor
+from conveyor.terminal.closed_stdout import is_closed_pipe, stop_writing_stdout
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import coerce_dispatch_inputs
 
 
 class Tee:
-    """Hands each event to several sinks in turn."""
+    """Hands each event to several sinks in turn.
+
+    A sink that finds stdout's reader gone stops the output, never the run: the
+    exception would otherwise reach the engine and fail the pipeline.
+    """
 
     def __init__(self, *sinks: Any) -> None:
         self.sinks = sinks
 
     def emit(self, event: Event) -> None:
         for sink in self.sinks:
-            sink.emit(event)
+            with output_may_be_closed():
+                sink.emit(event)
+
+
+@contextmanager
+def output_may_be_closed() -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        if not is_closed_pipe(error):
+            raise
+        stop_writing_stdout()
 
 
 def parse_assignments(
@@ -257,14 +273,16 @@ def _run_one(
         finally:
             close = getattr(sink, "close", None)
             if close is not None:
-                close()
-    if hasattr(sink, "write_pipeline"):
-        sink.write_pipeline(tracker)
-    else:
-        from conveyor.terminal.tables import summary_text
+                with output_may_be_closed():
+                    close()
+    with output_may_be_closed():
+        if hasattr(sink, "write_pipeline"):
+            sink.write_pipeline(tracker)
+        else:
+            from conveyor.terminal.tables import summary_text
 
-        sys.stdout.write(summary_text(tracker))
-        sys.stdout.flush()
+            sys.stdout.write(summary_text(tracker))
+            sys.stdout.flush()
     if result.status == Status.SUCCESS:
         return EXIT_OK
     if result.status == Status.CANCELLED:
