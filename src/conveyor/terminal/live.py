@@ -45,7 +45,6 @@ class LiveSink:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False)
         self._running: dict[tuple[str, int], tuple[str, float]] = {}
-        self._jobs_seen: set[str] = set()
         self._lock = threading.Lock()
         self._live = Live(
             get_renderable=self._footer,
@@ -55,8 +54,11 @@ class LiveSink:
         )
         self._live.start()
 
-    def _prefix(self, job_key: str) -> str:
-        return f"[{job_key}] " if len(self._jobs_seen) > 1 else ""
+    @staticmethod
+    def _prefix(job_key: str) -> str:
+        # Every job's lines alike, the first one's too: which job a line belongs to
+        # cannot depend on whether another job has started yet.
+        return f"[{job_key}] "
 
     def _footer(self) -> Group:
         with self._lock:
@@ -88,15 +90,12 @@ class LiveSink:
             mark, style = STYLES[event.status]
             print_(Text(f"{self._prefix(event.job_key)}{mark} {describe_step_end(event)}", style))
         elif isinstance(event, JobStarted):
-            self._jobs_seen.add(event.job_key)
-            if len(self._jobs_seen) > 1 or event.matrix:
-                print_(Text(f"[{event.job_key}] job started", style="bold blue"))
+            print_(Text(f"[{event.job_key}] job started", style="bold blue"))
         elif isinstance(event, JobFinished):
-            if len(self._jobs_seen) > 1:
-                mark, style = STYLES[event.status]
-                why = f": {event.reason}" if event.reason and event.status != Status.SUCCESS else ""
-                text = f"[{event.job_key}] {mark} job {event.status} in "
-                print_(Text(text + format_duration(event.duration) + why, style=style))
+            mark, style = STYLES[event.status]
+            why = f": {event.reason}" if event.reason and event.status != Status.SUCCESS else ""
+            text = f"[{event.job_key}] {mark} job {event.status} in "
+            print_(Text(text + format_duration(event.duration) + why, style=style))
         elif isinstance(event, Annotation):
             style = {"error": "bold red", "warning": "yellow"}.get(event.level, "blue")
             where = f" {event.file}:{event.line or 1}" if event.file else ""
