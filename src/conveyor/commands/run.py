@@ -125,9 +125,12 @@ def make_sink(args: argparse.Namespace) -> Any:
 
         return JsonLinesSink(sys.stdout)
     if args.color == "always" or (args.color == "auto" and sys.stdout.isatty()):
+        from rich.console import Console
+
         from conveyor.terminal.live import LiveSink
 
-        return LiveSink()
+        # "always" means colour into a pipe or a file too, where rich would drop it.
+        return LiveSink(Console(highlight=False, force_terminal=args.color == "always" or None))
     from conveyor.terminal.plain import PlainSink
 
     return PlainSink(sys.stdout)
@@ -276,13 +279,7 @@ def _run_one(
                 with output_may_be_closed():
                     close()
     with output_may_be_closed():
-        if hasattr(sink, "write_pipeline"):
-            sink.write_pipeline(tracker)
-        else:
-            from conveyor.terminal.tables import summary_text
-
-            sys.stdout.write(summary_text(tracker))
-            sys.stdout.flush()
+        sink.write_pipeline(tracker)
     if result.status == Status.SUCCESS:
         return EXIT_OK
     if result.status == Status.CANCELLED:

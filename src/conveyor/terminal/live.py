@@ -28,7 +28,7 @@ from conveyor.engine.events import (
     StepStarted,
 )
 from conveyor.engine.pipeline_status import PipelineTracker
-from conveyor.terminal.plain import describe_step_end, format_duration
+from conveyor.terminal.plain import StepSummaries, describe_step_end, format_duration
 from conveyor.terminal.tables import TABLE_HEADERS
 
 STYLES = {
@@ -46,6 +46,7 @@ class LiveSink:
         self.console = console or Console(highlight=False)
         self._running: dict[tuple[str, int], tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self.summaries = StepSummaries()
         self._live = Live(
             get_renderable=self._footer,
             console=self.console,
@@ -72,6 +73,7 @@ class LiveSink:
 
     def emit(self, event: Event) -> None:
         print_ = self.console.print
+        self.summaries.emit(event)
         if isinstance(event, LogLines):
             prefix = self._prefix(event.job_key)
             for line in event.lines():
@@ -129,6 +131,12 @@ class LiveSink:
 
     def write_pipeline(self, tracker: PipelineTracker) -> None:
         self._live.stop()
+        if self.summaries.written:
+            from rich.markdown import Markdown  # only a run with step summaries pays for it
+
+            for heading, markdown in self.summaries.written:
+                self.console.rule(Text(f"Step summary · {heading}", style="bold"), align="left")
+                self.console.print(Markdown(markdown))
         table = Table(
             title=f"Execution table · {tracker.workflow.display_name}", title_justify="left"
         )
