@@ -29,7 +29,7 @@ from conveyor.engine.events import (
 )
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.terminal.plain import StepSummaries, describe_step_end, format_duration
-from conveyor.terminal.tables import TABLE_HEADERS
+from conveyor.terminal.tables import TABLE_HEADERS, failed_test_lines, failing_stages
 
 STYLES = {
     Status.SUCCESS: ("✓", "green"),
@@ -154,5 +154,9 @@ class LiveSink:
             status_table.add_column(column)
         status_table.add_row("pipeline_status", *(value for _, value in columns))
         self.console.print(status_table)
+        for stage in failing_stages(tracker):
+            self.console.print(Text(f"Failed tests in {stage.name}:", style="bold red"))
+            for line in failed_test_lines(stage):
+                self.console.print(Text(f"  {line}", style="red"))
         _, style = STYLES.get(tracker.run_status, ("", "bold"))
         self.console.print(Text(f"pipeline_status: {tracker.pipeline_status}", style=style))
