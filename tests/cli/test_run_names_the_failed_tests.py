@@ -4,6 +4,7 @@ real pytest run."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,31 @@ def test_a_pytest_job_names_ten_failures_and_counts_the_rest(repo: Path) -> None
     listed = table[table.index("Failed tests in Unit tests:\n") :].splitlines()[1:12]
     assert listed == [f"  test_prices.py::test_price[{n}]" for n in range(10)] + ["  and 2 more"]
     assert "test_fine" not in table
+
+
+QUIET_WORKFLOW = """\
+steps:
+  - name: Test
+    run: python -m pytest -pno:cacheprovider --junitxml=build/results.xml test_prices.py >/dev/null
+"""
+
+
+def test_a_junit_report_names_the_failures_the_output_kept_quiet(repo: Path) -> None:
+    (repo / "test_prices.py").write_text(PYTEST_FILE)
+    (repo / ".conveyor.yml").write_text(QUIET_WORKFLOW)
+    # A report left from before the step ran names nothing of this run.
+    stale = repo / "junit.xml"
+    stale.write_text(
+        '<testsuite name="old"><testcase classname="old" name="gone">'
+        "<failure/></testcase></testsuite>"
+    )
+    os.utime(stale, (1_000_000_000, 1_000_000_000))
+
+    result = run_conveyor("run", cwd=repo)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "test_price[" not in result.stdout[: result.stdout.index("Execution table")]
+    table = result.stdout[result.stdout.index("Execution table") :]
+    listed = table[table.index("Failed tests in Test:\n") :].splitlines()[1:12]
+    assert listed == [f"  test_prices.test_price[{n}]" for n in range(10)] + ["  and 2 more"]
+    assert "old.gone" not in table and "test_fine" not in table

@@ -113,6 +113,8 @@ class StepFinished(Event):
     exit_code: int | None = None
     reason: str | None = None  # why it failed, when not a plain exit code
     outputs: dict[str, str] = field(default_factory=dict)
+    # The failed tests a JUnit report the step wrote names (masked); [] if none.
+    failed_tests: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ Two forms are read, each a line of its own:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # How many ids are kept to show; beyond that only their number.
 KEPT_IDS = 10
@@ -48,6 +49,12 @@ class FailedTests:
             self._add(match[1].rstrip())
             found = True
         return found
+
+    def add(self, test_ids: Sequence[str]) -> bool:
+        """Take ids found elsewhere (a JUnit report); True when there were any."""
+        for test_id in test_ids:
+            self._add(test_id)
+        return bool(test_ids)
 
     def _add(self, test_id: str) -> None:
         if test_id in self._seen:

@@ -11,6 +11,7 @@ the server will show the same rows live.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -147,6 +148,8 @@ class PipelineTracker:
             self._remember_failed_tests(event.step, event.text)
         elif isinstance(event, StepFinished) and event.step < len(self.stages):
             stage = self.stages[event.step]
+            if event.failed_tests:
+                self._remember_failed_tests(event.step, ids=event.failed_tests)
             stage.status = event.status
             stage.duration = event.duration
             stage.reason = event.reason
@@ -164,6 +167,10 @@ class PipelineTracker:
             if stage is not None:
                 _remember_last_line(stage, event.text)
                 self._remember_failed_tests(self._job_index[job_id], event.text)
+        elif isinstance(event, StepFinished) and event.failed_tests:
+            job_id = event.job_key.split(" (", 1)[0]
+            if job_id in self._job_index:
+                self._remember_failed_tests(self._job_index[job_id], ids=event.failed_tests)
         elif isinstance(event, JobFinished):
             stage = self._job_stage(event.job_id)
             if stage is None:
@@ -177,11 +184,12 @@ class PipelineTracker:
             still_running = stage.finished_parts < stage.parts
             stage.status = Status.RUNNING if still_running else stage.conclusion
 
-    def _remember_failed_tests(self, index: int, text: str) -> None:
+    def _remember_failed_tests(self, index: int, text: str = "", ids: Sequence[str] = ()) -> None:
+        """Failed tests named in a batch of ``text`` output, or ``ids`` from a report."""
         found = self._failed.get(index)
         if found is None:
             found = self._failed[index] = FailedTests()
-        if found.feed(text):
+        if found.add(ids) or found.feed(text):
             stage = self.stages[index]
             stage.failed_tests = found.ids[:KEPT_IDS]
             stage.failed_test_count = found.count
