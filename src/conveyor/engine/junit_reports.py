@@ -16,7 +16,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 
 from conveyor.engine.failed_tests import KEPT_IDS
-from conveyor.engine.host_files import read_regular
+from conveyor.engine.host_files import open_regular
 
 _USUAL = ("junit*.xml", "test-results/*.xml", "test-reports/*.xml", "reports/*.xml")
 _NAMED = re.compile(r"""(?:^|[\s='"])([\w./-]+\.xml)\b""")
@@ -42,9 +42,7 @@ def junit_failures(script: str, cwd: str, workspace: str, since: float) -> list[
             continue
         seen.add(real)
         try:
-            if os.stat(real).st_mtime < since - _CLOCK_SLACK:
-                continue  # an old report: not this step's
-            data = read_regular(real, _MAX_BYTES)
+            data = _read_report(real, root, since)
         except OSError:
             continue
         if data:
@@ -52,6 +50,31 @@ def junit_failures(script: str, cwd: str, workspace: str, since: float) -> list[
         if len(seen) >= _MAX_FILES or len(failures) >= _MAX_IDS:
             break
     return list(dict.fromkeys(failures))[:_MAX_IDS]
+
+
+def _read_report(path: str, root: str, since: float) -> bytes:
+    """The report's bytes; b"" when it is old, not a regular file or not in ``root``.
+
+    Checked on the open file: a process the step left behind could swap a directory
+    of the path for a link between the check above and the open.
+    """
+    fd = open_regular(path, os.O_RDONLY)
+    if fd is None:
+        return b""
+    try:
+        opened = os.readlink(f"/proc/self/fd/{fd}")
+        if os.path.commonpath([root, opened]) != root:
+            return b""
+        if os.fstat(fd).st_mtime < since - _CLOCK_SLACK:
+            return b""  # an old report: not this step's
+        chunks: list[bytes] = []
+        left = _MAX_BYTES
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _failed_cases(data: bytes) -> list[str]:
