@@ -63,3 +63,15 @@ def test_the_live_view_renders_the_markdown(repo: Path) -> None:
     assert "Coverage" in end and "**Coverage**" not in end and "###" not in end
     assert "shop.py" in end and "| shop.py |" not in end
     assert "*12*" not in end and "12" in end
+
+
+def test_each_workflow_shows_its_own_summaries_once(repo: Path) -> None:
+    write_workflow(repo)
+    (repo / ".github/workflows/release.yml").write_text(
+        "on: push\njobs:\n  notes:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - name: Notes\n        run: echo 'v1 notes' >> \"$GITHUB_STEP_SUMMARY\"\n"
+    )
+    result = run_conveyor("run", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    for heading in ("[test] Report coverage", "[docs] Build docs", "[notes] Notes"):
+        assert result.stdout.count(f"STEP SUMMARY {heading}\n") == 1, result.stdout

@@ -131,10 +131,11 @@ class LiveSink:
 
     def write_pipeline(self, tracker: PipelineTracker) -> None:
         self._live.stop()
-        if self.summaries.written:
+        summaries = self.summaries.take()
+        if summaries:
             from rich.markdown import Markdown  # only a run with step summaries pays for it
 
-            for heading, markdown in self.summaries.written:
+            for heading, markdown in summaries:
                 self.console.rule(Text(f"Step summary · {heading}", style="bold"), align="left")
                 self.console.print(Markdown(markdown))
         table = Table(

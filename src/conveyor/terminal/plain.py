@@ -63,6 +63,12 @@ class StepSummaries:
             name = self._step_names.get((event.job_key, event.step), f"step {event.step + 1}")
             self.written.append((f"[{event.job_key}] {name}", event.markdown))
 
+    def take(self) -> list[tuple[str, str]]:
+        """The summaries written so far, once: the next workflow run starts afresh."""
+        written, self.written = self.written, []
+        self._step_names.clear()
+        return written
+
 
 class PlainSink:
     def __init__(self, out: TextIO) -> None:
@@ -124,7 +130,7 @@ class PlainSink:
         """The step summaries as their Markdown, then the seed's tables."""
         from conveyor.terminal.tables import summary_text
 
-        for heading, markdown in self.summaries.written:
+        for heading, markdown in self.summaries.take():
             self.out.write(f"\nSTEP SUMMARY {heading}\n{markdown.rstrip()}\n")
         self.out.write(summary_text(tracker))
         self.out.flush()
