@@ -14,15 +14,15 @@ import pytest
 
 from tests.helpers import conveyor_env
 
-# The first step waits for the test to close the pipe, then prints more than a pipe
-# holds; the last step leaves a mark that the run went on to the end.
+# The first step waits for the test to close the pipe, then prints on into it; the
+# last step leaves a mark that the run went on to the end.
 WORKFLOW = """\
 steps:
   - name: Talk
     run: |
-      echo ready
+      echo "$((6 * 7))-go"
       while [ ! -e ../gate ]; do sleep 0.05; done
-      seq 1 20000
+      seq 1 2000
   - name: Judge
     run: exit {code}
   - name: Mark
@@ -31,11 +31,15 @@ steps:
 """
 
 
+@pytest.mark.parametrize("view", ["plain", "live"])
 @pytest.mark.parametrize("code", [0, 1])
-def test_a_closed_stdout_leaves_the_result_to_the_pipeline(repo: Path, code: int) -> None:
+def test_a_closed_stdout_leaves_the_result_to_the_pipeline(
+    repo: Path, code: int, view: str
+) -> None:
     (repo / ".conveyor.yml").write_text(WORKFLOW.format(code=code))
+    colour = ["--color", "always"] if view == "live" else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "conveyor", "run"],
+        [sys.executable, "-m", "conveyor", "run", *colour],
         cwd=repo,
         env=conveyor_env(),
         stdin=subprocess.DEVNULL,
@@ -45,7 +49,7 @@ def test_a_closed_stdout_leaves_the_result_to_the_pipeline(repo: Path, code: int
     )
     assert process.stdout is not None and process.stderr is not None
     for line in process.stdout:
-        if line.rstrip().endswith("| ready"):
+        if "42-go" in line:
             break
     process.stdout.close()  # what `head` does once it has its lines
     (repo.parent / "gate").touch()

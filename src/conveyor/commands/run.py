@@ -125,12 +125,11 @@ def make_sink(args: argparse.Namespace) -> Any:
 
         return JsonLinesSink(sys.stdout)
     if args.color == "always" or (args.color == "auto" and sys.stdout.isatty()):
-        from rich.console import Console
-
-        from conveyor.terminal.live import LiveSink
+        from conveyor.terminal.live import LiveSink, PipeSafeConsole
 
         # "always" means colour into a pipe or a file too, where rich would drop it.
-        return LiveSink(Console(highlight=False, force_terminal=args.color == "always" or None))
+        forced = args.color == "always" or None
+        return LiveSink(PipeSafeConsole(highlight=False, force_terminal=forced))
     from conveyor.terminal.plain import PlainSink
 
     return PlainSink(sys.stdout)

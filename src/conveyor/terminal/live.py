@@ -28,6 +28,7 @@ from conveyor.engine.events import (
     StepStarted,
 )
 from conveyor.engine.pipeline_status import PipelineTracker
+from conveyor.terminal.closed_stdout import stop_writing_stdout
 from conveyor.terminal.plain import StepSummaries, describe_step_end, format_duration
 from conveyor.terminal.tables import TABLE_HEADERS, failed_test_lines, failing_stages
 
@@ -41,9 +42,21 @@ STYLES = {
 }
 
 
+class PipeSafeConsole(Console):
+    """A console whose reader may leave (``conveyor run --color always | head``).
+
+    rich ends the process with exit code 1 when stdout's pipe closes; the run must go
+    on and end with its own code, so the console just falls silent.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        stop_writing_stdout()
+
+
 class LiveSink:
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False)
+        self.console = console or PipeSafeConsole(highlight=False)
         self._running: dict[tuple[str, int], tuple[str, float]] = {}
         self._lock = threading.Lock()
         self.summaries = StepSummaries()
@@ -74,6 +87,8 @@ class LiveSink:
     def emit(self, event: Event) -> None:
         print_ = self.console.print
         self.summaries.emit(event)
+        if self.console.quiet:
+            return  # nobody reads any more (PipeSafeConsole): rendering would be wasted
         if isinstance(event, LogLines):
             prefix = self._prefix(event.job_key)
             for line in event.lines():
