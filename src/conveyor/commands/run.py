@@ -17,25 +17,42 @@ from typing import Any
 from conveyor.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from conveyor.commands.selection import Selection, report_invalid, select
 from conveyor.engine.events import Event, Status
+from conveyor.engine.git_info import working_tree_dirty
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import RunOptions, run_workflow, select_jobs
 from conveyor.engine.runner_labels import HostLabels
 from conveyor.executors.base import Cancellation
 from conveyor.executors.local import LocalExecutor
+from conveyor.terminal.closed_stdout import is_closed_pipe, stop_writing_stdout
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import coerce_dispatch_inputs
 
 
 class Tee:
-    """Hands each event to several sinks in turn."""
+    """Hands each event to several sinks in turn.
+
+    A sink that finds stdout's reader gone stops the output, never the run: the
+    exception would otherwise reach the engine and fail the pipeline.
+    """
 
     def __init__(self, *sinks: Any) -> None:
         self.sinks = sinks
 
     def emit(self, event: Event) -> None:
         for sink in self.sinks:
-            sink.emit(event)
+            with output_may_be_closed():
+                sink.emit(event)
+
+
+@contextmanager
+def output_may_be_closed() -> Iterator[None]:
+    try:
+        yield
+    except OSError as error:
+        if not is_closed_pipe(error):
+            raise
+        stop_writing_stdout()
 
 
 def parse_assignments(
@@ -123,9 +140,11 @@ def make_sink(args: argparse.Namespace) -> Any:
 
         return JsonLinesSink(sys.stdout)
     if args.color == "always" or (args.color == "auto" and sys.stdout.isatty()):
-        from conveyor.terminal.live import LiveSink
+        from conveyor.terminal.live import LiveSink, PipeSafeConsole
 
-        return LiveSink()
+        # "always" means colour into a pipe or a file too, where rich would drop it.
+        forced = args.color == "always" or None
+        return LiveSink(PipeSafeConsole(highlight=False, force_terminal=forced))
     from conveyor.terminal.plain import PlainSink
 
     return PlainSink(sys.stdout)
@@ -191,6 +210,8 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"conveyor: {workflow.path}: not run: {why}", file=sys.stderr)
         print(f"conveyor: no workflow runs on {args.event}", file=sys.stderr)
         return EXIT_INVALID if invalid else EXIT_OK
+    if not args.clean:  # a clean run is HEAD's own tree
+        selection.git.dirty = working_tree_dirty(str(selection.root))
     # Every workflow's inputs are checked before any of them runs.
     inputs = {id(w): _inputs_for(w, args.event, given_inputs) for w in selection.chosen}
 
@@ -287,14 +308,10 @@ def _run_one(
         finally:
             close = getattr(sink, "close", None)
             if close is not None:
-                close()
-    if hasattr(sink, "write_pipeline"):
+                with output_may_be_closed():
+                    close()
+    with output_may_be_closed():
         sink.write_pipeline(tracker)
-    else:
-        from conveyor.terminal.tables import summary_text
-
-        sys.stdout.write(summary_text(tracker))
-        sys.stdout.flush()
     if result.status == Status.SUCCESS:
         return EXIT_OK
     if result.status == Status.CANCELLED:

@@ -43,6 +43,11 @@ class RunStarted(Event):
     ref: str
     sha: str
     jobs: list[str]  # ids of the jobs this run considers (only_jobs + their needs), file order
+    dirty: bool = False  # the working tree run has changes that ``sha`` lacks
+
+    def short_sha(self) -> str:
+        """The commit as people write it, ``e307576+dirty`` when the tree was changed."""
+        return self.sha[:7] + ("+dirty" if self.dirty else "")
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,8 @@ class StepFinished(Event):
     exit_code: int | None = None
     reason: str | None = None  # why it failed, when not a plain exit code
     outputs: dict[str, str] = field(default_factory=dict)
+    # The failed tests a JUnit report the step wrote names (masked); [] if none.
+    failed_tests: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

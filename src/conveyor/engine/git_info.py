@@ -23,6 +23,9 @@ class GitInfo:
     head_ref: str = ""
     base_ref: str = ""
     repository_url: str = ""  # the remote URL as configured, if any
+    # The working tree differs from HEAD (``conveyor run`` runs it as it is): only
+    # looked at when asked, see ``working_tree_dirty``.
+    dirty: bool = False
 
 
 def default_actor() -> str:
@@ -103,3 +106,15 @@ def read_git_info(workspace: str) -> GitInfo:
             info.server_url, info.repository = parsed
             info.repository_owner = info.repository.split("/", 1)[0]
     return info
+
+
+def working_tree_dirty(workspace: str) -> bool:
+    """Whether the working tree has changes HEAD lacks: modified, staged or new files.
+
+    One ``git status``; untracked files count (a run in place sees them) but their
+    directories are not walked file by file. False outside a repository.
+    """
+    status = _git(
+        workspace, "status", "--porcelain", "--untracked-files=normal", "--ignore-submodules"
+    )
+    return bool(status)

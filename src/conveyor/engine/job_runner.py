@@ -33,6 +33,7 @@ from conveyor.engine.events import (
     StepSummary,
 )
 from conveyor.engine.git_info import GitInfo
+from conveyor.engine.junit_reports import junit_failures
 from conveyor.engine.log_cap import LogCap
 from conveyor.engine.log_stream import StepLog, allows_unsecure_commands
 from conveyor.engine.masking import Masker
@@ -435,6 +436,7 @@ class JobRunner:
                     exit_code=outcome.exit_code,
                     reason=reason,
                     outputs=shown_outputs,
+                    failed_tests=[self.masker.mask(test) for test in outcome.failed_tests],
                 )
             )
         return StepResult(
@@ -538,6 +540,7 @@ class JobRunner:
             cap=self._log_cap(index),
             allow_unsecure_commands=allows_unsecure_commands(env),
         )
+        wall_started = time.time()  # file times are wall-clock
         exit_ = host.run(
             StepCommand(
                 argv=shell.argv(script_path),
@@ -590,6 +593,7 @@ class JobRunner:
         elif exit_.exit_code not in (0, None):
             outcome.outcome = Status.FAILURE
             log.write_line(f"##[error]Process completed with exit code {exit_.exit_code}.")
+            outcome.failed_tests = junit_failures(script, cwd, self.workspace, wall_started)
         elif log.results.failed:
             outcome.outcome = Status.FAILURE
             outcome.reason = "a workflow command could not be carried out"

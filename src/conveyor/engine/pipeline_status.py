@@ -11,6 +11,7 @@ the server will show the same rows live.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from conveyor.engine.events import (
     StepFinished,
     StepStarted,
 )
+from conveyor.engine.failed_tests import KEPT_IDS, FailedTests
 from conveyor.workflow.errors import Position
 from conveyor.workflow.model import Workflow
 
@@ -69,6 +71,10 @@ class Stage:
     # on while any of its started combinations does.
     finished_parts: int = 0
     conclusion: Status = Status.QUEUED
+    # The tests its output said failed (see failed_tests.py): the first few ids, and
+    # how many distinct ones it named in all.
+    failed_tests: list[str] = field(default_factory=list)
+    failed_test_count: int = 0
 
     @property
     def action(self) -> str:
@@ -100,6 +106,7 @@ class PipelineTracker:
     run_reason: str | None = None
 
     def __post_init__(self) -> None:
+        self._failed: dict[int, FailedTests] = {}
         jobs = [
             job
             for job in self.workflow.jobs.values()
@@ -138,8 +145,11 @@ class PipelineTracker:
                 stage.command = _command_of(event.command, None)
         elif isinstance(event, LogLines) and event.step < len(self.stages):
             _remember_last_line(self.stages[event.step], event.text)
+            self._remember_failed_tests(event.step, event.text)
         elif isinstance(event, StepFinished) and event.step < len(self.stages):
             stage = self.stages[event.step]
+            if event.failed_tests:
+                self._remember_failed_tests(event.step, ids=event.failed_tests)
             stage.status = event.status
             stage.duration = event.duration
             stage.reason = event.reason
@@ -152,9 +162,15 @@ class PipelineTracker:
                 stage.status = Status.RUNNING
                 stage.parts += 1
         elif isinstance(event, LogLines):
-            stage = self._job_stage(event.job_key.split(" (", 1)[0])
+            job_id = event.job_key.split(" (", 1)[0]
+            stage = self._job_stage(job_id)
             if stage is not None:
                 _remember_last_line(stage, event.text)
+                self._remember_failed_tests(self._job_index[job_id], event.text)
+        elif isinstance(event, StepFinished) and event.failed_tests:
+            job_id = event.job_key.split(" (", 1)[0]
+            if job_id in self._job_index:
+                self._remember_failed_tests(self._job_index[job_id], ids=event.failed_tests)
         elif isinstance(event, JobFinished):
             stage = self._job_stage(event.job_id)
             if stage is None:
@@ -167,6 +183,16 @@ class PipelineTracker:
             stage.conclusion = _combine(stage.conclusion, event.status)
             still_running = stage.finished_parts < stage.parts
             stage.status = Status.RUNNING if still_running else stage.conclusion
+
+    def _remember_failed_tests(self, index: int, text: str = "", ids: Sequence[str] = ()) -> None:
+        """Failed tests named in a batch of ``text`` output, or ``ids`` from a report."""
+        found = self._failed.get(index)
+        if found is None:
+            found = self._failed[index] = FailedTests()
+        if found.add(ids) or found.feed(text):
+            stage = self.stages[index]
+            stage.failed_tests = found.ids[:KEPT_IDS]
+            stage.failed_test_count = found.count
 
     def _job_stage(self, job_id: str) -> Stage | None:
         index = self._job_index.get(job_id)
@@ -366,7 +392,10 @@ def _result_text(stage: Stage) -> str:
     if stage.status == Status.FAILURE:
         code = f" (exit code {stage.exit_code})" if stage.exit_code else ""
         why = stage.reason or (said and _shorten(said))
-        return f"Failed{duration}{code}" + (f": {why}" if why else "")
+        text = f"Failed{duration}{code}" + (f": {why}" if why else "")
+        if stage.failed_tests:
+            text += f"; failed tests: {name_failed_tests(stage, TABLE_IDS)}"
+        return text
     if stage.status == Status.CANCELLED:
         return f"Cancelled{duration}"
     if stage.status == Status.SKIPPED:
@@ -378,3 +407,14 @@ def _result_text(stage: Stage) -> str:
 
 def _shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# The table names a few failed tests, the list after the tables (failed_tests_text) more.
+TABLE_IDS = 3
+
+
+def name_failed_tests(stage: Stage, limit: int = KEPT_IDS) -> str:
+    """``a, b, c and 4 more``: the stage's failed tests, at most ``limit`` named."""
+    named = stage.failed_tests[:limit]
+    more = max(stage.failed_test_count, len(stage.failed_tests)) - len(named)
+    return ", ".join(named) + (f" and {more} more" if more > 0 else "")

@@ -167,6 +167,7 @@ class _Scheduler:
                 ref=self.git.ref,
                 sha=self.git.sha,
                 jobs=list(self.selected),
+                dirty=self.git.dirty,
             )
         )
         unsubscribe = self.cancellation.on_cancel(self._wake)

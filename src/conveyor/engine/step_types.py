@@ -38,6 +38,8 @@ class StepOutcome:
     exit_code: int | None = None
     reason: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    # Tests that the step's JUnit reports say failed (junit_reports.py).
+    failed_tests: list[str] = field(default_factory=list)
 
 
 class ActionHost(Protocol):

@@ -28,8 +28,9 @@ from conveyor.engine.events import (
     StepStarted,
 )
 from conveyor.engine.pipeline_status import PipelineTracker
-from conveyor.terminal.plain import describe_step_end, format_duration
-from conveyor.terminal.tables import TABLE_HEADERS
+from conveyor.terminal.closed_stdout import stop_writing_stdout
+from conveyor.terminal.plain import StepSummaries, describe_step_end, format_duration
+from conveyor.terminal.tables import TABLE_HEADERS, failed_test_lines, failing_stages
 
 STYLES = {
     Status.SUCCESS: ("✓", "green"),
@@ -41,12 +42,24 @@ STYLES = {
 }
 
 
+class PipeSafeConsole(Console):
+    """A console whose reader may leave (``conveyor run --color always | head``).
+
+    rich ends the process with exit code 1 when stdout's pipe closes; the run must go
+    on and end with its own code, so the console just falls silent.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        stop_writing_stdout()
+
+
 class LiveSink:
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False)
+        self.console = console or PipeSafeConsole(highlight=False)
         self._running: dict[tuple[str, int], tuple[str, float]] = {}
-        self._jobs_seen: set[str] = set()
         self._lock = threading.Lock()
+        self.summaries = StepSummaries()
         self._live = Live(
             get_renderable=self._footer,
             console=self.console,
@@ -55,8 +68,11 @@ class LiveSink:
         )
         self._live.start()
 
-    def _prefix(self, job_key: str) -> str:
-        return f"[{job_key}] " if len(self._jobs_seen) > 1 else ""
+    @staticmethod
+    def _prefix(job_key: str) -> str:
+        # Every job's lines alike, the first one's too: which job a line belongs to
+        # cannot depend on whether another job has started yet.
+        return f"[{job_key}] "
 
     def _footer(self) -> Group:
         with self._lock:
@@ -70,6 +86,9 @@ class LiveSink:
 
     def emit(self, event: Event) -> None:
         print_ = self.console.print
+        self.summaries.emit(event)
+        if self.console.quiet:
+            return  # nobody reads any more (PipeSafeConsole): rendering would be wasted
         if isinstance(event, LogLines):
             prefix = self._prefix(event.job_key)
             for line in event.lines():
@@ -88,15 +107,12 @@ class LiveSink:
             mark, style = STYLES[event.status]
             print_(Text(f"{self._prefix(event.job_key)}{mark} {describe_step_end(event)}", style))
         elif isinstance(event, JobStarted):
-            self._jobs_seen.add(event.job_key)
-            if len(self._jobs_seen) > 1 or event.matrix:
-                print_(Text(f"[{event.job_key}] job started", style="bold blue"))
+            print_(Text(f"[{event.job_key}] job started", style="bold blue"))
         elif isinstance(event, JobFinished):
-            if len(self._jobs_seen) > 1:
-                mark, style = STYLES[event.status]
-                why = f": {event.reason}" if event.reason and event.status != Status.SUCCESS else ""
-                text = f"[{event.job_key}] {mark} job {event.status} in "
-                print_(Text(text + format_duration(event.duration) + why, style=style))
+            mark, style = STYLES[event.status]
+            why = f": {event.reason}" if event.reason and event.status != Status.SUCCESS else ""
+            text = f"[{event.job_key}] {mark} job {event.status} in "
+            print_(Text(text + format_duration(event.duration) + why, style=style))
         elif isinstance(event, Annotation):
             style = {"error": "bold red", "warning": "yellow"}.get(event.level, "blue")
             where = f" {event.file}:{event.line or 1}" if event.file else ""
@@ -106,7 +122,8 @@ class LiveSink:
         elif isinstance(event, RunStarted):
             text = Text("Conveyor ", style="bold magenta")
             text.append(f"{event.workflow}", style="bold")
-            text.append(f"  {event.path} · {event.event} · {event.ref} · {event.sha[:7]}", "dim")
+            where = f"{event.event} · {event.ref} · {event.short_sha()}"
+            text.append(f"  {event.path} · {where}", "dim")
             print_(text)
         elif isinstance(event, RunFinished):
             self._live.stop()
@@ -129,6 +146,13 @@ class LiveSink:
 
     def write_pipeline(self, tracker: PipelineTracker) -> None:
         self._live.stop()
+        summaries = self.summaries.take()
+        if summaries:
+            from rich.markdown import Markdown  # only a run with step summaries pays for it
+
+            for heading, markdown in summaries:
+                self.console.rule(Text(f"Step summary · {heading}", style="bold"), align="left")
+                self.console.print(Markdown(markdown))
         table = Table(
             title=f"Execution table · {tracker.workflow.display_name}", title_justify="left"
         )
@@ -146,5 +170,9 @@ class LiveSink:
             status_table.add_column(column)
         status_table.add_row("pipeline_status", *(value for _, value in columns))
         self.console.print(status_table)
+        for stage in failing_stages(tracker):
+            self.console.print(Text(f"Failed tests in {stage.name}:", style="bold red"))
+            for line in failed_test_lines(stage):
+                self.console.print(Text(f"  {line}", style="red"))
         _, style = STYLES.get(tracker.run_status, ("", "bold"))
         self.console.print(Text(f"pipeline_status: {tracker.pipeline_status}", style=style))

@@ -19,7 +19,9 @@ from conveyor.engine.events import (
     Status,
     StepFinished,
     StepStarted,
+    StepSummary,
 )
+from conveyor.engine.pipeline_status import PipelineTracker
 
 MARKERS = {
     Status.SUCCESS: "OK",
@@ -46,6 +48,28 @@ def describe_step_end(event: StepFinished) -> str:
     return text
 
 
+class StepSummaries:
+    """The Markdown steps wrote to ``GITHUB_STEP_SUMMARY``, kept for the end of the run
+    with the job and step that wrote each."""
+
+    def __init__(self) -> None:
+        self._step_names: dict[tuple[str, int], str] = {}
+        self.written: list[tuple[str, str]] = []  # (heading, markdown)
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self._step_names[(event.job_key, event.step)] = event.name
+        elif isinstance(event, StepSummary):
+            name = self._step_names.get((event.job_key, event.step), f"step {event.step + 1}")
+            self.written.append((f"[{event.job_key}] {name}", event.markdown))
+
+    def take(self) -> list[tuple[str, str]]:
+        """The summaries written so far, once: the next workflow run starts afresh."""
+        written, self.written = self.written, []
+        self._step_names.clear()
+        return written
+
+
 class PlainSink:
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -53,6 +77,7 @@ class PlainSink:
         # underneath, skipping the text layer's per-write encoding work.
         self._raw = getattr(out, "buffer", None)
         self._prefixes: dict[str, tuple[bytes, bytes]] = {}
+        self.summaries = StepSummaries()
 
     def _write_log(self, event: LogLines) -> None:
         prefixes = self._prefixes.get(event.job_key)
@@ -73,6 +98,9 @@ class PlainSink:
         if isinstance(event, LogLines):
             self._write_log(event)
             return
+        self.summaries.emit(event)
+        if isinstance(event, StepSummary):
+            return  # shown once the run is over, with the tables
         elif isinstance(event, StepStarted):
             command = event.command.splitlines()[0] if event.command else ""
             write(f"[{event.job_key}] START {event.name}: {command}\n")
@@ -91,9 +119,18 @@ class PlainSink:
             where = f" {event.file}:{event.line or 1}" if event.file else ""
             write(f"[{event.job_key}] {event.level.upper()}{where}: {event.message}\n")
         elif isinstance(event, RunStarted):
-            where = f"{event.event} {event.ref} {event.sha[:7]}"
+            where = f"{event.event} {event.ref} {event.short_sha()}"
             write(f"RUN {event.workflow} ({event.path}) on {where}\n")
         elif isinstance(event, RunFinished):
             why = f": {event.reason}" if event.reason else ""
             write(f"RUN {event.status.upper()} in {format_duration(event.duration)}{why}\n")
+        self.out.flush()
+
+    def write_pipeline(self, tracker: PipelineTracker) -> None:
+        """The step summaries as their Markdown, then the seed's tables."""
+        from conveyor.terminal.tables import summary_text
+
+        for heading, markdown in self.summaries.take():
+            self.out.write(f"\nSTEP SUMMARY {heading}\n{markdown.rstrip()}\n")
+        self.out.write(summary_text(tracker))
         self.out.flush()
