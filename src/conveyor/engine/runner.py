@@ -395,12 +395,16 @@ class _Scheduler:
         return None if why is None else self.shared.masker.mask(why)
 
     def _skip_instance(self, instance: _Instance, reason: str) -> None:
+        self._end_unstarted(instance, Status.SKIPPED, reason)
+
+    def _end_unstarted(self, instance: _Instance, status: Status, reason: str) -> None:
+        """A job that never started ends here, with ``status`` and why."""
         spec = instance.spec
         self.outbox.append(
             JobFinished(
                 job_key=spec.job_key,
                 job_id=spec.job.id,
-                status=Status.SKIPPED,
+                status=status,
                 duration=0.0,
                 reason=reason,
                 name=spec.name,
@@ -411,7 +415,7 @@ class _Scheduler:
             job_key=spec.job_key,
             job_id=spec.job.id,
             name=spec.name,
-            status=Status.SKIPPED,
+            status=status,
             matrix=spec.matrix,
             reason=reason,
         )
@@ -470,27 +474,7 @@ class _Scheduler:
             if instance.spec.cancellation.cancelled:
                 # Cancelled before it started (Ctrl-C or fail-fast): it never runs.
                 self.queue.pop(index)
-                spec = instance.spec
-                self.outbox.append(
-                    JobFinished(
-                        job_key=spec.job_key,
-                        job_id=spec.job.id,
-                        status=Status.CANCELLED,
-                        duration=0.0,
-                        reason="cancelled",
-                        name=spec.name,
-                        matrix=spec.matrix,
-                    )
-                )
-                result = JobResult(
-                    job_key=spec.job_key,
-                    job_id=spec.job.id,
-                    name=spec.name,
-                    status=Status.CANCELLED,
-                    matrix=spec.matrix,
-                    reason="cancelled",
-                )
-                self._instance_done(instance, result, {})
+                self._end_unstarted(instance, Status.CANCELLED, "cancelled")
                 continue
             if group.running >= group.max_parallel:
                 index += 1
