@@ -33,7 +33,9 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - name: Build
-        run: echo "Building for ${{ inputs.target || 'push' }}"
+        run: |
+          echo "Building for ${{ inputs.target || 'push' }}"
+          echo "event inputs: ${{ join(github.event.inputs.*, ',') }}"
       - name: Deploy
         env:
           KEY: ${{ secrets.DEPLOY_KEY }}
@@ -84,7 +86,11 @@ def test_dispatch_with_an_input_runs_and_is_read_back(
     assert run["execution_table"][0]["result"].startswith("Succeeded")
     assert run["tracker"][-1]["pipeline_status"] == "Deployed"
     build_log = viewer.get(job["steps"][0]["log_url"].split("/api/", 1)[1]).json()
-    assert [line["text"] for line in build_log["lines"]] == ["Building for staging"]
+    # github.event.inputs as GitHub gives it: the same values, as text.
+    assert [line["text"] for line in build_log["lines"]] == [
+        "Building for staging",
+        "event inputs: staging",
+    ]
     assert build_log["complete"] is True
 
     listed = viewer.get("repositories/shop/runs", event="workflow_dispatch").json()
@@ -158,7 +164,7 @@ def test_a_push_run_for_a_ref_and_nothing_for_an_excluded_branch(
 def test_cancel_and_rerun_through_the_api(
     repository: Any, git_project: GitProject, workers: Any, people: dict[str, Any]
 ) -> None:
-    slow = DEPLOY_WORKFLOW.replace('run: echo "Building', 'run: sleep 30; echo "Building')
+    slow = DEPLOY_WORKFLOW.replace('echo "Building', 'sleep 30; echo "Building')
     git_project.commit({".github/workflows/deploy.yml": slow}, "Slow build")
     git_project.push()
     member = Api(people["member"])

@@ -26,7 +26,7 @@ from conveyor.executors.local import LocalExecutor
 from conveyor.terminal.closed_stdout import is_closed_pipe, stop_writing_stdout
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.model import Workflow
-from conveyor.workflow.triggers import coerce_dispatch_inputs
+from conveyor.workflow.triggers import dispatch_event
 
 
 class Tee:
@@ -213,7 +213,10 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.clean:  # a clean run is HEAD's own tree
         selection.git.dirty = working_tree_dirty(str(selection.root))
     # Every workflow's inputs are checked before any of them runs.
-    inputs = {id(w): _inputs_for(w, args.event, given_inputs) for w in selection.chosen}
+    inputs = {
+        id(w): _inputs_for(w, args.event, given_inputs, selection.payload)
+        for w in selection.chosen
+    }
 
     cancellation = Cancellation()
     sink = make_sink(args)
@@ -255,11 +258,14 @@ def _check_jobs_exist(
             raise UsageError(f"--job {job}: no such job (jobs: {', '.join(sorted(known))})")
 
 
-def _inputs_for(workflow: Workflow, event: str, given: dict[str, str]) -> dict[str, Any]:
+def _inputs_for(
+    workflow: Workflow, event: str, given: dict[str, str], payload: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The workflow's ``inputs`` context and its event payload (see dispatch_event)."""
     if event != "workflow_dispatch":
-        return {}
+        return {}, payload
     try:
-        return coerce_dispatch_inputs(workflow.on.inputs, given)
+        return dispatch_event(workflow.on.inputs, given, payload)
     except ValueError as error:
         raise UsageError(f"{workflow.path}: {error}") from None
 
@@ -270,7 +276,7 @@ def _run_one(
     args: argparse.Namespace,
     secrets: dict[str, str],
     variables: dict[str, str],
-    inputs: dict[str, Any],
+    dispatch: tuple[dict[str, Any], dict[str, Any]],
     host_labels: HostLabels,
     sink: Any,
     cancellation: Cancellation,
@@ -283,11 +289,11 @@ def _run_one(
         options = RunOptions(
             workspace=workspace,
             event_name=args.event,
-            event_payload=selection.payload,
+            event_payload=dispatch[1],
             git=selection.git,
             secrets=secrets,
             variables=variables,
-            inputs=inputs,
+            inputs=dispatch[0],
             host_labels=host_labels,
             max_parallel_jobs=args.parallel,
             only_jobs=only_jobs,

@@ -265,6 +265,34 @@ def _cron_field_problem(text: str, number: int) -> str | None:
 _INPUT_TYPES = ("string", "boolean", "number", "choice", "environment")
 
 
+def dispatch_event(
+    inputs: dict[str, DispatchInput], given: dict[str, str], payload: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``inputs`` context and the event payload of a ``workflow_dispatch`` run.
+
+    As GitHub builds them: the values come from the payload's ``inputs`` (an
+    ``--eventpath`` file), overridden by those ``given`` (``--input``, the Run workflow
+    form, the API); ``inputs`` holds them typed, ``github.event.inputs`` as text, every
+    declared input there, defaults included. Raises ``ValueError`` as
+    ``coerce_dispatch_inputs`` does.
+    """
+    from_payload = payload.get("inputs")
+    merged: dict[str, str] = {}
+    if isinstance(from_payload, dict):
+        merged = {str(name): _as_text(value) for name, value in from_payload.items()}
+    merged.update(given)
+    values = coerce_dispatch_inputs(inputs, merged)
+    event = dict(payload)
+    event["inputs"] = {name: _as_text(value) for name, value in values.items()}
+    return values, event
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 def coerce_dispatch_inputs(
     inputs: dict[str, DispatchInput], given: dict[str, str]
 ) -> dict[str, Any]:

@@ -39,8 +39,8 @@ from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import (
     EventInfo,
     accepts,
-    coerce_dispatch_inputs,
     describe_rejection,
+    dispatch_event,
 )
 
 logger = logging.getLogger("conveyor.server.runs")
@@ -169,14 +169,18 @@ def create_runs_for_event(
                 raise RunRequestInvalid(f"{path}: {why}", field="workflow")
             continue
         run_inputs: dict[str, Any] = {}
+        fields = common
         if event == "workflow_dispatch":
+            # The same code as `conveyor run --input`: typed inputs, and the payload's
+            # github.event.inputs as text.
             try:
-                run_inputs = coerce_dispatch_inputs(
-                    workflow.on.inputs, {k: v for k, v in (inputs or {}).items()}
+                run_inputs, dispatched = dispatch_event(
+                    workflow.on.inputs, dict(inputs or {}), common["payload"]
                 )
             except ValueError as error:
                 raise RunRequestInvalid(f"{path}: {error}", field="inputs") from None
-        runs.append(_queue_run(workflow, common, path, run_inputs, waiting=waiting))
+            fields = {**common, "payload": dispatched}
+        runs.append(_queue_run(workflow, fields, path, run_inputs, waiting=waiting))
     return runs
 
 
