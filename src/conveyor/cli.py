@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="conveyor",
-        description="Run GitHub Actions workflows (and the seed's .conveyor.yml) on this machine.",
+        description=(
+            "Run GitHub Actions workflows (and a .conveyor.yml list of steps) on this machine."
+        ),
     )
     parser.add_argument("--version", action="version", version=f"conveyor {__version__}")
     parser.add_argument(
@@ -127,7 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     list_ = commands.add_parser("list", help="show the jobs and steps an event would run")
     _add_selection_arguments(list_)
 
-    init = commands.add_parser("init", help="write a .conveyor.yml fitted to this project")
+    init = commands.add_parser(
+        "init",
+        help="write a .conveyor.yml fitted to this project",
+        description=(
+            "Write .conveyor.yml at the repository's root: a Build, Test and Deploy pipeline "
+            "fitted to what the project holds (Django's manage.py, pyproject.toml, "
+            "package.json, go.mod, Cargo.toml or a Makefile), ready for `conveyor run`."
+        ),
+    )
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     _add_server_parser(commands)
     _add_repo_parser(commands)

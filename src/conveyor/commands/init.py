@@ -7,18 +7,12 @@ import json
 from pathlib import Path
 
 from conveyor.cli import EXIT_OK, UsageError
+from conveyor.commands import init_python, plural
+from conveyor.commands.init_django import django_pipeline
+from conveyor.commands.init_yaml import Pipeline, Step, render
 from conveyor.workflow.discovery import ROOT_FILES, find_repository_root
 
 DEPLOY_PLACEHOLDER = ("Deploy", 'echo "Deploying to server..."  # replace with your deploy command')
-
-
-def _django(root: Path) -> tuple[str, list[tuple[str, str]]]:
-    return "Django pipeline", [
-        ("Build", "python manage.py collectstatic --noinput"),
-        ("Check", "python manage.py check"),
-        ("Test", "python manage.py test"),
-        DEPLOY_PLACEHOLDER,
-    ]
 
 
 def _node(root: Path) -> tuple[str, list[tuple[str, str]]]:
@@ -38,7 +32,7 @@ def _node(root: Path) -> tuple[str, list[tuple[str, str]]]:
 
 def _python(root: Path) -> tuple[str, list[tuple[str, str]]]:
     return "Python pipeline", [
-        ("Build", "python -m pip install -e ."),
+        ("Build", init_python.install(root).command or "python -m pip install -e ."),
         ("Test", "python -m pytest"),
         DEPLOY_PLACEHOLDER,
     ]
@@ -72,9 +66,21 @@ def _generic(root: Path) -> tuple[str, list[tuple[str, str]]]:
     ]
 
 
-# First match wins: a Django project often has a package.json for its front end.
+def _detect(root: Path) -> Pipeline:
+    # Django first: a Django project often has a package.json for its front end.
+    if (root / "manage.py").exists():
+        return django_pipeline(root)
+    for markers, detector in DETECTORS:
+        if any((root / marker).exists() for marker in markers):
+            name, steps = detector(root)
+            break
+    else:
+        name, steps = _generic(root)
+    return Pipeline(name, [Step(step_name, command) for step_name, command in steps])
+
+
+# First match wins.
 DETECTORS = [
-    (("manage.py",), _django),
     (("pyproject.toml", "setup.py", "setup.cfg"), _python),
     (("package.json",), _node),
     (("go.mod",), _go),
@@ -83,38 +89,14 @@ DETECTORS = [
 ]
 
 
-def _quote(command: str) -> str:
-    """A YAML scalar for a command; a trailing `# comment` stays a YAML comment."""
-    text, hash_, comment = command.partition("  # ")
-    needs_quotes = text[:1] in "\"'&*!|>%@`{[" or ": " in text
-    scalar = "'" + text.replace("'", "''") + "'" if needs_quotes else text
-    return f"{scalar}  # {comment}" if hash_ else scalar
-
-
-def render(name: str, steps: list[tuple[str, str]]) -> str:
-    lines = [
-        f"# {name} for Conveyor. Run it with `conveyor run`; see `conveyor run --help`.",
-        "# The steps run in order and the pipeline stops at the first failure.",
-        f"name: {name}",
-        "steps:",
-    ]
-    for step_name, command in steps:
-        lines += [f"  - name: {step_name}", f"    run: {_quote(command)}"]
-    return "\n".join(lines) + "\n"
-
-
 def init_command(args: argparse.Namespace) -> int:
     root = find_repository_root(Path.cwd())
     existing = [root / name for name in ROOT_FILES if (root / name).exists()]
     if existing and not args.force:
         raise UsageError(f"{existing[0]} already exists (use --force to overwrite it)")
-    for markers, detector in DETECTORS:
-        if any((root / marker).exists() for marker in markers):
-            name, steps = detector(root)
-            break
-    else:
-        name, steps = _generic(root)
+    pipeline = _detect(root)
     target = root / ".conveyor.yml"
-    target.write_text(render(name, steps), encoding="utf-8")
-    print(f"wrote {target} ({name}, {len(steps)} steps): run it with `conveyor run`")
+    target.write_text(render(pipeline), encoding="utf-8")
+    steps = plural(len(pipeline.steps), "step")
+    print(f"wrote {target} ({pipeline.name}, {steps}): run it with `conveyor run`")
     return EXIT_OK

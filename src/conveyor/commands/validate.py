@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from conveyor.cli import EXIT_INVALID, EXIT_OK, UsageError
+from conveyor.commands import plural
 from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.load import check_local_actions, load_workflow
@@ -34,8 +35,8 @@ def validate_command(args: argparse.Namespace) -> int:
             continue
         jobs = len(workflow.jobs)
         steps = sum(len(job.steps) for job in workflow.jobs.values())
-        print(f"{shown}: valid ({jobs} job{'s' if jobs != 1 else ''}, {steps} steps)")
+        print(f"{shown}: valid ({plural(jobs, 'job')}, {plural(steps, 'step')})")
     if problems:
-        print(f"conveyor: {problems} problem{'s' if problems != 1 else ''} found", file=sys.stderr)
+        print(f"conveyor: {plural(problems, 'problem')} found", file=sys.stderr)
         return EXIT_INVALID
     return EXIT_OK
