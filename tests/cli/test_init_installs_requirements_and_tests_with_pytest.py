@@ -1,7 +1,8 @@
 """`conveyor init` reads what a Django project installs and how it tests.
 
 A requirements.txt that lists pytest-django gives a Build that installs it and a Test
-that runs pytest (told the settings module, which nothing else names); the result runs.
+that runs pytest (told the settings module and the test files, which nothing else
+names); the result runs.
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ def test_the_admin_login_page_answers(client):
 def test_init_installs_requirements_and_tests_with_pytest(tmp_path: Path) -> None:
     project = startproject(tmp_path / "site")
     (project / "requirements.txt").write_text("Django\npytest-django\n")
-    (project / "blog" / "test_admin.py").write_text(PYTEST_DJANGO_TEST)
+    # In the tests.py startapp wrote: pytest finds it only when told to look there.
+    (project / "blog" / "tests.py").write_text(PYTEST_DJANGO_TEST)
 
     init = run_conveyor("init", cwd=project)
 
     assert init.returncode == 0, init.stderr
     text = (project / ".conveyor.yml").read_text()
     assert "python -m pip install -r requirements.txt" in text
-    assert "run: python -m pytest\n" in text
+    assert 'run: python -m pytest -o "python_files=tests.py test_*.py *_tests.py"\n' in text
     assert 'DJANGO_SETTINGS_MODULE: "mysite.settings"' in text
     assert "manage.py test" not in text
 

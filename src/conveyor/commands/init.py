@@ -31,8 +31,14 @@ def _node(root: Path) -> tuple[str, list[tuple[str, str]]]:
 
 
 def _python(root: Path) -> tuple[str, list[tuple[str, str]]]:
+    requirements = init_python.requirements_file(root)
+    # A package installs itself (and so its dependencies); a requirements file comes first.
+    install = "python -m pip install -e ."
+    if requirements is not None:
+        listed = requirements.relative_to(root).as_posix()
+        install = f"python -m pip install -r {listed}\n{install}"
     return "Python pipeline", [
-        ("Build", init_python.install(root).command or "python -m pip install -e ."),
+        ("Build", install),
         ("Test", "python -m pytest"),
         DEPLOY_PLACEHOLDER,
     ]

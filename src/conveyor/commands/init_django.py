@@ -43,6 +43,9 @@ def settings_module(root: Path) -> str | None:
 def settings_files(root: Path, module: str) -> list[Path]:
     base = root.joinpath(*module.split("."))
     if base.with_suffix(".py").is_file():
+        if base.parent.name == "settings" and (base.parent / "__init__.py").is_file():
+            # settings/local.py and its siblings: it usually imports the others.
+            return sorted(base.parent.glob("*.py"))
         return [base.with_suffix(".py")]
     if (base / "__init__.py").is_file():
         # A settings package usually imports a base module: read them all.
@@ -144,6 +147,9 @@ def django_pipeline(root: Path) -> Pipeline:
     test = Step("Test", "python manage.py test")
     if init_python.uses_pytest(root):
         test = Step("Test", "python -m pytest")
+        if not init_python.has_pytest_config(root):
+            # Without a configuration pytest skips the tests.py that startapp writes.
+            test.run = 'python -m pytest -o "python_files=tests.py test_*.py *_tests.py"'
         module = settings_module(root)
         if module and not init_python.pytest_names_settings(root):
             # pytest-django finds the settings through this variable when nothing

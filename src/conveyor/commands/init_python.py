@@ -79,7 +79,7 @@ def install(root: Path) -> Install:
     return Install(None, "")
 
 
-def _mentions_pytest_config(root: Path) -> bool:
+def has_pytest_config(root: Path) -> bool:
     pyproject = read_pyproject(root)
     tool = pyproject.get("tool", {})
     if isinstance(tool, dict) and "pytest" in tool:
@@ -106,7 +106,7 @@ def _requirement_texts(root: Path) -> list[str]:
 
 
 def uses_pytest(root: Path) -> bool:
-    if _mentions_pytest_config(root):
+    if has_pytest_config(root):
         return True
     return any(_PYTEST_REQUIREMENT.search(text) for text in _requirement_texts(root))
 
