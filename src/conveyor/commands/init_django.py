@@ -126,7 +126,7 @@ def _static_notes(static: StaticRoot) -> list[str]:
 
 def _install_notes(install: init_python.Install) -> list[str]:
     if install.command is not None:
-        return [f"Build installs what {install.source} lists."]
+        return [f"Build installs from {install.source}."]
     return [
         "Nothing here says what to install (no requirements.txt, requirements/*.txt or",
         "pyproject.toml dependencies), so the steps use the Django of the `python` on",
