@@ -32,6 +32,9 @@ from conveyor.terminal.closed_stdout import stop_writing_stdout
 from conveyor.terminal.plain import StepSummaries, describe_step_end, format_duration
 from conveyor.terminal.tables import TABLE_HEADERS, failed_test_lines, failing_stages
 
+# A full workflow's tracker with more columns than this is drawn one line a stage.
+TRACKER_ACROSS = 5
+
 STYLES = {
     Status.SUCCESS: ("✓", "green"),
     Status.FAILURE: ("✗", "bold red"),
@@ -156,8 +159,11 @@ class LiveSink:
         table = Table(
             title=f"Execution table · {tracker.workflow.display_name}", title_justify="left"
         )
+        # A full workflow's cells end in "…" rather than wrapping into tall rows; the
+        # seed's shorthand keeps its folded cells.
+        seed = tracker.workflow.shorthand
         for header in TABLE_HEADERS:
-            table.add_column(header, overflow="fold")
+            table.add_column(header, overflow="fold" if seed else "ellipsis", no_wrap=not seed)
         for row, stage in zip(tracker.table(), [*tracker.stages, None], strict=False):
             style = STYLES[stage.status][1] if stage is not None else "bold"
             table.add_row(row.step, row.action, row.command, Text(row.result, style), row.next_step)
@@ -165,10 +171,17 @@ class LiveSink:
 
         columns = tracker.tracker()
         status_table = Table(title="Variable tracker", title_justify="left")
-        status_table.add_column("Variable")
-        for column, _ in columns:
-            status_table.add_column(column)
-        status_table.add_row("pipeline_status", *(value for _, value in columns))
+        if seed or len(columns) <= TRACKER_ACROSS:
+            status_table.add_column("Variable")
+            for column, _ in columns:
+                status_table.add_column(column)
+            status_table.add_row("pipeline_status", *(value for _, value in columns))
+        else:
+            # Too many stages to read across a terminal: one line a stage.
+            status_table.add_column("After", overflow="ellipsis", no_wrap=True)
+            status_table.add_column("pipeline_status", overflow="ellipsis", no_wrap=True)
+            for column, value in columns:
+                status_table.add_row(column, value)
         self.console.print(status_table)
         for stage in failing_stages(tracker):
             self.console.print(Text(f"Failed tests in {stage.name}:", style="bold red"))
