@@ -37,20 +37,14 @@ def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
-def _fitted(
-    headers: list[str], widths: list[int], width: int, keep: tuple[int, ...] = ()
-) -> list[int]:
-    """Column widths narrowed, widest first, until a line fits in ``width``; the columns
-    in ``keep`` count half their width, so the others give way first."""
+def _fitted(headers: list[str], widths: list[int], width: int) -> list[int]:
+    """Column widths narrowed, widest first, until a line fits in ``width``."""
     widths = list(widths)
     floors = [min(w, max(len(h), NARROWEST)) for h, w in zip(headers, widths, strict=True)]
     excess = sum(widths) + len(SEPARATOR) * (len(widths) - 1) - width
     while excess > 0:
         room = [w - f for w, f in zip(widths, floors, strict=True)]
-        widest = max(
-            range(len(widths)),
-            key=lambda i: (room[i] > 0, widths[i] / 2 if i in keep else widths[i]),
-        )
+        widest = max(range(len(widths)), key=lambda i: (room[i] > 0, widths[i]))
         if room[widest] <= 0:
             break  # every column is at its floor: the line stays too long
         widths[widest] -= 1
@@ -62,13 +56,12 @@ def _grid(
     headers: tuple[str, ...] | list[str],
     rows: list[list[str]],
     width: int | None = None,
-    keep: tuple[int, ...] = (),
 ) -> str:
     """Columns padded to their widest cell; with ``width``, cells cut to fit in it."""
     columns = zip(headers, *rows, strict=False)
     widths = [max(len(str(cell)) for cell in column) for column in columns]
     if width is not None:
-        widths = _fitted([str(h) for h in headers], widths, width, keep)
+        widths = _fitted([str(h) for h in headers], widths, width)
 
     def line(cells: list[str] | tuple[str, ...]) -> str:
         return SEPARATOR.join(
@@ -86,9 +79,7 @@ def _fits_as_is(tracker: PipelineTracker) -> bool:
 
 def execution_table_text(tracker: PipelineTracker, width: int | None = None) -> str:
     rows = [[r.step, r.action, r.command, r.result, r.next_step] for r in tracker.table()]
-    # The Result column says the most; the others are cut first.
-    result = TABLE_HEADERS.index("Result")
-    return _grid(TABLE_HEADERS, rows, None if _fits_as_is(tracker) else width, (result,))
+    return _grid(TABLE_HEADERS, rows, None if _fits_as_is(tracker) else width)
 
 
 def tracker_text(tracker: PipelineTracker, width: int | None = None) -> str:
