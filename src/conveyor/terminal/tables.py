@@ -52,16 +52,24 @@ def _fitted(headers: list[str], widths: list[int], width: int) -> list[int]:
     return widths
 
 
+def column_widths(
+    headers: tuple[str, ...] | list[str], rows: list[list[str]], width: int | None = None
+) -> list[int]:
+    """Each column's widest cell; with ``width``, narrowed until a line fits in it."""
+    columns = zip(headers, *rows, strict=False)
+    widths = [max(len(str(cell)) for cell in column) for column in columns]
+    if width is None:
+        return widths
+    return _fitted([str(h) for h in headers], widths, width)
+
+
 def _grid(
     headers: tuple[str, ...] | list[str],
     rows: list[list[str]],
     width: int | None = None,
 ) -> str:
     """Columns padded to their widest cell; with ``width``, cells cut to fit in it."""
-    columns = zip(headers, *rows, strict=False)
-    widths = [max(len(str(cell)) for cell in column) for column in columns]
-    if width is not None:
-        widths = _fitted([str(h) for h in headers], widths, width)
+    widths = column_widths(headers, rows, width)
 
     def line(cells: list[str] | tuple[str, ...]) -> str:
         return SEPARATOR.join(
