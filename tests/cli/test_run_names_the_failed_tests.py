@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_django_seed import make_django_project
-from tests.helpers import git, run_conveyor
+from tests.helpers import conveyor_env, git, run_conveyor
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +82,8 @@ def test_a_pytest_job_names_ten_failures_and_counts_the_rest(repo: Path) -> None
     git("add", ".", cwd=repo)
     git("commit", "-q", "-m", "tests", cwd=repo)
 
-    result = run_conveyor("run", cwd=repo)
+    # Wide enough ($COLUMNS) for the row whole: a full workflow's table is cut to the width.
+    result = run_conveyor("run", cwd=repo, env=conveyor_env(COLUMNS="500"))
 
     assert result.returncode == 1, result.stdout + result.stderr
     assert "12 failed, 1 passed" in result.stdout

@@ -123,7 +123,7 @@ def test_jobs_are_the_stages_of_a_multi_job_workflow() -> None:
     assert [s.name for s in tracker.stages] == ["build", "test"]
     assert tracker.stages[1].parts == 2 and tracker.stages[1].failed_parts == 1
     assert tracker.pipeline_status == "Test failed"
-    assert tracker.table()[0].next_step == "Proceed to test Stage"
+    assert tracker.table()[0].next_step == "Proceed to test"
 
 
 def test_stage_names_choose_the_seed_wording() -> None:

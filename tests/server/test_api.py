@@ -540,13 +540,13 @@ def test_a_multi_job_run_has_a_stage_per_job(people: dict[str, Person], shop: Re
     )
     body = Api(people["viewer"]).get("repositories/shop/runs/1").json()
     assert [row["action"] for row in body["execution_table"]] == [
-        "build Stage",
-        "test Stage",
-        "deploy Stage",
+        "build",
+        "test",
+        "deploy",
         "Pipeline End",
     ]
     assert [row["next_step"] for row in body["execution_table"]] == [
-        "Proceed to test Stage",
+        "Proceed to test",
         "Running",
         "Waiting",
         "Running",

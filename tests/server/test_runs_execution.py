@@ -96,7 +96,7 @@ def test_the_sink_writes_the_tables_when_a_stage_moves_not_for_each_log_batch(re
     assert table[0]["result"] == "Succeeded in 2.0s: 12 files copied"
     assert table[1]["result"] == "Failed in 1.0s (exit code 4)"
     assert [row["next_step"] for row in table] == [
-        "Proceed to Test Stage",
+        "Proceed to Test",
         "Pipeline stopped",
         "Stopped: Test failed",
     ]

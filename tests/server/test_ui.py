@@ -167,7 +167,7 @@ def test_the_run_page_draws_the_flow_graph_tables_annotations_and_summary(cast, 
     assert graph.count('class="edge"') == 2
     # The seed's execution table and tracker, worded by the engine's own tracker.
     table = re.search(r'id="exec-table">(.*?)</table>', page, re.S).group(1)
-    assert "build Stage" in table and "test Stage" in table and "Pipeline End" in table
+    assert "Proceed to test" in table and "Pipeline End" in table and "Stage" not in table
     assert "Failed" in table and "Pipeline stopped" in table
     tracker = re.search(r'id="tracker">(.*?)</table>', page, re.S).group(1)
     assert "<td>Start</td><td>Not started</td>" in tracker
@@ -230,9 +230,9 @@ async def _the_stream_of_a_finished_run_sends_state_every_line_and_end(cast, fin
     state = events[0][1]
     assert state["run"]["status"] == "failure"
     assert [row["action"] for row in state["table"]][:3] == [
-        "build Stage",
-        "test Stage",
-        "deploy Stage",
+        "build",
+        "test",
+        "deploy",
     ]
     assert state["graph"] == {"build": "success", "test": "failure", "deploy": "skipped"}
     [note] = state["annotations"]

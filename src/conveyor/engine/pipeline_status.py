@@ -75,10 +75,14 @@ class Stage:
     # how many distinct ones it named in all.
     failed_tests: list[str] = field(default_factory=list)
     failed_test_count: int = 0
+    # The seed's shorthand calls each row "<name> Stage"; a full workflow's rows are
+    # named by their step or job alone. True by default so that snapshots stored before
+    # this field existed draw as they did.
+    seed_wording: bool = True
 
     @property
     def action(self) -> str:
-        return f"{self.name} Stage"
+        return f"{self.name} Stage" if self.seed_wording else self.name
 
     @property
     def finished(self) -> bool:
@@ -113,16 +117,28 @@ class PipelineTracker:
             if self.selected_jobs is None or job.id in self.selected_jobs
         ]
         self._by_step = len(jobs) == 1
+        # The seed's shorthand keeps its table word for word; a full workflow's is made
+        # readable: short action refs, rows named without " Stage".
+        seed = self.workflow.shorthand
         if self._by_step:
             self._step_runs = [step.run is not None for step in jobs[0].steps]
             self.stages = [
-                Stage(name=step.display_name, command=_command_of(step.run, step.uses))
+                Stage(
+                    name=step.display_name if seed else _step_name(step),
+                    command=_command_of(step.run, step.uses if seed else short_uses(step.uses)),
+                    seed_wording=seed,
+                )
                 for step in jobs[0].steps
             ]
         else:
             self._job_index = {job.id: i for i, job in enumerate(jobs)}
             self.stages = [
-                Stage(name=job.name or job.id, command=_job_command(job.steps)) for job in jobs
+                Stage(
+                    name=job.name or job.id,
+                    command=_job_command(job.steps) if seed else job_summary(job.steps),
+                    seed_wording=seed,
+                )
+                for job in jobs
             ]
 
     def emit(self, event: Event) -> None:
@@ -346,6 +362,42 @@ def _command_of(run: str | None, uses: str | None) -> str:
             return ""
         return lines[0] + (" …" if len(lines) > 1 else "")
     return f"uses: {uses}"
+
+
+# A commit SHA pinning an action: 40 hex digits, of which 7 say enough to a reader.
+_SHA_PIN = re.compile(r"@([0-9a-fA-F]{40})$")
+SHORT_SHA = 7
+
+
+def short_uses(uses: str | None) -> str | None:
+    """``owner/repo@v4`` as written; a 40-hex SHA pin cut to its first 7 characters."""
+    if uses is None:
+        return None
+    return _SHA_PIN.sub(lambda match: "@" + match.group(1)[:SHORT_SHA], uses.strip())
+
+
+def _step_name(step: Any) -> str:
+    """A full workflow's step as its row names it: its name, its command, or its action."""
+    if step.name or step.run is not None:
+        return step.display_name
+    return short_uses(step.uses) or step.display_name
+
+
+# What a job ran, in short, is cut here too: the server shows it without a width to fit.
+JOB_SUMMARY_LIMIT = 120
+
+
+def job_summary(steps: list) -> str:
+    """``actions/checkout@v4; pip install .; pytest -q``: each step's action or first line."""
+    parts: list[str] = []
+    for step in steps:
+        if step.run is not None:
+            lines = [line.strip() for line in step.run.strip().splitlines() if line.strip()]
+            if lines:
+                parts.append(lines[0])
+        elif step.uses:
+            parts.append(short_uses(step.uses) or "")
+    return _shorten("; ".join(parts), JOB_SUMMARY_LIMIT)
 
 
 def _job_command(steps: list) -> str:

@@ -30,7 +30,15 @@ from conveyor.engine.events import (
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.terminal.closed_stdout import stop_writing_stdout
 from conveyor.terminal.plain import StepSummaries, describe_step_end, format_duration
-from conveyor.terminal.tables import TABLE_HEADERS, failed_test_lines, failing_stages
+from conveyor.terminal.tables import (
+    TABLE_HEADERS,
+    column_widths,
+    failed_test_lines,
+    failing_stages,
+)
+
+# A full workflow's tracker with more columns than this is drawn one line a stage.
+TRACKER_ACROSS = 5
 
 STYLES = {
     Status.SUCCESS: ("✓", "green"),
@@ -156,19 +164,41 @@ class LiveSink:
         table = Table(
             title=f"Execution table · {tracker.workflow.display_name}", title_justify="left"
         )
-        for header in TABLE_HEADERS:
-            table.add_column(header, overflow="fold")
-        for row, stage in zip(tracker.table(), [*tracker.stages, None], strict=False):
+        # A full workflow's cells end in "…" rather than wrapping into tall rows; the
+        # seed's shorthand keeps its folded cells.
+        seed = tracker.workflow.shorthand
+        rows = tracker.table()
+        # Each column's own width, cut as the plain tables are: rich's borders and
+        # padding take three characters a column and one more.
+        cells = [[r.step, r.action, r.command, r.result, r.next_step] for r in rows]
+        room = self.console.width - 3 * len(TABLE_HEADERS) - 1
+        widths = column_widths(TABLE_HEADERS, cells, None if seed else room)
+        for header, width in zip(TABLE_HEADERS, widths, strict=True):
+            if seed:
+                table.add_column(header, overflow="fold")
+            else:
+                table.add_column(header, overflow="ellipsis", no_wrap=True, width=width)
+        for row, stage in zip(rows, [*tracker.stages, None], strict=False):
             style = STYLES[stage.status][1] if stage is not None else "bold"
             table.add_row(row.step, row.action, row.command, Text(row.result, style), row.next_step)
         self.console.print(table)
 
         columns = tracker.tracker()
         status_table = Table(title="Variable tracker", title_justify="left")
-        status_table.add_column("Variable")
-        for column, _ in columns:
-            status_table.add_column(column)
-        status_table.add_row("pipeline_status", *(value for _, value in columns))
+        if seed or len(columns) <= TRACKER_ACROSS:
+            status_table.add_column("Variable")
+            for column, _ in columns:
+                status_table.add_column(column)
+            status_table.add_row("pipeline_status", *(value for _, value in columns))
+        else:
+            # Too many stages to read across a terminal: one line a stage.
+            down = [[column, value] for column, value in columns]
+            headers = ["After", "pipeline_status"]
+            widths = column_widths(headers, down, self.console.width - 7)
+            for header, width in zip(headers, widths, strict=True):
+                status_table.add_column(header, overflow="ellipsis", no_wrap=True, width=width)
+            for column, value in down:
+                status_table.add_row(column, value)
         self.console.print(status_table)
         for stage in failing_stages(tracker):
             self.console.print(Text(f"Failed tests in {stage.name}:", style="bold red"))

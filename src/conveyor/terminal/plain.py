@@ -128,9 +128,9 @@ class PlainSink:
 
     def write_pipeline(self, tracker: PipelineTracker) -> None:
         """The step summaries as their Markdown, then the seed's tables."""
-        from conveyor.terminal.tables import summary_text
+        from conveyor.terminal.tables import summary_text, table_width
 
         for heading, markdown in self.summaries.take():
             self.out.write(f"\nSTEP SUMMARY {heading}\n{markdown.rstrip()}\n")
-        self.out.write(summary_text(tracker))
+        self.out.write(summary_text(tracker, table_width(self.out)))
         self.out.flush()
