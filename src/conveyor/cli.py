@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--max-log-mb",
-        type=_positive_megabytes,
+        type=_megabytes_in_bytes,
         default=None,
         metavar="MB",
         help="keep at most this much of each step's output; the rest is dropped (default: all)",
@@ -144,14 +144,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_megabytes(text: str) -> float:
+def _megabytes_in_bytes(text: str) -> int:
+    """A positive, finite number of megabytes (MiB), as bytes (at least 1)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of megabytes") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be more than 0")
-    return value
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a number more than 0")
+    return max(1, int(value * 1024 * 1024))
 
 
 def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
@@ -286,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         return init_command(args)
     except WorkflowInvalid as invalid:
         print(str(invalid), file=sys.stderr)
-        count = len(invalid.problems)
-        print(f"conveyor: {count} problem{'s' if count != 1 else ''} found", file=sys.stderr)
+        from conveyor.commands import plural
+
+        print(f"conveyor: {plural(len(invalid.problems), 'problem')} found", file=sys.stderr)
         return EXIT_INVALID
     except UsageError as error:
         print(f"conveyor: {error}", file=sys.stderr)

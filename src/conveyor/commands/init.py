@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from conveyor.cli import EXIT_OK, UsageError
 from conveyor.commands import init_python, plural
-from conveyor.commands.init_django import django_pipeline
+from conveyor.commands.init_django import DEPLOY, django_pipeline
 from conveyor.commands.init_yaml import Pipeline, Step, render
 from conveyor.workflow.discovery import ROOT_FILES, find_repository_root
 
-DEPLOY_PLACEHOLDER = ("Deploy", 'echo "Deploying to server..."  # replace with your deploy command')
+DEPLOY_PLACEHOLDER = (DEPLOY.name, DEPLOY.run)
 
 
 def _node(root: Path) -> tuple[str, list[tuple[str, str]]]:
@@ -35,7 +36,7 @@ def _python(root: Path) -> tuple[str, list[tuple[str, str]]]:
     # A package installs itself (and so its dependencies); a requirements file comes first.
     install = "python -m pip install -e ."
     if requirements is not None:
-        listed = requirements.relative_to(root).as_posix()
+        listed = shlex.quote(requirements.relative_to(root).as_posix())
         install = f"python -m pip install -r {listed}\n{install}"
     return "Python pipeline", [
         ("Build", install),

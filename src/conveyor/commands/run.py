@@ -299,9 +299,7 @@ def _run_one(
             only_jobs=only_jobs,
             run_number=1,
             run_id=str(int(time.time() * 1000)),
-            max_step_log_bytes=(
-                None if args.max_log_mb is None else max(1, int(args.max_log_mb * 1024 * 1024))
-            ),
+            max_step_log_bytes=args.max_log_mb,  # already in bytes (cli._megabytes_in_bytes)
         )
         try:
             result = run_workflow(

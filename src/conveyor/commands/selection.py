@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.cli import UsageError
+from conveyor.commands import plural
 from conveyor.engine.git_info import GitInfo, read_git_info
 from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
-from conveyor.workflow.errors import Problem, WorkflowInvalid
+from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.load import check_local_actions, load_workflow
 from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import EventInfo, accepts, describe_rejection
@@ -28,9 +29,6 @@ class Selection:
     passed_over: list[tuple[Workflow, str]]
     # Files that cannot run; as on GitHub each file stands alone, so the others still do.
     invalid: dict[str, WorkflowInvalid] = field(default_factory=dict)
-
-    def problems(self) -> list[Problem]:
-        return [problem for error in self.invalid.values() for problem in error.problems]
 
 
 def load_all(paths: list[Path], root: Path) -> tuple[list[Workflow], dict[str, WorkflowInvalid]]:
@@ -59,10 +57,7 @@ def report_invalid(invalid: dict[str, WorkflowInvalid]) -> None:
     if invalid:
         count = sum(len(error.problems) for error in invalid.values())
         files = ", ".join(invalid)
-        print(
-            f"conveyor: {count} problem{'s' if count != 1 else ''} found; not run: {files}",
-            file=sys.stderr,
-        )
+        print(f"conveyor: {plural(count, 'problem')} found; not run: {files}", file=sys.stderr)
 
 
 def read_payload(eventpath: str | None) -> dict[str, Any]:

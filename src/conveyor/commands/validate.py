@@ -8,9 +8,8 @@ from pathlib import Path
 
 from conveyor.cli import EXIT_INVALID, EXIT_OK, UsageError
 from conveyor.commands import plural
-from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
-from conveyor.workflow.errors import WorkflowInvalid
-from conveyor.workflow.load import check_local_actions, load_workflow
+from conveyor.commands.selection import load_all
+from conveyor.workflow.discovery import NoWorkflow, discover, find_repository_root
 
 
 def validate_command(args: argparse.Namespace) -> int:
@@ -19,23 +18,14 @@ def validate_command(args: argparse.Namespace) -> int:
         paths, _ = discover(root, args.files or None)
     except NoWorkflow as error:
         raise UsageError(str(error)) from None
-    problems = 0
-    for path in paths:
-        shown = display_path(path, root)
-        try:
-            workflow = load_workflow(path, shown)
-        except WorkflowInvalid as invalid:
-            print(str(invalid), file=sys.stderr)
-            problems += len(invalid.problems)
-            continue
-        missing = check_local_actions(workflow, root)
-        if missing:
-            print(str(WorkflowInvalid(missing)), file=sys.stderr)
-            problems += len(missing)
-            continue
+    workflows, invalid = load_all(paths, root)
+    for error in invalid.values():
+        print(str(error), file=sys.stderr)
+    for workflow in workflows:
         jobs = len(workflow.jobs)
         steps = sum(len(job.steps) for job in workflow.jobs.values())
-        print(f"{shown}: valid ({plural(jobs, 'job')}, {plural(steps, 'step')})")
+        print(f"{workflow.path}: valid ({plural(jobs, 'job')}, {plural(steps, 'step')})")
+    problems = sum(len(error.problems) for error in invalid.values())
     if problems:
         print(f"conveyor: {plural(problems, 'problem')} found", file=sys.stderr)
         return EXIT_INVALID

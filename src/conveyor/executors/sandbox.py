@@ -11,8 +11,7 @@ What a step sees:
   ``/bin``-style links or directories), its own ``/proc``, a few devices;
 - writable: the job's workspace, the job's runner files (scripts, ``GITHUB_*``
   files), a home directory of the job's own, a private ``/tmp`` (the job's, so it
-  lasts from step to step as on GitHub's runners), and the ``writable_paths`` the
-  caller names (a tool cache);
+  lasts from step to step as on GitHub's runners);
 - read-only: the ``readonly_paths`` the caller names;
 - nothing else: the server's data directory, other jobs' workspaces, users' home
   directories and ``/run`` do not exist in there. Paths keep their host names (the
@@ -99,18 +98,13 @@ class SandboxPolicy:
     # (uid, gid) that runs the sandbox; required when the caller is root.
     run_as: tuple[int, int] | None = None
     readonly_paths: tuple[str, ...] = ()
-    writable_paths: tuple[str, ...] = ()
     # Where each job's private directories (tmp, home, runner files) are made.
     state_dir: str | None = None
 
 
-def find_bwrap() -> str | None:
-    return shutil.which("bwrap")
-
-
 def check_available(policy: SandboxPolicy, bwrap: str | None = None) -> str:
     """The ``bwrap`` to use, after a trial sandbox; raises SandboxUnavailable."""
-    bwrap = bwrap or find_bwrap()
+    bwrap = bwrap or shutil.which("bwrap")
     if bwrap is None:
         raise SandboxUnavailable(
             "bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: "
@@ -242,8 +236,7 @@ class SandboxJobHost(LocalJobHost):
         if run_as is not None:
             for directory in (job_dir, self._private_tmp, self.home, temp_dir):
                 os.chown(directory, *run_as)
-            for directory in (workspace, *self._policy.writable_paths):
-                hand_over(directory, *run_as)
+            hand_over(workspace, *run_as)
         self._holder: subprocess.Popen[bytes] | None = None
         self._namespace_fds: tuple[int, ...] = ()
         self._start_holder()
@@ -269,7 +262,7 @@ class SandboxJobHost(LocalJobHost):
         arguments += ["--bind", self._private_tmp, "/tmp", "--symlink", "/tmp", "/var/tmp"]
         for path in policy.readonly_paths:
             arguments += ["--ro-bind", path, path]
-        for path in (self.workspace, self.temp_dir, self.home, *policy.writable_paths):
+        for path in (self.workspace, self.temp_dir, self.home):
             arguments += ["--bind", path, path]
         info_read, info_write = os.pipe()
         try:
@@ -317,14 +310,12 @@ class SandboxJobHost(LocalJobHost):
                 key = expected.get(name)
                 if key is not None and os.fstat(fd).st_ino != described.get(key):
                     raise ValueError("the sandbox ended while it was being set up")
+            if any(fields and fields[0] == "0" for fields in mapped):
+                raise ValueError("the sandbox maps root inside; refusing to run steps in it")
         except BaseException:
             for fd in fds:
                 os.close(fd)
             raise
-        if any(fields and fields[0] == "0" for fields in mapped):
-            for fd in fds:
-                os.close(fd)
-            raise ValueError("the sandbox maps root inside; refusing to run steps in it")
         return tuple(fds)
 
     def _launch(self, command: StepCommand) -> Launch:

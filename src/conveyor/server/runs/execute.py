@@ -186,7 +186,7 @@ def max_step_log_bytes() -> int | None:
 def _run_in_workspace(
     run: Run, secrets: dict[str, str], variables: dict[str, str], cancellation: Cancellation
 ) -> tuple[str, str]:
-    link_objects = sandboxing.enabled() and sandboxing.sandbox_identity() is not None
+    link_objects = sandboxing.jobs_run_as_another_user()
     with workspace.checkout(run.repository, run.sha, run.pk, link_objects=link_objects) as place:
         path = place.path
         executor = sandboxing.executor_for_run(place.run_dir, place.borrowed)

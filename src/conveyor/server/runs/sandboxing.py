@@ -39,6 +39,11 @@ def enabled() -> bool:
     return bool(settings.CONVEYOR_SANDBOX)
 
 
+def jobs_run_as_another_user() -> bool:
+    """Whether the jobs run as a user other than this server's (a root server's)."""
+    return enabled() and sandbox_identity() is not None
+
+
 def sandbox_identity() -> tuple[int, int] | None:
     """The (uid, gid) the sandboxes run as: None unless this process is root."""
     if os.geteuid() != 0:
@@ -88,7 +93,7 @@ def secure_data_dir() -> None:
     """Only the server reads its data directory; a root server's sandbox user may pass
     through it to the workspaces below, but read nothing on the way."""
     data = Path(settings.DATA_DIR)
-    others_pass = enabled() and sandbox_identity() is not None
+    others_pass = jobs_run_as_another_user()
     if data.stat().st_uid == os.geteuid():
         data.chmod(0o711 if others_pass else 0o700)
     for name in ("conveyor.sqlite3", "conveyor.sqlite3-wal", "conveyor.sqlite3-shm"):
