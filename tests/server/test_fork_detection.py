@@ -75,3 +75,11 @@ def test_pushes_and_pull_request_target_are_never_a_forks_code():
     assert from_fork("pull_request", payload) is True
     assert from_fork("pull_request_target", payload) is False
     assert from_fork("push", _fixture("github", "push")) is False
+
+
+def test_a_pull_request_whose_head_cannot_be_told_apart_counts_as_a_forks():
+    data = _fixture("github", "pull_request")
+    for side in ("head", "base"):
+        data["pull_request"][side].pop("repo", None)
+    data.pop("repository", None)
+    assert _github(data)

@@ -106,3 +106,19 @@ def test_a_gitlab_merge_request_from_a_fork_project_gets_no_secrets(
     run = wait_for_run_end(run)
     assert run.status == "success", run.reason
     assert printed(run) == {**without_secrets(run), "code": "head"}
+
+
+def test_a_rerun_of_a_forks_run_recorded_before_from_fork_existed_gets_no_secrets(
+    client, repository, shas, workers
+):
+    send(client, repository, pull_request_delivery(*shas, fork=True))
+    member = Api(cast()["member"])
+    assert member.post("repositories/shop/runs/1/approve").status_code == 202
+    wait_for_run_end(Run.objects.get(number=1))
+    # As the migration left runs recorded before it: from_fork false, the payload a fork's.
+    Run.objects.filter(number=1).update(from_fork=False)
+    assert member.post("repositories/shop/runs/1/rerun").status_code == 201
+    rerun = wait_for_run_end(Run.objects.get(number=2))
+    assert rerun.status == "success", rerun.reason
+    assert rerun.from_fork
+    assert printed(rerun) == {**without_secrets(rerun), "code": "head"}

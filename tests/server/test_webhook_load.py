@@ -33,8 +33,10 @@ def post(url: str, secret: str, number: int, head: str) -> int:
             "number": number,
             "pull_request": {
                 "number": number,
-                "head": {"ref": "feature", "sha": head},
-                "base": {"ref": "main"},
+                # A branch of the same repository, as GitHub names it (a pull request
+                # whose head cannot be told apart from a fork's gets no secrets).
+                "head": {"ref": "feature", "sha": head, "repo": {"id": 7}},
+                "base": {"ref": "main", "repo": {"id": 7}},
             },
         }
     ).encode()

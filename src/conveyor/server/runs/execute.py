@@ -29,6 +29,7 @@ from conveyor.executors.base import Cancellation
 from conveyor.executors.sandbox import SandboxUnavailable
 from conveyor.server.repos import git
 from conveyor.server.repos.crypto import SecretUnreadable
+from conveyor.server.repos.forges.base import runs_fork_code
 from conveyor.server.runs import github, live, sandboxing, workspace
 from conveyor.server.runs.models import Run, Status, Step
 from conveyor.server.runs.recovery import STOPPED_REASON
@@ -155,7 +156,7 @@ def execute_run(run_id: int) -> str:
 def secrets_for(run: Run) -> dict[str, str]:
     """The secrets ``run`` may see: its repository's, decrypted; none at all when it
     runs a fork's code (they are not even decrypted)."""
-    if run.from_fork:
+    if runs_fork_code(run):
         return {}
     return {secret.name: secret.reveal() for secret in run.repository.secrets.all()}
 

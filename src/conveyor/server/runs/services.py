@@ -28,7 +28,7 @@ from conveyor.engine import evaluation
 from conveyor.engine.contexts import github_context
 from conveyor.engine.evaluation import EngineProblem
 from conveyor.server.repos import git, refnames
-from conveyor.server.repos.forges.base import from_fork
+from conveyor.server.repos.forges.base import from_fork, runs_fork_code
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs import github, live
 from conveyor.server.runs.models import WAITING_FOR_APPROVAL, Run, Status
@@ -505,14 +505,14 @@ def rerun(run: Run, failed_only: bool = False, by: str = "") -> Run:
         "commit_author": run.commit_author,
         "actor": run.actor,
         "payload": run.payload,
-        "from_fork": run.from_fork,
+        "from_fork": runs_fork_code(run),
     }
     extra: dict[str, Any] = {
         "attempt": run.attempt + 1,
         "rerun_of": run,
         "only_jobs": only_jobs,
     }
-    if run.from_fork and by:
+    if common["from_fork"] and by:
         extra.update(approved_by=by, approved_at=timezone.now())
     mirror = str(workspace.mirror_with_commit(run.repository, run.sha))
     try:

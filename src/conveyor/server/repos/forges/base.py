@@ -101,7 +101,14 @@ def from_fork(event: str, payload: Mapping[str, Any]) -> bool:
     ):
         if _known(head_value) and _known(base_value):
             return str(head_value) != str(base_value)
-    return head_repo.get("fork") is True
+    # Nothing to compare: the head's own word, and without one it cannot tell (no secrets).
+    return head_repo.get("fork", True) is not False
+
+
+def runs_fork_code(run: Any) -> bool:
+    """Whether ``run`` (a Run) executes a fork's code: as recorded, or, for a run
+    recorded before ``from_fork`` existed, as its event and payload say."""
+    return bool(run.from_fork) or from_fork(run.event, run.payload)
 
 
 def _known(value: object) -> bool:
