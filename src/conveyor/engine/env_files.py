@@ -8,6 +8,7 @@ process never follows such a link nor blocks on such a file (see ``host_files``)
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 
 from conveyor.engine.host_files import create_empty, open_regular, read_regular
@@ -44,15 +45,22 @@ class StepFiles:
         """
         files = self._named(directory, prefix)
         for old, new in zip(self.paths(), files.paths(), strict=True):
-            fd = open_regular(old, os.O_WRONLY)
-            if fd is None:  # deleted, or replaced by something that is not a file
-                create_empty(new)
-                continue
             try:
-                if os.fstat(fd).st_size:
+                info = os.lstat(old)  # follows no link, blocks on nothing
+            except FileNotFoundError:
+                info = None
+            if info is None or not stat.S_ISREG(info.st_mode):
+                create_empty(new)  # deleted, or replaced by something that is not a file
+                continue
+            if info.st_size:
+                fd = open_regular(old, os.O_WRONLY)
+                if fd is None:  # swapped meanwhile by a process the step left
+                    create_empty(new)
+                    continue
+                try:
                     os.ftruncate(fd, 0)
-            finally:
-                os.close(fd)
+                finally:
+                    os.close(fd)
             os.rename(old, new)
         return files
 
@@ -79,8 +87,8 @@ class StepFiles:
         }
 
 
-def _read_text(path: str, limit: int | None = None) -> str:
-    data = read_regular(path, limit)
+def _read_text(path: str) -> str:
+    data = read_regular(path)
     return data.decode("utf-8", errors="replace") if data else ""
 
 

@@ -65,13 +65,19 @@ def open_for_writing(path: str, mode: int = 0o644) -> int:
 
 def read_regular(path: str, limit: int | None = None) -> bytes:
     """The bytes of ``path`` (at most ``limit``), or b"" when it is not a regular file."""
+    try:
+        # lstat follows no link and blocks on nothing: the common empty file is answered
+        # without opening it (this runs for every file of every step).
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return b""
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0:
+        return b""
     fd = open_regular(path, os.O_RDONLY)
     if fd is None:
         return b""
     try:
         size = os.fstat(fd).st_size
-        if size == 0:
-            return b""  # the common case: most steps write none of their files
         wanted = size if limit is None else min(size, limit)
         chunks: list[bytes] = []
         while wanted > 0:

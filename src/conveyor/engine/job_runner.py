@@ -33,7 +33,6 @@ from conveyor.engine.events import (
     StepSummary,
 )
 from conveyor.engine.git_info import GitInfo
-from conveyor.engine.junit_reports import junit_failures
 from conveyor.engine.log_cap import LogCap
 from conveyor.engine.log_stream import StepLog, allows_unsecure_commands
 from conveyor.engine.masking import Masker
@@ -593,6 +592,9 @@ class JobRunner:
         elif exit_.exit_code not in (0, None):
             outcome.outcome = Status.FAILURE
             log.write_line(f"##[error]Process completed with exit code {exit_.exit_code}.")
+            # Only after a failure: the XML reader is not worth importing for every run.
+            from conveyor.engine.junit_reports import junit_failures
+
             outcome.failed_tests = junit_failures(script, cwd, self.workspace, wall_started)
         elif log.results.failed:
             outcome.outcome = Status.FAILURE

@@ -7,18 +7,18 @@ is reported as not run here instead of being run on the wrong one.
 
 from __future__ import annotations
 
-import platform
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-# platform.system() -> the GitHub-hosted image prefix and the OS label of that system.
+# os.uname().sysname -> the GitHub-hosted image prefix and the OS label of that system.
 _SYSTEMS = {
     "Linux": ("ubuntu-", "linux"),
     "Darwin": ("macos-", "macos"),
     "Windows": ("windows-", "windows"),
 }
-# platform.machine() -> GitHub's architecture label.
+# os.uname().machine -> GitHub's architecture label.
 _ARCHITECTURES = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
 
 
@@ -42,8 +42,9 @@ def labels_of(runs_on: Any) -> list[str]:
 class HostLabels:
     """The labels this machine answers to; ``mapped`` are extra ones the user allowed."""
 
-    system: str = field(default_factory=platform.system)
-    machine: str = field(default_factory=platform.machine)
+    # os.uname, not platform: platform costs milliseconds of start-up to import.
+    system: str = field(default_factory=lambda: os.uname().sysname)
+    machine: str = field(default_factory=lambda: os.uname().machine)
     mapped: frozenset[str] = frozenset()
     # How to run such a job anyway, said after the reason (the CLI names its option).
     advice: str = ""

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import yaml
 
 from conveyor.workflow.errors import Position, Problem, WorkflowInvalid
-from conveyor.workflow.yaml_hints import explain
 
 MAX_SOURCE_BYTES = 1024 * 1024
 
@@ -191,6 +190,8 @@ def _syntax_problem(source: Source, error: yaml.MarkedYAMLError) -> Problem:
             source.position(line0, column0),
             "tab character used for indentation; YAML indentation must use spaces",
         )
+    from conveyor.workflow.yaml_hints import explain  # only for a file that has a mistake
+
     explained = explain(source, error)
     if explained is not None:
         return explained
