@@ -21,6 +21,7 @@ from conveyor.server.api.schemas import (
     RepositorySettingsIn,
 )
 from conveyor.server.api.serialize import repository_out
+from conveyor.server.repos import refnames
 from conveyor.server.repos.adding import (
     RepositoryExists,
     RepositoryRefused,
@@ -85,9 +86,16 @@ def _validated(body: RepositoryIn) -> dict[str, Any]:
 
 
 def _branch(given: str | None) -> str | None:
-    branch = given.strip() if given is not None else None
-    if branch is not None and (not branch or branch.startswith("refs/") or " " in branch):
-        raise bad_input("default_branch", f"{given!r} is not a branch name")
+    if given is None:
+        return None
+    branch = given.strip()
+    # git's own rules, as for every ref a trigger names; refs/... is a full ref, not a branch.
+    problem = "is empty" if not branch else refnames.branch_problem(branch)
+    if problem is None and branch.startswith("refs/"):
+        problem = "starts with refs/ (give the branch's name alone)"
+    if problem:
+        shown = refnames.shown(branch)
+        raise bad_input("default_branch", f"{shown} is not a branch name: it {problem}")
     return branch
 
 
@@ -151,7 +159,7 @@ def update_repository(
     sent = body.model_dump(exclude_unset=True)
     changed: list[str] = []
     if sent.get("default_branch") is not None:
-        repository.default_branch = _branch(body.default_branch) or repository.default_branch
+        repository.default_branch = _branch(body.default_branch)
         changed.append("default_branch")
     if "poll_interval" in sent:
         repository.poll_interval = _poll_interval(body.poll_interval) or None

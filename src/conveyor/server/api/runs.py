@@ -206,8 +206,6 @@ def approve_run(request: HttpRequest, name: str, number: int) -> Reply[dict[str,
     recorded. 409 when it is not waiting (already approved, cancelled, or not a fork's)."""
     user = lookups.require_role(request, Role.MEMBER)
     run = lookups.run(name, number)
-    if run.status != Status.WAITING:
-        raise conflict(f"run #{run.number} is not waiting for approval (it is {run.status})")
     try:
         services.approve(run, by=user.username)
     except services.RunRequestInvalid as invalid:
