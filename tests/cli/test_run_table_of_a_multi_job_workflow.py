@@ -77,18 +77,18 @@ def test_the_table_has_a_short_row_per_job_and_fits_a_hundred_columns(repo: Path
     assert [(row["action"], row["command"]) for row in pipeline["table"]] == [
         (
             "Lint the sources",
-            "actions/checkout@11bd719; echo \"lint found all $(ls | wc -l) files look fine to "
-            "the linter of this repository\"",
+            'actions/checkout@11bd719; echo "lint found all $(ls | wc -l) files look fine to '
+            'the linter of this repository"',
         ),
         (
             "test",
-            "actions/checkout@11bd719; echo \"Ran 12 tests in 0.3s, every one of them passed "
-            "on the first try here\"",
+            'actions/checkout@11bd719; echo "Ran 12 tests in 0.3s, every one of them passed '
+            'on the first try here"',
         ),
         (
             "package",
-            "actions/checkout@v4; echo \"packaged the project into a wheel and a source "
-            "distribution for release\"",
+            'actions/checkout@v4; echo "packaged the project into a wheel and a source '
+            'distribution for release"',
         ),
         ("Pipeline End", "-"),
     ]

@@ -28,7 +28,11 @@ def host(executor: FakeExecutor, tmp_path: Path) -> Iterator[FakeJobHost]:
 def step(host: FakeJobHost, env: dict[str, str], **options: object) -> tuple[StepExit, list[bytes]]:
     chunks: list[bytes] = []
     command = StepCommand(
-        ["bash", "-e", "script.sh"], host.workspace, env, chunks.append, **options  # type: ignore[arg-type]
+        ["bash", "-e", "script.sh"],
+        host.workspace,
+        env,
+        chunks.append,
+        **options,  # type: ignore[arg-type]
     )
     return host.run(command), chunks
 

@@ -22,7 +22,6 @@ from tests.server.test_recovery import TICKING, _log, _run_row, _trigger
 pytestmark = pytest.mark.slow  # real server processes
 
 
-
 def test_it_refuses_a_second_server_on_the_same_data_directory(tmp_path, git_project) -> None:
     data = tmp_path / "server-data"
     git_project.commit({".conveyor.yml": TICKING})

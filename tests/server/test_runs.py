@@ -225,9 +225,7 @@ def test_concurrency_cancel_in_progress_cancels_the_older_run(repository, git_pr
     assert second.status == "success", second.reason
 
 
-def test_concurrency_without_cancel_waits_for_the_run_in_progress(
-    repository, git_project, workers
-):
+def test_concurrency_without_cancel_waits_for_the_run_in_progress(repository, git_project, workers):
     workflow = (
         "on: push\nconcurrency: one-at-a-time\nsteps:\n  - name: Work\n"
         "    run: while [ ! -e gate ]; do sleep 0.05; done\n"

@@ -176,8 +176,14 @@ def test_rejection_explains_paths() -> None:
 
 @pytest.mark.parametrize(
     ("action", "expected"),
-    [("opened", True), ("synchronize", True), ("reopened", True), ("closed", False),
-     ("labeled", False), (None, True)],
+    [
+        ("opened", True),
+        ("synchronize", True),
+        ("reopened", True),
+        ("closed", False),
+        ("labeled", False),
+        (None, True),
+    ],
 )
 def test_pull_request_default_activity_types(action: str | None, expected: bool) -> None:
     check(on(pull_request=EventFilter()), pull_request("refs/heads/main", action), expected)
@@ -384,8 +390,7 @@ def test_given_values_win_over_defaults(given: dict[str, str], name: str, expect
         ({"print_tags": "true", "environment": "x", "replicas": "nan"}, "finite number"),
         (
             {"print_tags": "true", "environment": "x", "logLevel": "trace"},
-            "input 'logLevel' must be one of its options ('info', 'warning', 'debug'), "
-            "got 'trace'",
+            "input 'logLevel' must be one of its options ('info', 'warning', 'debug'), got 'trace'",
         ),
         ({"print_tags": "true", "environment": "x", "colour": "red"}, "unknown input 'colour'"),
     ],

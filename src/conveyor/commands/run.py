@@ -214,8 +214,7 @@ def run_command(args: argparse.Namespace) -> int:
         selection.git.dirty = working_tree_dirty(str(selection.root))
     # Every workflow's inputs are checked before any of them runs.
     inputs = {
-        id(w): _inputs_for(w, args.event, given_inputs, selection.payload)
-        for w in selection.chosen
+        id(w): _inputs_for(w, args.event, given_inputs, selection.payload) for w in selection.chosen
     }
 
     cancellation = Cancellation()

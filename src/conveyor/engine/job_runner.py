@@ -39,7 +39,7 @@ from conveyor.engine.masking import Masker
 from conveyor.engine.options import RunOptions
 from conveyor.engine.results import JobResult, StepResult
 from conveyor.engine.shells import ShellError, resolve_shell, write_script
-from conveyor.engine.step_types import StepOutcome, StepScope
+from conveyor.engine.step_types import PostStep, StepOutcome, StepScope
 from conveyor.executors.base import Cancellation, Executor, JobHost, StepCommand
 from conveyor.workflow.expressions import JobStatus
 from conveyor.workflow.model import Job, Step, Workflow
@@ -100,6 +100,9 @@ class JobRunner:
         self._job_timeout_minutes: float | None = None
         self.raw_outputs: dict[str, str] = {}  # unmasked, for the `needs` context
         self._log_caps: dict[int, LogCap] = {}  # per job step, while it runs
+        self._post_steps: list[PostStep] = []
+        # The running uses: step's timeout-minutes and whether it runs past a cancel.
+        self._uses_limits: tuple[float | None, bool] = (None, False)
 
     # -- the job ------------------------------------------------------------------
 
@@ -122,6 +125,7 @@ class JobRunner:
             scope = StepScope()
             for step in self.job.steps:
                 self.steps.append(self.execute_step(step, scope))
+            self._run_post_steps(scope)
             outputs = self._job_outputs(scope)
             self.raw_outputs = outputs
             status, reason = self._job_status(scope)
@@ -202,6 +206,48 @@ class JobRunner:
             self.job.env, contexts, self.job.positions, self.job.position
         )
         self.static_env = {**workflow_env, **job_env}
+
+    def _run_post_steps(self, scope: StepScope) -> None:
+        """The actions' post steps, after every step, as steps of their own at the end."""
+        index = len(self.job.steps)
+        while self._post_steps:
+            post = self._post_steps.pop()
+            self.steps.append(self._run_post_step(post, index, scope))
+            index += 1
+
+    def _run_post_step(self, post: PostStep, index: int, scope: StepScope) -> StepResult:
+        started = time.monotonic()
+        name = f"Post {post.name}"
+        step = Step(index=index, position=self.job.position, name=name, if_=post.condition)
+        env = self.env_context(scope)
+        contexts = self.step_contexts(scope, env)
+        status = JobStatus(failed=scope.failed, cancelled=self.stopping)
+        try:
+            run = evaluation.condition(post.condition, contexts, status, self.job.position)
+        except EngineProblem as problem:
+            run, failure = True, StepOutcome(Status.FAILURE, reason=str(problem))
+        else:
+            failure = None
+        if not run:
+            return self._skipped(step, scope, name, True, index)
+        self._emit(StepStarted(self.spec.job_key, index, self.masker.mask(name), ""))
+        # A post step runs to its end even after a cancel, as GitHub's do.
+        self._uses_limits = (None, True)
+        if failure is not None:
+            outcome = failure
+            self.log_line(index, f"##[error]{self.masker.mask(str(failure.reason))}")
+        else:
+            try:
+                outcome = post.run(index)
+            except EngineProblem as problem:
+                outcome = StepOutcome(Status.FAILURE, reason=self.masker.mask(str(problem)))
+                self.log_line(index, f"##[error]{outcome.reason}")
+            except Exception as error:  # a bug: this post step fails, the others still run
+                reason = self.masker.mask(f"internal error: {type(error).__name__}: {error}")
+                outcome = StepOutcome(Status.FAILURE, reason=reason)
+                self.log_line(index, f"##[error]{reason}")
+        self._log_cap_notice(index)
+        return self._record(step, scope, name, True, index, started, outcome, False)
 
     def _job_contexts(self, env: dict[str, str]) -> dict[str, Any]:
         options = self.shared.options
@@ -349,6 +395,7 @@ class JobRunner:
                     step, scope, contexts, env, command, timeout, index, status.cancelled
                 )
             else:
+                self._uses_limits = (timeout, status.cancelled)
                 outcome = self._run_uses(step, scope, contexts, step_env, index)
         except EngineProblem as problem:
             outcome = StepOutcome(Status.FAILURE, reason=self.masker.mask(str(problem)))
@@ -513,12 +560,69 @@ class JobRunner:
             where = step.positions.get("shell", step.position)
             raise EngineProblem(f"{where}: {error}") from None
 
+        script_path = os.path.join(host.temp_dir, "step" + shell.extension)
+        write_script(script_path, script)
+        wall_started = time.time()  # file times are wall-clock
+        outcome = self._run_process(
+            shell.argv(script_path), cwd, process_env, env, timeout_minutes, index, past_cancel
+        )
+        if outcome.outcome == Status.FAILURE and outcome.reason is None and outcome.exit_code:
+            # Only after a failure: the XML reader is not worth importing for every run.
+            from conveyor.engine.junit_reports import junit_failures
+
+            outcome.failed_tests = junit_failures(script, cwd, self.workspace, wall_started)
+        return outcome
+
+    def run_process(
+        self,
+        step: Step,
+        scope: StepScope,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None = None,
+        log_index: int | None = None,
+    ) -> StepOutcome:
+        """Run ``argv`` on the job's host for the ``uses:`` step ``step``, as a run: step runs.
+
+        ``env`` is what the workflow gives the process (the action adds its ``INPUT_*``);
+        the GITHUB_* variables, the step files and the job's PATH additions are added
+        here, and the process's workflow commands and file commands act as a script's.
+        Its output goes to the step's log, or to ``log_index`` (a post step's).
+        """
+        index = step.index if scope.depth == 0 else scope.log_index
+        if log_index is not None:
+            index = log_index
+        process_env = self._process_env(step, scope, env)
+        timeout_minutes, past_cancel = self._uses_limits
+        return self._run_process(
+            argv, cwd or self.workspace, process_env, env, timeout_minutes, index, past_cancel
+        )
+
+    @property
+    def runner_temp(self) -> str:
+        """``runner.temp``: a directory of the job's that its steps can read and write."""
+        return str(self._runner["temp"])
+
+    def add_post_step(self, post: PostStep) -> None:
+        """Run ``post`` after the job's steps (the last added first), as GitHub runs posts."""
+        self._post_steps.append(post)
+
+    def _run_process(
+        self,
+        argv: list[str],
+        cwd: str,
+        process_env: dict[str, str],
+        env: dict[str, str],
+        timeout_minutes: float | None,
+        index: int,
+        past_cancel: bool,
+    ) -> StepOutcome:
+        assert self._host is not None
+        host = self._host
         # Steps run one after another, so the job's files are reused: the script is
         # overwritten in place, the GITHUB_* files emptied and renamed (see renewed).
         self._step_number += 1
         prefix = f"step{self._step_number}"
-        script_path = os.path.join(host.temp_dir, "step" + shell.extension)
-        write_script(script_path, script)
         if self._step_files is None:
             files = StepFiles.create(host.temp_dir, prefix)
         else:
@@ -539,10 +643,9 @@ class JobRunner:
             cap=self._log_cap(index),
             allow_unsecure_commands=allows_unsecure_commands(env),
         )
-        wall_started = time.time()  # file times are wall-clock
         exit_ = host.run(
             StepCommand(
-                argv=shell.argv(script_path),
+                argv=argv,
                 cwd=cwd,
                 env=process_env,
                 on_output=log.feed,
@@ -565,7 +668,8 @@ class JobRunner:
                 if entry in self.path_additions:
                     self.path_additions.remove(entry)
                 self.path_additions.append(entry)
-            read_key_values(files.state, "GITHUB_STATE")  # no post steps locally; checked only
+            # For the action's post step (STATE_<name>); a run: step's is checked only.
+            outcome.state = read_key_values(files.state, "GITHUB_STATE")
             summary = read_summary(files.summary)
             if summary.strip():
                 self._emit(StepSummary(self.spec.job_key, index, self.masker.mask(summary)))
@@ -592,10 +696,6 @@ class JobRunner:
         elif exit_.exit_code not in (0, None):
             outcome.outcome = Status.FAILURE
             log.write_line(f"##[error]Process completed with exit code {exit_.exit_code}.")
-            # Only after a failure: the XML reader is not worth importing for every run.
-            from conveyor.engine.junit_reports import junit_failures
-
-            outcome.failed_tests = junit_failures(script, cwd, self.workspace, wall_started)
         elif log.results.failed:
             outcome.outcome = Status.FAILURE
             outcome.reason = "a workflow command could not be carried out"

@@ -36,3 +36,15 @@ class RunOptions:
     # The runs-on labels this machine serves; a job asking for others is skipped with
     # the reason. None: every job runs here, whatever its runs-on says.
     host_labels: HostLabels | None = None
+    # Where Conveyor keeps what outlives a run: fetched actions (<store>/actions), ...
+    # None: default_store_dir().
+    store_dir: str | None = None
+    # Where ``uses: owner/repo@ref`` is fetched from (actions/fetch.py).
+    actions_url: str = "https://github.com"
+
+
+def default_store_dir(environ: dict[str, str] | None = None) -> str:
+    """``$XDG_CACHE_HOME/conveyor``, else ``~/.cache/conveyor``: what a local run keeps."""
+    environ = os.environ if environ is None else environ
+    cache = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "conveyor")

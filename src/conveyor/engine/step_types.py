@@ -40,6 +40,20 @@ class StepOutcome:
     outputs: dict[str, str] = field(default_factory=dict)
     # Tests that the step's JUnit reports say failed (junit_reports.py).
     failed_tests: list[str] = field(default_factory=list)
+    # What the process saved with GITHUB_STATE, for the action's post step.
+    state: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PostStep:
+    """Work an action leaves for the end of the job (a JavaScript action's ``post``,
+    ``actions/cache`` saving), run after the job's steps, the last added first."""
+
+    name: str  # shown as "Post <name>"
+    # Called with the log index the post step writes to; returns how it went.
+    run: Callable[[int], StepOutcome]
+    # An ``if:`` expression judged at the job's end, as GitHub's ``post-if``.
+    condition: str = "success()"
 
 
 class ActionHost(Protocol):
@@ -48,7 +62,21 @@ class ActionHost(Protocol):
     workspace: str
     masker: Masker
 
+    runner_temp: str
+
     def execute_step(self, step: Step, scope: StepScope) -> StepResult: ...
+
+    def run_process(
+        self,
+        step: Step,
+        scope: StepScope,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None = None,
+        log_index: int | None = None,
+    ) -> StepOutcome: ...
+
+    def add_post_step(self, post: PostStep) -> None: ...
 
     def log_line(self, step_index: int, text: str) -> None: ...
 

@@ -186,9 +186,7 @@ class LocalJobHost:
                 targets += process_tree.group_members(group)
         targets += process_tree.processes_with_env(TRACKING_VARIABLE, tracking_ids)
         if targets:
-            process_tree.terminate(
-                process_tree.unique(targets), self._kill_grace, _AFTER_KILL_WAIT
-            )
+            process_tree.terminate(process_tree.unique(targets), self._kill_grace, _AFTER_KILL_WAIT)
 
 
 def _file_name_part(text: str) -> str:
@@ -557,8 +555,7 @@ class _RunningStep:
                 return True
             # Only zombies may be left, waiting for a parent to reap them.
             return not any(
-                process_tree.is_alive(member)
-                for member in process_tree.group_members(self._group)
+                process_tree.is_alive(member) for member in process_tree.group_members(self._group)
             )
 
         idle = self._forward_for if forward_output else time.sleep

@@ -180,7 +180,6 @@ def wait_until(
         pause = min(pause * 2, 0.05)
 
 
-
 def processes_with_env(name: str, values: set[str]) -> list[psutil.Process]:
     """Processes whose environment sets ``name`` to one of ``values``.
 

@@ -212,7 +212,5 @@ def workspaces_dir(data: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o711)
     except OSError as error:
-        raise SettingError(
-            f"CONVEYOR_WORKSPACES: cannot create {path}: {error.strerror}"
-        ) from None
+        raise SettingError(f"CONVEYOR_WORKSPACES: cannot create {path}: {error.strerror}") from None
     return path.resolve()

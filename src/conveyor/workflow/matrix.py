@@ -131,9 +131,7 @@ def _product(vectors: dict[str, list[Any]]) -> Iterator[dict[str, Any]]:
 
 def _fits(entry: dict[str, Any], combination: dict[str, Any], vectors: dict[str, Any]) -> bool:
     """Whether merging ``entry`` leaves every value that came from a vector unchanged."""
-    return all(
-        _same(combination[key], value) for key, value in entry.items() if key in vectors
-    )
+    return all(_same(combination[key], value) for key, value in entry.items() if key in vectors)
 
 
 def _contains(container: dict[str, Any], wanted: dict[str, Any]) -> bool:

@@ -33,10 +33,8 @@ ENV_NAME = re.compile(r"[^=\0]+")
 SHELLS = ("bash", "sh", "python")
 FOREIGN_SHELLS = ("pwsh", "powershell", "cmd")
 
-# Actions Conveyor runs natively, by ``owner/repo`` (compared case-insensitively).
-BUILTIN_ACTIONS = frozenset({"actions/checkout"})
-
 _REMOTE_ACTION = re.compile(r"(?P<repo>[^/@\s]+/[^/@\s]+)(?:/[^@\s]*)?@(?P<ref>\S+)")
+_DOCKER_IMAGE = re.compile(r"[a-z0-9][^\s]*")
 
 
 def check_shell(checker: Checker, node: yaml.Node, what: str) -> str | None:
@@ -92,23 +90,19 @@ def check_uses(checker: Checker, node: yaml.Node) -> str | None:
         # The directory may appear only after a checkout step, so it is read at run time.
         return uses
     if uses.startswith("docker://"):
-        checker.problem(node, f"uses: {uses} is not supported yet ({_SUPPORTED})")
-        return None
-    match = _REMOTE_ACTION.fullmatch(uses)
-    if match is None:
+        if not _DOCKER_IMAGE.fullmatch(uses[len("docker://") :]):
+            checker.problem(node, f"uses: {uses!r} names no Docker image (docker://image[:tag])")
+            return None
+        return uses
+    if _REMOTE_ACTION.fullmatch(uses) is None:
         checker.problem(
             node,
             f"uses: {uses!r} is not a valid action reference "
-            "(expected ./path, owner/repo@ref or docker://image)",
+            "(expected ./path, owner/repo[/path]@ref or docker://image)",
         )
         return None
-    if match.group("repo").lower() in BUILTIN_ACTIONS and uses.count("/") == 1:
-        return uses
-    checker.problem(node, f"uses: {uses} is not supported yet ({_SUPPORTED})")
-    return None
-
-
-_SUPPORTED = "only local composite actions ./path and actions/checkout"
+    # Whether it can be fetched, and what kind of action it is, is known at run time.
+    return uses
 
 
 def _outside_repository(uses: str) -> str | None:

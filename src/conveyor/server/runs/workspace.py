@@ -131,9 +131,7 @@ def checkout(
     borrow = "--local" if link_objects else "--shared"
     try:
         with repository_lock(repository):
-            git.run_git(
-                mirror, "clone", borrow, "--no-checkout", "--quiet", str(mirror), str(path)
-            )
+            git.run_git(mirror, "clone", borrow, "--no-checkout", "--quiet", str(mirror), str(path))
         clone = path / ".git"
         git.run_git(clone, "--work-tree", str(path), "checkout", "--quiet", "--detach", sha)
         git.run_git(clone, "remote", "set-url", "origin", repository.url)

@@ -182,9 +182,7 @@ def _file_digest(path: Path, relative: str, offset: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         with open(fd, "rb") as stream:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise ExpressionError(
-                    f"hashFiles(): '{relative}' is not a regular file", offset
-                )
+                raise ExpressionError(f"hashFiles(): '{relative}' is not a regular file", offset)
             os.set_blocking(fd, True)
             while chunk := stream.read(_CHUNK):
                 digest.update(chunk)
