@@ -147,7 +147,7 @@ def test_missing_or_invalid_action_fails_the_step_with_a_clear_reason(tmp_path):
         """
         name: Broken
         runs:
-          using: node20
+          using: node8
           main: index.js
     """,
     )
@@ -168,7 +168,7 @@ def test_missing_or_invalid_action_fails_the_step_with_a_clear_reason(tmp_path):
     missing, broken = outcome.result.jobs["a"].steps
     assert missing.status == Status.FAILURE
     assert "no action.yml" in (missing.reason or "") and "./actions/missing" in missing.reason
-    assert broken.status == Status.FAILURE and "node20" in (broken.reason or "")
+    assert broken.status == Status.FAILURE and "node8" in (broken.reason or "")
     assert outcome.result.status == Status.FAILURE
 
 

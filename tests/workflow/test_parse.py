@@ -14,6 +14,7 @@ from conveyor.workflow.model import (
     DispatchInput,
     Environment,
     EventFilter,
+    JavaScriptRuns,
     RunDefaults,
 )
 
@@ -532,13 +533,43 @@ def test_composite_action_yaml_extension_and_errors(tmp_path: Path) -> None:
     ]
 
 
-def test_javascript_action_is_not_supported_yet(tmp_path: Path) -> None:
+def test_a_javascript_action_needs_main(tmp_path: Path) -> None:
     (tmp_path / "action.yml").write_text("name: x\nruns:\n  using: node20\n", encoding="utf-8")
     with pytest.raises(WorkflowInvalid) as raised:
         load_action(tmp_path)
     [problem] = raised.value.problems
-    assert (problem.position.line, problem.position.column) == (3, 10)
-    assert "using: node20" in problem.message
+    assert (problem.position.line, problem.position.column) == (3, 3)
+    assert "missing the required key 'main'" in problem.message
+
+
+def test_a_javascript_action_with_pre_and_post(tmp_path: Path) -> None:
+    (tmp_path / "action.yml").write_text(
+        "inputs:\n  who: {default: me}\noutputs:\n  said: {description: what}\n"
+        "runs:\n  using: node16\n  main: dist/main.js\n  pre: pre.js\n  post: post.js\n"
+        "  post-if: success()\n",
+        encoding="utf-8",
+    )
+    action = load_action(tmp_path)
+    assert action.using == "node16"
+    assert action.javascript == JavaScriptRuns(
+        main="dist/main.js", pre="pre.js", post="post.js", pre_if="always()", post_if="success()"
+    )
+    assert action.outputs == {"said": ""}
+    assert action.inputs["who"].default == "me"
+
+
+def test_a_docker_action_and_an_unknown_runtime(tmp_path: Path) -> None:
+    (tmp_path / "action.yml").write_text(
+        "runs:\n  using: docker\n  image: Dockerfile\n  args: [a]\n", encoding="utf-8"
+    )
+    action = load_action(tmp_path)
+    assert (action.using, action.docker_image) == ("docker", "Dockerfile")
+    (tmp_path / "action.yml").write_text("runs:\n  using: node8\n  main: a.js\n")
+    with pytest.raises(WorkflowInvalid) as raised:
+        load_action(tmp_path)
+    [problem] = raised.value.problems
+    assert (problem.position.line, problem.position.column) == (2, 10)
+    assert "unknown 'runs.using: node8'" in problem.message
 
 
 def test_missing_action_directory(tmp_path: Path) -> None:

@@ -1,29 +1,38 @@
 """Built-in actions: ``uses:`` steps that Conveyor implements natively.
 
-``run_action`` picks the implementation for a ``uses:`` reference: a local
-composite action (``./path``), or a built-in registered in ``BUILT_IN`` by its
-``owner/name`` (lower case, without ``@ref``).
+``run_action`` picks the implementation for a ``uses:`` reference: a built-in
+registered in ``BUILT_IN`` by its ``owner/name`` (lower case, without ``@ref``);
+else what ``actions/resolve.py`` finds: a local action (``./path``) or one fetched
+from its repository, run by its kind (composite, JavaScript); a Docker action
+fails its step saying what it needs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import re
+from typing import TYPE_CHECKING, Any
 
 from conveyor.actions.checkout import run_checkout
-from conveyor.actions.composite import run_composite
+from conveyor.actions.composite import run_composite_action
+from conveyor.actions.resolve import built_in_name, is_local
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
+
+if TYPE_CHECKING:
+    from conveyor.actions.resolve import Resolved
 
 BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
 }
 
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
 
 def action_name(uses: str) -> str:
     """``owner/name`` of ``owner/name/path@ref``, lower case."""
-    without_ref = uses.split("@", 1)[0]
-    return "/".join(without_ref.split("/")[:2]).lower()
+    return built_in_name(uses)
 
 
 def run_action(
@@ -34,21 +43,74 @@ def run_action(
     step_env: dict[str, str],
 ) -> StepOutcome:
     uses = (step.uses or "").strip()
-    if uses.startswith(("./", "../")) or uses in (".", ".."):
-        return run_composite(host, step, scope, contexts, step_env)
-    if uses.startswith("docker://"):
-        return _unavailable(host, scope, step, f"Docker actions ({uses}) cannot run locally")
-    handler = BUILT_IN.get(action_name(uses))
-    if handler is None:
-        known = ", ".join(sorted(BUILT_IN))
+    if not is_local(uses) and not uses.startswith("docker://"):
+        handler = BUILT_IN.get(action_name(uses))
+        if handler is not None:
+            return handler(host, step, scope, contexts, step_env)
+    return run_resolved(host, step, scope, contexts, step_env)
+
+
+def run_resolved(
+    host: ActionHost,
+    step: Step,
+    scope: StepScope,
+    contexts: dict[str, Any],
+    step_env: dict[str, str],
+) -> StepOutcome:
+    """A local, fetched or Docker action: found (fetched if need be), then run by its kind."""
+    from conveyor.actions.resolve import (
+        COMPOSITE,
+        DOCKER,
+        JAVASCRIPT,
+        ResolveError,
+        action_store,
+        resolve,
+    )
+    from conveyor.engine.options import default_store_dir
+
+    uses = (step.uses or "").strip()
+    index = step.index if scope.depth == 0 else scope.log_index
+    options = host.options
+    store = action_store(options.store_dir or default_store_dir(), options.actions_url)
+    try:
+        resolved = resolve(uses, host.workspace, store)
+    except ResolveError as error:
+        return _unavailable(host, scope, step, f"{uses}: {error}")
+    for warning in resolved.warnings:
+        host.warn(index, warning)
+    if resolved.kind == DOCKER:
+        from conveyor.actions.docker import docker_action_problem
+
+        return _unavailable(host, scope, step, f"{uses}: {docker_action_problem(uses)}")
+    try:
+        action_path = _seen_by_the_job(host, resolved)
+    except OSError as error:
         return _unavailable(
-            host,
-            scope,
-            step,
-            f"action {uses!r} is not available locally; Conveyor runs local composite "
-            f"actions (uses: ./path) and these built-in actions: {known}",
+            host, scope, step, f"{uses}: cannot copy the action into the job: {error}"
         )
-    return handler(host, step, scope, contexts, step_env)
+    assert resolved.action is not None
+    if resolved.kind == COMPOSITE:
+        return run_composite_action(
+            host, step, scope, contexts, step_env, resolved.action, action_path
+        )
+    assert resolved.kind == JAVASCRIPT
+    from conveyor.actions.javascript import run_javascript
+
+    return run_javascript(host, step, scope, contexts, step_env, resolved, action_path)
+
+
+def _seen_by_the_job(host: ActionHost, resolved: Resolved) -> str:
+    """Where the job's steps find the action's files: a local action where it is; a
+    fetched one copied into the job's runner directory (the store stays unseen)."""
+    if not resolved.tree:
+        return resolved.directory
+    from conveyor.actions.job_copy import copy_into_job
+
+    owner, name = resolved.repository.lower().split("/", 1)
+    folder = resolved.ref if _PLAIN_NAME.fullmatch(resolved.ref) else resolved.sha
+    runner_dir = os.path.dirname(host.runner_temp)
+    copy = copy_into_job(resolved.tree, runner_dir, ["_actions", owner, name, folder])
+    return os.path.join(copy, resolved.path) if resolved.path else copy
 
 
 def _unavailable(host: ActionHost, scope: StepScope, step: Step, message: str) -> StepOutcome:

@@ -599,6 +599,11 @@ class JobRunner:
         )
 
     @property
+    def options(self) -> RunOptions:
+        """The run's options (where its store is, where actions are fetched from)."""
+        return self.shared.options
+
+    @property
     def runner_temp(self) -> str:
         """``runner.temp``: a directory of the job's that its steps can read and write."""
         return str(self._runner["temp"])
@@ -669,7 +674,10 @@ class JobRunner:
                     self.path_additions.remove(entry)
                 self.path_additions.append(entry)
             # For the action's post step (STATE_<name>); a run: step's is checked only.
-            outcome.state = read_key_values(files.state, "GITHUB_STATE")
+            outcome.state = {
+                **log.results.state,  # ::save-state, as older @actions/core writes it
+                **read_key_values(files.state, "GITHUB_STATE"),
+            }
             summary = read_summary(files.summary)
             if summary.strip():
                 self._emit(StepSummary(self.spec.job_key, index, self.masker.mask(summary)))

@@ -154,14 +154,36 @@ class Workflow:
         return self.name or self.path
 
 
+JAVASCRIPT_RUNTIMES = ("node12", "node16", "node20", "node24")
+
+
+@dataclass
+class JavaScriptRuns:
+    """``runs:`` of a JavaScript action: files relative to the action's directory."""
+
+    main: str
+    pre: str | None = None
+    post: str | None = None
+    pre_if: str = "always()"
+    post_if: str = "always()"
+
+
 @dataclass
 class CompositeAction:
-    """An ``action.yml`` with ``runs.using: composite`` at a local path."""
+    """An ``action.yml``: a composite action's steps, or a JavaScript or Docker entry point.
+
+    The name is historical: ``using`` says which kind it is (``composite``, one of
+    ``JAVASCRIPT_RUNTIMES``, or ``docker``).
+    """
 
     path: str
     position: Position
     name: str | None = None
     description: str | None = None
     inputs: dict[str, DispatchInput] = field(default_factory=dict)
-    outputs: dict[str, str] = field(default_factory=dict)  # name -> value expression
+    # name -> value expression; a JavaScript or Docker action's outputs have none ("").
+    outputs: dict[str, str] = field(default_factory=dict)
     steps: list[Step] = field(default_factory=list)
+    using: str = "composite"
+    javascript: JavaScriptRuns | None = None
+    docker_image: str | None = None  # runs.image of a Docker action
