@@ -185,8 +185,10 @@ def _git(args: list[str], repository: str) -> None:
     except OSError as error:
         raise FetchError(f"could not run git for {repository}: {error}") from None
     if done.returncode != 0:
-        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"git exited with {done.returncode}"
+        lines = [line.strip() for line in done.stderr.strip().splitlines() if line.strip()]
+        # git's first fatal line names the problem; the lines after it are advice.
+        fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+        reason = (fatal or lines or [f"git exited with {done.returncode}"])[0]
         raise FetchError(f"could not fetch {repository}: {reason}")
 
 
