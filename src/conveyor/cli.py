@@ -112,6 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
         "system's directories (as on the server)",
     )
     run.add_argument(
+        "--actions-url",
+        metavar="URL",
+        default=os.environ.get("CONVEYOR_ACTIONS_URL") or "https://github.com",
+        help="where `uses: owner/repo@ref` actions are fetched from: URL/owner/repo "
+        "(default: $CONVEYOR_ACTIONS_URL, else https://github.com; a mirror, or a "
+        "directory of bare repositories)",
+    )
+    run.add_argument(
+        "--list-actions",
+        action="store_true",
+        help="show what each uses: of the selected jobs is (built-in, composite, JavaScript, "
+        "Docker, reusable workflow) and where it resolves, fetching what it must; run nothing",
+    )
+    run.add_argument(
         "--color",
         choices=["auto", "always", "never"],
         default="auto",

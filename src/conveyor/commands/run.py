@@ -210,6 +210,10 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"conveyor: {workflow.path}: not run: {why}", file=sys.stderr)
         print(f"conveyor: no workflow runs on {args.event}", file=sys.stderr)
         return EXIT_INVALID if invalid else EXIT_OK
+    if args.list_actions:
+        from conveyor.commands.list_actions import list_actions
+
+        return list_actions(selection, args.jobs_only, args.actions_url)
     if not args.clean:  # a clean run is HEAD's own tree
         selection.git.dirty = working_tree_dirty(str(selection.root))
     # Every workflow's inputs are checked before any of them runs.
@@ -299,6 +303,7 @@ def _run_one(
             run_number=1,
             run_id=str(int(time.time() * 1000)),
             max_step_log_bytes=args.max_log_mb,  # already in bytes (cli._megabytes_in_bytes)
+            actions_url=args.actions_url,
         )
         try:
             result = run_workflow(

@@ -80,6 +80,13 @@ def _grid(
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
+def text_table(
+    headers: tuple[str, ...] | list[str], rows: list[list[str]], width: int | None = None
+) -> str:
+    """A plain table: a header line, a rule, a line a row; cut to ``width`` when given."""
+    return _grid(headers, rows, width)
+
+
 def _fits_as_is(tracker: PipelineTracker) -> bool:
     # The seed's shorthand prints its tables exactly as the seed did, whatever the width.
     return tracker.workflow.shorthand
