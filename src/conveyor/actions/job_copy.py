@@ -54,6 +54,7 @@ def copy_into_job(source: str, runner_dir: str, parts: list[str]) -> str:
         try:
             staged = os.open(staging, _DIRECTORY_FLAGS, dir_fd=directory)
             try:
+                os.fchmod(staged, 0o755)
                 _copy_tree(source, staged)
             finally:
                 os.close(staged)
@@ -73,11 +74,15 @@ def _open_or_make_directory(parent: int, name: str) -> int:
         except FileExistsError:
             pass
         try:
-            return os.open(name, _DIRECTORY_FLAGS, dir_fd=parent)
+            opened = os.open(name, _DIRECTORY_FLAGS, dir_fd=parent)
         except OSError as error:
             if error.errno not in (errno.ELOOP, errno.ENOTDIR):
                 raise
             os.unlink(name, dir_fd=parent)  # a link or a file a step put there
+            continue
+        if os.fstat(opened).st_uid == os.geteuid():
+            os.fchmod(opened, 0o755)  # whatever the umask: a root server's jobs read it
+        return opened
     raise OSError(errno.ELOOP, f"{name} keeps being replaced")
 
 
@@ -91,6 +96,7 @@ def _copy_tree(source: str, target: int) -> None:
                 os.mkdir(entry.name, 0o755, dir_fd=target)
                 inner = os.open(entry.name, _DIRECTORY_FLAGS, dir_fd=target)
                 try:
+                    os.fchmod(inner, 0o755)
                     _copy_tree(entry.path, inner)
                 finally:
                     os.close(inner)

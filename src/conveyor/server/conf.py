@@ -81,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
         "where jobs' workspaces and private files live (the sandbox user must reach it)",
     ),
     Setting(
+        "CONVEYOR_ACTIONS_URL",
+        "https://github.com",
+        "where `uses: owner/repo@ref` actions are fetched from (URL/owner/repo): a mirror, "
+        "or a directory of bare repositories; fetched actions are kept in <data>/store",
+    ),
+    Setting(
         "CONVEYOR_MAX_STEP_LOG_MB",
         "100",
         "a step's log keeps this many MB of its output, the rest is dropped (0: no cap)",

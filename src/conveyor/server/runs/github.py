@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -66,4 +67,13 @@ def options_for_contexts(
         run_number=number,
         actor=git.actor,
         base_env={},
+        # Fetched actions are kept in the data directory, which jobs never see: each
+        # job gets a copy of the actions it uses (actions/job_copy.py).
+        store_dir=str(store_dir()),
+        actions_url=settings.CONVEYOR_ACTIONS_URL,
     )
+
+
+def store_dir() -> Path:
+    """``<data>/store``: what runs keep between them (fetched actions, ...)."""
+    return Path(settings.DATA_DIR) / "store"

@@ -100,9 +100,10 @@ def secure_data_dir() -> None:
         path = data / name
         if path.exists():
             path.chmod(0o600)
-    mirrors = data / "mirrors"
-    mirrors.mkdir(mode=0o700, exist_ok=True)
-    mirrors.chmod(0o700)
+    for name in ("mirrors", "store"):  # the store: fetched actions, ...
+        private = data / name
+        private.mkdir(mode=0o700, exist_ok=True)
+        private.chmod(0o700)
 
 
 def executor_for_run(run_dir: Path, borrowed: Path | None) -> Executor:
