@@ -343,3 +343,66 @@ def test_a_docker_command_without_an_engine_says_what_docker_answered(tmp_path):
     if problem is None:
         pytest.skip("a Docker engine answers here")
     assert problem and "docker command" not in problem
+
+
+def test_a_tag_means_one_commit_for_the_whole_run(tmp_path):
+    first, _ = publish_hello(tmp_path / "forge")
+    bare = tmp_path / "forge/octo/hello.git"
+    outcome = run_with_forge(
+        tmp_path,
+        f"""
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - uses: octo/hello@v1
+                with: {{who: before}}
+              - run: git --git-dir "{bare}" tag -f v1 {first}
+              - uses: octo/hello@v1
+                with: {{who: after}}
+        """,
+    )
+    assert outcome.result.status == Status.SUCCESS
+    assert "Hello, after! (version 2)" in outcome.events.log("a", 2)
+    # the next run sees the moved tag
+    again = run_with_forge(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - uses: octo/hello@v1
+                with: {who: later}
+        """,
+    )
+    assert "Hello, later! (version 1)" in again.events.log("a", 0)
+
+
+def test_without_node_a_javascript_action_fails_saying_so(tmp_path, monkeypatch):
+    workspace = tmp_path / "workspace"
+    (workspace / "js").mkdir(parents=True)
+    (workspace / "js/action.yml").write_text("runs:\n  using: node20\n  main: index.js\n")
+    (workspace / "js/index.js").write_text("console.log('ran')\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    outcome = run_with_forge(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - uses: ./js
+        """,
+    )
+    [step] = outcome.result.jobs["a"].steps
+    assert step.status == Status.FAILURE
+    assert step.reason == (
+        "ci.yml:7:15: ./js: JavaScript actions (node20) run with node, and no node was "
+        "found on PATH; install Node.js (e.g. apt-get install nodejs)"
+    )

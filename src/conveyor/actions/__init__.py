@@ -64,7 +64,7 @@ def run_resolved(
         JAVASCRIPT,
         ResolveError,
         action_store,
-        resolve,
+        resolve_in_run,
     )
     from conveyor.engine.options import default_store_dir
 
@@ -73,7 +73,7 @@ def run_resolved(
     options = host.options
     store = action_store(options.store_dir or default_store_dir(), options.actions_url)
     try:
-        resolved = resolve(uses, host.workspace, store)
+        resolved = resolve_in_run(options.run_id, uses, host.workspace, store)
     except ResolveError as error:
         return _unavailable(host, scope, step, f"{uses}: {error}")
     for warning in resolved.warnings:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import threading
+from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -84,6 +86,37 @@ def resolve(
     if built_in_name(uses) in built_in:
         return Resolved(uses, BUILT_IN)
     return resolve_remote(uses, store)
+
+
+# What each remote reference of a run resolved to: a tag or a branch means one commit
+# for the whole run (GitHub resolves each action once per job), and is fetched once.
+_RUN_MEMORY_SIZE = 512
+_run_memory: OrderedDict[tuple[str, str, str, str], Resolved] = OrderedDict()
+_run_memory_lock = threading.Lock()
+
+
+def resolve_in_run(
+    run_id: str, uses: str, workspace: str, store: ActionStore, built_in: Collection[str] = ()
+) -> Resolved:
+    """``resolve``, remembering remote references for the rest of run ``run_id``.
+
+    Local actions are read again each time: a step may change the workspace.
+    """
+    uses = uses.strip()
+    if is_local(uses) or uses.startswith("docker://"):
+        return resolve(uses, workspace, store, built_in)
+    key = (run_id, store.root, store.base_url, uses)
+    with _run_memory_lock:
+        known = _run_memory.get(key)
+        if known is not None:
+            _run_memory.move_to_end(key)
+            return known
+    resolved = resolve(uses, workspace, store, built_in)
+    with _run_memory_lock:
+        _run_memory[key] = resolved
+        while len(_run_memory) > _RUN_MEMORY_SIZE:
+            _run_memory.popitem(last=False)
+    return resolved
 
 
 def resolve_local(uses: str, workspace: str) -> Resolved:
