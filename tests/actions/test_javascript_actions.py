@@ -406,3 +406,26 @@ def test_without_node_a_javascript_action_fails_saying_so(tmp_path, monkeypatch)
         "ci.yml:7:15: ./js: JavaScript actions (node20) run with node, and no node was "
         "found on PATH; install Node.js (e.g. apt-get install nodejs)"
     )
+
+
+def test_state_saved_the_old_way_reaches_the_post_phase(tmp_path):
+    workspace = tmp_path / "workspace"
+    (workspace / "old").mkdir(parents=True)
+    (workspace / "old/action.yml").write_text(
+        "runs:\n  using: node12\n  main: main.js\n  post: post.js\n"
+    )
+    (workspace / "old/main.js").write_text("console.log('::save-state name=kept::from main')\n")
+    (workspace / "old/post.js").write_text("console.log(`post: ${process.env.STATE_kept}`)\n")
+    outcome = run_with_forge(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - uses: ./old
+        """,
+    )
+    assert outcome.result.status == Status.SUCCESS
+    assert outcome.events.log("a", 1) == ["post: from main"]

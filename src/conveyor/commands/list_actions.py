@@ -22,7 +22,7 @@ from conveyor.actions.resolve import (
     ResolveError,
     action_store,
     is_local,
-    resolve,
+    resolve_in_run,
 )
 from conveyor.cli import EXIT_OK
 from conveyor.commands.selection import Selection
@@ -73,7 +73,8 @@ def _step_rows(
     if not step.uses:
         return []
     try:
-        resolved = resolve(step.uses, root, store, BUILT_IN)
+        # As in a run, a reference used twice is fetched once.
+        resolved = resolve_in_run(f"list-{os.getpid()}", step.uses, root, store, BUILT_IN)
     except ResolveError as error:
         return [[job_id, label, step.uses, "cannot be resolved", str(error)]]
     rows = [[job_id, label, step.uses, resolved.kind_text, _place(resolved, root)]]
