@@ -429,3 +429,27 @@ def test_state_saved_the_old_way_reaches_the_post_phase(tmp_path):
     )
     assert outcome.result.status == Status.SUCCESS
     assert outcome.events.log("a", 1) == ["post: from main"]
+
+
+def test_a_store_that_cannot_be_written_fails_the_step_saying_where(tmp_path):
+    publish_hello(tmp_path / "forge")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the store's directory should be\n")
+    outcome = run_with_forge(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - uses: octo/hello@v1
+                with: {who: x}
+        """,
+        store_dir=str(blocked),
+    )
+    [step] = outcome.result.jobs["a"].steps
+    assert step.status == Status.FAILURE
+    assert step.reason.startswith(
+        f"ci.yml:7:15: octo/hello@v1: cannot keep the action in the store {blocked}/actions: "
+    )

@@ -145,6 +145,8 @@ def resolve_remote(uses: str, store: ActionStore) -> Resolved:
         fetched = fetch_tree(store, repository, ref)
     except FetchError as error:
         raise ResolveError(f"cannot fetch the action: {error}") from None
+    except OSError as error:  # the store itself: not writable, disk full, ...
+        raise ResolveError(f"cannot keep the action in the store {store.root}: {error}") from None
     directory = os.path.join(fetched.directory, path) if path else fetched.directory
     where = f"{repository}@{ref} ({fetched.sha[:12]})"
     if not any(os.path.isfile(os.path.join(directory, name)) for name in ACTION_FILES):
