@@ -453,3 +453,30 @@ def test_a_store_that_cannot_be_written_fails_the_step_saying_where(tmp_path):
     assert step.reason.startswith(
         f"ci.yml:7:15: octo/hello@v1: cannot keep the action in the store {blocked}/actions: "
     )
+
+
+def test_a_failing_pre_fails_the_step_before_main(tmp_path):
+    workspace = tmp_path / "workspace"
+    (workspace / "p").mkdir(parents=True)
+    (workspace / "p/action.yml").write_text(
+        "runs:\n  using: node20\n  pre: pre.js\n  main: main.js\n  post: post.js\n"
+    )
+    (workspace / "p/pre.js").write_text("console.log('pre fails'); process.exit(3)\n")
+    (workspace / "p/main.js").write_text("console.log('main ran')\n")
+    (workspace / "p/post.js").write_text("console.log('post ran')\n")
+    outcome = run_with_forge(
+        tmp_path,
+        """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - uses: ./p
+        """,
+    )
+    steps = outcome.result.jobs["a"].steps
+    assert [(step.status, step.reason) for step in steps] == [
+        (Status.FAILURE, "the pre phase of ./p failed with exit code 3")
+    ]
+    assert "main ran" not in outcome.events.log("a", 0)

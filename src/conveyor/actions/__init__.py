@@ -11,17 +11,25 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite_action
-from conveyor.actions.resolve import built_in_name, is_local
+from conveyor.actions.resolve import (
+    COMPOSITE,
+    DOCKER,
+    JAVASCRIPT,
+    Resolved,
+    ResolveError,
+    action_store,
+    built_in_name,
+    is_local,
+    resolve_in_run,
+)
 from conveyor.engine.events import Status
+from conveyor.engine.options import default_store_dir
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
-
-if TYPE_CHECKING:
-    from conveyor.actions.resolve import Resolved
 
 BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
@@ -58,16 +66,6 @@ def run_resolved(
     step_env: dict[str, str],
 ) -> StepOutcome:
     """A local, fetched or Docker action: found (fetched if need be), then run by its kind."""
-    from conveyor.actions.resolve import (
-        COMPOSITE,
-        DOCKER,
-        JAVASCRIPT,
-        ResolveError,
-        action_store,
-        resolve_in_run,
-    )
-    from conveyor.engine.options import default_store_dir
-
     uses = (step.uses or "").strip()
     index = step.index if scope.depth == 0 else scope.log_index
     options = host.options

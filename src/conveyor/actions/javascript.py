@@ -87,7 +87,8 @@ def run_javascript(
         if run_pre:
             pre = run_phase(runs.pre)
             if pre.outcome != Status.SUCCESS:
-                pre.reason = pre.reason or f"the pre phase of {uses} failed"
+                if pre.reason is None and pre.exit_code is not None:
+                    pre.reason = f"the pre phase of {uses} failed with exit code {pre.exit_code}"
                 return pre
     if runs.post is not None:
         post_file = runs.post
