@@ -101,6 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable",
     )
     run.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="run only the matrix legs whose KEY is VALUE (compared as text; jobs whose "
+        "matrix has no KEY run all their legs); repeatable",
+    )
+    run.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT[,PORT]",
+        help="the workflow's service NAME is the one running at HOST:PORT (no Docker needed); "
+        "several ports map the service's ports: in order; repeatable",
+    )
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file whose [services] table maps services as --service does (default: "
+        "$XDG_CONFIG_HOME/conveyor/config.toml, if it exists)",
+    )
+    run.add_argument(
         "--clean",
         action="store_true",
         help="run in a fresh checkout of HEAD instead of the working tree",

@@ -132,9 +132,7 @@ def _parse_fields(
     if "ports" in fields:
         container.ports = _ports(checker, fields["ports"].value, what, container)
     if "volumes" in fields:
-        volumes = checker.string_list(
-            fields["volumes"].value, f"'volumes' of {what}", single=False
-        )
+        volumes = checker.string_list(fields["volumes"].value, f"'volumes' of {what}", single=False)
         container.volumes = [volume for volume, _ in volumes or []]
     for key in ("options", "command", "entrypoint"):
         if key in fields:
