@@ -20,6 +20,7 @@ from conveyor.cli import UsageError
 from conveyor.engine.runner import select_jobs
 from conveyor.engine.runner_labels import HostLabels, labels_of
 from conveyor.engine.services import ServiceAddress, parse_service_address, parse_service_assignment
+from conveyor.workflow.errors import Problem, WorkflowInvalid
 from conveyor.workflow.matrix import (
     MatrixError,
     expand_matrix,
@@ -116,9 +117,9 @@ def check_services(
     flags: list[str],
     host_labels: HostLabels,
 ) -> list[str]:
-    """Refuse a run with an unmapped service (every one named, at file:line:col);
+    """Refuse a run with an unmapped service (WorkflowInvalid: each at file:line:col);
     returns warnings for ``--service`` names no job that runs declares."""
-    unmapped: list[str] = []
+    unmapped: list[Problem] = []
     declared: set[str] = set()
     for workflow, only_jobs in runs:
         for job in _jobs_that_run(workflow, only_jobs, host_labels):
@@ -128,17 +129,17 @@ def check_services(
                 declared.add(service_id)
                 if service_id not in services:
                     unmapped.append(
-                        f"{service.position}: service '{service_id}' of job '{job.id}' "
-                        f"({service.image}) is not mapped to a running service"
+                        Problem(
+                            service.position,
+                            f"service '{service_id}' of job '{job.id}' ({service.image}) is not "
+                            "mapped to a running service; Conveyor starts no service "
+                            f"containers: give the address of one with --service "
+                            f"{service_id}=HOST:PORT (or in the [services] table of "
+                            f"{user_config_path()})",
+                        )
                     )
     if unmapped:
-        names = sorted({line.split("service '", 1)[1].split("'", 1)[0] for line in unmapped})
-        flags_needed = " ".join(f"--service {name}=HOST:PORT" for name in names)
-        raise UsageError(
-            "\n".join(unmapped)
-            + "\nconveyor starts no service containers: give the address of one that runs, "
-            f"e.g. {flags_needed} (or in the [services] table of {user_config_path()})"
-        )
+        raise WorkflowInvalid(unmapped)
     warnings = []
     for text in flags:
         name = text.partition("=")[0].strip()
