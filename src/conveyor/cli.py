@@ -180,7 +180,7 @@ def _megabytes_in_bytes(text: str) -> int:
 def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
     repo = commands.add_parser(
         "repo",
-        help="add, list or remove the repositories the server builds",
+        help="add, list or remove the repositories the server builds; map their services",
         description="Manage the server's repositories (the server's settings: CONVEYOR_DATA, "
         "DATABASE_URL). Hooks notify the URL the server of the data directory recorded "
         "when it started (CONVEYOR_URL, if set, is used instead).",
@@ -208,6 +208,23 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
     )
     remove.add_argument("name")
     _add_data_option(remove)
+    service = actions.add_parser(
+        "service",
+        help="map a repository's workflow services to ones that already run (or list them)",
+        description="The server starts no service containers: a workflow's services.<id> is "
+        "reached at the address given here (HOST:PORT, or HOST:PORT,PORT for the service's "
+        "ports in the order its ports: lists them). Jobs reach it only with the host's "
+        "network (CONVEYOR_SANDBOX_NETWORK=true, the default). Without mappings or "
+        "--remove, lists the repository's mappings.",
+    )
+    service.add_argument("name", help="the repository")
+    service.add_argument(
+        "mappings", nargs="*", metavar="SERVICE=HOST:PORT[,PORT]", help="set these mappings"
+    )
+    service.add_argument(
+        "--remove", action="append", default=[], metavar="SERVICE", help="remove a mapping"
+    )
+    _add_data_option(service)
 
 
 def _add_data_option(action: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ answers (a TCP connect with a short timeout).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from conveyor.workflow.errors import Position
 from conveyor.workflow.model import Container, Job
 from conveyor.workflow.parse_services import PortSpec, parse_port_spec
 
+SERVICE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # a service id, as the parser takes it
 CONNECT_TIMEOUT = 3.0  # seconds; a service on this machine or its network answers sooner
 _LOOPBACK_NAMES = ("localhost", "ip6-localhost", "ip6-loopback")
 
@@ -66,6 +68,8 @@ def parse_service_assignment(text: str) -> tuple[str, ServiceAddress]:
     name, sep, address = text.partition("=")
     if not sep or not name.strip():
         raise ValueError(f"{text!r}: expected NAME=HOST:PORT, e.g. postgres=127.0.0.1:5432")
+    if not SERVICE_NAME.fullmatch(name.strip()):
+        raise ValueError(f"{text!r}: {name.strip()!r} is not a service id")
     return name.strip(), parse_service_address(address)
 
 

@@ -20,7 +20,7 @@ from conveyor.workflow.yamlsource import is_mapping, is_scalar, is_sequence, kin
 
 CONTAINER_KEYS = ("image", "credentials", "env", "ports", "volumes", "options")
 SERVICE_KEYS = (*CONTAINER_KEYS, "command", "entrypoint")
-SERVICE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+SERVICE_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")  # as engine.services.SERVICE_NAME
 _PORTS = re.compile(r"(?P<first>[0-9]+)(?:-(?P<last>[0-9]+))?")
 _PROTOCOLS = ("tcp", "udp", "sctp")
 
