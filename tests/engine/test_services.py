@@ -24,10 +24,10 @@ from tests.engine.helpers import Outcome, run_yaml
 
 
 class Greeter:
-    """A TCP server on 127.0.0.1 that writes ``greeting`` to each connection."""
+    """A TCP server (on 127.0.0.1 by default) that writes ``greeting`` to each connection."""
 
-    def __init__(self, greeting: str) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, greeting: str, host: str = "127.0.0.1") -> None:
+        self.socket = socket.create_server((host, 0))
         self.port = self.socket.getsockname()[1]
         self.greeting = greeting.encode()
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -57,9 +57,20 @@ def greeters() -> Iterator[list[Greeter]]:
         greeter.close()
 
 
-def greeter(made: list[Greeter], greeting: str) -> Greeter:
-    made.append(Greeter(greeting))
+def greeter(made: list[Greeter], greeting: str, host: str = "127.0.0.1") -> Greeter:
+    made.append(Greeter(greeting, host))
     return made[-1]
+
+
+def outward_address() -> str | None:
+    """This machine's address on its network (a UDP socket sends nothing to learn it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
 
 
 def dead_port() -> int:
@@ -126,6 +137,26 @@ def test_a_published_port_other_than_the_mapped_one_is_warned_about(tmp_path, gr
     assert (
         f"publishes port 5432 on 5432 (ci.yml:8:17), but is mapped to port {db.port}"
         in (warnings[0])
+    )
+
+
+def test_a_service_on_another_host_is_reached_by_address_and_warned_about(tmp_path, greeters):
+    address = outward_address()
+    if address is None:
+        pytest.skip("this machine has no address but loopback")
+    db = greeter(greeters, "far", host=address)
+    text = POSTGRES_LIKE.replace("localhost", "${{ env.DB_HOST }}").replace(
+        "    steps:", f"    env:\n      DB_HOST: {address}\n    steps:"
+    )
+    mapping = {"postgres": ServiceAddress(address, (db.port,))}
+    outcome = run_local(text, tmp_path, services=mapping)
+    assert outcome.result.status == "success", outcome.result.reason
+    log = outcome.events.log("tests")
+    assert "got: far" in log
+    assert any(
+        f"service 'postgres' is mapped to {address}:{db.port}: steps that reach it at "
+        "localhost, as on GitHub, will not find it there" in line
+        for line in log
     )
 
 
