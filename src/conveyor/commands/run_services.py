@@ -127,7 +127,9 @@ def check_services(
                 if service.image == "":
                     continue  # GitHub starts no such service
                 declared.add(service_id)
-                if service_id not in services:
+                # An image made by an expression may be empty (no service): checked when
+                # the job starts, where each leg's value is known.
+                if service_id not in services and "${{" not in service.image:
                     unmapped.append(
                         Problem(
                             service.position,
