@@ -263,3 +263,30 @@ def test_matrix_without_a_value_is_refused(repo, tmp_path):
     result = run(repo, "--matrix", "python-version", config_home=tmp_path)
     assert result.returncode == 2
     assert "expected KEY=VALUE" in result.stderr
+
+
+def test_a_service_whose_image_an_expression_leaves_empty_needs_no_mapping(repo, tmp_path):
+    workflow_repo(
+        repo,
+        """\
+on: push
+jobs:
+  tests:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        db: ['', 'redis:7']
+    services:
+      cache:
+        image: ${{ matrix.db }}
+    steps:
+      - run: echo "leg [${{ matrix.db }}] ran"
+""",
+    )
+    empty_leg = run(repo, "--matrix", "db=", config_home=tmp_path)
+    assert empty_leg.returncode == 0, empty_leg.stdout + empty_leg.stderr
+    assert "leg [] ran" in empty_leg.stdout
+    redis_leg = run(repo, "--matrix", "db=redis:7", config_home=tmp_path)
+    assert redis_leg.returncode == 1
+    assert "service 'cache' is not mapped to a running service" in redis_leg.stdout
+    assert "leg [redis:7] ran" not in redis_leg.stdout
