@@ -109,11 +109,12 @@ def prepare_services(
             started[service_id] = _Started(service, _port_specs(service, contexts))
     unmapped = [service_id for service_id in started if service_id not in addresses]
     if unmapped:
+        docker = docker_state()
         raise EngineProblem(
             "; ".join(
                 f"{started[name].service.position}: service '{name}' is not mapped to a "
                 f"running service, and Conveyor starts no service containers "
-                f"({docker_state()}): map it with {advice.format(name=name)}"
+                f"({docker}): map it with {advice.format(name=name)}"
                 for name in unmapped
             )
         )
