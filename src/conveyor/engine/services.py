@@ -151,12 +151,28 @@ class _Started:
         return list(dict.fromkeys(ports))
 
 
+# docker command -> (when, what it said): many jobs failing at once ask docker once.
+_docker_seen: dict[str | None, tuple[float, str]] = {}
+_DOCKER_STATE_TTL = 60.0  # seconds
+
+
 def docker_state() -> str:
     """Whether a Docker engine answers here, in words for an error message."""
     import shutil
-    import subprocess
+    import time
 
     docker = shutil.which("docker")
+    seen = _docker_seen.get(docker)
+    if seen is not None and time.monotonic() - seen[0] < _DOCKER_STATE_TTL:
+        return seen[1]
+    state = _ask_docker(docker)
+    _docker_seen[docker] = (time.monotonic(), state)
+    return state
+
+
+def _ask_docker(docker: str | None) -> str:
+    import subprocess
+
     if docker is None:
         return "found: none"
     try:
