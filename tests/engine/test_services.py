@@ -401,6 +401,7 @@ def test_service_assignments_are_read(text, expected):
         ("postgres=:5432", "expected HOST:PORT"),
         ("postgres=127.0.0.1:http", "port 'http' is not a number"),
         ("postgres=127.0.0.1:70000", "from 1 to 65535"),
+        ("my.db=127.0.0.1:5432", "'my.db' is not a service id"),
     ],
 )
 def test_bad_service_assignments_say_what_is_wrong(text, message):
