@@ -101,6 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
         "repeatable",
     )
     run.add_argument(
+        "--matrix",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="run only the matrix legs whose KEY is VALUE (compared as text; jobs whose "
+        "matrix has no KEY run all their legs); repeatable",
+    )
+    run.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="NAME=HOST:PORT[,PORT]",
+        help="the workflow's service NAME is the one running at HOST:PORT (no Docker needed); "
+        "several ports map the service's ports: in order; repeatable",
+    )
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a TOML file whose [services] table maps services as --service does (default: "
+        "$XDG_CONFIG_HOME/conveyor/config.toml, if it exists)",
+    )
+    run.add_argument(
         "--clean",
         action="store_true",
         help="run in a fresh checkout of HEAD instead of the working tree",
@@ -172,7 +194,7 @@ def _megabytes_in_bytes(text: str) -> int:
 def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
     repo = commands.add_parser(
         "repo",
-        help="add, list or remove the repositories the server builds",
+        help="add, list or remove the repositories the server builds; map their services",
         description="Manage the server's repositories (the server's settings: CONVEYOR_DATA, "
         "DATABASE_URL). Hooks notify the URL the server of the data directory recorded "
         "when it started (CONVEYOR_URL, if set, is used instead).",
@@ -200,6 +222,23 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
     )
     remove.add_argument("name")
     _add_data_option(remove)
+    service = actions.add_parser(
+        "service",
+        help="map a repository's workflow services to ones that already run (or list them)",
+        description="The server starts no service containers: a workflow's services.<id> is "
+        "reached at the address given here (HOST:PORT, or HOST:PORT,PORT for the service's "
+        "ports in the order its ports: lists them). Jobs reach it only with the host's "
+        "network (CONVEYOR_SANDBOX_NETWORK=true, the default). Without mappings or "
+        "--remove, lists the repository's mappings.",
+    )
+    service.add_argument("name", help="the repository")
+    service.add_argument(
+        "mappings", nargs="*", metavar="SERVICE=HOST:PORT[,PORT]", help="set these mappings"
+    )
+    service.add_argument(
+        "--remove", action="append", default=[], metavar="SERVICE", help="remove a mapping"
+    )
+    _add_data_option(service)
 
 
 def _add_data_option(action: argparse.ArgumentParser) -> None:

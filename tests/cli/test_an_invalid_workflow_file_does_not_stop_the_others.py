@@ -26,12 +26,12 @@ jobs:
       - run: exit 1
 """
 
-# A services job is not supported: line 4, column 5.
+# A misspelt job key: line 4, column 5.
 UNSUPPORTED = """\
 on: push
 jobs:
   db:
-    services:
+    servicess:
       postgres:
         image: postgres
     runs-on: ubuntu-latest

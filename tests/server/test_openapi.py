@@ -40,6 +40,9 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/variables"),
     ("put", "/api/repositories/{name}/variables/{variable_name}"),
     ("delete", "/api/repositories/{name}/variables/{variable_name}"),
+    ("get", "/api/repositories/{name}/services"),
+    ("put", "/api/repositories/{name}/services/{service_name}"),
+    ("delete", "/api/repositories/{name}/services/{service_name}"),
 }
 
 

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 import yaml
 
-from conveyor.workflow.matrix import MatrixError, expand_matrix, matrix_job_name
+from conveyor.workflow.matrix import (
+    MatrixError,
+    expand_matrix,
+    leg_keys,
+    matrix_job_name,
+    select_legs,
+)
 
 
 def expand(text: str) -> list[dict[str, Any]]:
@@ -300,3 +306,35 @@ def test_matrix_job_name(values: dict[str, Any], expected: str) -> None:
 def test_job_names_follow_expansion_order() -> None:
     jobs = expand("fruit: [apple]\nanimal: [cat]\ninclude:\n  - color: green\n")
     assert matrix_job_name("Build", jobs[0]) == "Build (apple, cat, green)"
+
+
+# -- --matrix KEY=VALUE: which legs run -------------------------------------------------
+
+LEGS = [
+    {"python": "3.11", "os": "ubuntu"},
+    {"python": 3.12, "os": "ubuntu"},
+    {"python": 3.1, "os": "windows"},
+    {"python": True, "os": "ubuntu", "extra": "x"},
+]
+
+
+@pytest.mark.parametrize(
+    ("wanted", "kept"),
+    [
+        ({"python": ["3.11"]}, [0]),  # a text value
+        ({"python": ["3.12"]}, [1]),  # a number, compared as its text
+        ({"python": ["3.10"]}, [2]),  # YAML read 3.10 as 3.1: the number matches
+        ({"python": ["true"]}, [3]),  # shown as in the leg's name
+        ({"python": ["3.11", "3.12"]}, [0, 1]),  # several values: any of them
+        ({"python": ["3.12"], "os": ["ubuntu"]}, [1]),  # every key must match
+        ({"os": ["ubuntu"], "arch": ["arm64"]}, [0, 1, 3]),  # a key the matrix lacks: ignored
+        ({"extra": ["x"]}, [3]),  # a key some legs lack: those legs do not match
+        ({"python": ["2.7"]}, []),
+    ],
+)
+def test_select_legs_keeps_the_legs_matching_every_key_the_matrix_has(wanted, kept):
+    assert select_legs(LEGS, wanted) == kept
+
+
+def test_leg_keys_lists_each_key_once_in_order():
+    assert leg_keys(LEGS) == ["python", "os", "extra"]

@@ -1,4 +1,4 @@
-"""``conveyor repo add|list|remove``: the repositories the server builds.
+"""``conveyor repo add|list|remove|service``: the repositories the server builds.
 
 It uses the server's own settings (``CONVEYOR_DATA``, ``DATABASE_URL``) and
 database, so it works whether or not the server is running. Adding a local bare
@@ -22,7 +22,9 @@ class RepoCommandError(Exception):
 def repo_command(args: argparse.Namespace) -> int:
     try:
         _set_up_django(args.data)
-        action = {"add": _add, "list": _list, "remove": _remove}[args.repo_command]
+        action = {"add": _add, "list": _list, "remove": _remove, "service": _service}[
+            args.repo_command
+        ]
         action(args)
     except RepoCommandError as error:
         print(f"conveyor repo: {error}", file=sys.stderr)
@@ -128,3 +130,41 @@ def _remove(args: argparse.Namespace) -> None:
     print(f"Removed repository {args.name} and its {runs} run(s)")
     if hook_removed:
         print("  post-receive hook removed (the hook it replaced, if any, is back)")
+
+
+def _service(args: argparse.Namespace) -> None:
+    """Set, remove or list where a repository's workflow services run."""
+    from django.db import transaction
+
+    from conveyor.engine.services import parse_service_assignment
+    from conveyor.server.repos.models import Repository, ServiceMapping
+
+    repository = Repository.objects.filter(name=args.name).first()
+    if repository is None:
+        raise RepoCommandError(f"no repository named {args.name!r}")
+    wanted = []
+    for text in args.mappings:
+        try:
+            wanted.append(parse_service_assignment(text))
+        except ValueError as error:
+            raise RepoCommandError(f"service {error}") from None
+    with transaction.atomic():
+        for service, address in wanted:
+            ServiceMapping.objects.update_or_create(
+                repository=repository, name=service, defaults={"address": str(address)}
+            )
+            print(f"{args.name}: service {service} is reached at {address}")
+        for service in args.remove:
+            deleted, _ = repository.service_mappings.filter(name=service).delete()
+            if not deleted:
+                raise RepoCommandError(f"repository {args.name!r} maps no service {service!r}")
+            print(f"{args.name}: service {service} is no longer mapped")
+    if not wanted and not args.remove:
+        mappings = list(repository.service_mappings.order_by("name"))
+        if not mappings:
+            print(
+                f"{args.name} maps no services: `conveyor repo service {args.name} "
+                "postgres=127.0.0.1:5432` maps one"
+            )
+        for mapping in mappings:
+            print(f"{mapping.name}={mapping.address}")

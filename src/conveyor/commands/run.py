@@ -221,13 +221,26 @@ def run_command(args: argparse.Namespace) -> int:
         id(w): _inputs_for(w, args.event, given_inputs, selection.payload) for w in selection.chosen
     }
 
+    runs = [
+        (w, _only_jobs(w, args.jobs_only))
+        for w in selection.chosen
+        # --job names jobs of another workflow: that one does not run
+        if not args.jobs_only or set(args.jobs_only) & set(w.jobs)
+    ]
+    services: dict[str, Any] = {}
+    matrix_filter = None
+    if args.service or args.matrix or args.config or _declares_services(runs):
+        from conveyor.commands.run_services import services_and_matrix
+
+        services, matrix_filter = services_and_matrix(
+            args.service, args.config, args.matrix, runs, host_labels
+        )
+
     cancellation = Cancellation()
     sink = make_sink(args)
     worst = EXIT_OK
     with interrupt_cancels(cancellation):
-        for workflow in selection.chosen:
-            if args.jobs_only and not set(args.jobs_only) & set(workflow.jobs):
-                continue  # --job names jobs of another workflow
+        for workflow, _ in runs:
             code = _run_one(
                 workflow,
                 selection,
@@ -238,6 +251,8 @@ def run_command(args: argparse.Namespace) -> int:
                 host_labels,
                 sink,
                 cancellation,
+                services=services,
+                matrix_filter=matrix_filter,
             )
             worst = max(worst, code) if code != EXIT_CANCELLED else EXIT_CANCELLED
             if cancellation.cancelled:
@@ -247,6 +262,14 @@ def run_command(args: argparse.Namespace) -> int:
         report_invalid(invalid)
         return max(worst, EXIT_INVALID)
     return worst
+
+
+def _only_jobs(workflow: Workflow, jobs: list[str] | None) -> list[str] | None:
+    return [job for job in jobs if job in workflow.jobs] if jobs else None
+
+
+def _declares_services(runs: list[tuple[Workflow, list[str] | None]]) -> bool:
+    return any(job.services for workflow, _ in runs for job in workflow.jobs.values())
 
 
 def _check_jobs_exist(
@@ -283,8 +306,10 @@ def _run_one(
     host_labels: HostLabels,
     sink: Any,
     cancellation: Cancellation,
+    services: dict[str, Any] | None = None,
+    matrix_filter: dict[str, list[str]] | None = None,
 ) -> int:
-    only_jobs = [job for job in args.jobs_only if job in workflow.jobs] if args.jobs_only else None
+    only_jobs = _only_jobs(workflow, args.jobs_only)
     tracker = PipelineTracker(workflow, select_jobs(workflow, only_jobs))
     with (
         clean_checkout(str(selection.root)) if args.clean else _in_place(str(selection.root))
@@ -304,6 +329,8 @@ def _run_one(
             run_id=str(int(time.time() * 1000)),
             max_step_log_bytes=args.max_log_mb,  # already in bytes (cli._megabytes_in_bytes)
             actions_url=args.actions_url,
+            services=services or {},
+            matrix_filter=matrix_filter,
         )
         try:
             result = run_workflow(

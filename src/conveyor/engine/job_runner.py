@@ -103,6 +103,7 @@ class JobRunner:
         self._post_steps: list[PostStep] = []
         # The running uses: step's timeout-minutes and whether it runs past a cancel.
         self._uses_limits: tuple[float | None, bool] = (None, False)
+        self._services: dict[str, Any] = {}  # the `job.services` context
 
     # -- the job ------------------------------------------------------------------
 
@@ -198,6 +199,10 @@ class JobRunner:
         self._step_files: StepFiles | None = None
         workflow = self.shared.workflow
         contexts = self._job_contexts({})
+        if self.job.services or self.job.container is not None:
+            # Before any env is evaluated: an env value may name job.services.<id>.ports.
+            self._prepare_services(contexts)
+            contexts = self._job_contexts({})
         workflow_env = evaluation.env_values(
             workflow.env, contexts, workflow.positions, workflow.position
         )
@@ -206,6 +211,22 @@ class JobRunner:
             self.job.env, contexts, self.job.positions, self.job.position
         )
         self.static_env = {**workflow_env, **job_env}
+
+    def _prepare_services(self, contexts: dict[str, Any]) -> None:
+        """Map the job's services (or refuse its container) before its first step."""
+        from conveyor.engine.services import prepare_services
+
+        options = self.shared.options
+        ready = prepare_services(
+            self.job,
+            contexts,
+            options.services,
+            options.service_advice,
+            isolated_network=bool(getattr(self.shared.executor, "isolated_network", False)),
+        )
+        self._services = ready.context
+        for warning in ready.warnings:
+            self.warn(0, warning)
 
     def _run_post_steps(self, scope: StepScope) -> None:
         """The actions' post steps, after every step, as steps of their own at the end."""
@@ -261,7 +282,7 @@ class JobRunner:
             "secrets": options.secrets,
             "vars": options.variables,
             "runner": self._runner,
-            "job": {"status": "success", "container": {}, "services": {}},
+            "job": {"status": "success", "container": {}, "services": self._services},
         }
 
     def _job_flag(self, template: bool | str, key: str) -> bool:
@@ -279,7 +300,7 @@ class JobRunner:
     def _job_outputs(self, scope: StepScope) -> dict[str, str]:
         env = self.env_context(scope)
         contexts = self.step_contexts(scope, env)
-        contexts["job"] = {"status": self._status_word(scope)}
+        contexts["job"] = {"status": self._status_word(scope), "services": self._services}
         return evaluation.string_map(
             self.job.outputs, contexts, self.job.positions, self.job.position, "outputs"
         )
@@ -323,7 +344,11 @@ class JobRunner:
         contexts = self._job_contexts(env)
         contexts["steps"] = scope.steps
         contexts["inputs"] = scope.inputs if scope.depth else self.shared.inputs
-        contexts["job"] = {"status": self._status_word(scope), "container": {}, "services": {}}
+        contexts["job"] = {
+            "status": self._status_word(scope),
+            "container": {},
+            "services": self._services,
+        }
         if scope.action_path:
             github = dict(self._github)
             github["action_path"] = scope.action_path

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.engine.git_info import GitInfo
 from conveyor.engine.runner_labels import HostLabels
+
+if TYPE_CHECKING:
+    from conveyor.engine.services import ServiceAddress
 
 
 def _new_run_id() -> str:
@@ -41,6 +44,12 @@ class RunOptions:
     store_dir: str | None = None
     # Where ``uses: owner/repo@ref`` is fetched from (actions/fetch.py).
     actions_url: str = "https://github.com"
+    # The jobs' ``services:`` by id, mapped to services that already run (engine/services.py).
+    services: dict[str, ServiceAddress] = field(default_factory=dict)
+    # How the user maps a service, named in the error for an unmapped one ({name}: its id).
+    service_advice: str = "--service {name}=HOST:PORT"
+    # Only the matrix legs whose values match: key -> the values accepted (as text).
+    matrix_filter: dict[str, list[str]] | None = None
 
 
 def default_store_dir(environ: dict[str, str] | None = None) -> str:

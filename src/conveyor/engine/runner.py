@@ -31,7 +31,7 @@ from conveyor.engine.results import JobResult, RunResult, StepResult
 from conveyor.engine.runner_labels import labels_of
 from conveyor.executors.base import Cancellation, Executor
 from conveyor.workflow.expressions import JobStatus
-from conveyor.workflow.matrix import expand_matrix, matrix_job_name
+from conveyor.workflow.matrix import expand_matrix, matrix_job_name, select_legs
 from conveyor.workflow.model import Job, Workflow
 
 __all__ = [
@@ -331,12 +331,16 @@ class _Scheduler:
                         f"{where}: strategy.max-parallel must be a number, got {raw!r}"
                     ) from None
         total = len(combinations)
-        group = _Group(
-            job=job, total=total, max_parallel=max_parallel or total, fail_fast=fail_fast
-        )
         is_matrix = strategy is not None and strategy.matrix is not None
+        legs = list(range(total))
+        if is_matrix and self.options.matrix_filter:
+            legs = self._filtered_legs(job, combinations)
+        group = _Group(
+            job=job, total=len(legs), max_parallel=max_parallel or len(legs), fail_fast=fail_fast
+        )
         not_here: list[tuple[_Instance, str]] = []
-        for index, values in enumerate(combinations):
+        for index in legs:
+            values = combinations[index]
             strategy_context = {
                 "fail-fast": fail_fast,
                 "job-index": index,
@@ -367,6 +371,19 @@ class _Scheduler:
         # Finished only once every combination exists: the group counts them all.
         for instance, why in not_here:
             self._skip_instance(instance, why)
+
+    def _filtered_legs(self, job: Job, combinations: list[dict[str, Any]]) -> list[int]:
+        """``--matrix``: the legs kept (each keeps GitHub's job-index and job-total)."""
+        wanted = self.options.matrix_filter or {}
+        legs = select_legs(combinations, wanted)
+        if not legs:
+            where = job.positions.get("strategy", job.position)
+            given = " ".join(f"--matrix {key}={v}" for key, texts in wanted.items() for v in texts)
+            names = ", ".join(matrix_job_name(job.id, values) for values in combinations)
+            raise EngineProblem(
+                f"{where}: {given} matches no leg of job '{job.id}': its legs are {names}"
+            )
+        return legs
 
     def _skip_jobs_not_served_here(self) -> None:
         """A job whose runs-on is written out (no expression) and names another system

@@ -199,6 +199,11 @@ class SandboxExecutor:
         self.exit_drain = exit_drain
         self._system = _system_binds()
 
+    @property
+    def isolated_network(self) -> bool:
+        """Jobs have a network of their own: the host's services are out of their reach."""
+        return not self.policy.network
+
     def prepare_job(self, job_key: str, workspace: str) -> SandboxJobHost:
         if self.policy.state_dir is not None:
             os.makedirs(self.policy.state_dir, exist_ok=True)

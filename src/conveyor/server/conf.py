@@ -68,7 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "CONVEYOR_SANDBOX_NETWORK",
         "true",
-        "whether sandboxed jobs reach the network (false: loopback only)",
+        "whether sandboxed jobs reach the network (false: loopback only, so a job "
+        "with services: fails before its steps)",
     ),
     Setting(
         "CONVEYOR_SANDBOX_USER",

@@ -198,3 +198,39 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+def select_legs(combinations: list[dict[str, Any]], wanted: dict[str, list[str]]) -> list[int]:
+    """The indexes of the legs ``--matrix KEY=VALUE`` keeps, as act selects them.
+
+    A key this matrix has (in any leg) must be matched by a leg: its value, shown as in
+    the leg's name (``3.1``, ``true``), is one of the texts given for the key, or both are
+    numbers and equal (``3.10`` given finds the leg YAML read as 3.1). Keys the matrix does
+    not have are ignored, so a job without them runs all its legs.
+    """
+    keys = [key for key in wanted if any(key in values for values in combinations)]
+    return [
+        index
+        for index, values in enumerate(combinations)
+        if all(key in values and _value_matches(values[key], wanted[key]) for key in keys)
+    ]
+
+
+def leg_keys(combinations: list[dict[str, Any]]) -> list[str]:
+    """Every key the legs of a matrix have, in first-seen order."""
+    return list(dict.fromkeys(key for values in combinations for key in values))
+
+
+def _value_matches(value: Any, accepted: list[str]) -> bool:
+    shown = _display(value)
+    if shown in accepted:
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    for text in accepted:
+        try:
+            if float(text) == value:
+                return True
+        except ValueError:
+            continue
+    return False

@@ -114,6 +114,27 @@ class Strategy:
 
 
 @dataclass
+class Container:
+    """``jobs.<id>.container``, or one ``jobs.<id>.services.<service id>``.
+
+    Strings may hold ``${{ }}``; ``ports`` items are the text written (a number or a Docker
+    ``[ip:][host:]container[/protocol]`` text). ``command`` and ``entrypoint`` exist
+    only for services.
+    """
+
+    position: Position  # of the image (or of the mapping it belongs to)
+    image: str = ""
+    credentials: dict[str, str] = field(default_factory=dict)  # username, password
+    env: dict[str, Any] = field(default_factory=dict)
+    ports: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    options: str | None = None
+    command: str | None = None
+    entrypoint: str | None = None
+    positions: dict[str, Position] = field(default_factory=dict)
+
+
+@dataclass
 class Job:
     id: str
     position: Position
@@ -131,6 +152,9 @@ class Job:
     defaults: RunDefaults = field(default_factory=RunDefaults)
     steps: list[Step] = field(default_factory=list)
     positions: dict[str, Position] = field(default_factory=dict)
+    # ``container:`` (None: the steps run on the host) and ``services:`` by id, file order.
+    container: Container | None = None
+    services: dict[str, Container] = field(default_factory=dict)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from conveyor.workflow.model import (
     Workflow,
 )
 from conveyor.workflow.parse_base import Checker, suggestion
+from conveyor.workflow.parse_services import parse_container, parse_services
 from conveyor.workflow.parse_steps import ENV_NAME, parse_defaults, parse_steps
 from conveyor.workflow.parse_triggers import parse_on
 from conveyor.workflow.schema_events import PERMISSION_SCOPES, PERMISSION_SHORTHANDS
@@ -41,14 +42,14 @@ JOB_KEYS = (
     "concurrency",
     "permissions",
     "steps",
+    "container",
+    "services",
 )
 _NOT_YET = "is not supported yet"
 UNSUPPORTED_JOB_KEYS = {
     "uses": f"jobs.<id>.uses (reusable workflows) {_NOT_YET}",
     "with": f"jobs.<id>.with (inputs of reusable workflows) {_NOT_YET}",
     "secrets": f"jobs.<id>.secrets (for reusable workflows) {_NOT_YET}",
-    "container": f"'container' {_NOT_YET}; jobs run directly on this host",
-    "services": f"'services' {_NOT_YET}",
     "snapshot": f"'snapshot' {_NOT_YET}",
 }
 
@@ -62,6 +63,8 @@ SHORTHAND_JOB_KEYS = (
     "continue-on-error",
     "strategy",
     "steps",
+    "container",
+    "services",
 )
 SHORTHAND_JOB_ID = "pipeline"
 
@@ -240,6 +243,10 @@ def _parse_job_keys(checker: Checker, job: Job, fields: dict[str, Entry], where:
             parse_permissions(checker, value)
         elif key == "steps":
             job.steps = parse_steps(checker, value, where)
+        elif key == "container":
+            job.container = parse_container(checker, value, where)
+        elif key == "services":
+            job.services = parse_services(checker, value, where)
 
 
 def _runs_on(checker: Checker, node: yaml.Node, where: str) -> object:

@@ -17,6 +17,7 @@ from conveyor.server.api import (
     repositories,
     runs,
     secrets,
+    service_mappings,
     tokens,
     variables,
     workflows,
@@ -25,8 +26,8 @@ from conveyor.server.api.docs_access import login_or_token_required
 
 DESCRIPTION = """\
 Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, approve,
-cancel and re-run runs; repository secrets (names only), variables and your API
-tokens.
+cancel and re-run runs; repository secrets (names only), variables, service
+mappings and your API tokens.
 
 Authenticate with `Authorization: Bearer <token>`. Issue a token with
 `POST /api/tokens` using your username and password (HTTP Basic) or a logged-in
@@ -52,4 +53,5 @@ api.add_router("/repositories", runs.router)
 api.add_router("/repositories", logs.router)
 api.add_router("/repositories", secrets.router)
 api.add_router("/repositories", variables.router)
+api.add_router("/repositories", service_mappings.router)
 api.add_router("/repositories", workflows.router)

@@ -242,6 +242,19 @@ class VariableIn(Schema):
     )
 
 
+class ServiceMappingOut(Schema):
+    name: str = Field(description="The service id, as the workflow's services: names it.")
+    address: str
+    updated_at: datetime
+
+
+class ServiceMappingIn(Schema):
+    address: str = Field(
+        description="Where the service runs: HOST:PORT, or HOST:PORT,PORT for its ports in "
+        "the order the workflow's ports: lists them (127.0.0.1:5432)."
+    )
+
+
 class TokenOut(Schema):
     id: int
     name: str

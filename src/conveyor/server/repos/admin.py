@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from conveyor.server.repos.models import Delivery, Repository, Secret, Variable
+from conveyor.server.repos.models import Delivery, Repository, Secret, ServiceMapping, Variable
 
 
 class SecretForm(forms.ModelForm):
@@ -47,6 +47,12 @@ class VariableInline(admin.TabularInline):
     fields = ["name", "value"]
 
 
+class ServiceMappingInline(admin.TabularInline):
+    model = ServiceMapping
+    extra = 0
+    fields = ["name", "address"]
+
+
 @admin.register(Repository)
 class RepositoryAdmin(admin.ModelAdmin):
     list_display = [
@@ -59,7 +65,7 @@ class RepositoryAdmin(admin.ModelAdmin):
     ]
     search_fields = ["name", "url"]
     readonly_fields = ["created_at"]
-    inlines = [SecretInline, VariableInline]
+    inlines = [SecretInline, VariableInline, ServiceMappingInline]
 
 
 @admin.register(Secret)

@@ -1,5 +1,5 @@
-"""Repositories the server builds, their secrets (encrypted at rest), variables and
-webhook deliveries."""
+"""Repositories the server builds, their secrets (encrypted at rest), variables, service
+mappings and webhook deliveries."""
 
 from __future__ import annotations
 
@@ -92,6 +92,48 @@ class Variable(models.Model):
 
     def __str__(self) -> str:
         return f"{self.repository.name}: {self.name}"
+
+
+class ServiceMapping(models.Model):
+    """Where a workflow's ``services.<name>`` already runs for this repository's jobs
+    (``HOST:PORT[,PORT...]``): the server starts no service containers."""
+
+    repository = models.ForeignKey(
+        Repository, on_delete=models.CASCADE, related_name="service_mappings"
+    )
+    name = models.CharField(max_length=100, verbose_name="service id")
+    address = models.CharField(
+        max_length=300, help_text="HOST:PORT, or HOST:PORT,PORT for the service's ports in order"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "name"], name="service_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name}: {self.name} = {self.address}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from conveyor.engine.services import SERVICE_NAME, parse_service_address
+
+        if not SERVICE_NAME.fullmatch(self.name):
+            raise ValidationError({"name": service_name_problem(self.name)})
+        try:
+            parse_service_address(self.address)
+        except ValueError as error:
+            raise ValidationError({"address": str(error)}) from None
+
+
+def service_name_problem(name: str) -> str:
+    return (
+        f"{name!r} is not a service id: a letter or '_' first, then letters, digits, "
+        "'-' and '_'"
+    )
 
 
 class Delivery(models.Model):

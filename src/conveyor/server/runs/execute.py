@@ -25,11 +25,13 @@ from django.utils import timezone
 
 from conveyor.engine.masking import Masker
 from conveyor.engine.runner import run_workflow
+from conveyor.engine.services import ServiceAddress, parse_service_address
 from conveyor.executors.base import Cancellation
 from conveyor.executors.sandbox import SandboxUnavailable
 from conveyor.server.repos import git
 from conveyor.server.repos.crypto import SecretUnreadable
 from conveyor.server.repos.forges.base import runs_fork_code
+from conveyor.server.repos.models import Repository
 from conveyor.server.runs import github, live, sandboxing, workspace
 from conveyor.server.runs.models import Run, Status, Step
 from conveyor.server.runs.recovery import STOPPED_REASON
@@ -161,6 +163,19 @@ def secrets_for(run: Run) -> dict[str, str]:
     return {secret.name: secret.reveal() for secret in run.repository.secrets.all()}
 
 
+def service_addresses(repository: Repository) -> dict[str, ServiceAddress]:
+    """The repository's service mappings (checked when they were set)."""
+    addresses = {}
+    for mapping in repository.service_mappings.all():
+        try:
+            addresses[mapping.name] = parse_service_address(mapping.address)
+        except ValueError:
+            logger.warning(
+                "service %s of %s: bad address %r", mapping.name, repository, mapping.address
+            )
+    return addresses
+
+
 def _finish_with_retries(
     run: Run, status: str, reason: str, attempts: int = 5, stopped: str | None = None
 ) -> None:
@@ -204,6 +219,11 @@ def _run_in_workspace(
         options.base_env = {**step_environment(), RUN_MARK_VARIABLE: run_mark(run.pk)}
         options.only_jobs = run.only_jobs
         options.max_step_log_bytes = max_step_log_bytes()
+        options.services = service_addresses(run.repository)
+        options.service_advice = (
+            f"`conveyor repo service {run.repository.name} {{name}}=HOST:PORT` "
+            f"(or PUT /api/repositories/{run.repository.name}/services/{{name}})"
+        )
         sink = DatabaseSink(run, workflow)
         try:
             result = run_workflow(workflow, options, executor, sink, cancellation)
