@@ -299,6 +299,7 @@ def _run_one(
             run_number=1,
             run_id=str(int(time.time() * 1000)),
             max_step_log_bytes=args.max_log_mb,  # already in bytes (cli._megabytes_in_bytes)
+            disposable_workspace=bool(args.clean),
         )
         try:
             result = run_workflow(
