@@ -451,3 +451,55 @@ def test_the_store_keeps_an_upload_whole_or_not_at_all(tmp_path):
     assert leftovers == []
     meta = json.loads((tmp_path / "artifacts" / "one" / "artifact.json").read_text())
     assert meta["size"] == 100
+
+
+@pytest.mark.parametrize("kind", ["parent", "absolute", "symlink"])
+def test_a_crafted_archive_is_not_unpacked_outside_the_destination(tmp_path, store, kind):
+    """A job may hand in any archive as its upload; the job that downloads it unpacks
+    only files and directories inside its destination."""
+    import io
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    crafted = tmp_path / "crafted.tar.gz"
+    with tarfile.open(crafted, "w:gz") as archive:
+        member = tarfile.TarInfo(
+            {"parent": "../escape.txt", "absolute": str(tmp_path / "abs.txt"), "symlink": "link"}[
+                kind
+            ]
+        )
+        if kind == "symlink":
+            member.type = tarfile.SYMTYPE
+            member.linkname = str(tmp_path / "outside.txt")
+            archive.addfile(member)
+        else:
+            member.size = 5
+            archive.addfile(member, io.BytesIO(b"owned"))
+    with open(crafted, "rb") as handle:
+        kept(store).add("evil", handle.fileno(), overwrite=False, files=1, job_key="x")
+    outcome = run(
+        workspace,
+        store,
+        """
+        on: push
+        jobs:
+          use:
+            runs-on: x
+            steps:
+              - uses: actions/download-artifact@v4
+                with: {name: evil, path: d/inner}
+              - run: echo link says $(cat d/inner/link 2>/dev/null)
+        """,
+    )
+    assert not (workspace / "d" / "escape.txt").exists()
+    assert not (tmp_path / "abs.txt").exists()
+    status = outcome.result.jobs["use"].steps[0].status
+    if kind == "symlink":
+        # Refused outright, or unpacked without the link (tarfile's data filter).
+        assert not (workspace / "d" / "inner" / "link").is_symlink()
+    elif kind == "absolute":
+        # Refused, or its leading "/" dropped: inside the destination either way.
+        inside = workspace / "d" / "inner" / str(tmp_path / "abs.txt").lstrip("/")
+        assert status == Status.FAILURE or inside.read_text() == "owned"
+    else:
+        assert status == Status.FAILURE

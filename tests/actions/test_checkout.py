@@ -281,7 +281,7 @@ def test_set_safe_directory_lets_git_use_a_repository_of_another_owner(project, 
     os.lchown(project, 65534, 65534)
     outcome = run(
         project,
-        f"- uses: actions/checkout@v4\n  with: {{path: c, set-safe-directory: {safe}}}",
+        f"- uses: actions/checkout@v4\n  with: {{path: c, ref: main, set-safe-directory: {safe}}}",
         base_env={"PATH": os.environ["PATH"], "HOME": str(project.parent)},
     )
     assert outcome.result.status == status, log(outcome)

@@ -7,13 +7,19 @@ set -eu
 source_repo=$CHECKOUT_SOURCE
 target=$CHECKOUT_TARGET
 
-g() {
-    printf '[command]git %s\n' "$*"
+# git, trusting the workspace's repositories when set-safe-directory asks for it.
+gq() {
     if [ "$CHECKOUT_SAFE_DIRECTORY" = true ]; then
         git -c "safe.directory=$target" -c "safe.directory=$source_repo" "$@"
     else
         git "$@"
     fi
+}
+
+# The same, shown in the log first.
+g() {
+    printf '[command]git %s\n' "$*"
+    gq "$@"
 }
 
 fail() {
@@ -30,7 +36,7 @@ if [ -z "$ref" ]; then
     ref=$CHECKOUT_DEFAULT_REF
 fi
 verify() {
-    git -C "$source_repo" rev-parse --verify --quiet "$1^{commit}" 2>/dev/null
+    gq -C "$source_repo" rev-parse --verify --quiet "$1^{commit}" 2>/dev/null
 }
 if [ -z "$commit" ]; then
     case $ref in
@@ -70,7 +76,7 @@ if [ "$CHECKOUT_SAME" = true ]; then
     if [ "$CHECKOUT_CLEAN" = true ]; then clean_tree; fi
 else
     if [ -e "$target/.git" ]; then
-        if [ "$CHECKOUT_CLEAN" = true ] && git -C "$target" rev-parse --verify --quiet HEAD >/dev/null; then
+        if [ "$CHECKOUT_CLEAN" = true ] && gq -C "$target" rev-parse --verify --quiet HEAD >/dev/null; then
             clean_tree
         fi
     else
@@ -92,8 +98,8 @@ else
             "file://$source_repo" "+$commit:$destination"
     else
         # The whole history: borrow the source's objects rather than copy them.
-        objects=$(git -C "$source_repo" rev-parse --absolute-git-dir)/objects
-        printf '%s\n' "$objects" >> "$(git -C "$target" rev-parse --absolute-git-dir)/objects/info/alternates"
+        objects=$(gq -C "$source_repo" rev-parse --absolute-git-dir)/objects
+        printf '%s\n' "$objects" >> "$(gq -C "$target" rev-parse --absolute-git-dir)/objects/info/alternates"
         g -C "$target" fetch --upload-pack="$upload_pack" $progress --tags origin \
             "+refs/heads/*:refs/remotes/origin/*" "+refs/remotes/origin/*:refs/remotes/origin/*" \
             "$commit"
