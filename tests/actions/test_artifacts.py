@@ -503,3 +503,48 @@ def test_a_crafted_archive_is_not_unpacked_outside_the_destination(tmp_path, sto
         assert status == Status.FAILURE or inside.read_text() == "owned"
     else:
         assert status == Status.FAILURE
+
+
+@pytest.mark.parametrize(
+    "uses",
+    [
+        "actions/upload-artifact@v3",
+        "actions/upload-artifact@0b2256b8c012f0828dc542b3febcab082c67f72b",
+        "Actions/Upload-Artifact@v7",
+    ],
+)
+def test_any_version_or_pin_is_the_built_in(workspace, store, uses):
+    outcome = run(
+        workspace,
+        store,
+        f"""
+        on: push
+        jobs:
+          build:
+            runs-on: x
+            steps:
+              - uses: {uses}
+                with: {{path: out/a.txt}}
+        """,
+    )
+    assert outcome.result.status == Status.SUCCESS
+    assert archive_names(kept(store).get("artifact").path) == ["a.txt"]
+
+
+def test_an_explicitly_named_hidden_file_is_left_out_too(workspace, store):
+    (workspace / ".coverage").write_text("data")
+    outcome = run(
+        workspace,
+        store,
+        """
+        on: push
+        jobs:
+          build:
+            runs-on: x
+            steps:
+              - uses: actions/upload-artifact@v4
+                with: {name: cov, path: .coverage, if-no-files-found: error}
+        """,
+    )
+    assert outcome.result.status == Status.FAILURE
+    assert "1 hidden file(s) left out" in "\n".join(outcome.events.log("build", 0))

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.actions.artifacts import run_download_artifact, run_upload_artifact
-from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite
+from conveyor.actions.lazy_steps import run_checkout, run_download_artifact, run_upload_artifact
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step

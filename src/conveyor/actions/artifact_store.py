@@ -1,6 +1,6 @@
 """A run's artifacts on disk: what ``actions/upload-artifact`` kept, for later jobs and people.
 
-One directory per run (``artifacts_dir(options)``), one sub-directory per artifact,
+One directory per run (``lazy_steps.run_artifacts_dir(options)``), one sub-directory per artifact,
 named as the artifact::
 
     <run's artifacts dir>/
@@ -63,7 +63,9 @@ class Artifact:
 
 def run_artifacts(options: RunOptions) -> ArtifactStore:
     """The store of the run ``options`` describe."""
-    return ArtifactStore(artifacts_dir(options.store_dir, options.run_id, options.artifacts_dir))
+    from conveyor.actions.lazy_steps import run_artifacts_dir
+
+    return ArtifactStore(run_artifacts_dir(options))
 
 
 def artifact_url(options: RunOptions, artifact: Artifact) -> str:
@@ -81,18 +83,6 @@ def list_run_artifacts(options: RunOptions) -> list[dict[str, Any]]:
         {**artifact.to_json(), "url": artifact_url(options, artifact)}
         for artifact in run_artifacts(options).list()
     ]
-
-
-def artifacts_dir(store_dir: str | None, run_id: str, explicit: str | None = None) -> str:
-    """A run's artifact directory: ``explicit`` (the server's), else
-    ``<store>/runs/<run_id>/artifacts`` (``store_dir`` None: the default store)."""
-    if explicit:
-        return explicit
-    if store_dir is None:
-        from conveyor.engine.options import default_store_dir
-
-        store_dir = default_store_dir()
-    return os.path.join(store_dir, "runs", run_id, "artifacts")
 
 
 def check_name(name: str) -> str | None:

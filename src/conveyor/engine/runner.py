@@ -585,6 +585,12 @@ class _Scheduler:
         return RunResult(status=status, duration=duration, jobs=ordered, reason=reason)
 
     def _report_artifacts(self) -> None:
+        import os
+
+        from conveyor.actions.lazy_steps import run_artifacts_dir
+
+        if not os.path.isdir(run_artifacts_dir(self.options)):
+            return  # nothing uploaded: the store's code is not even imported
         from conveyor.actions.artifact_store import list_run_artifacts
 
         try:
