@@ -118,11 +118,7 @@ def run_upload_artifact(
     )
     if gathered.outcome != Status.SUCCESS:
         remove_from_runner_temp(host.runner_temp, output)
-        return StepOutcome(
-            gathered.outcome,
-            exit_code=gathered.exit_code,
-            reason=gathered.reason or "gathering the files to upload failed",
-        )
+        return _in_job_failure(gathered, "gathering the files to upload")
     count = int(gathered.outputs.get("files", "0") or 0)
     if count == 0:
         remove_from_runner_temp(host.runner_temp, output)
@@ -235,12 +231,15 @@ def run_download_artifact(
         for item in items:
             remove_from_runner_temp(host.runner_temp, os.path.basename(item["archive"]))
     if unpacked.outcome != Status.SUCCESS:
-        return StepOutcome(
-            unpacked.outcome,
-            exit_code=unpacked.exit_code,
-            reason=unpacked.reason or "unpacking the artifacts failed",
-        )
+        return _in_job_failure(unpacked, "unpacking the artifacts")
     return StepOutcome(Status.SUCCESS, outputs={"download-path": destination})
+
+
+def _in_job_failure(outcome: StepOutcome, what: str) -> StepOutcome:
+    reason = outcome.reason or f"{what} failed"
+    if reason.startswith("cannot start"):
+        reason += f" ({what} runs the job's {JOB_PYTHON})"
+    return StepOutcome(outcome.outcome, exit_code=outcome.exit_code, reason=reason)
 
 
 def _choose(
