@@ -138,6 +138,10 @@ def test_artifacts_listed_and_downloaded_from_the_api_and_the_run_page(
         status, _, _ = call(f"{runs}/artifacts/nothing", **auth)
         assert status == 404
 
+        with urllib.request.urlopen(
+            server.url + f"/repos/shop/runs/{number}/artifacts/x"
+        ) as anonymous:
+            assert "/login/" in anonymous.geturl()  # the page's link needs a user too
         browser = logged_in_browser(server.url)
         page = browser.open(f"{server.url}/repos/shop/runs/{number}/", timeout=15).read().decode()
         link = f"/repos/shop/runs/{number}/artifacts/dist%20files"
