@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.actions import lazy_steps
+from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite
-from conveyor.actions.lazy_steps import run_checkout, run_download_artifact, run_upload_artifact
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
 
 BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
-    "actions/upload-artifact": run_upload_artifact,
-    "actions/download-artifact": run_download_artifact,
+    "actions/upload-artifact": lazy_steps.run_upload_artifact,
+    "actions/download-artifact": lazy_steps.run_download_artifact,
 }
 
 

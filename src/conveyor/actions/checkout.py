@@ -14,13 +14,14 @@ can be checked out; no credentials are needed, so none are written.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conveyor.actions.action_inputs import ActionInputs
-from conveyor.actions.in_job import source
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
+
+if TYPE_CHECKING:
+    from conveyor.actions.action_inputs import ActionInputs
 
 CHECKOUT_INPUTS = {
     "repository": "",
@@ -55,6 +56,11 @@ def run_checkout(
     contexts: dict[str, Any],
     step_env: dict[str, str],
 ) -> StepOutcome:
+    # Imported here: nearly every workflow names checkout, few give it inputs, and
+    # `conveyor run` should not pay for what its step may never need.
+    from conveyor.actions.action_inputs import ActionInputs
+    from conveyor.actions.in_job import source
+
     index = step.index if scope.depth == 0 else scope.log_index
     inputs = ActionInputs(host, step, contexts, index, CHECKOUT_INPUTS)
     github = contexts.get("github", {})

@@ -12,14 +12,6 @@ if TYPE_CHECKING:
     from conveyor.workflow.model import Step
 
 
-def run_checkout(
-    host: ActionHost, step: Step, scope: StepScope, contexts: dict[str, Any], env: dict[str, str]
-) -> StepOutcome:
-    from conveyor.actions.checkout import run_checkout as checkout
-
-    return checkout(host, step, scope, contexts, env)
-
-
 def run_upload_artifact(
     host: ActionHost, step: Step, scope: StepScope, contexts: dict[str, Any], env: dict[str, str]
 ) -> StepOutcome:

@@ -599,17 +599,14 @@ class JobRunner:
         )
 
     @property
-    def runner_temp(self) -> str:
-        """``runner.temp``: a directory of the job's that its steps can read and write."""
-        return str(self._runner["temp"])
-
-    @property
     def options(self) -> RunOptions:
+        """The run's options (where its store is, where actions are fetched from)."""
         return self.shared.options
 
     @property
-    def job_key(self) -> str:
-        return self.spec.job_key
+    def runner_temp(self) -> str:
+        """``runner.temp``: a directory of the job's that its steps can read and write."""
+        return str(self._runner["temp"])
 
     def add_post_step(self, post: PostStep) -> None:
         """Run ``post`` after the job's steps (the last added first), as GitHub runs posts."""
@@ -772,6 +769,10 @@ class JobRunner:
 
     def log_line(self, step_index: int, text: str) -> None:
         self._emit(LogLines(self.spec.job_key, max(step_index, 0), self.masker.mask(text)))
+
+    @property
+    def job_key(self) -> str:
+        return self.spec.job_key
 
     def warn(self, step_index: int, message: str) -> None:
         message = self.masker.mask(message)

@@ -66,10 +66,7 @@ class ActionHost(Protocol):
     runner_temp: str
 
     @property
-    def options(self) -> RunOptions: ...  # the run's
-
-    @property
-    def job_key(self) -> str: ...
+    def options(self) -> RunOptions: ...
 
     def execute_step(self, step: Step, scope: StepScope) -> StepResult: ...
 
@@ -92,6 +89,9 @@ class ActionHost(Protocol):
     def env_context(self, scope: StepScope) -> dict[str, str]: ...
 
     def warn(self, step_index: int, message: str) -> None: ...
+
+    @property
+    def job_key(self) -> str: ...  # the job (or matrix combination) running the action
 
 
 ActionHandler = Callable[
