@@ -207,6 +207,14 @@ def _documented_get_urls(api: Api, run_numbers: list[int]) -> list[str]:
                 for filling in fillings
                 for step in filling["steps"]
             ]
+        if "{artifact}" in path:
+            fillings = [
+                {**filling, "artifact": artifact["name"]}
+                for filling in fillings
+                for artifact in api.get(
+                    f"repositories/shop/runs/{filling['number']}/artifacts"
+                ).json()
+            ]
         if "{token_id}" in path:
             fillings = [{"token_id": token} for token in tokens]
         for filling in fillings:
@@ -225,7 +233,7 @@ def test_no_response_ever_carries_a_secret_value(
 
     def keep(response: Any) -> Any:
         if response.streaming:
-            bodies.append(b"".join(response.streaming_content).decode())
+            bodies.append(b"".join(response.streaming_content).decode("utf-8", "replace"))
         else:
             bodies.append(response.content.decode())
         return response

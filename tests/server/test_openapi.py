@@ -33,6 +33,8 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/runs/{number}/jobs/{job}/steps/{index}"),
     ("get", "/api/repositories/{name}/runs/{number}/jobs/{job}/steps/{index}/log"),
     ("get", "/api/repositories/{name}/runs/{number}/jobs/{job}/steps/{index}/log.txt"),
+    ("get", "/api/repositories/{name}/runs/{number}/artifacts"),
+    ("get", "/api/repositories/{name}/runs/{number}/artifacts/{artifact}"),
     ("get", "/api/repositories/{name}/secrets"),
     ("get", "/api/repositories/{name}/workflows"),
     ("put", "/api/repositories/{name}/secrets/{secret_name}"),

@@ -13,6 +13,7 @@ import os
 import re
 from typing import Any
 
+from conveyor.actions import lazy_steps
 from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite_action
 from conveyor.actions.resolve import (
@@ -33,6 +34,8 @@ from conveyor.workflow.model import Step
 
 BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
+    "actions/upload-artifact": lazy_steps.run_upload_artifact,
+    "actions/download-artifact": lazy_steps.run_download_artifact,
 }
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

@@ -325,6 +325,7 @@ def _run_one(
             host_labels=host_labels,
             max_parallel_jobs=args.parallel,
             only_jobs=only_jobs,
+            disposable_workspace=bool(args.clean),  # --clean: a clone made for this run
             run_number=1,
             run_id=str(int(time.time() * 1000)),
             max_step_log_bytes=args.max_log_mb,  # already in bytes (cli._megabytes_in_bytes)

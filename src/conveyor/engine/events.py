@@ -144,6 +144,16 @@ class StepSummary(Event):
 
 
 @dataclass(frozen=True)
+class RunArtifacts(Event):
+    """The artifacts the run kept (upload-artifact), sent once before ``RunFinished``
+    when there is at least one. Each: ``id``, ``name``, ``size`` (bytes), ``digest``
+    (sha-256 hex), ``files``, ``job_key``, ``path`` (the archive on disk), ``url``."""
+
+    type = "artifacts"
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RunFinished(Event):
     type = "run_finished"
     status: Status

@@ -798,6 +798,10 @@ class JobRunner:
     def log_line(self, step_index: int, text: str) -> None:
         self._emit(LogLines(self.spec.job_key, max(step_index, 0), self.masker.mask(text)))
 
+    @property
+    def job_key(self) -> str:
+        return self.spec.job_key
+
     def warn(self, step_index: int, message: str) -> None:
         message = self.masker.mask(message)
         self._emit(Annotation(self.spec.job_key, max(step_index, 0), "warning", message))

@@ -50,6 +50,16 @@ class RunOptions:
     service_advice: str = "--service {name}=HOST:PORT"
     # Only the matrix legs whose values match: key -> the values accepted (as text).
     matrix_filter: dict[str, list[str]] | None = None
+    # Where this run keeps its artifacts (upload-artifact); None:
+    # <store>/runs/<run_id>/artifacts (actions/artifact_store.py).
+    artifacts_dir: str | None = None
+    # An artifact's address, with "{id}" and "{name}" filled in (the server's page);
+    # None: the file:// address of its archive.
+    artifact_url: str | None = None
+    # The workspace is a checkout made for this run alone (the server's, --clean's), so
+    # actions/checkout may move it to another commit; False: the user's own working
+    # tree, which a checkout of another ref must leave alone.
+    disposable_workspace: bool = False
 
 
 def default_store_dir(environ: dict[str, str] | None = None) -> str:

@@ -22,7 +22,15 @@ from typing import Any
 from conveyor.engine import evaluation
 from conveyor.engine.contexts import debug_enabled, github_context
 from conveyor.engine.evaluation import EngineProblem
-from conveyor.engine.events import Event, JobFinished, RunFinished, RunStarted, Sink, Status
+from conveyor.engine.events import (
+    Event,
+    JobFinished,
+    RunArtifacts,
+    RunFinished,
+    RunStarted,
+    Sink,
+    Status,
+)
 from conveyor.engine.git_info import GitInfo, read_git_info
 from conveyor.engine.job_runner import JobRunner, JobSpec, RunShared
 from conveyor.engine.masking import Masker
@@ -588,9 +596,26 @@ class _Scheduler:
                     f": {first.reason}" if first.reason else ""
                 )
         reason = self.shared.masker.mask_optional(reason)
+        self._report_artifacts()
         self.sink.emit(RunFinished(status=status, duration=duration, reason=reason))
         ordered = self._ordered_results()
         return RunResult(status=status, duration=duration, jobs=ordered, reason=reason)
+
+    def _report_artifacts(self) -> None:
+        import os
+
+        from conveyor.actions.lazy_steps import run_artifacts_dir
+
+        if not os.path.isdir(run_artifacts_dir(self.options)):
+            return  # nothing uploaded: the store's code is not even imported
+        from conveyor.actions.artifact_store import list_run_artifacts
+
+        try:
+            artifacts = list_run_artifacts(self.options)
+        except OSError:
+            return  # the uploads said where they went; the list is a summary
+        if artifacts:
+            self.sink.emit(RunArtifacts(artifacts=artifacts))
 
     def _job_position(self, job_id: str) -> int:
         return list(self.workflow.jobs).index(job_id)

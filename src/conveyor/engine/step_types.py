@@ -90,6 +90,9 @@ class ActionHost(Protocol):
 
     def warn(self, step_index: int, message: str) -> None: ...
 
+    @property
+    def job_key(self) -> str: ...  # the job (or matrix combination) running the action
+
 
 ActionHandler = Callable[
     ["ActionHost", "Step", StepScope, dict[str, Any], dict[str, str]], StepOutcome

@@ -21,6 +21,7 @@ from conveyor.engine.events import (
     JobFinished,
     JobStarted,
     LogLines,
+    RunArtifacts,
     RunFinished,
     RunStarted,
     Status,
@@ -29,7 +30,12 @@ from conveyor.engine.events import (
 )
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.terminal.closed_stdout import stop_writing_stdout
-from conveyor.terminal.plain import StepSummaries, describe_step_end, format_duration
+from conveyor.terminal.plain import (
+    StepSummaries,
+    describe_artifact,
+    describe_step_end,
+    format_duration,
+)
 from conveyor.terminal.tables import (
     TABLE_HEADERS,
     column_widths,
@@ -133,6 +139,10 @@ class LiveSink:
             where = f"{event.event} · {event.ref} · {event.short_sha()}"
             text.append(f"  {event.path} · {where}", "dim")
             print_(text)
+        elif isinstance(event, RunArtifacts):
+            print_(Text(f"Artifacts ({len(event.artifacts)})", style="bold"))
+            for artifact in event.artifacts:
+                print_(Text(f"  📦 {describe_artifact(artifact)}"))
         elif isinstance(event, RunFinished):
             self._live.stop()
 

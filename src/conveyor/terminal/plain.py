@@ -6,7 +6,7 @@ of parallel jobs; markers are plain words (START, OK, FAIL, SKIP, CANCEL).
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from conveyor.engine.events import (
     Annotation,
@@ -14,6 +14,7 @@ from conveyor.engine.events import (
     JobFinished,
     JobStarted,
     LogLines,
+    RunArtifacts,
     RunFinished,
     RunStarted,
     Status,
@@ -29,6 +30,14 @@ MARKERS = {
     Status.SKIPPED: "SKIP",
     Status.CANCELLED: "CANCEL",
 }
+
+
+def describe_artifact(artifact: dict[str, Any]) -> str:
+    """``name  12.3 kB  3 file(s)  /where/artifact.tar.gz``: one kept artifact."""
+    from conveyor.actions.artifact_store import format_size
+
+    size = format_size(int(artifact.get("size", 0)))
+    return f"{artifact['name']}  {size}  {artifact.get('files', 0)} file(s)  {artifact['path']}"
 
 
 def format_duration(seconds: float) -> str:
@@ -121,6 +130,9 @@ class PlainSink:
         elif isinstance(event, RunStarted):
             where = f"{event.event} {event.ref} {event.short_sha()}"
             write(f"RUN {event.workflow} ({event.path}) on {where}\n")
+        elif isinstance(event, RunArtifacts):
+            for artifact in event.artifacts:
+                write(f"ARTIFACT {describe_artifact(artifact)}\n")
         elif isinstance(event, RunFinished):
             why = f": {event.reason}" if event.reason else ""
             write(f"RUN {event.status.upper()} in {format_duration(event.duration)}{why}\n")

@@ -12,6 +12,7 @@ from ninja import NinjaAPI
 
 from conveyor.server.accounts.auth import read_auth
 from conveyor.server.api import (
+    artifacts,
     errors,
     logs,
     repositories,
@@ -51,6 +52,7 @@ api.add_router("/", tokens.router)
 api.add_router("/repositories", repositories.router)
 api.add_router("/repositories", runs.router)
 api.add_router("/repositories", logs.router)
+api.add_router("/repositories", artifacts.router)
 api.add_router("/repositories", secrets.router)
 api.add_router("/repositories", variables.router)
 api.add_router("/repositories", service_mappings.router)

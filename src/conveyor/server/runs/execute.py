@@ -32,7 +32,7 @@ from conveyor.server.repos import git
 from conveyor.server.repos.crypto import SecretUnreadable
 from conveyor.server.repos.forges.base import runs_fork_code
 from conveyor.server.repos.models import Repository
-from conveyor.server.runs import github, live, sandboxing, workspace
+from conveyor.server.runs import artifacts, github, live, sandboxing, workspace
 from conveyor.server.runs.models import Run, Status, Step
 from conveyor.server.runs.recovery import STOPPED_REASON
 from conveyor.server.runs.sink import DatabaseSink
@@ -224,6 +224,10 @@ def _run_in_workspace(
             f"`conveyor repo service {run.repository.name} {{name}}=HOST:PORT` "
             f"(or PUT /api/repositories/{run.repository.name}/services/{{name}})"
         )
+        # Kept with the run in the data directory, which the jobs' sandbox hides.
+        options.artifacts_dir = artifacts.run_artifacts_dir(run.pk)
+        options.artifact_url = artifacts.artifact_url_template(run.repository.name, run.number)
+        options.disposable_workspace = True  # a fresh clone, removed when the run ends
         sink = DatabaseSink(run, workflow)
         try:
             result = run_workflow(workflow, options, executor, sink, cancellation)

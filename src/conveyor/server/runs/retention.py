@@ -1,5 +1,8 @@
 """Retention: runs and their logs are deleted ``CONVEYOR_RETENTION_DAYS`` after they finish.
 
+A run's artifacts go with it (a ``post_delete`` receiver, see ``runs/apps.py``); an
+artifact uploaded with ``retention-days`` goes at its own time, checked at each look.
+
 A thread in the server process (``start_retention()``; ``Retention.stop()``) looks
 once at start and then every ``INTERVAL_SECONDS``. Only finished runs go, judged by
 ``finished_at``: a queued (or waiting) or running run is never touched, however old.
@@ -20,6 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from conveyor.server.background import Background
+from conveyor.server.runs.artifacts import remove_expired_artifacts
 from conveyor.server.runs.models import FINISHED_STATUSES, LogChunk, Run
 
 logger = logging.getLogger("conveyor.server.runs")
@@ -87,6 +91,13 @@ class Retention(Background):
         return self.interval
 
     def look(self) -> None:
+        try:
+            gone = remove_expired_artifacts()
+        except OSError:
+            logger.exception("retention: deleting expired artifacts failed")
+        else:
+            if gone:
+                logger.info("retention: deleted %s artifact(s) past their retention-days", gone)
         try:
             count = purge_expired(self.days, stopping=self._stopping)
         except Exception:

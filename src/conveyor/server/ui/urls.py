@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from conveyor.server.ui.views import actions, auth, badges, downloads, live, pages
+from conveyor.server.ui.views import actions, artifacts, auth, badges, downloads, live, pages
 
 app_name = "ui"
 
@@ -21,6 +21,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "repos/<slug:name>/runs/<int:number>/log/<int:job_id>/<int:step>.txt",
         downloads.step_log,
         name="step-log",
+    ),
+    path(
+        "repos/<slug:name>/runs/<int:number>/artifacts/<str:artifact>",
+        artifacts.artifact_download,
+        name="artifact",
     ),
     path("badge/<slug:name>.svg", badges.badge, name="badge"),
 ]

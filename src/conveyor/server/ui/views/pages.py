@@ -13,6 +13,7 @@ from django.shortcuts import render
 
 from conveyor.server.accounts.permissions import can_trigger, role_required
 from conveyor.server.repos.models import Repository
+from conveyor.server.runs.artifacts import store_of
 from conveyor.server.runs.models import Run, Status
 from conveyor.server.ui.dispatchable import mirror_view
 from conveyor.server.ui.graph import job_graph
@@ -153,5 +154,6 @@ def run_page(request: HttpRequest, name: str, number: int) -> HttpResponse:
         "summaries": summaries,
         "can_trigger": can_trigger(request.user),
         "failed_jobs": failed_jobs,
+        "artifacts": store_of(run.pk).list(),
     }
     return render(request, "ui/run.html", context)
