@@ -610,3 +610,33 @@ def test_a_remote_call_that_cannot_be_fetched_fails_the_caller_with_the_reason(t
         ".github/workflows/ci.yml:4:11: job 'build' calls "
         "octo/missing/.github/workflows/build.yml@v1: cannot fetch it: could not fetch octo/missing"
     )
+
+
+def test_the_pipeline_table_has_the_callers_row_made_of_its_called_jobs(tmp_path):
+    from conveyor.engine.pipeline_status import PipelineTracker
+
+    workspace = tmp_path / "repo"
+    write(workspace, "tests.yml", TESTS_WORKFLOW)
+    text = """\
+        on: push
+        jobs:
+          call:
+            name: Tests
+            uses: ./.github/workflows/tests.yml
+            with: {python-version: "3.12"}
+            secrets: inherit
+        """
+    outcome = run_caller(workspace, text, secrets={"token": "tok-abc"})
+    tracker = PipelineTracker(parse_workflow(textwrap.dedent(text), "ci.yml"))
+    for event in outcome.events.events:
+        tracker.emit(event)
+    row, end = tracker.table()
+    assert end.next_step == "No further steps"
+    assert (row.action, row.command, row.next_step) == (
+        "Tests",
+        "uses: ./.github/workflows/tests.yml",
+        "Pipeline Complete",
+    )
+    # the last line of the called jobs' output sums the row up
+    assert row.result.startswith("Succeeded in ") and "saw passed-3.12" in row.result
+    assert tracker.pipeline_status == "Tests passed"
