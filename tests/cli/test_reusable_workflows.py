@@ -179,3 +179,14 @@ def test_validate_finds_a_missing_called_workflow_and_a_cycle(repo: Path) -> Non
     assert ".github/workflows/ci.yml:6:11: uses: ./.github/workflows/nowhere.yml: no such file" in (
         result.stderr
     )
+
+
+def test_list_says_what_a_caller_calls(repo: Path) -> None:
+    write_workflows(repo)
+    result = run_conveyor("list", cwd=repo)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  job tests  needs: lint\n" in result.stdout
+    assert (
+        "    calls: ./.github/workflows/shared-tests.yml (its jobs run as tests / <job>)"
+        in result.stdout
+    )
