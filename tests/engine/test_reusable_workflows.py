@@ -640,3 +640,23 @@ def test_the_pipeline_table_has_the_callers_row_made_of_its_called_jobs(tmp_path
     # the last line of the called jobs' output sums the row up
     assert row.result.startswith("Succeeded in ") and "saw passed-3.12" in row.result
     assert tracker.pipeline_status == "Tests passed"
+
+
+def test_a_fifty_first_distinct_called_workflow_is_refused(tmp_path):
+    workspace = tmp_path / "repo"
+    callers = []
+    for number in range(1, 52):
+        write(
+            workspace,
+            f"w{number}.yml",
+            "on: workflow_call\njobs:\n  never:\n    if: false\n    runs-on: x\n"
+            "    steps: [{run: echo}]\n",
+        )
+        callers.append(f"  c{number}:\n    uses: ./.github/workflows/w{number}.yml\n")
+    # the same workflow called twice counts once
+    callers.append("  again:\n    uses: ./.github/workflows/w1.yml\n")
+    outcome = run_caller(workspace, "on: push\njobs:\n" + "".join(callers))
+    failed = {key: job.reason for key, job in outcome.result.jobs.items() if job.reason}
+    assert list(failed) == ["c51"], failed
+    assert "more than 50 distinct reusable workflows" in failed["c51"]
+    assert outcome.result.jobs["again / never"].status == Status.SKIPPED
