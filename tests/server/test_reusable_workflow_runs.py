@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from conveyor.server.runs import services
-from conveyor.server.runs.models import Step
+from conveyor.server.runs.models import Run, Step
+from tests.server import test_fork_support as fork
 from tests.server.conftest import wait_for_run_end
 from tests.server.test_ui_support import cast  # noqa: F401  (a fixture)
 
@@ -87,3 +88,34 @@ def test_the_called_jobs_are_recorded_and_shown_under_the_caller(
     assert rows == ["Shared checks", "after", "Pipeline End"]
     page = cast["viewer"].get(f"/repos/shop/runs/{run.number}/").content.decode()
     assert "Shared checks / speak" in page and "Shared checks / listen" in page
+
+
+def called_show(code: str) -> dict[str, str]:
+    """A pull_request workflow whose only job calls one that prints the secrets."""
+    caller = (
+        "on: pull_request\njobs:\n  checks:\n    uses: ./.github/workflows/show.yml\n"
+        "    secrets: inherit\n"
+    )
+    show = (
+        "on: workflow_call\njobs:\n  show:\n    runs-on: ubuntu-latest\n    steps:\n"
+        + fork.SHOW.replace("CODE", code)
+    )
+    return {".github/workflows/pr.yml": caller, ".github/workflows/show.yml": show}
+
+
+@pytest.mark.parametrize("from_fork", [True, False])
+def test_secrets_inherit_passes_nothing_in_a_forks_run(
+    client, repository, git_project, workers, from_fork
+):
+    fork.configure(repository)
+    repository.require_fork_approval = False
+    repository.save()
+    shas = fork.base_and_head(git_project, called_show("base"), called_show("head"))
+    response = fork.send(client, repository, fork.pull_request_delivery(*shas, fork=from_fork))
+    assert response.status_code == 200, response.content
+    [run] = Run.objects.all()
+    run = wait_for_run_end(run)
+    assert run.status == "success", run.reason
+    assert [job.job_key for job in run.jobs.all()] == ["checks / show"]
+    expected = fork.without_secrets(run) if from_fork else fork.with_secrets(run)
+    assert fork.printed(run) == {**expected, "code": "head"}
