@@ -33,7 +33,6 @@ from conveyor.engine.workflow_calls import (
     CalledWorkflow,
     CallFrame,
     CallLoader,
-    FinishedJob,
     WorkflowSource,
     call_inputs,
     call_outputs,
@@ -502,10 +501,13 @@ class _Scheduler:
     def _finish_call(self, call: _PendingCall) -> None:
         spec = call.instance.spec
         finished = {
-            self.nodes[key].job.id: FinishedJob(self.done[key].result, self.done[key].outputs)
+            self.nodes[key].job.id: {
+                "result": self.done[key].result,
+                "outputs": self.done[key].outputs,
+            }
             for key in call.node_keys
         }
-        status = _combined([job.result for job in finished.values()])
+        status = _combined([job["result"] for job in finished.values()])
         scope = {
             "github": github_context(self.workflow, self.options, self.git, spec.job.id, ""),
             "inputs": call.frame.inputs,

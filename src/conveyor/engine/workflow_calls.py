@@ -18,21 +18,22 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from conveyor.engine import evaluation
 from conveyor.engine.evaluation import EngineProblem
 from conveyor.engine.options import RunOptions, default_store_dir
 from conveyor.engine.repository_files import RepositoryFileError, read_repository_file
 from conveyor.executors.base import Cancellation
-from conveyor.workflow import calls
-from conveyor.workflow.calls import CallReference
 from conveyor.workflow.errors import Position, WorkflowInvalid
 from conveyor.workflow.model import DispatchInput, Job, Workflow
 
+if TYPE_CHECKING:
+    from conveyor.workflow.calls import CallReference
 
-@dataclass(frozen=True)
+
+@dataclass
 class WorkflowSource:
     """The repository files a workflow came from; its local calls are read there too."""
 
@@ -63,18 +64,12 @@ class CallFrame:
         return self.cancellation is not None and self.cancellation.cancelled
 
 
-@dataclass(frozen=True)
+@dataclass
 class CalledWorkflow:
     workflow: Workflow
     source: WorkflowSource
     identity: str  # the same file at the same commit has the same identity
     shown: str  # how messages name it: as the reference wrote it
-
-
-@dataclass
-class _Loaded:
-    called: CalledWorkflow | None = None
-    problem: str | None = None
 
 
 def workflow_identity(workflow: Workflow, workspace: str) -> str:
@@ -90,7 +85,8 @@ class CallLoader:
 
     def __init__(self, options: RunOptions) -> None:
         self.options = options
-        self._loaded: dict[tuple[str, str], _Loaded] = {}
+        # (repository files, reference) -> the workflow, or why it cannot be had
+        self._loaded: dict[tuple[str, str], CalledWorkflow | str] = {}
         self._identities: set[str] = set()
         self._lock = threading.Lock()
 
@@ -98,6 +94,10 @@ class CallLoader:
         """Load what ``job_ids`` of ``frame`` call, and what those call, before jobs run:
         a local workflow is then read as the run began (GitHub: the caller's commit).
         Problems are kept and reported on the calling job when it is released."""
+        if not any(frame.workflow.jobs[job_id].uses for job_id in job_ids):
+            return  # nothing is called: what follows is not even imported (start-up)
+        from conveyor.workflow import calls
+
         pending = [(frame.workflow, frame.source, frame.chain, job_ids)]
         while pending:
             workflow, source, chain, ids = pending.pop()
@@ -106,9 +106,10 @@ class CallLoader:
                 reference = calls.parse_reference(job.uses or "")
                 if reference is None:
                     continue
-                loaded = self._load(reference, source)
-                called = loaded.called
-                if called is None or called.identity in chain or len(chain) >= calls.MAX_LEVELS:
+                called = self._load(reference, source)
+                if isinstance(called, str):
+                    continue
+                if called.identity in chain or len(chain) >= calls.MAX_LEVELS:
                     continue
                 chain_below = (*chain, called.identity)
                 pending.append(
@@ -117,15 +118,16 @@ class CallLoader:
 
     def open(self, job: Job, frame: CallFrame) -> CalledWorkflow:
         """The workflow ``job`` of ``frame`` calls, checked for cycles, nesting and names."""
+        from conveyor.workflow import calls
+
         where = job.positions.get("uses", job.position)
         uses = job.uses or ""
         reference = calls.parse_reference(uses)
         if reference is None:
             raise EngineProblem(f"{where}: {uses!r} is not a reusable workflow reference")
-        loaded = self._load(reference, frame.source)
-        if loaded.called is None:
-            raise EngineProblem(f"{where}: job '{job.id}' calls {uses}: {loaded.problem}")
-        called = loaded.called
+        called = self._load(reference, frame.source)
+        if isinstance(called, str):
+            raise EngineProblem(f"{where}: job '{job.id}' calls {uses}: {called}")
         if called.identity in frame.chain:
             path = " → ".join([*frame.chain, called.identity])
             raise EngineProblem(
@@ -143,7 +145,7 @@ class CallLoader:
             raise EngineProblem("; ".join(str(problem) for problem in problems))
         return called
 
-    def _load(self, reference: CallReference, source: WorkflowSource) -> _Loaded:
+    def _load(self, reference: CallReference, source: WorkflowSource) -> CalledWorkflow | str:
         key = (source.root, str(reference))
         with self._lock:
             found = self._loaded.get(key)
@@ -151,7 +153,9 @@ class CallLoader:
                 found = self._loaded[key] = self._read(reference, source)
             return found
 
-    def _read(self, reference: CallReference, source: WorkflowSource) -> _Loaded:
+    def _read(self, reference: CallReference, source: WorkflowSource) -> CalledWorkflow | str:
+        from conveyor.workflow import calls
+
         try:
             if reference.local:
                 root, repository, ref, sha = source.root, source.repository, source.ref, source.sha
@@ -165,7 +169,7 @@ class CallLoader:
                 try:
                     tree = fetch_tree(store, repository, ref)
                 except FetchError as error:
-                    return _Loaded(problem=f"cannot fetch it: {error}")
+                    return f"cannot fetch it: {error}"
                 root, sha = tree.directory, tree.sha
             if repository is None:
                 identity = shown = reference.path
@@ -177,17 +181,17 @@ class CallLoader:
 
             workflow = parse_workflow(text, shown)
         except RepositoryFileError as error:
-            return _Loaded(problem=str(error))
+            return str(error)
         except WorkflowInvalid as error:
-            return _Loaded(problem=f"the called workflow is invalid: {error}".replace("\n", "; "))
+            return f"the called workflow is invalid: {error}".replace("\n", "; ")
         if identity not in self._identities and len(self._identities) >= calls.MAX_CALLED_WORKFLOWS:
-            return _Loaded(
-                problem=f"more than {calls.MAX_CALLED_WORKFLOWS} distinct reusable workflows "
+            return (
+                f"more than {calls.MAX_CALLED_WORKFLOWS} distinct reusable workflows "
                 "would be called from one workflow file (GitHub's limit)"
             )
         self._identities.add(identity)
         called_source = WorkflowSource(root, repository, ref, sha)
-        return _Loaded(CalledWorkflow(workflow, called_source, identity, shown))
+        return CalledWorkflow(workflow, called_source, identity, shown)
 
 
 def _max_bytes() -> int:
@@ -285,25 +289,13 @@ def call_secrets(
     return passed
 
 
-@dataclass
-class FinishedJob:
-    """A called job as the ``jobs`` context of ``on.workflow_call.outputs`` sees it."""
-
-    result: str
-    outputs: dict[str, str] = field(default_factory=dict)
-
-
 def call_outputs(
-    called: Workflow, jobs: dict[str, FinishedJob], contexts: dict[str, Any]
+    called: Workflow, jobs: dict[str, dict[str, Any]], contexts: dict[str, Any]
 ) -> dict[str, str]:
-    """``on.workflow_call.outputs`` evaluated over the called jobs' results and outputs."""
+    """``on.workflow_call.outputs`` evaluated over ``jobs``, the called jobs' ``result`` and
+    ``outputs`` by job id (the ``jobs`` context)."""
     call = called.on.call
     if call is None or not call.outputs:
         return {}
-    scope = {
-        **contexts,
-        "jobs": {
-            job_id: {"result": job.result, "outputs": job.outputs} for job_id, job in jobs.items()
-        },
-    }
+    scope = {**contexts, "jobs": jobs}
     return evaluation.string_map(call.outputs, scope, call.positions, called.position, "outputs")

@@ -14,7 +14,6 @@ from typing import TypeVar
 
 import yaml
 
-from conveyor.workflow import calls
 from conveyor.workflow.errors import Position, Problem, WorkflowInvalid
 from conveyor.workflow.model import CompositeAction, Workflow
 from conveyor.workflow.parse import parse_document
@@ -142,6 +141,10 @@ def check_local_calls(workflow: Workflow, root: str | os.PathLike[str]) -> list[
 
     A called workflow of another repository is fetched, and so checked, at run time.
     """
+    if not any(job.uses for job in workflow.jobs.values()):
+        return []
+    from conveyor.workflow import calls  # only for workflows that call others (start-up)
+
     problems: list[Problem] = []
     parsed: dict[str, Workflow | None] = {}
     # A file is walked again only when reached deeper than before (the level limit

@@ -7,7 +7,6 @@ from pathlib import PurePath
 
 import yaml
 
-from conveyor.workflow import calls
 from conveyor.workflow import matrix as matrix_module
 from conveyor.workflow.errors import Position
 from conveyor.workflow.model import (
@@ -300,6 +299,8 @@ def _call_reference(checker: Checker, node: yaml.Node, where: str) -> str | None
     uses = checker.text(node, f"'uses' of {where}", expressions=False)
     if uses is None:
         return None
+    from conveyor.workflow import calls  # only for workflows that call others (start-up)
+
     if calls.parse_reference(uses) is None:
         checker.problem(
             node,
