@@ -88,6 +88,8 @@ class CallLoader:
         # (repository files, reference) -> the workflow, or why it cannot be had
         self._loaded: dict[tuple[str, str], CalledWorkflow | str] = {}
         self._identities: set[str] = set()
+        # (owner/repo, ref) -> (files, sha) or why not: fetched once a run
+        self._trees: dict[tuple[str, str], tuple[str, str] | str] = {}
         self._lock = threading.Lock()
 
     def preload(self, frame: CallFrame, job_ids: list[str]) -> None:
@@ -160,17 +162,12 @@ class CallLoader:
             if reference.local:
                 root, repository, ref, sha = source.root, source.repository, source.ref, source.sha
             else:
-                from conveyor.actions.fetch import ActionStore, FetchError, fetch_tree
-
-                store_dir = self.options.store_dir or default_store_dir(self.options.base_env)
-                store = ActionStore(os.path.join(store_dir, "actions"), self.options.actions_url)
                 repository, ref = reference.repository, reference.ref
                 assert repository is not None and ref is not None
-                try:
-                    tree = fetch_tree(store, repository, ref)
-                except FetchError as error:
-                    return f"cannot fetch it: {error}"
-                root, sha = tree.directory, tree.sha
+                tree = self._tree(repository, ref)
+                if isinstance(tree, str):
+                    return tree
+                root, sha = tree
             if repository is None:
                 identity = shown = reference.path
             else:
@@ -192,6 +189,21 @@ class CallLoader:
         self._identities.add(identity)
         called_source = WorkflowSource(root, repository, ref, sha)
         return CalledWorkflow(workflow, called_source, identity, shown)
+
+    def _tree(self, repository: str, ref: str) -> tuple[str, str] | str:
+        """Where ``repository`` at ``ref`` is in the store, and its commit; or why not."""
+        key = (repository, ref)
+        if key not in self._trees:
+            from conveyor.actions.fetch import ActionStore, FetchError, fetch_tree
+
+            store_dir = self.options.store_dir or default_store_dir(self.options.base_env)
+            store = ActionStore(os.path.join(store_dir, "actions"), self.options.actions_url)
+            try:
+                tree = fetch_tree(store, repository, ref)
+                self._trees[key] = (tree.directory, tree.sha)
+            except FetchError as error:
+                self._trees[key] = f"cannot fetch it: {error}"
+        return self._trees[key]
 
 
 def _max_bytes() -> int:
