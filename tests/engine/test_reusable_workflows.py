@@ -211,12 +211,28 @@ def test_typed_inputs_are_checked_at_the_callers_with(tmp_path):
             uses: ./.github/workflows/tests.yml
             with:
               python-version: "3.12"
+          secret-in-with:
+            uses: ./.github/workflows/tests.yml
+            with:
+              python-version: ${{ secrets.token }}
+            secrets: inherit
         """,
         secrets={"token": "tok-abc"},
     )
     jobs = outcome.result.jobs
     assert outcome.result.status == Status.FAILURE
-    assert set(jobs) == {"wrong-type", "number-from-expression", "missing", "unknown", "no-token"}
+    assert set(jobs) == {
+        "wrong-type",
+        "number-from-expression",
+        "missing",
+        "unknown",
+        "no-token",
+        "secret-in-with",
+    }
+    # as on GitHub, with: sees no secrets
+    assert jobs["secret-in-with"].reason == (
+        ".github/workflows/ci.yml:33:23: with.python-version: Unrecognized named-value: 'secrets'"
+    )
     assert jobs["wrong-type"].reason == (
         ".github/workflows/ci.yml:7:17: input 'coverage' of .github/workflows/tests.yml "
         "is a boolean; got the string 'yes'"

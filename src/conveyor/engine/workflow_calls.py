@@ -221,7 +221,15 @@ def call_inputs(job: Job, called: CalledWorkflow, contexts: dict[str, Any]) -> d
     call = called.workflow.on.call
     assert call is not None
     where = job.positions.get("with", job.positions.get("uses", job.position))
-    given = evaluation.value(job.with_, contexts, where, "with")
+    if any("${{" in name for name in job.with_):
+        given = evaluation.value(job.with_, contexts, where, "with")
+    else:  # each value on its own, so that an error points at it
+        given = {
+            name: evaluation.value(
+                raw, contexts, job.positions.get(f"with.{name}", where), f"with.{name}"
+            )
+            for name, raw in job.with_.items()
+        }
     if not isinstance(given, dict):
         raise EngineProblem(f"{where}: with: expected a mapping of inputs")
     inputs: dict[str, Any] = {}
