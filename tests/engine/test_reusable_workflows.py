@@ -676,3 +676,52 @@ def test_a_fifty_first_distinct_called_workflow_is_refused(tmp_path):
     assert list(failed) == ["c51"], failed
     assert "more than 50 distinct reusable workflows" in failed["c51"]
     assert outcome.result.jobs["again / never"].status == Status.SKIPPED
+
+
+def test_fail_fast_over_a_matrix_of_calls_cancels_the_other_calls_jobs(tmp_path):
+    import time
+
+    workspace = tmp_path / "repo"
+    write(
+        workspace,
+        "leg.yml",
+        """\
+        on:
+          workflow_call:
+            inputs:
+              fail: {type: boolean, required: true}
+        jobs:
+          work:
+            runs-on: x
+            steps:
+              - run: |
+                  if ${{ inputs.fail }}; then exit 1; fi
+                  sleep 20
+          later:
+            needs: work
+            runs-on: x
+            steps:
+              - run: echo never
+        """,
+    )
+    started = time.monotonic()
+    outcome = run_caller(
+        workspace,
+        """\
+        on: push
+        jobs:
+          legs:
+            strategy:
+              matrix:
+                fail: [true, false]
+            uses: ./.github/workflows/leg.yml
+            with:
+              fail: ${{ matrix.fail }}
+        """,
+    )
+    assert time.monotonic() - started < 15
+    jobs = outcome.result.jobs
+    assert jobs["legs (true) / work"].status == Status.FAILURE
+    assert jobs["legs (false) / work"].status == Status.CANCELLED
+    assert jobs["legs (false) / later"].status == Status.CANCELLED
+    assert jobs["legs (true) / later"].status == Status.SKIPPED

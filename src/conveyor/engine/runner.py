@@ -4,6 +4,11 @@
 once, a job when all of its ``needs`` are done), expands matrices when their job
 becomes ready, and reports everything to the sink, one event at a time.
 
+A job that calls a reusable workflow (``uses:``) runs no steps: each of its
+instances loads the called workflow (``workflow_calls``) and adds that workflow's
+jobs to the graph as nodes keyed ``caller / job``; the call ends when they all
+have, and its ``on.workflow_call.outputs`` are the caller's outputs.
+
 ``needs.<matrix job>``: ``result`` is ``failure`` if any combination failed (not
 counting ``continue-on-error`` ones), else ``cancelled`` if any was cancelled, else
 ``skipped`` if all were skipped, else ``success``; ``outputs`` merge the
