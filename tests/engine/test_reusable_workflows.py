@@ -725,3 +725,43 @@ def test_fail_fast_over_a_matrix_of_calls_cancels_the_other_calls_jobs(tmp_path)
     assert jobs["legs (false) / work"].status == Status.CANCELLED
     assert jobs["legs (false) / later"].status == Status.CANCELLED
     assert jobs["legs (true) / later"].status == Status.SKIPPED
+
+
+def test_a_caller_takes_its_needs_outputs_in_with_and_if_and_a_false_if_skips_the_call(
+    tmp_path,
+):
+    workspace = tmp_path / "repo"
+    write(workspace, "tests.yml", TESTS_WORKFLOW)
+    outcome = run_caller(
+        workspace,
+        """\
+        on: push
+        jobs:
+          setup:
+            runs-on: x
+            outputs:
+              version: ${{ steps.v.outputs.version }}
+            steps:
+              - id: v
+                run: echo "version=3.13" >> "$GITHUB_OUTPUT"
+          call:
+            needs: setup
+            if: needs.setup.outputs.version == '3.13'
+            uses: ./.github/workflows/tests.yml
+            with:
+              python-version: ${{ needs.setup.outputs.version }}
+            secrets: inherit
+          not-called:
+            needs: setup
+            if: needs.setup.outputs.version == '2.7'
+            uses: ./.github/workflows/tests.yml
+            with:
+              python-version: "2.7"
+            secrets: inherit
+        """,
+        secrets={"token": "tok-abc"},
+    )
+    assert outcome.result.status == Status.SUCCESS, outcome.result.reason
+    assert "python=3.13 coverage=false" in outcome.events.log("call / test")
+    assert outcome.result.jobs["not-called"].status == Status.SKIPPED
+    assert not [key for key in outcome.result.jobs if key.startswith("not-called /")]
