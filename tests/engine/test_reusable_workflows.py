@@ -765,3 +765,44 @@ def test_a_caller_takes_its_needs_outputs_in_with_and_if_and_a_false_if_skips_th
     assert "python=3.13 coverage=false" in outcome.events.log("call / test")
     assert outcome.result.jobs["not-called"].status == Status.SKIPPED
     assert not [key for key in outcome.result.jobs if key.startswith("not-called /")]
+
+
+def test_max_parallel_over_a_matrix_of_calls_runs_one_call_at_a_time(tmp_path):
+    workspace = tmp_path / "repo"
+    write(
+        workspace,
+        "leg.yml",
+        """\
+        on:
+          workflow_call:
+            inputs:
+              n: {type: number, required: true}
+        jobs:
+          work:
+            runs-on: x
+            steps:
+              - run: sleep 0.2
+        """,
+    )
+    outcome = run_caller(
+        workspace,
+        """\
+        on: push
+        jobs:
+          legs:
+            strategy:
+              max-parallel: 1
+              matrix:
+                n: [1, 2]
+            uses: ./.github/workflows/leg.yml
+            with:
+              n: ${{ matrix.n }}
+        """,
+    )
+    assert outcome.result.status == Status.SUCCESS, outcome.result.reason
+    assert outcome.events.order() == [
+        "start:legs (1) / work",
+        "end:legs (1) / work",
+        "start:legs (2) / work",
+        "end:legs (2) / work",
+    ]

@@ -129,6 +129,8 @@ class _Instance:
     spec: JobSpec
     group: _Group
     linked: bool = True  # cancelled with the run
+    # For a call of a reusable workflow: the contexts its with: and secrets: see.
+    call_contexts: dict[str, Any] | None = None
 
 
 @dataclass
@@ -273,7 +275,8 @@ class _Scheduler:
             try:
                 with self.condition:
                     self._advance()
-                    self._start_instances()
+                    while self._start_instances():
+                        self._advance()
                     idle = not self.queue and self.running == 0
                     finished = not self.waiting and not self.calls and idle
                     if self.waiting and idle:
@@ -445,8 +448,13 @@ class _Scheduler:
             instance = _Instance(spec=spec, group=group, linked=linked)
             group.instances.append(instance)
             if job.uses is not None:
-                scope = {**contexts, "matrix": values, "strategy": strategy_context}
-                self._call(instance, scope)
+                # Queued like a job, so that the matrix's max-parallel counts calls.
+                instance.call_contexts = {
+                    **contexts,
+                    "matrix": values,
+                    "strategy": strategy_context,
+                }
+                self.queue.append(instance)
                 continue
             why = self._not_served(
                 job, {**contexts, "matrix": values, "strategy": strategy_context}
@@ -473,6 +481,7 @@ class _Scheduler:
                 node.job, called, {**contexts, "secrets": frame.secrets}, frame.secrets
             )
         except EngineProblem as problem:
+            instance.group.running -= 1
             self._end_unstarted(instance, Status.FAILURE, masker.mask(str(problem)))
             return
         for value in secrets.values():
@@ -505,6 +514,7 @@ class _Scheduler:
 
     def _finish_call(self, call: _PendingCall) -> None:
         spec = call.instance.spec
+        call.instance.group.running -= 1
         finished = {
             self.nodes[key].job.id: {
                 "result": self.done[key].result,
@@ -646,7 +656,10 @@ class _Scheduler:
 
     # -- starting and finishing instances -----------------------------------------------
 
-    def _start_instances(self) -> None:
+    def _start_instances(self) -> bool:
+        """Start what the limits allow; True when a call started (its jobs wait to be
+        released)."""
+        calls_started = False
         index = 0
         while index < len(self.queue) and self.running < max(self.options.max_parallel_jobs, 1):
             instance = self.queue[index]
@@ -663,12 +676,17 @@ class _Scheduler:
                 continue
             self.queue.pop(index)
             group.running += 1
+            if instance.call_contexts is not None:
+                self._call(instance, instance.call_contexts)  # no thread: its jobs join
+                calls_started = True
+                continue
             self.running += 1
             thread = threading.Thread(
                 target=self._work, args=(instance,), name=f"job {instance.spec.job_key}"
             )
             self.threads.append(thread)
             thread.start()
+        return calls_started
 
     def _work(self, instance: _Instance) -> None:
         spec = instance.spec
