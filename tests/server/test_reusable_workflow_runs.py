@@ -7,6 +7,7 @@ import pytest
 
 from conveyor.server.runs import services
 from conveyor.server.runs.models import Run, Step
+from conveyor.server.ui.graph import job_graph
 from tests.server import test_fork_support as fork
 from tests.server.conftest import wait_for_run_end
 from tests.server.test_ui_support import cast  # noqa: F401  (a fixture)
@@ -83,7 +84,12 @@ def test_the_called_jobs_are_recorded_and_shown_under_the_caller(
     assert "the call said hello world" in "\n".join(
         chunk.text for chunk in after_step.log_chunks.all()
     )
-    # the table has the caller's row; the page lists the called jobs by name
+    # the graph has one node for the caller, the table its row; the page lists its jobs
+    graph = job_graph(jobs)
+    assert [(node.job_id, node.name, node.instances) for node in graph.nodes] == [
+        ("call", "Shared checks", 2),
+        ("after", "after", 1),
+    ]
     rows = [row["action"] for row in run.execution["table"]]
     assert rows == ["Shared checks", "after", "Pipeline End"]
     page = cast["viewer"].get(f"/repos/shop/runs/{run.number}/").content.decode()
