@@ -35,6 +35,8 @@ def list_command(args: argparse.Namespace) -> int:
             for key in _job_keys(job):
                 if key != (job.name or job.id) or job.name:
                     print(f"    runs as: {key}")
+            if job.uses is not None:
+                print(f"    calls: {job.uses} (its jobs run as {job.id} / <job>)")
             for number, step in enumerate(job.steps, start=1):
                 condition = f"  (if: {step.if_})" if step.if_ else ""
                 print(f"    {number}. {step.display_name}{condition}")

@@ -13,7 +13,7 @@ from conveyor.commands import plural
 from conveyor.engine.git_info import GitInfo, read_git_info
 from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
 from conveyor.workflow.errors import WorkflowInvalid
-from conveyor.workflow.load import check_local_actions, load_workflow
+from conveyor.workflow.load import check_local_actions, check_local_calls, load_workflow
 from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import EventInfo, accepts, describe_rejection
 
@@ -42,7 +42,7 @@ def load_all(paths: list[Path], root: Path) -> tuple[list[Workflow], dict[str, W
         except WorkflowInvalid as error:
             invalid[shown] = error
             continue
-        missing = check_local_actions(workflow, root)
+        missing = check_local_actions(workflow, root) + check_local_calls(workflow, root)
         if missing:
             invalid[shown] = WorkflowInvalid(missing)
             continue

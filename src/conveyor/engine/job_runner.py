@@ -60,6 +60,18 @@ class RunShared:
 
 
 @dataclass
+class CalledScope:
+    """What differs for a job of a called (reusable) workflow: its own workflow's env
+    and defaults, the inputs and secrets its caller passed, and the run's job it
+    descends from (the ``job_id`` of its events, so that it is shown under the caller)."""
+
+    workflow: Workflow
+    inputs: dict[str, Any]
+    secrets: dict[str, str]
+    top_job_id: str
+
+
+@dataclass
 class JobSpec:
     """One job instance: a job, or one combination of its matrix."""
 
@@ -70,6 +82,7 @@ class JobSpec:
     strategy: dict[str, Any]
     needs: dict[str, Any]  # the `needs` context
     cancellation: Cancellation  # cancels this instance (run cancel, fail-fast)
+    called: CalledScope | None = None  # set for a job of a called workflow
 
 
 def format_minutes(minutes: float) -> str:
@@ -87,6 +100,12 @@ class JobRunner:
         self.job = spec.job
         self.masker = shared.masker
         self.workspace = shared.options.workspace
+        called = spec.called
+        # The workflow the job is written in (env, defaults); github.workflow stays the run's.
+        self.workflow = called.workflow if called else shared.workflow
+        self.inputs = called.inputs if called else shared.inputs
+        self.secrets = called.secrets if called else shared.options.secrets
+        self.event_job_id = called.top_job_id if called else spec.job.id
         self.github_env: dict[str, str] = {}  # what GITHUB_ENV files set
         self.path_additions: list[str] = []  # GITHUB_PATH entries, latest last
         self.static_env: dict[str, str] = {}  # workflow env, then job env, evaluated
@@ -110,7 +129,9 @@ class JobRunner:
     def run(self) -> JobResult:
         spec = self.spec
         started = time.monotonic()
-        self._emit(JobStarted(spec.job_key, self.job.id, self.masker.mask(spec.name), spec.matrix))
+        self._emit(
+            JobStarted(spec.job_key, self.event_job_id, self.masker.mask(spec.name), spec.matrix)
+        )
         outputs: dict[str, str] = {}
         reason: str | None = None
         continue_on_error = False
@@ -157,7 +178,7 @@ class JobRunner:
         self._emit(
             JobFinished(
                 job_key=spec.job_key,
-                job_id=self.job.id,
+                job_id=self.event_job_id,
                 status=status,
                 duration=duration,
                 outputs=shown,
@@ -169,7 +190,7 @@ class JobRunner:
         )
         return JobResult(
             job_key=spec.job_key,
-            job_id=self.job.id,
+            job_id=self.event_job_id,
             name=self.masker.mask(spec.name),
             status=status,
             outputs=shown,
@@ -197,7 +218,7 @@ class JobRunner:
         self._tracking_id = f"github_{os.urandom(16).hex()}"
         self._step_number = 0
         self._step_files: StepFiles | None = None
-        workflow = self.shared.workflow
+        workflow = self.workflow
         contexts = self._job_contexts({})
         if self.job.services or self.job.container is not None:
             # Before any env is evaluated: an env value may name job.services.<id>.ports.
@@ -278,8 +299,8 @@ class JobRunner:
             "matrix": self.spec.matrix,
             "strategy": self.spec.strategy,
             "needs": self.spec.needs,
-            "inputs": self.shared.inputs,
-            "secrets": options.secrets,
+            "inputs": self.inputs,
+            "secrets": self.secrets,
             "vars": options.variables,
             "runner": self._runner,
             "job": {"status": "success", "container": {}, "services": self._services},
@@ -343,7 +364,7 @@ class JobRunner:
     def step_contexts(self, scope: StepScope, env: dict[str, str]) -> dict[str, Any]:
         contexts = self._job_contexts(env)
         contexts["steps"] = scope.steps
-        contexts["inputs"] = scope.inputs if scope.depth else self.shared.inputs
+        contexts["inputs"] = scope.inputs if scope.depth else self.inputs
         contexts["job"] = {
             "status": self._status_word(scope),
             "container": {},
@@ -533,7 +554,7 @@ class JobRunner:
         """defaults.run (shell, working-directory): job over workflow; none inside actions."""
         if scope.depth:
             return None, None
-        job, workflow = self.job.defaults, self.shared.workflow.defaults
+        job, workflow = self.job.defaults, self.workflow.defaults
         return (
             job.shell or workflow.shell,
             job.working_directory or workflow.working_directory,

@@ -116,7 +116,8 @@ class PipelineTracker:
             for job in self.workflow.jobs.values()
             if self.selected_jobs is None or job.id in self.selected_jobs
         ]
-        self._by_step = len(jobs) == 1
+        # A job calling a reusable workflow has no steps of its own: its row is a job's.
+        self._by_step = len(jobs) == 1 and jobs[0].uses is None
         # The seed's shorthand keeps its table word for word; a full workflow's is made
         # readable: short action refs, rows named without " Stage".
         seed = self.workflow.shorthand
@@ -135,11 +136,18 @@ class PipelineTracker:
             self.stages = [
                 Stage(
                     name=job.name or job.id,
-                    command=_job_command(job.steps) if seed else job_summary(job.steps),
+                    command=self._job_command(job, seed),
                     seed_wording=seed,
                 )
                 for job in jobs
             ]
+            self._job_ids: dict[str, str] = {}  # job_key -> job id, from JobStarted
+
+    @staticmethod
+    def _job_command(job: Any, seed: bool) -> str:
+        if job.uses is not None:
+            return f"uses: {short_uses(job.uses)}"
+        return _job_command(job.steps) if seed else job_summary(job.steps)
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RunFinished):
@@ -173,18 +181,19 @@ class PipelineTracker:
 
     def _on_job_event(self, event: Event) -> None:
         if isinstance(event, JobStarted):
+            self._job_ids[event.job_key] = event.job_id
             stage = self._job_stage(event.job_id)
             if stage is not None:
                 stage.status = Status.RUNNING
                 stage.parts += 1
         elif isinstance(event, LogLines):
-            job_id = event.job_key.split(" (", 1)[0]
+            job_id = self._job_id_of(event.job_key)
             stage = self._job_stage(job_id)
             if stage is not None:
                 _remember_last_line(stage, event.text)
                 self._remember_failed_tests(self._job_index[job_id], event.text)
         elif isinstance(event, StepFinished) and event.failed_tests:
-            job_id = event.job_key.split(" (", 1)[0]
+            job_id = self._job_id_of(event.job_key)
             if job_id in self._job_index:
                 self._remember_failed_tests(self._job_index[job_id], ids=event.failed_tests)
         elif isinstance(event, JobFinished):
@@ -209,6 +218,10 @@ class PipelineTracker:
             stage = self.stages[index]
             stage.failed_tests = found.ids[:KEPT_IDS]
             stage.failed_test_count = found.count
+
+    def _job_id_of(self, job_key: str) -> str:
+        # A called job's key ("call / test") names its caller's stage through JobStarted.
+        return self._job_ids.get(job_key) or job_key.split(" (", 1)[0]
 
     def _job_stage(self, job_id: str) -> Stage | None:
         index = self._job_index.get(job_id)

@@ -4,6 +4,11 @@
 once, a job when all of its ``needs`` are done), expands matrices when their job
 becomes ready, and reports everything to the sink, one event at a time.
 
+A job that calls a reusable workflow (``uses:``) runs no steps: each of its
+instances loads the called workflow (``workflow_calls``) and adds that workflow's
+jobs to the graph as nodes keyed ``caller / job``; the call ends when they all
+have, and its ``on.workflow_call.outputs`` are the caller's outputs.
+
 ``needs.<matrix job>``: ``result`` is ``failure`` if any combination failed (not
 counting ``continue-on-error`` ones), else ``cancelled`` if any was cancelled, else
 ``skipped`` if all were skipped, else ``success``; ``outputs`` merge the
@@ -32,11 +37,21 @@ from conveyor.engine.events import (
     Status,
 )
 from conveyor.engine.git_info import GitInfo, read_git_info
-from conveyor.engine.job_runner import JobRunner, JobSpec, RunShared
+from conveyor.engine.job_runner import CalledScope, JobRunner, JobSpec, RunShared
 from conveyor.engine.masking import Masker
 from conveyor.engine.options import RunOptions
 from conveyor.engine.results import JobResult, RunResult, StepResult
 from conveyor.engine.runner_labels import labels_of
+from conveyor.engine.workflow_calls import (
+    CalledWorkflow,
+    CallFrame,
+    CallLoader,
+    WorkflowSource,
+    call_inputs,
+    call_outputs,
+    call_secrets,
+    workflow_identity,
+)
 from conveyor.executors.base import Cancellation, Executor
 from conveyor.workflow.expressions import JobStatus
 from conveyor.workflow.matrix import expand_matrix, matrix_job_name, select_legs
@@ -106,23 +121,47 @@ class _SerialisedSink:
 
 
 @dataclass
+class _Node:
+    """A job to schedule: one of the run's workflow (keyed by its id), or one of a
+    workflow a job called (keyed ``caller / id``), with the frame it belongs to."""
+
+    key: str
+    job: Job
+    frame: CallFrame
+    needs: dict[str, str]  # each name in the job's needs -> that job's node key
+    order: tuple[int, ...]  # where its results sort: file positions down the calls
+
+
+@dataclass
 class _Instance:
     spec: JobSpec
     group: _Group
     linked: bool = True  # cancelled with the run
+    # For a call of a reusable workflow: the contexts its with: and secrets: see.
+    call_contexts: dict[str, Any] | None = None
 
 
 @dataclass
 class _Group:
     """The instances of one job: one, or one a matrix combination."""
 
-    job: Job
+    node: _Node
     total: int
     max_parallel: int
     fail_fast: bool
     running: int = 0
     instances: list[_Instance] = field(default_factory=list)
     finished: list[tuple[JobResult, dict[str, str]]] = field(default_factory=list)
+
+
+@dataclass
+class _PendingCall:
+    """A calling job's instance whose called jobs are running; done when they all are."""
+
+    instance: _Instance
+    called: CalledWorkflow
+    frame: CallFrame  # the called workflow's
+    node_keys: list[str]
 
 
 @dataclass
@@ -149,14 +188,16 @@ class _Scheduler:
         self.selected = selected
         self.executor = executor
         self.condition = threading.Condition(threading.RLock())
-        self.waiting: list[str] = list(selected)
+        self.nodes: dict[str, _Node] = {}
+        self.waiting: list[str] = []  # node keys
         self.queue: list[_Instance] = []
+        self.calls: list[_PendingCall] = []
         self.running = 0
         self.threads: list[threading.Thread] = []
-        self.done: dict[str, _JobDone] = {}
+        self.done: dict[str, _JobDone] = {}  # by node key
         self.results: dict[str, JobResult] = {}
         self.internal_error: str | None = None
-        self.order: dict[str, tuple[int, int]] = {}  # job_key -> (file position, combination)
+        self.order: dict[str, tuple[int, ...]] = {}  # job_key -> (file positions, combination)
         self.outbox: list[Event] = []  # the scheduler's own events, emitted outside the lock
 
     # -- the loop -------------------------------------------------------------------
@@ -181,6 +222,7 @@ class _Scheduler:
         unsubscribe = self.cancellation.on_cancel(self._wake)
         try:
             self._skip_jobs_not_served_here()
+            self.loader.preload(self.root, list(self.waiting))
             self._loop()
         except BaseException as error:  # a bug, or Ctrl-C while the engine itself is busy
             if not isinstance(error, KeyboardInterrupt):
@@ -213,15 +255,39 @@ class _Scheduler:
             debug=debug_enabled(options),
             inputs=inputs,
         )
+        self.loader = CallLoader(options)
+        self.root = CallFrame(
+            workflow=self.workflow,
+            source=WorkflowSource(options.workspace),
+            inputs=inputs,
+            secrets=options.secrets,
+            chain=(workflow_identity(self.workflow, options.workspace),),
+        )
+        self._add_nodes(self.root, self.selected)
+
+    def _add_nodes(self, frame: CallFrame, job_ids: list[str]) -> list[str]:
+        keys: list[str] = []
+        positions = {job_id: index for index, job_id in enumerate(frame.workflow.jobs)}
+        for job_id in job_ids:
+            job = frame.workflow.jobs[job_id]
+            key = frame.key_prefix + job_id
+            needs = {need: frame.key_prefix + need for need in job.needs}
+            order = (*frame.order, positions[job_id])
+            self.nodes[key] = _Node(key=key, job=job, frame=frame, needs=needs, order=order)
+            self.waiting.append(key)
+            keys.append(key)
+        return keys
 
     def _loop(self) -> None:
         while True:
             try:
                 with self.condition:
-                    self._release_ready_jobs()
-                    self._start_instances()
-                    finished = not self.waiting and not self.queue and self.running == 0
-                    if self.waiting and not self.queue and self.running == 0:
+                    self._advance()
+                    while self._start_instances():
+                        self._advance()
+                    idle = not self.queue and self.running == 0
+                    finished = not self.waiting and not self.calls and idle
+                    if self.waiting and idle:
                         self._fail_unreachable()
                     outbox, self.outbox = self.outbox, []
                     if not finished and not outbox:
@@ -248,53 +314,63 @@ class _Scheduler:
 
     # -- jobs becoming ready ------------------------------------------------------------
 
-    def _release_ready_jobs(self) -> None:
-        for job_id in list(self.waiting):
-            job = self.workflow.jobs[job_id]
-            if all(need in self.done for need in job.needs):
-                self.waiting.remove(job_id)
-                self._release(job)
+    def _advance(self) -> None:
+        """Release what is ready until nothing more is: a release may end a job at once
+        (skipped) or start a call (new jobs), and a call ends when its jobs have."""
+        while self._finish_calls() | self._release_ready_jobs():
+            pass
+
+    def _release_ready_jobs(self) -> bool:
+        released = False
+        for key in list(self.waiting):
+            node = self.nodes[key]
+            if all(need in self.done for need in node.needs.values()):
+                self.waiting.remove(key)
+                self._release(node)
+                released = True
+        return released
 
     def _fail_unreachable(self) -> None:
-        for job_id in list(self.waiting):
-            job = self.workflow.jobs[job_id]
-            missing = [need for need in job.needs if need not in self.workflow.jobs]
+        for key in list(self.waiting):
+            node = self.nodes[key]
+            missing = [name for name, need in node.needs.items() if need not in self.nodes]
             if missing:
                 why = f"needs {', '.join(missing)}, which the workflow does not define"
             else:
                 why = "its needs form a cycle"
-            where = job.positions.get("needs", job.position)
-            self.waiting.remove(job_id)
-            self._job_without_instances(job, Status.FAILURE, f"{where}: {why}")
+            where = node.job.positions.get("needs", node.job.position)
+            self.waiting.remove(key)
+            self._job_without_instances(node, Status.FAILURE, f"{where}: {why}")
 
-    def _ancestors(self, job: Job) -> set[str]:
+    def _ancestors(self, node: _Node) -> set[str]:
         seen: set[str] = set()
-        pending = list(job.needs)
+        pending = list(node.needs.values())
         while pending:
-            job_id = pending.pop()
-            if job_id in seen:
+            key = pending.pop()
+            if key in seen:
                 continue
-            seen.add(job_id)
-            if job_id in self.workflow.jobs:
-                pending.extend(self.workflow.jobs[job_id].needs)
+            seen.add(key)
+            if key in self.nodes:
+                pending.extend(self.nodes[key].needs.values())
         return seen
 
-    def _job_contexts(self, job: Job) -> dict[str, Any]:
+    def _job_contexts(self, node: _Node) -> dict[str, Any]:
         return {
-            "github": github_context(self.workflow, self.options, self.git, job.id, ""),
+            "github": github_context(self.workflow, self.options, self.git, node.job.id, ""),
             "needs": {
-                need: {"result": self.done[need].result, "outputs": self.done[need].outputs}
-                for need in job.needs
-                if need in self.done
+                name: {"result": self.done[key].result, "outputs": self.done[key].outputs}
+                for name, key in node.needs.items()
+                if key in self.done
             },
             "vars": self.options.variables,
-            "inputs": self.shared.inputs,
+            "inputs": node.frame.inputs,
         }
 
-    def _release(self, job: Job) -> None:
-        contexts = self._job_contexts(job)
-        ancestors_failed = any(self.done[a].failed for a in self._ancestors(job) if a in self.done)
-        run_cancelled = self.cancellation.cancelled
+    def _release(self, node: _Node) -> None:
+        job = node.job
+        contexts = self._job_contexts(node)
+        ancestors_failed = any(self.done[a].failed for a in self._ancestors(node) if a in self.done)
+        run_cancelled = self.cancellation.cancelled or node.frame.cancelled
         status = JobStatus(failed=ancestors_failed, cancelled=run_cancelled)
         where = job.positions.get("if", job.position)
         try:
@@ -304,18 +380,19 @@ class _Scheduler:
                 should_run = all(contexts["needs"][n]["result"] == "success" for n in job.needs)
             if not should_run:
                 self._job_without_instances(
-                    job, Status.CANCELLED if run_cancelled else Status.SKIPPED, None
+                    node, Status.CANCELLED if run_cancelled else Status.SKIPPED, None
                 )
                 return
-            self._create_instances(job, contexts, linked=not run_cancelled)
+            self._create_instances(node, contexts, linked=not run_cancelled)
         except EngineProblem as problem:
-            self._job_without_instances(job, Status.FAILURE, self.shared.masker.mask(str(problem)))
+            self._job_without_instances(node, Status.FAILURE, self.shared.masker.mask(str(problem)))
         except ValueError as error:  # MatrixError
             where = job.positions.get("strategy", job.position)
             reason = self.shared.masker.mask(f"{where}: strategy.matrix: {error}")
-            self._job_without_instances(job, Status.FAILURE, reason)
+            self._job_without_instances(node, Status.FAILURE, reason)
 
-    def _create_instances(self, job: Job, contexts: dict[str, Any], linked: bool) -> None:
+    def _create_instances(self, node: _Node, contexts: dict[str, Any], linked: bool) -> None:
+        job = node.job
         strategy = job.strategy
         combinations: list[dict[str, Any]] = [{}]
         fail_fast = True
@@ -344,8 +421,17 @@ class _Scheduler:
         if is_matrix and self.options.matrix_filter:
             legs = self._filtered_legs(job, combinations)
         group = _Group(
-            job=job, total=len(legs), max_parallel=max_parallel or len(legs), fail_fast=fail_fast
+            node=node, total=len(legs), max_parallel=max_parallel or len(legs), fail_fast=fail_fast
         )
+        frame = node.frame
+        called = None
+        if frame.level > 1:
+            called = CalledScope(
+                workflow=frame.workflow,
+                inputs=frame.inputs,
+                secrets=frame.secrets,
+                top_job_id=frame.top_job_id or job.id,
+            )
         not_here: list[tuple[_Instance, str]] = []
         for index in legs:
             values = combinations[index]
@@ -355,9 +441,10 @@ class _Scheduler:
                 "job-total": total,
                 "max-parallel": group.max_parallel,
             }
-            job_key = self._unique_key(matrix_job_name(job.id, values) if is_matrix else job.id)
-            self.order[job_key] = (self._job_position(job.id), index)
-            name = self._display_name(job, values, strategy_context, contexts, is_matrix)
+            local_key = matrix_job_name(job.id, values) if is_matrix else job.id
+            job_key = self._unique_key(frame.key_prefix + local_key)
+            self.order[job_key] = (*node.order, index)
+            name = self._display_name(node, values, strategy_context, contexts, is_matrix)
             spec = JobSpec(
                 job=job,
                 job_key=job_key,
@@ -366,9 +453,21 @@ class _Scheduler:
                 strategy=strategy_context,
                 needs=contexts["needs"],
                 cancellation=Cancellation(),
+                called=called,
             )
+            if frame.cancellation is not None:
+                frame.cancellation.on_cancel(spec.cancellation.cancel)
             instance = _Instance(spec=spec, group=group, linked=linked)
             group.instances.append(instance)
+            if job.uses is not None:
+                # Queued like a job, so that the matrix's max-parallel counts calls.
+                instance.call_contexts = {
+                    **contexts,
+                    "matrix": values,
+                    "strategy": strategy_context,
+                }
+                self.queue.append(instance)
+                continue
             why = self._not_served(
                 job, {**contexts, "matrix": values, "strategy": strategy_context}
             )
@@ -393,20 +492,101 @@ class _Scheduler:
             )
         return legs
 
+    # -- jobs that call a reusable workflow -----------------------------------------------
+
+    def _call(self, instance: _Instance, contexts: dict[str, Any]) -> None:
+        """Start one call: its workflow's jobs join the run as ``caller / job``."""
+        spec, node = instance.spec, instance.group.node
+        frame = node.frame
+        masker = self.shared.masker
+        try:
+            called = self.loader.open(node.job, frame)
+            inputs = call_inputs(node.job, called, contexts)
+            secrets = call_secrets(
+                node.job, called, {**contexts, "secrets": frame.secrets}, frame.secrets
+            )
+        except EngineProblem as problem:
+            instance.group.running -= 1
+            self._end_unstarted(instance, Status.FAILURE, masker.mask(str(problem)))
+            return
+        for value in secrets.values():
+            masker.add(value)  # a value made from a secret is as secret
+        child = CallFrame(
+            workflow=called.workflow,
+            source=called.source,
+            inputs=inputs,
+            secrets=secrets,
+            level=frame.level + 1,
+            chain=(*frame.chain, called.identity),
+            key_prefix=f"{spec.job_key} / ",
+            name_prefix=f"{spec.name} / ",
+            top_job_id=frame.top_job_id or node.job.id,
+            order=self.order[spec.job_key],
+            cancellation=spec.cancellation,
+        )
+        keys = self._add_nodes(child, list(called.workflow.jobs))
+        self.calls.append(_PendingCall(instance, called, child, keys))
+
+    def _finish_calls(self) -> bool:
+        """End each call whose jobs are all done (inner calls first: they were made later)."""
+        finished = False
+        for call in reversed(list(self.calls)):
+            if all(key in self.done for key in call.node_keys):
+                self.calls.remove(call)
+                self._finish_call(call)
+                finished = True
+        return finished
+
+    def _finish_call(self, call: _PendingCall) -> None:
+        spec = call.instance.spec
+        call.instance.group.running -= 1
+        finished = {
+            self.nodes[key].job.id: {
+                "result": self.done[key].result,
+                "outputs": self.done[key].outputs,
+            }
+            for key in call.node_keys
+        }
+        status = _combined([job["result"] for job in finished.values()])
+        scope = {
+            "github": github_context(self.workflow, self.options, self.git, spec.job.id, ""),
+            "inputs": call.frame.inputs,
+            "vars": self.options.variables,
+        }
+        try:
+            outputs = call_outputs(call.called.workflow, finished, scope)
+        except EngineProblem as problem:
+            self._end_unstarted(
+                call.instance, Status.FAILURE, self.shared.masker.mask(str(problem))
+            )
+            return
+        result = JobResult(
+            job_key=spec.job_key,
+            job_id=call.frame.top_job_id or spec.job.id,
+            name=spec.name,
+            status=Status(status),
+            matrix=spec.matrix,
+        )
+        # The called jobs have their results; the call itself is no job of its own.
+        self._instance_done(call.instance, result, outputs, record=False)
+
+    # -- jobs decided before they run -------------------------------------------------------
+
     def _skip_jobs_not_served_here(self) -> None:
         """A job whose runs-on is written out (no expression) and names another system
         is skipped before anything starts, not once the jobs it needs are done."""
         if self.options.host_labels is None:
             return
         with self.condition:
-            for job_id in list(self.waiting):
-                job = self.workflow.jobs[job_id]
+            for key in list(self.waiting):
+                node = self.nodes[key]
+                job = node.job
                 if job.runs_on is None or "${{" in repr(job.runs_on):
                     continue
                 why = self.options.host_labels.not_served(labels_of(job.runs_on))
                 if why is not None:
-                    self.waiting.remove(job_id)
-                    self._job_without_instances(job, Status.SKIPPED, self.shared.masker.mask(why))
+                    self.waiting.remove(key)
+                    self._job_without_instances(node, Status.SKIPPED, self.shared.masker.mask(why))
             outbox, self.outbox = self.outbox, []
         for event in outbox:
             self.sink.emit(event)
@@ -425,10 +605,11 @@ class _Scheduler:
     def _end_unstarted(self, instance: _Instance, status: Status, reason: str) -> None:
         """A job that never started ends here, with ``status`` and why."""
         spec = instance.spec
+        job_id = instance.group.node.frame.top_job_id or spec.job.id
         self.outbox.append(
             JobFinished(
                 job_key=spec.job_key,
-                job_id=spec.job.id,
+                job_id=job_id,
                 status=status,
                 duration=0.0,
                 reason=reason,
@@ -438,7 +619,7 @@ class _Scheduler:
         )
         result = JobResult(
             job_key=spec.job_key,
-            job_id=spec.job.id,
+            job_id=job_id,
             name=spec.name,
             status=status,
             matrix=spec.matrix,
@@ -448,21 +629,23 @@ class _Scheduler:
 
     def _display_name(
         self,
-        job: Job,
+        node: _Node,
         values: dict[str, Any],
         strategy: dict[str, Any],
         contexts: dict[str, Any],
         is_matrix: bool,
     ) -> str:
+        job = node.job
+        prefix = node.frame.name_prefix
         if job.name and "${{" in job.name:
             name_contexts = {**contexts, "matrix": values, "strategy": strategy}
             where = job.positions.get("name", job.position)
-            return evaluation.string(job.name, name_contexts, where, "name")
+            return prefix + evaluation.string(job.name, name_contexts, where, "name")
         base = job.name or job.id
-        return matrix_job_name(base, values) if is_matrix else base
+        return prefix + (matrix_job_name(base, values) if is_matrix else base)
 
     def _unique_key(self, key: str) -> str:
-        taken = set(self.results) | {i.spec.job_key for i in self.queue}
+        taken = set(self.results) | {i.spec.job_key for i in self.queue} | set(self.order)
         if key not in taken:
             return key
         number = 2
@@ -470,18 +653,27 @@ class _Scheduler:
             number += 1
         return f"{key} #{number}"
 
-    def _job_without_instances(self, job: Job, status: Status, reason: str | None) -> None:
+    def _job_without_instances(self, node: _Node, status: Status, reason: str | None) -> None:
         """A job decided before it runs: skipped, cancelled, or failed to start."""
-        name = job.name if job.name and "${{" not in job.name else job.id
+        job = node.job
+        local = job.name if job.name and "${{" not in job.name else job.id
+        name = node.frame.name_prefix + local
+        job_id = node.frame.top_job_id or job.id
         self.outbox.append(
             JobFinished(
-                job_key=job.id, job_id=job.id, status=status, duration=0.0, reason=reason, name=name
+                job_key=node.key,
+                job_id=job_id,
+                status=status,
+                duration=0.0,
+                reason=reason,
+                name=name,
             )
         )
-        self.results[job.id] = JobResult(
-            job_key=job.id, job_id=job.id, name=name, status=status, reason=reason
+        self.order[node.key] = (*node.order, 0)
+        self.results[node.key] = JobResult(
+            job_key=node.key, job_id=job_id, name=name, status=status, reason=reason
         )
-        self.done[job.id] = _JobDone(
+        self.done[node.key] = _JobDone(
             result=status.value,
             outputs={name: "" for name in job.outputs},
             failed=status == Status.FAILURE,
@@ -489,7 +681,10 @@ class _Scheduler:
 
     # -- starting and finishing instances -----------------------------------------------
 
-    def _start_instances(self) -> None:
+    def _start_instances(self) -> bool:
+        """Start what the limits allow; True when a call started (its jobs wait to be
+        released)."""
+        calls_started = False
         index = 0
         while index < len(self.queue) and self.running < max(self.options.max_parallel_jobs, 1):
             instance = self.queue[index]
@@ -506,12 +701,17 @@ class _Scheduler:
                 continue
             self.queue.pop(index)
             group.running += 1
+            if instance.call_contexts is not None:
+                self._call(instance, instance.call_contexts)  # no thread: its jobs join
+                calls_started = True
+                continue
             self.running += 1
             thread = threading.Thread(
                 target=self._work, args=(instance,), name=f"job {instance.spec.job_key}"
             )
             self.threads.append(thread)
             thread.start()
+        return calls_started
 
     def _work(self, instance: _Instance) -> None:
         spec = instance.spec
@@ -525,9 +725,10 @@ class _Scheduler:
             raw_outputs = runner.raw_outputs
         except BaseException as error:  # a bug in the engine: fail the job, keep the run going
             reason = f"internal error: {type(error).__name__}: {error}"
+            job_id = spec.called.top_job_id if spec.called else spec.job.id
             result = JobResult(
                 job_key=spec.job_key,
-                job_id=spec.job.id,
+                job_id=job_id,
                 name=spec.name,
                 status=Status.FAILURE,
                 matrix=spec.matrix,
@@ -538,7 +739,7 @@ class _Scheduler:
                 self.sink.emit(
                     JobFinished(
                         job_key=spec.job_key,
-                        job_id=spec.job.id,
+                        job_id=job_id,
                         status=Status.FAILURE,
                         duration=0.0,
                         reason=reason,
@@ -558,10 +759,15 @@ class _Scheduler:
             self.condition.notify_all()
 
     def _instance_done(
-        self, instance: _Instance, result: JobResult, raw_outputs: dict[str, str]
+        self,
+        instance: _Instance,
+        result: JobResult,
+        raw_outputs: dict[str, str],
+        record: bool = True,
     ) -> None:
         group = instance.group
-        self.results[result.job_key] = result
+        if record:
+            self.results[result.job_key] = result
         group.finished.append((result, raw_outputs))
         if (
             result.status == Status.FAILURE
@@ -572,7 +778,7 @@ class _Scheduler:
             for sibling in group.instances:
                 sibling.spec.cancellation.cancel()
         if len(group.finished) == group.total:
-            self.done[group.job.id] = _aggregate(group)
+            self.done[group.node.key] = _aggregate(group)
 
     # -- the end -------------------------------------------------------------------------
 
@@ -617,13 +823,11 @@ class _Scheduler:
         if artifacts:
             self.sink.emit(RunArtifacts(artifacts=artifacts))
 
-    def _job_position(self, job_id: str) -> int:
-        return list(self.workflow.jobs).index(job_id)
-
     def _ordered_results(self) -> dict[str, JobResult]:
-        # File order of jobs, then matrix order within a job, whatever order they ended in.
-        def position(key: str) -> tuple[int, int]:
-            return self.order.get(key, (self._job_position(self.results[key].job_id), 0))
+        # File order of jobs, then matrix order within a job, whatever order they ended in;
+        # a called job sorts where its caller is.
+        def position(key: str) -> tuple[int, ...]:
+            return self.order[key]
 
         return {key: self.results[key] for key in sorted(self.results, key=position)}
 
@@ -633,17 +837,21 @@ class _Scheduler:
         return RunResult(status=Status.FAILURE, duration=duration, reason=reason)
 
 
+def _combined(results: list[str]) -> str:
+    """``needs.<id>.result`` of a job made of several (matrix combinations, called jobs)."""
+    if "failure" in results:
+        return "failure"
+    if "cancelled" in results:
+        return "cancelled"
+    if results and all(result == "skipped" for result in results):
+        return "skipped"
+    return "success"
+
+
 def _aggregate(group: _Group) -> _JobDone:
     statuses = [Status.SUCCESS if r.continued_on_error else r.status for r, _ in group.finished]
-    if Status.FAILURE in statuses:
-        result = "failure"
-    elif Status.CANCELLED in statuses:
-        result = "cancelled"
-    elif statuses and all(s == Status.SKIPPED for s in statuses):
-        result = "skipped"
-    else:
-        result = "success"
-    outputs: dict[str, str] = {name: "" for name in group.job.outputs}
+    result = _combined([status.value for status in statuses])
+    outputs: dict[str, str] = {name: "" for name in group.node.job.outputs}
     for _, raw in group.finished:
         for name, value in raw.items():
             if value != "" or name not in outputs:

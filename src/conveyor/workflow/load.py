@@ -132,3 +132,78 @@ def check_local_actions(workflow: Workflow, root: str | os.PathLike[str]) -> lis
                 )
             )
     return problems
+
+
+def check_local_calls(workflow: Workflow, root: str | os.PathLike[str]) -> list[Problem]:
+    """Problems of the reusable workflows ``workflow`` calls in its own repository, and
+    of what they call in turn: a missing or invalid file, names the call passes that
+    the workflow does not take (or leaves out), a cycle, nesting beyond GitHub's limit.
+
+    A called workflow of another repository is fetched, and so checked, at run time.
+    """
+    if not any(job.uses for job in workflow.jobs.values()):
+        return []
+    from conveyor.workflow import calls  # only for workflows that call others (start-up)
+
+    problems: list[Problem] = []
+    parsed: dict[str, Workflow | None] = {}
+    # A file is walked again only when reached deeper than before (the level limit
+    # depends on the depth): at most MAX_LEVELS walks a file.
+    deepest: dict[str, int] = {}
+    pending = [(workflow, (os.path.normpath(workflow.path),))]
+    while pending:
+        caller, chain = pending.pop()
+        for job in caller.jobs.values():
+            reference = calls.parse_reference(job.uses or "")
+            if reference is None or not reference.local:
+                continue
+            where = job.positions.get("uses", job.position)
+            shown = reference.path
+            if shown in chain:
+                path = " → ".join([*chain, shown])
+                problems.append(
+                    Problem(where, f"job '{job.id}' calls {job.uses}, which calls it back ({path})")
+                )
+                continue
+            if len(chain) >= calls.MAX_LEVELS:
+                problems.append(
+                    Problem(
+                        where,
+                        f"job '{job.id}' calls {job.uses}, beyond GitHub's limit of "
+                        f"{calls.MAX_LEVELS} levels of workflows",
+                    )
+                )
+                continue
+            if shown not in parsed:
+                parsed[shown] = _called_workflow(Path(root), shown, where, problems)
+            called = parsed[shown]
+            if called is None:
+                continue
+            problems.extend(calls.argument_problems(job, called, shown))
+            below = (*chain, shown)
+            if len(below) > deepest.get(shown, 0):
+                deepest[shown] = len(below)
+                pending.append((called, below))
+    return list(dict.fromkeys(problems))
+
+
+def _called_workflow(
+    root: Path, shown: str, where: Position, problems: list[Problem]
+) -> Workflow | None:
+    path = root / shown
+    if not path.is_file():
+        problems.append(
+            Problem(
+                where,
+                f"uses: ./{shown}: no such file (a local reusable workflow's path is "
+                "relative to the repository root)",
+            )
+        )
+        return None
+    try:
+        return _parse(_read(path, shown, within=os.fspath(root)), shown, parse_document)
+    except WorkflowInvalid as error:
+        # Said at the call: the file's own problems are listed with it when it is checked.
+        found = "; ".join(str(problem) for problem in error.problems)
+        problems.append(Problem(where, f"uses: ./{shown} is invalid: {found}"))
+        return None

@@ -44,6 +44,26 @@ class DispatchInput:
 
 
 @dataclass
+class CallSecret:
+    """One ``on.workflow_call.secrets.<name>``."""
+
+    name: str
+    description: str = ""
+    required: bool = False
+
+
+@dataclass
+class WorkflowCall:
+    """``on.workflow_call``: what a reusable workflow takes from its caller and gives back."""
+
+    inputs: dict[str, DispatchInput] = field(default_factory=dict)
+    secrets: dict[str, CallSecret] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)  # name -> value expression
+    # "outputs.<name>" -> where its value is written, for errors while evaluating it
+    positions: dict[str, Position] = field(default_factory=dict)
+
+
+@dataclass
 class Triggers:
     """The ``on:`` section. ``events`` maps an event name to its filters."""
 
@@ -52,6 +72,7 @@ class Triggers:
     # cron line -> IANA time zone, for ``- cron: ...`` entries that give ``timezone:``
     timezones: dict[str, str] = field(default_factory=dict)
     inputs: dict[str, DispatchInput] = field(default_factory=dict)  # workflow_dispatch
+    call: WorkflowCall | None = None  # None: the workflow cannot be called (no workflow_call)
 
 
 @dataclass
@@ -151,6 +172,13 @@ class Job:
     concurrency: Concurrency | None = None
     defaults: RunDefaults = field(default_factory=RunDefaults)
     steps: list[Step] = field(default_factory=list)
+    # A job that calls a reusable workflow has ``uses`` and no steps: the called
+    # workflow's jobs run in its place. ``with_`` values are typed as written (a plain
+    # ``true`` is a bool, ``3`` a number); ``secrets`` is a mapping or "inherit".
+    uses: str | None = None
+    with_: dict[str, Any] = field(default_factory=dict)
+    secrets: dict[str, str] | str | None = None
+    # Where each key's value starts ("with.<name>" and "secrets.<name>" too).
     positions: dict[str, Position] = field(default_factory=dict)
     # ``container:`` (None: the steps run on the host) and ``services:`` by id, file order.
     container: Container | None = None

@@ -23,7 +23,14 @@ from conveyor.workflow.parse_services import parse_container, parse_services
 from conveyor.workflow.parse_steps import ENV_NAME, parse_defaults, parse_steps
 from conveyor.workflow.parse_triggers import parse_on
 from conveyor.workflow.schema_events import PERMISSION_SCOPES, PERMISSION_SHORTHANDS
-from conveyor.workflow.yamlsource import Entry, is_mapping, is_scalar, is_sequence, kind_of
+from conveyor.workflow.yamlsource import (
+    Entry,
+    is_mapping,
+    is_null,
+    is_scalar,
+    is_sequence,
+    kind_of,
+)
 
 WORKFLOW_KEYS = ("name", "run-name", "on", "permissions", "env", "defaults", "concurrency", "jobs")
 
@@ -45,11 +52,21 @@ JOB_KEYS = (
     "container",
     "services",
 )
+# A job that calls a reusable workflow (``uses:``) takes only these, as on GitHub.
+CALLER_JOB_KEYS = (
+    "name",
+    "uses",
+    "with",
+    "secrets",
+    "strategy",
+    "needs",
+    "if",
+    "concurrency",
+    "permissions",
+)
+CALL_ONLY_KEYS = ("uses", "with", "secrets")
 _NOT_YET = "is not supported yet"
 UNSUPPORTED_JOB_KEYS = {
-    "uses": f"jobs.<id>.uses (reusable workflows) {_NOT_YET}",
-    "with": f"jobs.<id>.with (inputs of reusable workflows) {_NOT_YET}",
-    "secrets": f"jobs.<id>.secrets (for reusable workflows) {_NOT_YET}",
     "snapshot": f"'snapshot' {_NOT_YET}",
 }
 
@@ -67,6 +84,13 @@ SHORTHAND_JOB_KEYS = (
     "services",
 )
 SHORTHAND_JOB_ID = "pipeline"
+_SHORTHAND_UNSUPPORTED = {
+    **UNSUPPORTED_JOB_KEYS,
+    **{
+        key: f"'{key}' belongs to a job that calls a reusable workflow; put that job under 'jobs:'"
+        for key in CALL_ONLY_KEYS
+    },
+}
 
 # Files only Conveyor reads; without ``on:`` they run on push and on demand, like the shorthand.
 CONVEYOR_FILES = frozenset({".conveyor.yml", "conveyor.yml", ".conveyor.yaml", "conveyor.yaml"})
@@ -85,7 +109,7 @@ def parse_document(checker: Checker, root: yaml.Node) -> Workflow:
     keys = {key_node.value for key_node, _ in root.value if is_scalar(key_node)}
     shorthand = "steps" in keys and "jobs" not in keys
     known = WORKFLOW_KEYS + SHORTHAND_JOB_KEYS if shorthand else WORKFLOW_KEYS
-    unsupported = UNSUPPORTED_JOB_KEYS if shorthand else None
+    unsupported = _SHORTHAND_UNSUPPORTED if shorthand else None
     fields = checker.fields(root, "the workflow", known, unsupported=unsupported)
     if fields is None:
         return workflow
@@ -190,16 +214,39 @@ def _parse_jobs(checker: Checker, node: yaml.Node) -> dict[str, Job]:
                 "only letters, digits, '-' and '_'",
             )
         where = f"job '{entry.key}'"
-        fields = checker.fields(entry.value, where, JOB_KEYS, unsupported=UNSUPPORTED_JOB_KEYS)
         job = Job(id=entry.key, position=checker.at(entry.key_node))
-        if fields is not None:
-            # A job calling a reusable workflow has neither; it was reported as unsupported.
-            if not _has_key(entry.value, "uses"):
+        if _has_key(entry.value, "uses"):
+            fields = checker.fields(
+                entry.value, where, CALLER_JOB_KEYS, unsupported=_caller_refusals(entry.key)
+            )
+        else:
+            fields = checker.fields(entry.value, where, JOB_KEYS, unsupported=_NON_CALLER_REFUSALS)
+            if fields is not None:
                 for key in ("runs-on", "steps"):
                     checker.require(fields, key, entry.value, where, at=entry.key_node)
+        if fields is not None:
             _parse_job_keys(checker, job, fields, where)
         jobs[entry.key] = job
     return jobs
+
+
+_NON_CALLER_REFUSALS = {
+    **UNSUPPORTED_JOB_KEYS,
+    **{
+        key: f"'{key}' is only for a job that calls a reusable workflow (jobs.<id>.uses)"
+        for key in ("with", "secrets")
+    },
+}
+
+
+def _caller_refusals(job_id: str) -> dict[str, str]:
+    allowed = ", ".join(key for key in CALLER_JOB_KEYS if key != "uses")
+    return {
+        key: f"job '{job_id}' calls a reusable workflow (uses:), so it cannot have '{key}'; "
+        f"beside 'uses' it may have {allowed}"
+        for key in (*JOB_KEYS, *UNSUPPORTED_JOB_KEYS)
+        if key not in CALLER_JOB_KEYS
+    }
 
 
 def _has_key(node: yaml.Node, key: str) -> bool:
@@ -247,6 +294,57 @@ def _parse_job_keys(checker: Checker, job: Job, fields: dict[str, Entry], where:
             job.container = parse_container(checker, value, where)
         elif key == "services":
             job.services = parse_services(checker, value, where)
+        elif key == "uses":
+            job.uses = _call_reference(checker, value, where)
+        elif key == "with":
+            job.with_ = _call_inputs(checker, job, value, where)
+        elif key == "secrets":
+            job.secrets = _call_secrets(checker, job, value, where)
+
+
+def _call_reference(checker: Checker, node: yaml.Node, where: str) -> str | None:
+    uses = checker.text(node, f"'uses' of {where}", expressions=False)
+    if uses is None:
+        return None
+    from conveyor.workflow import calls  # only for workflows that call others (start-up)
+
+    if calls.parse_reference(uses) is None:
+        checker.problem(
+            node,
+            f"'uses' of {where} must name a reusable workflow as {calls.SHAPES}, got {uses!r}",
+        )
+        return None
+    return uses
+
+
+def _call_inputs(checker: Checker, job: Job, node: yaml.Node, where: str) -> dict[str, object]:
+    """``with:`` of a call: each value typed as written (checked against the input's type
+    when the call runs, since it may be an expression)."""
+    values: dict[str, object] = {}
+    for entry in checker.mapping(node, f"'with' of {where}", allow_null=True) or []:
+        what = f"'with.{entry.key}' of {where}"
+        if not is_scalar(entry.value):
+            checker.problem(entry.value, f"{what} must be a string, number or boolean")
+            continue
+        checker.text(entry.value, what, allow_null=True)  # checks its expressions
+        values[entry.key] = checker.python(entry.value)
+        job.positions[f"with.{entry.key}"] = checker.at(entry.value)
+    return values
+
+
+def _call_secrets(
+    checker: Checker, job: Job, node: yaml.Node, where: str
+) -> dict[str, str] | str | None:
+    if is_scalar(node) and not is_null(node):
+        if node.value != "inherit":
+            checker.problem(
+                node, f"'secrets' of {where} must be 'inherit' or a mapping, got {node.value!r}"
+            )
+            return None
+        return "inherit"
+    secrets, positions = checker.string_map(node, f"'secrets' of {where}")
+    job.positions.update({f"secrets.{name}": at for name, at in positions.items()})
+    return {name: str(value) for name, value in secrets.items()}
 
 
 def _runs_on(checker: Checker, node: yaml.Node, where: str) -> object:

@@ -7,7 +7,7 @@ import zoneinfo
 import yaml
 
 from conveyor.workflow import globs, triggers
-from conveyor.workflow.model import DispatchInput, EventFilter, Triggers
+from conveyor.workflow.model import CallSecret, DispatchInput, EventFilter, Triggers, WorkflowCall
 from conveyor.workflow.parse_base import Checker, plain_number, suggestion
 from conveyor.workflow.parse_exprs import value_position
 from conveyor.workflow.schema_events import (
@@ -72,8 +72,7 @@ def _add_event(
         return
     if name == "workflow_call":
         result.events[name] = EventFilter()
-        if value is not None:
-            _workflow_call(checker, value)
+        result.call = WorkflowCall() if value is None else _workflow_call(checker, value)
         return
     result.events[name] = EventFilter() if value is None else _filters(checker, name, value)
 
@@ -250,26 +249,43 @@ def _default(checker: Checker, node: yaml.Node, spec: DispatchInput, what: str) 
     return value
 
 
-def _workflow_call(checker: Checker, node: yaml.Node) -> None:
-    """Accepted and checked; jobs that call reusable workflows are not supported yet."""
+def _workflow_call(checker: Checker, node: yaml.Node) -> WorkflowCall:
+    """What a caller may pass (typed inputs, secrets) and what the workflow gives back."""
+    call = WorkflowCall()
     fields = checker.fields(
         node, "'on.workflow_call'", ["inputs", "outputs", "secrets"], allow_null=True
     )
     if not fields:
-        return
+        return call
     if "inputs" in fields:
-        parse_inputs(checker, fields["inputs"].value, "workflow_call", CALL_INPUT_TYPES)
+        call.inputs = parse_inputs(
+            checker, fields["inputs"].value, "workflow_call", CALL_INPUT_TYPES
+        )
     if "outputs" in fields:
         for entry in checker.mapping(fields["outputs"].value, "workflow_call outputs") or []:
             output = checker.fields(entry.value, f"output '{entry.key}'", ["description", "value"])
             if output is not None and checker.require(
                 output, "value", entry.value, f"output '{entry.key}'"
             ):
-                checker.text(output["value"].value, f"output '{entry.key}' value")
+                value = checker.text(output["value"].value, f"output '{entry.key}' value")
+                if value is not None:
+                    call.outputs[entry.key] = value
+                    call.positions[f"outputs.{entry.key}"] = checker.at(output["value"].value)
     if "secrets" in fields:
         for entry in checker.mapping(fields["secrets"].value, "workflow_call secrets") or []:
             secret = checker.fields(
                 entry.value, f"secret '{entry.key}'", ["description", "required"], allow_null=True
             )
+            spec = CallSecret(name=entry.key)
             if secret and "required" in secret:
-                checker.boolean(secret["required"].value, f"secret '{entry.key}' 'required'")
+                required = checker.boolean(
+                    secret["required"].value, f"secret '{entry.key}' 'required'"
+                )
+                spec.required = required is True
+            if secret and "description" in secret:
+                spec.description = (
+                    checker.text(secret["description"].value, f"secret '{entry.key}' description")
+                    or ""
+                )
+            call.secrets[entry.key] = spec
+    return call

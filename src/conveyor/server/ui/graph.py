@@ -84,10 +84,9 @@ def job_graph(jobs: list[Job]) -> Graph:
     rows_used: dict[int, int] = {}
     for job_id, instances in by_id.items():
         column = depth_of(job_id)
-        name = instances[0].name.split(" (", 1)[0] if len(instances) > 1 else instances[0].name
         node = Node(
             job_id=job_id,
-            name=name or job_id,
+            name=_node_name(job_id, instances),
             status=combined_status([job.status for job in instances]),
             column=column,
             row=rows_used.get(column, 0),
@@ -106,3 +105,16 @@ def job_graph(jobs: list[Job]) -> Graph:
     graph.width = max(columns * (NODE_WIDTH + COLUMN_GAP) - COLUMN_GAP, 0)
     graph.height = max(rows * (NODE_HEIGHT + ROW_GAP) - ROW_GAP, 0)
     return graph
+
+
+def _node_name(job_id: str, instances: list[Job]) -> str:
+    """The job's name without matrix values; for the jobs of a called workflow
+    (``caller / job``), the caller's."""
+    first = instances[0]
+    name = first.name or job_id
+    called = first.job_key.startswith((f"{job_id} / ", f"{job_id} (")) and " / " in first.job_key
+    if called:
+        name = name.split(" / ", 1)[0]
+    if len(instances) > 1:
+        name = name.split(" (", 1)[0]
+    return name
