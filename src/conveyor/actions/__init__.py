@@ -11,12 +11,14 @@ from typing import Any
 
 from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite
+from conveyor.actions.setup_python import run_setup_python
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
 
 BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
+    "actions/setup-python": run_setup_python,
 }
 
 

@@ -603,6 +603,16 @@ class JobRunner:
         """``runner.temp``: a directory of the job's that its steps can read and write."""
         return str(self._runner["temp"])
 
+    @property
+    def options(self) -> RunOptions:
+        return self.shared.options
+
+    def sees(self, path: str) -> bool:
+        """Whether the job's processes can see ``path``: all of this machine's, unless
+        the job runs in a sandbox (executors/sandbox.py)."""
+        sees = getattr(self._host, "sees", None)
+        return True if sees is None else bool(sees(path))
+
     def add_post_step(self, post: PostStep) -> None:
         """Run ``post`` after the job's steps (the last added first), as GitHub runs posts."""
         self._post_steps.append(post)

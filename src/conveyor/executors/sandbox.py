@@ -241,6 +241,17 @@ class SandboxJobHost(LocalJobHost):
         self._namespace_fds: tuple[int, ...] = ()
         self._start_holder()
 
+    def sees(self, path: str) -> bool:
+        """Whether the job's processes can see ``path`` (followed to its real path): the
+        system directories, the read-only paths, the workspace and the job's own."""
+        real = os.path.realpath(path)
+        roots = [os.path.realpath(f"/{name}") for name in _SYSTEM_DIRECTORIES]
+        roots += [*self._policy.readonly_paths, self.workspace, self.temp_dir, self.home]
+        return any(
+            os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
+            for root in roots
+        )
+
     def _start_holder(self) -> None:
         """The job's namespaces, built once, held by a process that only sleeps."""
         executor, policy = self._executor, self._policy

@@ -1,0 +1,485 @@
+"""``actions/setup-python``: one of this machine's interpreters, set up as GitHub sets it up.
+
+The version asked for (``python-version``, ``python-version-file`` or the
+workspace's ``.python-version``) is matched against the interpreters found on
+this machine (python_interpreters.py); the best match is put on PATH with the
+environment GitHub's action sets. When none matches and uv is at hand, ``uv
+python install`` fetches it into Conveyor's tool cache; otherwise the step fails
+naming the versions there are.
+
+PATH gets the installation's prefix and ``bin`` as on GitHub, then a directory
+of the job's own where ``python``, ``python3``, ``python3.X`` lead to the chosen
+interpreter and ``pip`` runs ``python -m pip``: many installations (Debian's
+``/usr/bin/python3.11``) have no bare ``python``. The interpreter itself is used,
+not a virtual environment, as on GitHub: ``pip install`` installs into it. On a
+system interpreter that pip refuses (PEP 668), the log says so.
+
+In a sandboxed job only the interpreters the sandbox shows (``/usr``, ``/opt``)
+count: the others are named in the error, never lent to the job.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.actions.action_inputs import (
+    ActionFailed,
+    ActionInputs,
+    fail,
+    job_env,
+    log_index,
+    read_workspace_file,
+)
+from conveyor.actions.dependency_cache import restore_dependencies
+from conveyor.actions.in_job_shell import run_shell
+from conveyor.actions.python_interpreters import Interpreter, find_interpreters
+from conveyor.actions.version_specs import SpecError, VersionSpec, parse_spec
+from conveyor.engine.events import Status
+from conveyor.engine.options import default_store_dir
+from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
+from conveyor.workflow.model import Step
+
+INPUTS = {
+    "python-version": "",
+    "python-version-file": "",
+    "cache": "",
+    "architecture": "",
+    "check-latest": "false",
+    "token": "",
+    "cache-dependency-path": "",
+    "update-environment": "true",
+    "allow-prereleases": "false",
+    "freethreaded": "false",
+    "pip-version": "",
+    "pip-install": "",
+    "ignore-platform-version": "",
+}
+# What each package manager keeps, and the files whose change invalidates it.
+CACHE_MANAGERS = {
+    "pip": ["**/requirements*.txt", "**/pyproject.toml"],
+    "pipenv": ["**/Pipfile.lock"],
+    "poetry": ["**/poetry.lock"],
+    "uv": ["**/uv.lock", "**/requirements*.txt", "**/pyproject.toml"],
+}
+ARCHITECTURES = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
+
+# Runs in the job: proves the interpreter runs there, and gives it the usual names.
+_PREPARE = """
+python=$1 shim=$2; shift 2
+"$python" -c 'import sys; print("Using Python %s at %s" % (sys.version.split()[0], sys.executable))'
+if [ -n "$shim" ]; then
+  mkdir -p "$shim"
+  while [ "$#" -gt 0 ]; do
+    case "$1" in
+      pip*) printf '#!/bin/sh\\nexec %s -m pip "$@"\\n' "$PYTHON_QUOTED" > "$shim/$1"
+            chmod 755 "$shim/$1" ;;
+      *) ln -sfn "$python" "$shim/$1" ;;
+    esac
+    shift
+  done
+fi
+"""
+
+
+@dataclass(frozen=True)
+class PythonRequest:
+    """One line of ``python-version``, read."""
+
+    text: str
+    spec: VersionSpec
+    pypy: bool = False
+    pypy_spec: VersionSpec | None = None
+    freethreaded: bool = False
+    prereleases: bool = False
+
+
+def run_setup_python(
+    host: ActionHost,
+    step: Step,
+    scope: StepScope,
+    contexts: dict[str, Any],
+    step_env: dict[str, str],
+) -> StepOutcome:
+    try:
+        return _setup(
+            host, step, scope, ActionInputs(host, step, scope, contexts, INPUTS), step_env
+        )
+    except ActionFailed as problem:
+        return fail(host, step, scope, str(problem))
+
+
+def _setup(
+    host: ActionHost, step: Step, scope: StepScope, inputs: ActionInputs, step_env: dict[str, str]
+) -> StepOutcome:
+    index = log_index(step, scope)
+    env = job_env(host, scope, step_env)
+    _check_architecture(inputs.text("architecture"))
+    texts = _requested_versions(host, inputs, index)
+    if not texts:
+        host.warn(
+            index,
+            "neither python-version nor python-version-file was given and the workspace "
+            "has no .python-version: the python on PATH is used as it is",
+        )
+        return StepOutcome(Status.SUCCESS)
+    if inputs.flag("check-latest"):
+        host.log_line(
+            index,
+            "check-latest: Conveyor uses the newest matching interpreter on this machine "
+            "(and installs one with uv only when none matches)",
+        )
+    allow_prereleases = inputs.flag("allow-prereleases")
+    freethreaded = inputs.flag("freethreaded")
+    requests = [_parse_request(text, allow_prereleases, freethreaded) for text in texts]
+
+    environ = {**host.options.base_env, **env}
+    tool_cache = os.path.join(host.options.store_dir or default_store_dir(environ), "tools")
+    found = find_interpreters(environ, tool_cache)
+    visible = [interpreter for interpreter in found if host.sees(interpreter.executable)]
+
+    update_environment = inputs.flag("update-environment")
+    outcome = StepOutcome(Status.SUCCESS)
+    chosen: Interpreter | None = None
+    for request in requests:
+        chosen = _choose(request, visible)
+        if chosen is None:
+            chosen = _install_with_uv(host, index, request, environ, tool_cache)
+        if chosen is None:
+            raise ActionFailed(_not_found(request, visible, found))
+        prepared = _prepare(host, step, scope, env, chosen, update_environment)
+        if prepared.outcome != Status.SUCCESS:
+            return prepared
+    assert chosen is not None
+    _warn_if_externally_managed(host, index, chosen)
+    outcome.outputs = {
+        "python-version": _version_output(chosen),
+        "python-path": chosen.executable,
+    }
+    python = chosen.executable
+    pip_version = inputs.text("pip-version")
+    if pip_version:
+        if not re.fullmatch(r"\d+(\.\d+){0,2}", pip_version):
+            raise ActionFailed(f"pip-version must be major[.minor][.patch], got {pip_version!r}")
+        upgraded = run_shell(
+            host,
+            step,
+            scope,
+            env,
+            '"$@"',
+            [python, "-m", "pip", "install", "--upgrade", f"pip=={pip_version}"],
+        )
+        if upgraded.outcome != Status.SUCCESS:
+            return upgraded
+    pip_install = inputs.text("pip-install")
+    if pip_install:
+        installed = run_shell(
+            host, step, scope, env, '"$@"', [python, "-m", "pip", "install", *pip_install.split()]
+        )
+        if installed.outcome != Status.SUCCESS:
+            return installed
+    manager = inputs.text("cache")
+    if manager:
+        outcome.outputs["cache-hit"] = str(
+            _restore_cache(host, step, scope, inputs, env, manager, chosen)
+        ).lower()
+    return outcome
+
+
+def _requested_versions(host: ActionHost, inputs: ActionInputs, index: int) -> list[str]:
+    """The version lines asked for, the last being the default; [] when none is."""
+    if inputs.given("python-version"):
+        if inputs.given("python-version-file"):
+            host.warn(
+                index,
+                "both python-version and python-version-file are given: "
+                "python-version-file is ignored",
+            )
+        return inputs.lines("python-version")
+    file_name = inputs.text("python-version-file")
+    if file_name:
+        text = read_workspace_file(host, file_name, "python-version-file")
+        if text is None:
+            raise ActionFailed(f"the python-version-file {file_name!r} does not exist")
+        versions = versions_from_file(file_name, text)
+        if not versions:
+            raise ActionFailed(f"no Python version found in {file_name!r}")
+        return versions
+    text = read_workspace_file(host, ".python-version", "the default .python-version")
+    return [] if text is None else versions_from_file(".python-version", text)
+
+
+def versions_from_file(file_name: str, text: str) -> list[str]:
+    """The versions a version file names, as setup-python reads each kind."""
+    base = os.path.basename(file_name)
+    if base == "pyproject.toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ActionFailed(f"{file_name}: not valid TOML: {error}") from None
+        value = data.get("project", {}).get("requires-python") or (
+            data.get("tool", {}).get("poetry", {}).get("dependencies", {}).get("python")
+        )
+        return [str(value).strip()] if value else []
+    if base == "Pipfile":
+        import tomllib
+
+        try:
+            requires = tomllib.loads(text).get("requires", {})
+        except tomllib.TOMLDecodeError as error:
+            raise ActionFailed(f"{file_name}: not valid TOML: {error}") from None
+        value = requires.get("python_full_version") or requires.get("python_version")
+        return [str(value)] if value else []
+    if base == ".tool-versions":
+        for line in text.splitlines():
+            words = line.split("#", 1)[0].split()
+            if len(words) >= 2 and words[0] == "python":
+                return [words[1]]
+        return []
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+
+
+def _parse_request(text: str, allow_prereleases: bool, freethreaded: bool) -> PythonRequest:
+    lowered = text.strip().lower()
+    try:
+        pypy = re.fullmatch(r"pypy-?(\d[\w.]*?)(?:-v?(\S+))?", lowered)
+        if pypy:
+            if pypy[2] in ("nightly",):
+                raise ActionFailed(f"{text!r}: nightly PyPy cannot be set up locally")
+            pypy_spec = parse_spec(pypy[2]) if pypy[2] else None
+            return PythonRequest(text, parse_spec(pypy[1]), True, pypy_spec)
+        dev = re.fullmatch(r"(\d+\.\d+)-dev", lowered)
+        if dev:
+            return PythonRequest(
+                text, parse_spec(dev[1]), freethreaded=freethreaded, prereleases=True
+            )
+        threaded = re.fullmatch(r"(\d+\.\d+(?:\.\d+)?)t", lowered)
+        if threaded:
+            return PythonRequest(text, parse_spec(threaded[1]), freethreaded=True)
+        # As setup-python: allow-prereleases widens only an "x.y" request.
+        widen = allow_prereleases and re.fullmatch(r"\d+\.\d+", lowered) is not None
+        return PythonRequest(
+            text, parse_spec(lowered), freethreaded=freethreaded, prereleases=widen
+        )
+    except SpecError as error:
+        raise ActionFailed(f"python-version {text!r} cannot be read: {error}") from None
+
+
+def _choose(request: PythonRequest, interpreters: list[Interpreter]) -> Interpreter | None:
+    fitting = [
+        interpreter
+        for interpreter in interpreters
+        if interpreter.is_pypy == request.pypy
+        and interpreter.freethreaded == request.freethreaded
+        and (
+            request.pypy_spec is None
+            or (interpreter.pypy_version and _pypy_matches(request.pypy_spec, interpreter))
+        )
+    ]
+    best = request.spec.best([i.version for i in fitting], request.prereleases)
+    if best is None:
+        return None
+    # Same version from several places: the first source wins (tool cache, pyenv, ...).
+    return next(interpreter for interpreter in fitting if interpreter.version == best)
+
+
+def _pypy_matches(spec: VersionSpec, interpreter: Interpreter) -> bool:
+    from conveyor.actions.version_specs import Version
+
+    return spec.matches(Version.parse(interpreter.pypy_version))
+
+
+def _not_found(request: PythonRequest, visible: list[Interpreter], found: list[Interpreter]) -> str:
+    available = sorted(visible, key=lambda i: i.version, reverse=True)
+    names = "; ".join(i.describe() for i in available) or "none"
+    message = f"no Python matching {request.text!r} on this machine. Available: {names}"
+    hidden = [i for i in found if i not in visible]
+    if hidden:
+        message += ". Not visible inside the job's sandbox, so not used: " + "; ".join(
+            i.describe() for i in hidden
+        )
+    return message + ". Install it (pyenv install, uv python install) or ask for one of these"
+
+
+def _install_with_uv(
+    host: ActionHost,
+    index: int,
+    request: PythonRequest,
+    environ: dict[str, str],
+    tool_cache: str,
+) -> Interpreter | None:
+    """``uv python install`` into the tool cache, when uv is here and the job would see it."""
+    uv = find_uv(environ)
+    install_dir = os.path.join(tool_cache, "python")
+    if uv is None or not host.sees(tool_cache):
+        return None
+    target = _uv_request(request)
+    host.log_line(index, f"No local Python matches {request.text!r}: {uv} python install {target}")
+    os.makedirs(install_dir, exist_ok=True)
+    try:
+        completed = subprocess.run(
+            [uv, "python", "install", "--install-dir", install_dir, "--", target],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**environ, "UV_PYTHON_INSTALL_DIR": install_dir, "NO_COLOR": "1"},
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        host.log_line(index, f"uv python install failed: {error}")
+        return None
+    for line in (completed.stdout + completed.stderr).splitlines():
+        host.log_line(index, line)
+    if completed.returncode != 0:
+        return None
+    found = find_interpreters({"PATH": "", "HOME": "/nonexistent"}, tool_cache)
+    return _choose(request, found)
+
+
+def _uv_request(request: PythonRequest) -> str:
+    text = request.spec.text.strip()
+    if request.pypy:
+        return f"pypy@{text}"
+    if request.freethreaded:
+        return f"{text}t"
+    # uv reads PEP 440; node-semver's spaces between bounds become commas.
+    return re.sub(r"(?<=\d)\s+(?=[<>=!~])", ",", text).replace(" ", "")
+
+
+def find_uv(environ: dict[str, str]) -> str | None:
+    """The machine's uv: on PATH (a virtual environment's excepted), ~/.local/bin, ~/.cargo/bin."""
+    home = environ.get("HOME") or os.path.expanduser("~")
+    directories = [
+        entry
+        for entry in environ.get("PATH", "").split(os.pathsep)
+        if entry
+        and not os.path.exists(os.path.join(os.path.dirname(entry.rstrip("/")), "pyvenv.cfg"))
+    ]
+    directories += [os.path.join(home, ".local", "bin"), os.path.join(home, ".cargo", "bin")]
+    return shutil.which("uv", path=os.pathsep.join(directories))
+
+
+def _prepare(
+    host: ActionHost,
+    step: Step,
+    scope: StepScope,
+    env: dict[str, str],
+    interpreter: Interpreter,
+    update_environment: bool,
+) -> StepOutcome:
+    """In the job: run the interpreter, make its names, export what GitHub exports."""
+    if not update_environment:
+        return run_shell(host, step, scope, env, _PREPARE, [interpreter.executable, ""])
+    location = interpreter.location
+    label = f"{'pypy' if interpreter.is_pypy else ''}{interpreter.version}"
+    label += "t" if interpreter.freethreaded else ""
+    shim = os.path.join(host.runner_temp, "setup-python", label, "bin")
+    minor = interpreter.version.minor
+    names = ["python", "python3", f"python{minor}", "pip", "pip3", f"pip{minor}"]
+    if interpreter.is_pypy:
+        names += ["pypy", "pypy3"]
+    major = interpreter.version.release[0]
+    library = os.path.join(location, "lib")
+    current = env.get("LD_LIBRARY_PATH", host.options.base_env.get("LD_LIBRARY_PATH", ""))
+    libraries = current.split(":") if current else []
+    set_env = {
+        "pythonLocation": location,
+        "PKG_CONFIG_PATH": os.path.join(location, "lib", "pkgconfig"),
+        "Python_ROOT_DIR": location,
+        f"Python{major}_ROOT_DIR": location,
+        "LD_LIBRARY_PATH": ":".join([library, *libraries]) if library not in libraries else current,
+    }
+    add_path = [location, os.path.join(location, "bin"), shim]
+    env = {**env, "PYTHON_QUOTED": shlex.quote(interpreter.executable)}
+    return run_shell(
+        host,
+        step,
+        scope,
+        env,
+        _PREPARE,
+        [interpreter.executable, shim, *names],
+        set_env=set_env,
+        add_path=add_path,
+    )
+
+
+def _warn_if_externally_managed(host: ActionHost, index: int, interpreter: Interpreter) -> None:
+    marker = os.path.join(
+        interpreter.location, "lib", f"python{interpreter.version.minor}", "EXTERNALLY-MANAGED"
+    )
+    if os.path.exists(marker):
+        host.log_line(
+            index,
+            f"Note: {interpreter.executable} is the system's Python: pip refuses to install "
+            "into it (PEP 668). Make a virtual environment (python -m venv .venv) or use uv.",
+        )
+
+
+def _version_output(interpreter: Interpreter) -> str:
+    if interpreter.is_pypy:
+        return f"pypy{interpreter.version}-v{interpreter.pypy_version}".rstrip("-v")
+    return str(interpreter.version) + ("t" if interpreter.freethreaded else "")
+
+
+def _check_architecture(architecture: str) -> None:
+    if not architecture:
+        return
+    machine = platform.machine().lower()
+    here = ARCHITECTURES.get(machine, machine)
+    if architecture.lower() != here:
+        raise ActionFailed(
+            f"architecture {architecture!r} is not available: this machine is {machine} "
+            f"({here}); its interpreters run only as {here}"
+        )
+
+
+def _restore_cache(
+    host: ActionHost,
+    step: Step,
+    scope: StepScope,
+    inputs: ActionInputs,
+    env: dict[str, str],
+    manager: str,
+    interpreter: Interpreter,
+) -> bool:
+    if manager not in CACHE_MANAGERS:
+        raise ActionFailed(
+            f"cache: {manager!r} is not supported; use one of {', '.join(CACHE_MANAGERS)}"
+        )
+    globs = inputs.lines("cache-dependency-path") or CACHE_MANAGERS[manager]
+    home = env.get("HOME") or "~"
+    cache_home = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
+    paths = {
+        "pip": env.get("PIP_CACHE_DIR") or os.path.join(cache_home, "pip"),
+        "pipenv": os.path.join(home, ".local", "share", "virtualenvs"),
+        "poetry": os.path.join(cache_home, "pypoetry"),
+        "uv": env.get("UV_CACHE_DIR") or os.path.join(cache_home, "uv"),
+    }
+    machine = platform.machine().lower()
+    return restore_dependencies(
+        host,
+        step,
+        scope,
+        manager=manager,
+        paths=[paths[manager]],
+        key_parts=[
+            "setup-python",
+            "Linux",
+            ARCHITECTURES.get(machine, machine),
+            f"python-{_version_output(interpreter)}",
+            manager,
+        ],
+        dependency_globs=globs,
+    )
