@@ -75,8 +75,7 @@ _probing = threading.Lock()
 
 
 def find_interpreters(environ: dict[str, str], tool_cache: str) -> list[Interpreter]:
-    """Every interpreter found, best sources first (tool cache, pyenv, uv, PATH, system);
-    one per real file."""
+    """Every interpreter found, best sources first (tool cache, pyenv, uv, PATH, system)."""
     home = environ.get("HOME") or os.path.expanduser("~")
     found: list[Interpreter] = []
     found += _uv_layout(os.path.join(tool_cache, "python"), "Conveyor's tool cache")
@@ -90,9 +89,16 @@ def find_interpreters(environ: dict[str, str], tool_cache: str) -> list[Interpre
     for directory in [*directories, *_SYSTEM_DIRECTORIES]:
         source = "PATH" if directory in directories else "system"
         found += _bare(directory, source)
-    unique: dict[str, Interpreter] = {}
+    # /usr/bin/python3 and /usr/bin/python3.11 are one interpreter; two names pyenv
+    # gives one installation are two (what a name says is what is asked for).
+    unique: dict[tuple[str, Version, bool], Interpreter] = {}
     for interpreter in found:
-        unique.setdefault(os.path.realpath(interpreter.executable), interpreter)
+        key = (
+            os.path.realpath(interpreter.executable),
+            interpreter.version,
+            interpreter.freethreaded,
+        )
+        unique.setdefault(key, interpreter)
     return list(unique.values())
 
 
