@@ -11,6 +11,7 @@ from typing import Any
 
 from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite
+from conveyor.actions.setup_node import run_setup_node
 from conveyor.actions.setup_python import run_setup_python
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
@@ -18,6 +19,7 @@ from conveyor.workflow.model import Step
 
 BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
+    "actions/setup-node": run_setup_node,
     "actions/setup-python": run_setup_python,
 }
 

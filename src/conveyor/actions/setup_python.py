@@ -120,7 +120,7 @@ def _setup(
 ) -> StepOutcome:
     index = log_index(step, scope)
     env = job_env(host, scope, step_env)
-    _check_architecture(inputs.text("architecture"))
+    check_architecture(inputs.text("architecture"))
     texts = _requested_versions(host, inputs, index)
     if not texts:
         host.warn(
@@ -433,7 +433,7 @@ def _version_output(interpreter: Interpreter) -> str:
     return str(interpreter.version) + ("t" if interpreter.freethreaded else "")
 
 
-def _check_architecture(architecture: str) -> None:
+def check_architecture(architecture: str) -> None:
     if not architecture:
         return
     machine = platform.machine().lower()
