@@ -13,6 +13,7 @@ from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite
 from conveyor.actions.setup_node import run_setup_node
 from conveyor.actions.setup_python import run_setup_python
+from conveyor.actions.setup_uv import run_setup_uv
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
@@ -21,6 +22,7 @@ BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
     "actions/setup-node": run_setup_node,
     "actions/setup-python": run_setup_python,
+    "astral-sh/setup-uv": run_setup_uv,
 }
 
 

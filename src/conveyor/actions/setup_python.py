@@ -20,6 +20,7 @@ count: the others are named in the error, never lent to the job.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import re
@@ -76,13 +77,14 @@ python=$1 shim=$2; shift 2
 "$python" -c 'import sys; print("Using Python %s at %s" % (sys.version.split()[0], sys.executable))'
 if [ -n "$shim" ]; then
   mkdir -p "$shim"
-  while [ "$#" -gt 0 ]; do
-    case "$1" in
-      pip*) printf '#!/bin/sh\\nexec %s -m pip "$@"\\n' "$PYTHON_QUOTED" > "$shim/$1"
-            chmod 755 "$shim/$1" ;;
-      *) ln -sfn "$python" "$shim/$1" ;;
+  # Other jobs may be using these names right now: each is replaced by a rename.
+  for name in "$@"; do
+    case "$name" in
+      pip*) printf '#!/bin/sh\\nexec %s -m pip "$@"\\n' "$PYTHON_QUOTED" > "$shim/.$name.$$"
+            chmod 755 "$shim/.$name.$$" ;;
+      *) ln -sfn "$python" "$shim/.$name.$$" ;;
     esac
-    shift
+    mv -fT "$shim/.$name.$$" "$shim/$name"
   done
 fi
 """
@@ -153,7 +155,7 @@ def _setup(
             chosen = _install_with_uv(host, index, request, environ, tool_cache)
         if chosen is None:
             raise ActionFailed(_not_found(request, visible, found))
-        prepared = _prepare(host, step, scope, env, chosen, update_environment)
+        prepared = _prepare(host, step, scope, env, chosen, update_environment, tool_cache)
         if prepared.outcome != Status.SUCCESS:
             return prepared
     assert chosen is not None
@@ -378,6 +380,7 @@ def _prepare(
     env: dict[str, str],
     interpreter: Interpreter,
     update_environment: bool,
+    tool_cache: str,
 ) -> StepOutcome:
     """In the job: run the interpreter, make its names, export what GitHub exports."""
     if not update_environment:
@@ -385,7 +388,13 @@ def _prepare(
     location = interpreter.location
     label = f"{'pypy' if interpreter.is_pypy else ''}{interpreter.version}"
     label += "t" if interpreter.freethreaded else ""
-    shim = os.path.join(host.runner_temp, "setup-python", label, "bin")
+    # The names outlive the job where the job can see the tool cache: a virtual
+    # environment made from them (uv venv, python -m venv) stays usable.
+    links = os.path.join(tool_cache, "python-names")
+    if not host.sees(tool_cache):
+        links = os.path.join(host.runner_temp, "setup-python")
+    digest = hashlib.sha256(os.path.realpath(interpreter.executable).encode()).hexdigest()[:12]
+    shim = os.path.join(links, f"{label}-{digest}", "bin")
     minor = interpreter.version.minor
     names = ["python", "python3", f"python{minor}", "pip", "pip3", f"pip{minor}"]
     if interpreter.is_pypy:
@@ -401,7 +410,8 @@ def _prepare(
         f"Python{major}_ROOT_DIR": location,
         "LD_LIBRARY_PATH": ":".join([library, *libraries]) if library not in libraries else current,
     }
-    add_path = [location, os.path.join(location, "bin"), shim]
+    # The installation's own bin comes first; the names it lacks come from `shim`.
+    add_path = [shim, location, os.path.join(location, "bin")]
     env = {**env, "PYTHON_QUOTED": shlex.quote(interpreter.executable)}
     return run_shell(
         host,
