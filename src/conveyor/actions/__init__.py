@@ -11,15 +11,19 @@ from typing import Any
 
 from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite
-from conveyor.actions.setup_node import run_setup_node
-from conveyor.actions.setup_python import run_setup_python
-from conveyor.actions.setup_uv import run_setup_uv
+from conveyor.actions.setup_entries import (
+    run_github_script,
+    run_setup_node,
+    run_setup_python,
+    run_setup_uv,
+)
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
 
 BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
+    "actions/github-script": run_github_script,
     "actions/setup-node": run_setup_node,
     "actions/setup-python": run_setup_python,
     "astral-sh/setup-uv": run_setup_uv,

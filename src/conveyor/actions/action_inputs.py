@@ -53,6 +53,11 @@ class ActionInputs:
             value = self._declared.get(name.lower(), "")
         return value.strip()
 
+    def raw(self, name: str) -> str:
+        """The input's value as given (untrimmed), else its default."""
+        value = self._values.get(name.lower())
+        return self._declared.get(name.lower(), "") if value is None else value
+
     def lines(self, name: str) -> list[str]:
         """A multi-line or comma-free list input, one item a line, blanks dropped."""
         return [line.strip() for line in self.text(name).splitlines() if line.strip()]
