@@ -307,7 +307,7 @@ def _not_found(request: PythonRequest, visible: list[Interpreter], found: list[I
     available = sorted(visible, key=lambda i: i.version, reverse=True)
     names = "; ".join(i.describe() for i in available) or "none"
     message = f"no Python matching {request.text!r} on this machine. Available: {names}"
-    hidden = [i for i in found if i not in visible]
+    hidden = sorted((i for i in found if i not in visible), key=lambda i: i.version, reverse=True)
     if hidden:
         message += ". Not visible inside the job's sandbox, so not used: " + "; ".join(
             i.describe() for i in hidden

@@ -1,0 +1,89 @@
+"""actions/setup-python on the server: inside the job's sandbox only what the sandbox shows counts.
+
+The server (run by root here) keeps pyenv's interpreters under /root, which the
+sandbox hides; /usr is shown. So setup-python picks a /usr interpreter and a later
+`python` step runs it inside the sandbox, while asking for a version only /root has
+fails, naming it as not visible to the sandbox rather than lending it to the job.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.server.conftest import GitProject, start_server
+from tests.server.test_push_e2e import issue_token, push, repo_add, stop, wait_for_status
+
+pytestmark = [
+    pytest.mark.slow,  # a real server process
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap"),
+]
+
+SYSTEM_PYTHONS = sorted(
+    path.name.removeprefix("python")
+    for path in Path("/usr/bin").glob("python3.*")
+    if path.name.removeprefix("python3.").isdigit()
+)
+HIDDEN = sorted(
+    path.name
+    for path in (Path.home() / ".pyenv" / "versions").glob("3.*")
+    if not any(path.name.startswith(minor + ".") for minor in SYSTEM_PYTHONS)
+)
+
+WORKFLOW = """\
+on: push
+jobs:
+  visible:
+    runs-on: ubuntu-latest
+    steps:
+      - id: py
+        uses: actions/setup-python@v5
+        with:
+          python-version: "{visible}"
+      - run: python -c "import sys; print('inside', sys.executable, sys.version_info[:2])"
+      - run: echo "chose ${{{{ steps.py.outputs.python-path }}}}"
+  hidden:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{hidden}"
+"""
+
+
+@pytest.mark.skipif(not SYSTEM_PYTHONS, reason="needs a /usr/bin/python3.X")
+def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
+    tmp_path: Path, git_project: GitProject
+):
+    if sys.platform != "linux":
+        pytest.skip("bubblewrap sandbox")
+    visible = SYSTEM_PYTHONS[-1]
+    hidden = HIDDEN[-1] if HIDDEN else "3.99"
+    data = tmp_path / "data"
+    data.mkdir()
+    server = start_server(data)
+    try:
+        repo_add(server, git_project)
+        token = issue_token(server)
+        git_project.commit(
+            {".github/workflows/ci.yml": WORKFLOW.format(visible=visible, hidden=hidden)}, "ci"
+        )
+        push(git_project)
+        run = wait_for_status(server, token, 1, timeout=60)
+        with sqlite3.connect(data / "conveyor.sqlite3") as database:
+            log = "\n".join(text for (text,) in database.execute("select text from runs_logchunk"))
+    finally:
+        stop(server)
+    assert run["status"] == "failure", log[-3000:]  # the hidden job, and only it
+    major, minor = visible.split(".")
+    assert f"inside /usr/bin/python{visible}" not in log  # `python` is the job's name for it
+    assert f"({major}, {minor})" in log
+    assert f"chose /usr/bin/python{visible}" in log
+    assert f"no Python matching '{hidden}'" in log
+    if HIDDEN:
+        assert "Not visible inside the job's sandbox, so not used:" in log
+        assert f"/root/.pyenv/versions/{hidden}/bin/python" in log
