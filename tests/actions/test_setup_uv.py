@@ -309,3 +309,23 @@ def test_checksum_is_explained_and_a_version_that_does_not_exist_fails(tmp_path,
     assert "checksum: it applies to GitHub's release archives" in log(outcome, 0)
     text = log(outcome, 1)
     assert "no uv matching '0.0.1'" in text and machine_uv[1] in text
+
+
+def test_setup_python_asks_uv_for_a_version_the_machine_lacks(tmp_path, machine_uv, store):
+    # UV_OFFLINE (set for every test here) makes uv's download fail at once, the same
+    # way on every machine: the attempt, uv's own words and the clear error are checked.
+    outcome = run_steps(
+        tmp_path,
+        machine_uv,
+        store,
+        """
+        - uses: actions/setup-python@v5
+          with: {python-version: "3.98"}
+        """,
+        files={"README": "x"},
+    )
+    assert outcome.result.status == Status.FAILURE
+    text = log(outcome, 0)
+    uv = machine_uv[0] / ".local" / "bin" / "uv"
+    assert f"No local Python matches '3.98': {uv} python install 3.98" in text
+    assert "no Python matching '3.98' on this machine. Available:" in text
