@@ -4,6 +4,8 @@ The server (run by root here) keeps pyenv's interpreters under /root, which the
 sandbox hides; /usr is shown. So setup-python picks a /usr interpreter and a later
 `python` step runs it inside the sandbox, while asking for a version only /root has
 fails, naming it as not visible to the sandbox rather than lending it to the job.
+An "interpreter" the job plants in its workspace and puts on PATH is never run by
+the engine (which runs outside the sandbox) to ask its version.
 """
 
 from __future__ import annotations
@@ -52,6 +54,18 @@ jobs:
       - uses: actions/setup-python@v5
         with:
           python-version: "{hidden}"
+  planted:
+    runs-on: ubuntu-latest
+    steps:
+      - run: |
+          mkdir -p bin
+          printf '#!/bin/sh\\ntouch {marker}\\n' > bin/python3.77
+          chmod +x bin/python3.77
+      - uses: actions/setup-python@v5
+        env:
+          PATH: ${{{{ github.workspace }}}}/bin:/usr/bin:/bin
+        with:
+          python-version: "3.77"
 """
 
 
@@ -63,6 +77,8 @@ def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
         pytest.skip("bubblewrap sandbox")
     visible = SYSTEM_PYTHONS[-1]
     hidden = HIDDEN[-1] if HIDDEN else "3.99"
+    # Where a planted "interpreter" would leave its mark if the engine ran it on the host.
+    marker = tmp_path / "planted-interpreter-ran-on-the-host"
     data = tmp_path / "data"
     data.mkdir()
     server = start_server(data)
@@ -70,7 +86,12 @@ def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
         repo_add(server, git_project)
         token = issue_token(server)
         git_project.commit(
-            {".github/workflows/ci.yml": WORKFLOW.format(visible=visible, hidden=hidden)}, "ci"
+            {
+                ".github/workflows/ci.yml": WORKFLOW.format(
+                    visible=visible, hidden=hidden, marker=marker
+                )
+            },
+            "ci",
         )
         push(git_project)
         run = wait_for_status(server, token, 1, timeout=60)
@@ -78,7 +99,9 @@ def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
             log = "\n".join(text for (text,) in database.execute("select text from runs_logchunk"))
     finally:
         stop(server)
-    assert run["status"] == "failure", log[-3000:]  # the hidden job, and only it
+    assert run["status"] == "failure", log[-3000:]  # the hidden and planted jobs
+    assert not marker.exists()
+    assert "no Python matching '3.77'" in log
     major, minor = visible.split(".")
     assert f"inside /usr/bin/python{visible}" not in log  # `python` is the job's name for it
     assert f"({major}, {minor})" in log

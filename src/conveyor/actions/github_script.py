@@ -53,7 +53,11 @@ def run_github_script(
             raise ActionFailed(f"retries must be a whole number, got {inputs.text('retries')!r}")
         env = job_env(host, scope, step_env)
         environ = {**host.options.base_env, **env}
-        nodes = [node for node in find_node(environ) if host.sees(node.executable)]
+        nodes = [
+            node
+            for node in find_node(environ, host.can_use_tool)
+            if host.can_use_tool(node.executable)
+        ]
         if not nodes:
             raise ActionFailed("github-script needs node, and none is on this machine")
         node = max(nodes, key=lambda installation: installation.version)

@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from conveyor.actions.version_specs import SpecError, Version
@@ -74,8 +75,15 @@ _probed: dict[tuple[str, int, int], Interpreter | None] = {}
 _probing = threading.Lock()
 
 
-def find_interpreters(environ: dict[str, str], tool_cache: str) -> list[Interpreter]:
-    """Every interpreter found, best sources first (tool cache, pyenv, uv, PATH, system)."""
+def find_interpreters(
+    environ: dict[str, str], tool_cache: str, may_run: Callable[[str], bool]
+) -> list[Interpreter]:
+    """Every interpreter found, best sources first (tool cache, pyenv, uv, PATH, system).
+
+    ``may_run(path)`` says whether a bare interpreter may be asked its version: the
+    directories come from the job's environment, and the engine must never run a file
+    a sandboxed job could have written.
+    """
     home = environ.get("HOME") or os.path.expanduser("~")
     found: list[Interpreter] = []
     found += _uv_layout(os.path.join(tool_cache, "python"), "Conveyor's tool cache")
@@ -88,7 +96,7 @@ def find_interpreters(environ: dict[str, str], tool_cache: str) -> list[Interpre
     directories = [entry for entry in environ.get("PATH", "").split(os.pathsep) if entry]
     for directory in [*directories, *_SYSTEM_DIRECTORIES]:
         source = "PATH" if directory in directories else "system"
-        found += _bare(directory, source)
+        found += _bare(directory, source, may_run)
     # /usr/bin/python3 and /usr/bin/python3.11 are one interpreter; two names pyenv
     # gives one installation are two (what a name says is what is asked for).
     unique: dict[tuple[str, Version, bool], Interpreter] = {}
@@ -153,7 +161,7 @@ def _uv_layout(root: str, source: str) -> list[Interpreter]:
     return found
 
 
-def _bare(directory: str, source: str) -> list[Interpreter]:
+def _bare(directory: str, source: str, may_run: Callable[[str], bool]) -> list[Interpreter]:
     """Interpreters by file name in a bin directory, asked for their version."""
     if os.path.basename(directory.rstrip("/")) == "shims" or os.path.exists(
         os.path.join(os.path.dirname(directory.rstrip("/")), "pyvenv.cfg")
@@ -164,7 +172,7 @@ def _bare(directory: str, source: str) -> list[Interpreter]:
         if not _EXECUTABLE_NAME.match(name):
             continue
         path = os.path.join(directory, name)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
+        if os.path.isfile(path) and os.access(path, os.X_OK) and may_run(path):
             probed = _probe(path, source)
             if probed is not None:
                 found.append(probed)

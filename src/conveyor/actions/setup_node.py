@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -124,7 +125,9 @@ def _setup(
             "check-latest: Conveyor uses the newest matching Node.js on this machine "
             "and downloads none",
         )
-    installations = [i for i in find_node(environ) if host.sees(i.executable)]
+    installations = [
+        i for i in find_node(environ, host.can_use_tool) if host.can_use_tool(i.executable)
+    ]
     chosen: NodeInstallation | None = None
     if request:
         chosen = _choose(request, installations)
@@ -249,8 +252,11 @@ def _choose(request: str, installations: list[NodeInstallation]) -> NodeInstalla
     return next(i for i in installations if i.version == best)
 
 
-def find_node(environ: dict[str, str]) -> list[NodeInstallation]:
-    """This machine's Node.js installations: nvm's, then PATH's, then the system's."""
+def find_node(environ: dict[str, str], may_run: Callable[[str], bool]) -> list[NodeInstallation]:
+    """This machine's Node.js installations: nvm's, then PATH's, then the system's.
+
+    Only a node ``may_run`` allows is asked its version (never one a sandboxed job
+    could have written: the PATH comes from the job)."""
     home = environ.get("HOME") or os.path.expanduser("~")
     found: list[NodeInstallation] = []
     nvm = os.path.join(environ.get("NVM_DIR") or os.path.join(home, ".nvm"), "versions", "node")
@@ -264,7 +270,7 @@ def find_node(environ: dict[str, str]) -> list[NodeInstallation]:
     path = [entry for entry in environ.get("PATH", "").split(os.pathsep) if entry]
     for directory in [*path, *_SYSTEM_DIRECTORIES]:
         executable = os.path.join(directory, "node")
-        if os.path.isfile(executable) and os.access(executable, os.X_OK):
+        if os.path.isfile(executable) and os.access(executable, os.X_OK) and may_run(executable):
             version = _probe(executable)
             if version is not None:
                 source = "PATH" if directory in path else "system"

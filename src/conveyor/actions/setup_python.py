@@ -143,8 +143,8 @@ def _setup(
 
     environ = {**host.options.base_env, **env}
     tool_cache = os.path.join(host.options.store_dir or default_store_dir(environ), "tools")
-    found = find_interpreters(environ, tool_cache)
-    visible = [interpreter for interpreter in found if host.sees(interpreter.executable)]
+    found = find_interpreters(environ, tool_cache, host.can_use_tool)
+    visible = [interpreter for interpreter in found if host.can_use_tool(interpreter.executable)]
 
     update_environment = inputs.flag("update-environment")
     outcome = StepOutcome(Status.SUCCESS)
@@ -325,7 +325,7 @@ def _install_with_uv(
     """``uv python install`` into the tool cache, when uv is here and the job would see it."""
     uv = find_uv(environ)
     install_dir = os.path.join(tool_cache, "python")
-    if uv is None or not host.sees(tool_cache):
+    if uv is None or not host.can_use_tool(uv) or not host.can_use_tool(tool_cache):
         return None
     target = _uv_request(request)
     host.log_line(index, f"No local Python matches {request.text!r}: {uv} python install {target}")
@@ -346,7 +346,7 @@ def _install_with_uv(
         host.log_line(index, line)
     if completed.returncode != 0:
         return None
-    found = find_interpreters({"PATH": "", "HOME": "/nonexistent"}, tool_cache)
+    found = find_interpreters({"PATH": "", "HOME": "/nonexistent"}, tool_cache, host.can_use_tool)
     return _choose(request, found)
 
 
@@ -391,7 +391,7 @@ def _prepare(
     # The names outlive the job where the job can see the tool cache: a virtual
     # environment made from them (uv venv, python -m venv) stays usable.
     links = os.path.join(tool_cache, "python-names")
-    if not host.sees(tool_cache):
+    if not host.can_use_tool(tool_cache):
         links = os.path.join(host.runner_temp, "setup-python")
     digest = hashlib.sha256(os.path.realpath(interpreter.executable).encode()).hexdigest()[:12]
     shim = os.path.join(links, f"{label}-{digest}", "bin")

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +141,9 @@ def _setup(
     if inputs.text("resolution-strategy") not in ("highest", "lowest"):
         raise ActionFailed("resolution-strategy must be highest or lowest")
     installations = [
-        i for i in find_uv_installations(environ, tool_cache) if host.sees(i.executable)
+        i
+        for i in find_uv_installations(environ, tool_cache, host.can_use_tool)
+        if host.can_use_tool(i.executable)
     ]
     chosen = _choose(request, installations, lowest)
     if chosen is None:
@@ -292,8 +295,11 @@ def _choose(
     return next((i for i in installations if i.version == best), None)
 
 
-def find_uv_installations(environ: dict[str, str], tool_cache: str) -> list[UvInstallation]:
-    """uv in Conveyor's tool cache (named by version), then the machine's (asked)."""
+def find_uv_installations(
+    environ: dict[str, str], tool_cache: str, may_run: Callable[[str], bool]
+) -> list[UvInstallation]:
+    """uv in Conveyor's tool cache (named by version), then the machine's, asked its
+    version only if ``may_run`` allows (the PATH comes from the job)."""
     found = []
     root = os.path.join(tool_cache, "uv")
     for name in sorted(_listdir(root)):
@@ -306,7 +312,7 @@ def find_uv_installations(environ: dict[str, str], tool_cache: str) -> list[UvIn
             except SpecError:
                 continue
     machine = find_uv(environ)
-    if machine is not None:
+    if machine is not None and may_run(machine):
         version = _probe(machine)
         if version is not None:
             found.append(UvInstallation(machine, version, "this machine"))
@@ -364,7 +370,7 @@ def _install_from_pypi(
 ) -> UvInstallation | None:
     """``pip install`` the uv asked for into ``<tool cache>/uv/<version>``, atomically."""
     root = os.path.join(tool_cache, "uv")
-    if not host.sees(tool_cache):
+    if not host.can_use_tool(tool_cache):
         return None
     requirement = pip_requirement(request)
     host.log_line(index, f"uv {request} is not on this machine: installing {requirement} from PyPI")

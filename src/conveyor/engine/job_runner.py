@@ -607,11 +607,11 @@ class JobRunner:
     def options(self) -> RunOptions:
         return self.shared.options
 
-    def sees(self, path: str) -> bool:
-        """Whether the job's processes can see ``path``: all of this machine's, unless
-        the job runs in a sandbox (executors/sandbox.py)."""
-        sees = getattr(self._host, "sees", None)
-        return True if sees is None else bool(sees(path))
+    def can_use_tool(self, path: str) -> bool:
+        """Whether a tool at ``path`` may serve the job: anything on this machine, unless
+        the job runs in a sandbox (executors/sandbox.py says what it shows read-only)."""
+        can_use = getattr(self._host, "can_use_tool", None)
+        return True if can_use is None else bool(can_use(path))
 
     def add_post_step(self, post: PostStep) -> None:
         """Run ``post`` after the job's steps (the last added first), as GitHub runs posts."""

@@ -68,9 +68,10 @@ class ActionHost(Protocol):
     @property
     def options(self) -> RunOptions: ...
 
-    def sees(self, path: str) -> bool:
-        """Whether the job's processes can see ``path`` (a sandboxed job sees only the
-        system directories, its workspace and its own files)."""
+    def can_use_tool(self, path: str) -> bool:
+        """Whether a tool at ``path`` (an interpreter, node, uv) may serve the job: its
+        processes see it and cannot change it. A sandboxed job: only the system's
+        directories and the read-only paths; an unsandboxed one: anything."""
         ...
 
     def execute_step(self, step: Step, scope: StepScope) -> StepResult: ...

@@ -241,12 +241,13 @@ class SandboxJobHost(LocalJobHost):
         self._namespace_fds: tuple[int, ...] = ()
         self._start_holder()
 
-    def sees(self, path: str) -> bool:
-        """Whether the job's processes can see ``path`` (followed to its real path): the
-        system directories, the read-only paths, the workspace and the job's own."""
+    def can_use_tool(self, path: str) -> bool:
+        """Whether ``path`` (followed to its real path) is shown to the job read-only: in
+        the system directories or the read-only paths. A tool the job could have written
+        (its workspace, its files) is never one the engine runs or lends."""
         real = os.path.realpath(path)
         roots = [os.path.realpath(f"/{name}") for name in _SYSTEM_DIRECTORIES]
-        roots += [*self._policy.readonly_paths, self.workspace, self.temp_dir, self.home]
+        roots += list(self._policy.readonly_paths)
         return any(
             os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
             for root in roots
