@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from conveyor.actions.machine_tools import ask_once, list_directory, output_of
 from conveyor.actions.version_specs import SpecError, Version
 
 _PYENV_NAME = re.compile(
@@ -71,10 +70,6 @@ class Interpreter:
         return self.implementation == "pypy"
 
 
-_probed: dict[tuple[str, int, int], Interpreter | None] = {}
-_probing = threading.Lock()
-
-
 def find_interpreters(
     environ: dict[str, str], tool_cache: str, may_run: Callable[[str], bool]
 ) -> list[Interpreter]:
@@ -112,7 +107,7 @@ def find_interpreters(
 
 def _pyenv(versions: str) -> list[Interpreter]:
     found = []
-    for name in _listdir(versions):
+    for name in list_directory(versions):
         prefix = os.path.join(versions, name)
         if os.path.exists(os.path.join(prefix, "pyvenv.cfg")):
             continue  # a pyenv-virtualenv environment, not an installation
@@ -145,7 +140,7 @@ def _pyenv(versions: str) -> list[Interpreter]:
 
 def _uv_layout(root: str, source: str) -> list[Interpreter]:
     found = []
-    for name in _listdir(root):
+    for name in list_directory(root):
         match = _UV_NAME.match(name)
         prefix = os.path.join(root, name)
         executable = _executable_in(prefix)
@@ -168,7 +163,7 @@ def _bare(directory: str, source: str, may_run: Callable[[str], bool]) -> list[I
     ):
         return []  # pyenv's dispatchers; a virtual environment's interpreter
     found = []
-    for name in sorted(_listdir(directory)):
+    for name in list_directory(directory):
         if not _EXECUTABLE_NAME.match(name):
             continue
         path = os.path.join(directory, name)
@@ -181,7 +176,7 @@ def _bare(directory: str, source: str, may_run: Callable[[str], bool]) -> list[I
 
 def _executable_in(prefix: str) -> str | None:
     bin_directory = os.path.join(prefix, "bin")
-    names = sorted(_listdir(bin_directory))
+    names = list_directory(bin_directory)
     for preferred in ("python", "python3", "pypy3", "pypy"):
         if preferred in names:
             return os.path.join(bin_directory, preferred)
@@ -193,39 +188,15 @@ def _executable_in(prefix: str) -> str | None:
 
 def _probe(executable: str, source: str) -> Interpreter | None:
     """Ask ``executable`` what it is, once per file for the life of the process."""
-    real = os.path.realpath(executable)
-    try:
-        info = os.stat(real)
-    except OSError:
-        return None
-    key = (real, info.st_mtime_ns, info.st_size)
-    with _probing:
-        if key in _probed:
-            cached = _probed[key]
-            return None if cached is None else replace(cached, executable=real, source=source)
-    interpreter = _ask(real, source)
-    with _probing:
-        _probed[key] = interpreter
-    return interpreter
+    found = ask_once("python", executable, _ask)
+    return None if found is None else replace(found, source=source)
 
 
-def _ask(executable: str, source: str) -> Interpreter | None:
-    try:
-        completed = subprocess.run(
-            # -E -s: no PYTHON* variables, no user site; both known to Python 2 too.
-            [executable, "-E", "-s", "-c", _PROBE],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = completed.stdout.splitlines()
-    if completed.returncode != 0 or len(lines) < 2:
-        return None
-    return _parse_probe(lines, executable, source)
+def _ask(executable: str) -> Interpreter | None:
+    # -E -s: no PYTHON* variables, no user site; both known to Python 2 too.
+    output = output_of([executable, "-E", "-s", "-c", _PROBE])
+    lines = (output or "").splitlines()
+    return _parse_probe(lines, executable, "") if len(lines) >= 2 else None
 
 
 def _parse_probe(lines: list[str], executable: str, source: str) -> Interpreter | None:
@@ -244,10 +215,3 @@ def _parse_probe(lines: list[str], executable: str, source: str) -> Interpreter 
         freethreaded == "1",
         "" if pypy == "-" else pypy,
     )
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []

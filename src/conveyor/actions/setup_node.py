@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +27,7 @@ from conveyor.actions.action_inputs import (
 )
 from conveyor.actions.dependency_cache import restore_dependencies
 from conveyor.actions.in_job_shell import run_shell
+from conveyor.actions.machine_tools import ask_once, list_directory, output_of
 from conveyor.actions.setup_python import check_architecture
 from conveyor.actions.version_specs import SpecError, Version, parse_spec
 from conveyor.engine.events import Status
@@ -86,10 +85,6 @@ class NodeInstallation:
 
     def describe(self) -> str:
         return f"v{self.version} ({self.source}: {self.executable})"
-
-
-_probed: dict[tuple[str, int, int], Version | None] = {}
-_probing = threading.Lock()
 
 
 def run_setup_node(
@@ -260,7 +255,7 @@ def find_node(environ: dict[str, str], may_run: Callable[[str], bool]) -> list[N
     home = environ.get("HOME") or os.path.expanduser("~")
     found: list[NodeInstallation] = []
     nvm = os.path.join(environ.get("NVM_DIR") or os.path.join(home, ".nvm"), "versions", "node")
-    for name in sorted(_listdir(nvm), reverse=True):
+    for name in reversed(list_directory(nvm)):
         executable = os.path.join(nvm, name, "bin", "node")
         if os.path.isfile(executable):
             try:
@@ -282,32 +277,13 @@ def find_node(environ: dict[str, str], may_run: Callable[[str], bool]) -> list[N
 
 
 def _probe(executable: str) -> Version | None:
-    real = os.path.realpath(executable)
-    try:
-        info = os.stat(real)
-    except OSError:
-        return None
-    key = (real, info.st_mtime_ns, info.st_size)
-    with _probing:
-        if key in _probed:
-            return _probed[key]
-    version: Version | None = None
-    try:
-        completed = subprocess.run(
-            [real, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            env={"PATH": "/usr/bin:/bin"},
-            stdin=subprocess.DEVNULL,
-        )
-        if completed.returncode == 0:
-            version = Version.parse(completed.stdout.strip())
-    except (OSError, subprocess.SubprocessError, SpecError):
-        version = None
-    with _probing:
-        _probed[key] = version
-    return version
+    def ask(real: str) -> Version | None:
+        try:
+            return Version.parse((output_of([real, "--version"]) or "").strip())
+        except SpecError:
+            return None
+
+    return ask_once("node", executable, ask)
 
 
 def _registry(
@@ -336,10 +312,3 @@ def _registry(
     # As GitHub's action: a placeholder token unless the workflow sets its own.
     token = environ.get("NODE_AUTH_TOKEN") or "XXXXX-XXXXX-XXXXX-XXXXX"
     return npmrc, lines, {"NPM_CONFIG_USERCONFIG": npmrc, "NODE_AUTH_TOKEN": token}
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []

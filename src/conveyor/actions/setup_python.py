@@ -25,7 +25,6 @@ import os
 import platform
 import re
 import shlex
-import shutil
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ from conveyor.actions.action_inputs import (
 )
 from conveyor.actions.dependency_cache import restore_dependencies
 from conveyor.actions.in_job_shell import run_shell
+from conveyor.actions.machine_tools import find_uv
 from conveyor.actions.python_interpreters import Interpreter, find_interpreters
 from conveyor.actions.version_specs import SpecError, VersionSpec, parse_spec
 from conveyor.engine.events import Status
@@ -358,19 +358,6 @@ def _uv_request(request: PythonRequest) -> str:
         return f"{text}t"
     # uv reads PEP 440; node-semver's spaces between bounds become commas.
     return re.sub(r"(?<=\d)\s+(?=[<>=!~])", ",", text).replace(" ", "")
-
-
-def find_uv(environ: dict[str, str]) -> str | None:
-    """The machine's uv: on PATH (a virtual environment's excepted), ~/.local/bin, ~/.cargo/bin."""
-    home = environ.get("HOME") or os.path.expanduser("~")
-    directories = [
-        entry
-        for entry in environ.get("PATH", "").split(os.pathsep)
-        if entry
-        and not os.path.exists(os.path.join(os.path.dirname(entry.rstrip("/")), "pyvenv.cfg"))
-    ]
-    directories += [os.path.join(home, ".local", "bin"), os.path.join(home, ".cargo", "bin")]
-    return shutil.which("uv", path=os.pathsep.join(directories))
 
 
 def _prepare(

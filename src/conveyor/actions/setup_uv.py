@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,8 @@ from conveyor.actions.action_inputs import (
 )
 from conveyor.actions.dependency_cache import restore_dependencies
 from conveyor.actions.in_job_shell import run_shell
-from conveyor.actions.setup_python import ARCHITECTURES, find_uv
+from conveyor.actions.machine_tools import ask_once, find_uv, list_directory, output_of
+from conveyor.actions.setup_python import ARCHITECTURES
 from conveyor.actions.version_specs import SpecError, Version, parse_spec
 from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir
@@ -97,10 +97,6 @@ class UvInstallation:
         return f"{self.version} ({self.source}: {self.executable})"
 
 
-_probed: dict[tuple[str, int, int], Version | None] = {}
-_probing = threading.Lock()
-
-
 def run_setup_uv(
     host: ActionHost,
     step: Step,
@@ -123,7 +119,7 @@ def _setup(
     environ = {**host.options.base_env, **env}
     relative = inputs.text("working-directory") or "."
     working_directory = _inside_workspace(host, relative, "working-directory")
-    if not inputs.flag("ignore-empty-workdir") and not _listdir(working_directory):
+    if not inputs.flag("ignore-empty-workdir") and not list_directory(working_directory):
         host.warn(
             index,
             f"the working directory {relative} is empty: did actions/checkout run first? "
@@ -302,7 +298,7 @@ def find_uv_installations(
     version only if ``may_run`` allows (the PATH comes from the job)."""
     found = []
     root = os.path.join(tool_cache, "uv")
-    for name in sorted(_listdir(root)):
+    for name in list_directory(root):
         executable = os.path.join(root, name, "bin", "uv")
         if os.path.isfile(executable):
             try:
@@ -320,33 +316,14 @@ def find_uv_installations(
 
 
 def _probe(executable: str) -> Version | None:
-    real = os.path.realpath(executable)
-    try:
-        info = os.stat(real)
-    except OSError:
-        return None
-    key = (real, info.st_mtime_ns, info.st_size)
-    with _probing:
-        if key in _probed:
-            return _probed[key]
-    version: Version | None = None
-    try:
-        completed = subprocess.run(
-            [real, "--version"],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            env={"PATH": "/usr/bin:/bin"},
-            stdin=subprocess.DEVNULL,
-        )
-        words = completed.stdout.split()
-        if completed.returncode == 0 and len(words) >= 2:
-            version = Version.parse(words[1])
-    except (OSError, subprocess.SubprocessError, SpecError):
-        version = None
-    with _probing:
-        _probed[key] = version
-    return version
+    def ask(real: str) -> Version | None:
+        words = (output_of([real, "--version"]) or "").split()
+        try:
+            return Version.parse(words[1]) if len(words) >= 2 else None
+        except SpecError:
+            return None
+
+    return ask_once("uv", executable, ask)
 
 
 def pip_requirement(request: str) -> str:
@@ -415,10 +392,3 @@ def _install_from_pypi(
 
 def _expand_home(path: str, home: str) -> str:
     return home + path[1:] if path == "~" or path.startswith("~/") else path
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
