@@ -71,7 +71,7 @@ class ActionHost(Protocol):
     def can_use_tool(self, path: str) -> bool:
         """Whether a tool at ``path`` (an interpreter, node, uv) may serve the job: its
         processes see it and cannot change it. A sandboxed job: only the system's
-        directories and the read-only paths; an unsandboxed one: anything."""
+        directories; an unsandboxed one: anything."""
         ...
 
     def execute_step(self, step: Step, scope: StepScope) -> StepResult: ...

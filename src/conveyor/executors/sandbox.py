@@ -242,12 +242,12 @@ class SandboxJobHost(LocalJobHost):
         self._start_holder()
 
     def can_use_tool(self, path: str) -> bool:
-        """Whether ``path`` (followed to its real path) is shown to the job read-only: in
-        the system directories or the read-only paths. A tool the job could have written
-        (its workspace, its files) is never one the engine runs or lends."""
+        """Whether ``path`` (followed to its real path) is in the system directories the
+        job is shown read-only. Never a place the job could have written (its workspace,
+        its files), nor the other read-only paths: the borrowed git objects are the
+        repository's content, not the machine's tools."""
         real = os.path.realpath(path)
         roots = [os.path.realpath(f"/{name}") for name in _SYSTEM_DIRECTORIES]
-        roots += list(self._policy.readonly_paths)
         return any(
             os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
             for root in roots
