@@ -599,13 +599,14 @@ class JobRunner:
         )
 
     @property
+    def options(self) -> RunOptions:
+        """The run's options (where its store is, where actions are fetched from)."""
+        return self.shared.options
+
+    @property
     def runner_temp(self) -> str:
         """``runner.temp``: a directory of the job's that its steps can read and write."""
         return str(self._runner["temp"])
-
-    @property
-    def options(self) -> RunOptions:
-        return self.shared.options
 
     def can_use_tool(self, path: str) -> bool:
         """Whether a tool at ``path`` may serve the job: anything on this machine, unless
