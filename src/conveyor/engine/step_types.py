@@ -68,12 +68,6 @@ class ActionHost(Protocol):
     @property
     def options(self) -> RunOptions: ...
 
-    def can_use_tool(self, path: str) -> bool:
-        """Whether a tool at ``path`` (an interpreter, node, uv) may serve the job: its
-        processes see it and cannot change it. A sandboxed job: only the system's
-        directories; an unsandboxed one: anything."""
-        ...
-
     def execute_step(self, step: Step, scope: StepScope) -> StepResult: ...
 
     def run_process(
@@ -95,6 +89,12 @@ class ActionHost(Protocol):
     def env_context(self, scope: StepScope) -> dict[str, str]: ...
 
     def warn(self, step_index: int, message: str) -> None: ...
+
+    def can_use_tool(self, path: str) -> bool:
+        """Whether a tool at ``path`` (an interpreter, node, uv) may serve the job: its
+        processes see it and cannot change it. A sandboxed job: only the system's
+        directories; an unsandboxed one: anything."""
+        ...
 
 
 ActionHandler = Callable[
