@@ -65,7 +65,8 @@ def test_set_output_and_the_result_in_json_and_string(tmp_path):
           uses: actions/github-script@v7
           with:
             result-encoding: string
-            script: return "plain " + (6 * 7)
+            factor: 7
+            script: return "plain " + (6 * Number(core.getInput('factor')))
         - run: echo "$JSON $STRING"
           env:
             JSON: ${{ steps.json.outputs.result }}

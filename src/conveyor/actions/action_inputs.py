@@ -43,6 +43,10 @@ class ActionInputs:
                 f"valid inputs are {', '.join(sorted(declared))}",
             )
 
+    def names(self) -> list[str]:
+        """Every input: the declared ones and any other the step gives (lower case)."""
+        return sorted({*self._declared, *self._values})
+
     def given(self, name: str) -> bool:
         return bool(self._values.get(name.lower(), "").strip())
 

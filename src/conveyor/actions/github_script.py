@@ -70,9 +70,10 @@ def run_github_script(
             )
     except ActionFailed as problem:
         return fail(host, step, scope, str(problem))
-    for name in INPUTS:
-        # As the runner names them: INPUT_RESULT-ENCODING (the hyphen stays).
-        env[f"INPUT_{name.upper()}"] = inputs.text(name)
+    for name in inputs.names():
+        # As the runner names them: INPUT_RESULT-ENCODING (the hyphen stays); inputs
+        # the action does not declare reach core.getInput too, as on GitHub.
+        env[f"INPUT_{name.replace(' ', '_').upper()}"] = inputs.text(name)
     env["INPUT_SCRIPT"] = inputs.raw("script")
     return host.run_process(step, scope, [node.executable, "-e", runner_source()], env)
 
