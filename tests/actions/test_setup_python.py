@@ -378,12 +378,15 @@ def test_pip_version_must_be_a_version(tmp_path):
     assert "pip-version must be major[.minor][.patch]" in log(outcome, 0)
 
 
-def test_a_system_interpreter_gets_a_python_name(tmp_path):
+def test_a_system_interpreter_pip_refuses_gets_a_virtual_environment_of_the_job(tmp_path):
     system = Path("/usr/bin")
     names = sorted(p.name for p in system.glob("python3.*") if p.name[8:].isdigit())
-    if not names:
-        pytest.skip("no /usr/bin/python3.X here")
-    minor = names[-1].removeprefix("python")
+    managed = [name for name in names if (Path("/usr/lib") / name / "EXTERNALLY-MANAGED").exists()]
+    if not managed:
+        pytest.skip("no externally managed /usr/bin/python3.X here")
+    minor = managed[-1].removeprefix("python")
+    (tmp_path / "workspace").mkdir()
+    wheel = write_wheel(tmp_path / "workspace")
     env = machine_env(tmp_path)
     env["PYENV_ROOT"] = str(tmp_path / "no-pyenv")
     outcome = run_steps(
@@ -392,11 +395,15 @@ def test_a_system_interpreter_gets_a_python_name(tmp_path):
         - id: py
           uses: actions/setup-python@v5
           with: {{python-version: "{minor}"}}
-        - run: python -c "import sys; print(sys.version_info[:2])"
+        - run: |
+            pip install --no-index --quiet {wheel.name}
+            python -c "import sys, hello_conveyor; print(sys.base_prefix, hello_conveyor.GREETING)"
+            echo "$pythonLocation"
         """,
         env,
     )
     assert_ok(outcome)
-    major, minor_number = minor.split(".")
-    assert log(outcome, 1) == f"({major}, {minor_number})"
-    assert outputs(outcome, 0)["python-path"] == f"/usr/bin/python{minor}"
+    venv = outputs(outcome, 0)["python-path"].removesuffix("/bin/python")
+    assert venv.endswith(f"/setup-python-venv/{outputs(outcome, 0)['python-version']}")
+    assert "virtual environment" in log(outcome, 0)
+    assert log(outcome, 1).splitlines() == ["/usr hello from a wheel", venv]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,6 +49,10 @@ jobs:
           python-version: "{visible}"
       - run: python -c "import sys; print('inside', sys.executable, sys.version_info[:2])"
       - run: echo "chose ${{{{ steps.py.outputs.python-path }}}}"
+      - run: |
+          python make_wheel.py
+          pip install --no-index --quiet hello_conveyor-1.0-py3-none-any.whl
+          python -c "import hello_conveyor; print(hello_conveyor.GREETING)"
   hidden:
     runs-on: ubuntu-latest
     steps:
@@ -69,6 +74,21 @@ jobs:
 """
 
 
+MAKE_WHEEL = """\
+import zipfile
+info = "hello_conveyor-1.0.dist-info"
+files = {
+    "hello_conveyor.py": "GREETING = 'hello from a wheel'\\n",
+    info + "/METADATA": "Metadata-Version: 2.1\\nName: hello-conveyor\\nVersion: 1.0\\n",
+    info + "/WHEEL": "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+}
+with zipfile.ZipFile("hello_conveyor-1.0-py3-none-any.whl", "w") as archive:
+    for name, text in files.items():
+        archive.writestr(name, text)
+    archive.writestr(info + "/RECORD", "".join(n + ",,\\n" for n in files) + info + "/RECORD,,\\n")
+"""
+
+
 @pytest.mark.skipif(not SYSTEM_PYTHONS, reason="needs a /usr/bin/python3.X")
 def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
     tmp_path: Path, git_project: GitProject
@@ -76,6 +96,11 @@ def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
     if sys.platform != "linux":
         pytest.skip("bubblewrap sandbox")
     visible = SYSTEM_PYTHONS[-1]
+    system_version = subprocess.run(
+        [f"/usr/bin/python{visible}", "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     hidden = HIDDEN[-1] if HIDDEN else "3.99"
     # Where a planted "interpreter" would leave its mark if the engine ran it on the host.
     marker = tmp_path / "planted-interpreter-ran-on-the-host"
@@ -89,7 +114,8 @@ def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
             {
                 ".github/workflows/ci.yml": WORKFLOW.format(
                     visible=visible, hidden=hidden, marker=marker
-                )
+                ),
+                "make_wheel.py": MAKE_WHEEL,
             },
             "ci",
         )
@@ -105,7 +131,11 @@ def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
     major, minor = visible.split(".")
     assert f"inside /usr/bin/python{visible}" not in log  # `python` is the job's name for it
     assert f"({major}, {minor})" in log
-    assert f"chose /usr/bin/python{visible}" in log
+    # pip cannot install into /usr (read-only here, and the system's): the job's own
+    # virtual environment stands in for it, and pip install works there.
+    assert f"Using Python {system_version} at /usr/bin/python{visible}" in log
+    assert "/runner_temp/setup-python-venv/" in log.split("chose ", 1)[1].splitlines()[0]
+    assert "hello from a wheel" in log
     assert f"no Python matching '{hidden}'" in log
     if HIDDEN:
         assert "Not visible inside the job's sandbox, so not used:" in log

@@ -7,12 +7,14 @@ environment GitHub's action sets. When none matches and uv is at hand, ``uv
 python install`` fetches it into Conveyor's tool cache; otherwise the step fails
 naming the versions there are.
 
-PATH gets the installation's prefix and ``bin`` as on GitHub, then a directory
-of the job's own where ``python``, ``python3``, ``python3.X`` lead to the chosen
-interpreter and ``pip`` runs ``python -m pip``: many installations (Debian's
-``/usr/bin/python3.11``) have no bare ``python``. The interpreter itself is used,
-not a virtual environment, as on GitHub: ``pip install`` installs into it. On a
-system interpreter that pip refuses (PEP 668), the log says so.
+PATH gets the installation's prefix and ``bin`` as on GitHub, and ``python``,
+``python3``, ``python3.X`` and ``pip`` lead to the chosen interpreter: many
+installations (Debian's ``/usr/bin/python3.11``) have no bare ``python``. As on
+GitHub the interpreter itself is used, and ``pip install`` installs into it, where
+it can: into a system interpreter marked EXTERNALLY-MANAGED (PEP 668), or one the
+job may not write (a sandboxed job's ``/usr``), pip cannot install, so a virtual
+environment of the job's own stands in for it (the system's packages visible, so
+the distribution's pip serves) and ``pythonLocation`` names it.
 
 In a sandboxed job only the interpreters the sandbox shows (``/usr``, ``/opt``)
 count: the others are named in the error, never lent to the job.
@@ -24,7 +26,6 @@ import hashlib
 import os
 import platform
 import re
-import shlex
 import subprocess
 from dataclasses import dataclass
 from typing import Any
@@ -71,23 +72,56 @@ CACHE_MANAGERS = {
 }
 ARCHITECTURES = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
 
-# Runs in the job: proves the interpreter runs there, and gives it the usual names.
+# Runs in the job, with the job's permissions: proves the interpreter runs there, says
+# whether pip could install into it, and gives it the usual names. Where pip could
+# not (a system Python marked EXTERNALLY-MANAGED, or one the job may not write), a
+# virtual environment of the job's own stands in, the system's packages visible.
 _PREPARE = """
-python=$1 shim=$2; shift 2
-"$python" -c 'import sys; print("Using Python %s at %s" % (sys.version.split()[0], sys.executable))'
-if [ -n "$shim" ]; then
-  mkdir -p "$shim"
-  # Other jobs may be using these names right now: each is replaced by a rename.
-  for name in "$@"; do
-    case "$name" in
-      pip*) printf '#!/bin/sh\\nexec %s -m pip "$@"\\n' "$PYTHON_QUOTED" > "$shim/.$name.$$"
-            chmod 755 "$shim/.$name.$$" ;;
-      *) ln -sfn "$python" "$shim/.$name.$$" ;;
-    esac
-    mv -fT "$shim/.$name.$$" "$shim/$name"
-  done
+python=$1 location=$2 names=$3 venv=$4
+answer=$("$python" -c "$SETUP_PYTHON_PROBE")
+mode=${answer%% *} version=${answer#* }
+echo "Using Python $version at $python"
+[ -n "$location" ] || exit 0
+target=$python bin=$names
+if [ "$mode" != direct ] && [ -n "$venv" ]; then
+  if "$python" -m venv --without-pip --system-site-packages "$venv"; then
+    echo "pip cannot install into $python ($mode): this job's virtual environment" \\
+      "$venv stands in for it, with the system's packages visible"
+    target=$venv/bin/python bin=$venv/bin
+  else
+    echo "pip cannot install into $python ($mode), and no virtual environment could be made"
+  fi
+fi
+mkdir -p "$bin"
+shift 4
+# The names may be shared with other jobs: each is replaced whole, by a rename.
+for name in "$@"; do
+  case "$name" in
+    pip*) printf '#!/bin/sh\\nexec "$(dirname "$0")/python" -m pip "$@"\\n' > "$bin/.$name.$$"
+          chmod 755 "$bin/.$name.$$" ;;
+    *) [ "$bin" = "$names" ] || continue
+       ln -sfn "$python" "$bin/.$name.$$" ;;
+  esac
+  mv -fT "$bin/.$name.$$" "$bin/$name"
+done
+printf 'python-path=%s\\n' "$target" >> "$GITHUB_OUTPUT"
+if [ "$bin" = "$names" ]; then
+  printf 'pythonLocation=%s\\n' "$location" >> "$GITHUB_ENV"
+  printf '%s\\n' "$names" "$location" "$location/bin" >> "$GITHUB_PATH"
+else
+  printf 'pythonLocation=%s\\n' "$venv" >> "$GITHUB_ENV"
+  printf '%s\\n' "$location" "$location/bin" "$bin" >> "$GITHUB_PATH"
 fi
 """
+# Python 2 compatible: "<direct|why pip cannot> <version>".
+_PROBE = (
+    "import os, sys, sysconfig\n"
+    "paths = sysconfig.get_paths()\n"
+    "managed = os.path.exists(os.path.join(paths['stdlib'], 'EXTERNALLY-MANAGED'))\n"
+    "writable = os.access(paths['purelib'], os.W_OK)\n"
+    "mode = 'externally-managed' if managed else ('direct' if writable else 'read-only')\n"
+    "print('%s %s' % (mode, sys.version.split()[0]))\n"
+)
 
 
 @dataclass(frozen=True)
@@ -159,12 +193,9 @@ def _setup(
         if prepared.outcome != Status.SUCCESS:
             return prepared
     assert chosen is not None
-    _warn_if_externally_managed(host, index, chosen)
-    outcome.outputs = {
-        "python-version": _version_output(chosen),
-        "python-path": chosen.executable,
-    }
-    python = chosen.executable
+    # The interpreter, or the job's virtual environment standing in for it.
+    python = prepared.outputs.get("python-path") or chosen.executable
+    outcome.outputs = {"python-version": _version_output(chosen), "python-path": python}
     pip_version = inputs.text("pip-version")
     if pip_version:
         if not re.fullmatch(r"\d+(\.\d+){0,2}", pip_version):
@@ -369,19 +400,23 @@ def _prepare(
     update_environment: bool,
     tool_cache: str,
 ) -> StepOutcome:
-    """In the job: run the interpreter, make its names, export what GitHub exports."""
+    """In the job: run the interpreter, make its names, export what GitHub exports.
+
+    The names (``python``, ``pip``, ...) are kept in the tool cache where the job can
+    use it, so a virtual environment made from them (uv venv) outlives the job.
+    """
+    env = {**env, "SETUP_PYTHON_PROBE": _PROBE}
     if not update_environment:
-        return run_shell(host, step, scope, env, _PREPARE, [interpreter.executable, ""])
+        return run_shell(host, step, scope, env, _PREPARE, [interpreter.executable, "", "", ""])
     location = interpreter.location
     label = f"{'pypy' if interpreter.is_pypy else ''}{interpreter.version}"
     label += "t" if interpreter.freethreaded else ""
-    # The names outlive the job where the job can see the tool cache: a virtual
-    # environment made from them (uv venv, python -m venv) stays usable.
     links = os.path.join(tool_cache, "python-names")
     if not host.can_use_tool(tool_cache):
         links = os.path.join(host.runner_temp, "setup-python")
     digest = hashlib.sha256(os.path.realpath(interpreter.executable).encode()).hexdigest()[:12]
-    shim = os.path.join(links, f"{label}-{digest}", "bin")
+    names_directory = os.path.join(links, f"{label}-{digest}", "bin")
+    venv = os.path.join(host.runner_temp, "setup-python-venv", label)
     minor = interpreter.version.minor
     names = ["python", "python3", f"python{minor}", "pip", "pip3", f"pip{minor}"]
     if interpreter.is_pypy:
@@ -391,37 +426,13 @@ def _prepare(
     current = env.get("LD_LIBRARY_PATH", host.options.base_env.get("LD_LIBRARY_PATH", ""))
     libraries = current.split(":") if current else []
     set_env = {
-        "pythonLocation": location,
         "PKG_CONFIG_PATH": os.path.join(location, "lib", "pkgconfig"),
         "Python_ROOT_DIR": location,
         f"Python{major}_ROOT_DIR": location,
         "LD_LIBRARY_PATH": ":".join([library, *libraries]) if library not in libraries else current,
     }
-    # The installation's own bin comes first; the names it lacks come from `shim`.
-    add_path = [shim, location, os.path.join(location, "bin")]
-    env = {**env, "PYTHON_QUOTED": shlex.quote(interpreter.executable)}
-    return run_shell(
-        host,
-        step,
-        scope,
-        env,
-        _PREPARE,
-        [interpreter.executable, shim, *names],
-        set_env=set_env,
-        add_path=add_path,
-    )
-
-
-def _warn_if_externally_managed(host: ActionHost, index: int, interpreter: Interpreter) -> None:
-    marker = os.path.join(
-        interpreter.location, "lib", f"python{interpreter.version.minor}", "EXTERNALLY-MANAGED"
-    )
-    if os.path.exists(marker):
-        host.log_line(
-            index,
-            f"Note: {interpreter.executable} is the system's Python: pip refuses to install "
-            "into it (PEP 668). Make a virtual environment (python -m venv .venv) or use uv.",
-        )
+    arguments = [interpreter.executable, location, names_directory, venv, *names]
+    return run_shell(host, step, scope, env, _PREPARE, arguments, set_env=set_env)
 
 
 def _version_output(interpreter: Interpreter) -> str:
