@@ -407,3 +407,36 @@ def test_a_system_interpreter_pip_refuses_gets_a_virtual_environment_of_the_job(
     assert venv.endswith(f"/setup-python-venv/{outputs(outcome, 0)['python-version']}")
     assert "virtual environment" in log(outcome, 0)
     assert log(outcome, 1).splitlines() == ["/usr hello from a wheel", venv]
+
+
+def test_inside_a_composite_action_its_environment_reaches_the_job(tmp_path):
+    action = tmp_path / "workspace" / ".github" / "actions" / "python"
+    action.mkdir(parents=True)
+    (action / "action.yml").write_text(
+        textwrap.dedent(
+            f"""
+            name: Python for the project
+            outputs:
+              path:
+                value: ${{{{ steps.py.outputs.python-path }}}}
+            runs:
+              using: composite
+              steps:
+                - id: py
+                  uses: actions/setup-python@v5
+                  with: {{python-version: "{MIDDLE.version.minor}"}}
+            """
+        )
+    )
+    outcome = run_steps(
+        tmp_path,
+        """
+        - id: project
+          uses: ./.github/actions/python
+        - run: python --version
+        """,
+    )
+    assert_ok(outcome)
+    assert f"Using Python {MIDDLE.version}" in log(outcome, 0)
+    assert log(outcome, 1) == f"Python {MIDDLE.version}"
+    assert outputs(outcome, 0)["path"].endswith(f"versions/{MIDDLE.version}/bin/python")
