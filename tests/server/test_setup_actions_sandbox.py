@@ -1,4 +1,4 @@
-"""actions/setup-python on the server: inside the job's sandbox only what the sandbox shows counts.
+"""Setup actions on the server: inside the job's sandbox only what the sandbox shows counts.
 
 The server (run by root here) keeps pyenv's interpreters under /root, which the
 sandbox hides; /usr is shown. So setup-python picks a /usr interpreter and a later
@@ -53,6 +53,12 @@ jobs:
           python make_wheel.py
           pip install --no-index --quiet hello_conveyor-1.0-py3-none-any.whl
           python -c "import hello_conveyor; print(hello_conveyor.GREETING)"
+      - uses: actions/setup-node@v4
+        with:
+          node-version: "*"
+      - uses: actions/github-script@v7
+        with:
+          script: core.info(`script in the sandbox of ${{context.repo.repo}}`)
   hidden:
     runs-on: ubuntu-latest
     steps:
@@ -136,6 +142,8 @@ def test_setup_python_in_the_sandbox_uses_what_the_sandbox_sees(
     assert f"Using Python {system_version} at /usr/bin/python{visible}" in log
     assert "/runner_temp/setup-python-venv/" in log.split("chose ", 1)[1].splitlines()[0]
     assert "hello from a wheel" in log
+    # setup-node and github-script use the system's node, which the sandbox shows.
+    assert "Using Node.js v" in log and "script in the sandbox of shop" in log
     assert f"no Python matching '{hidden}'" in log
     if HIDDEN:
         assert "Not visible inside the job's sandbox, so not used:" in log
