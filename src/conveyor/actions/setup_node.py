@@ -113,6 +113,11 @@ def _setup(
     env = job_env(host, scope, step_env)
     environ = {**host.options.base_env, **env}
     check_architecture(inputs.text("architecture"))
+    manager = inputs.text("cache")
+    if manager and manager not in CACHE_MANAGERS:
+        raise ActionFailed(
+            f"cache: {manager!r} is not supported; use one of {', '.join(CACHE_MANAGERS)}"
+        )
     request = _requested_version(host, inputs, index)
     if inputs.flag("check-latest"):
         host.log_line(
@@ -153,12 +158,7 @@ def _setup(
     if prepared.outcome != Status.SUCCESS:
         return prepared
     outcome = StepOutcome(Status.SUCCESS, outputs={"node-version": f"v{chosen.version}"})
-    manager = inputs.text("cache")
     if manager:
-        if manager not in CACHE_MANAGERS:
-            raise ActionFailed(
-                f"cache: {manager!r} is not supported; use one of {', '.join(CACHE_MANAGERS)}"
-            )
         home = env.get("HOME") or "~"
         paths = {
             "npm": env.get("npm_config_cache") or os.path.join(home, ".npm"),

@@ -171,6 +171,15 @@ def _setup(
             "check-latest: Conveyor uses the newest matching interpreter on this machine "
             "(and installs one with uv only when none matches)",
         )
+    # Every input is checked before anything changes in the job.
+    manager = inputs.text("cache")
+    if manager and manager not in CACHE_MANAGERS:
+        raise ActionFailed(
+            f"cache: {manager!r} is not supported; use one of {', '.join(CACHE_MANAGERS)}"
+        )
+    pip_version = inputs.text("pip-version")
+    if pip_version and not re.fullmatch(r"\d+(\.\d+){0,2}", pip_version):
+        raise ActionFailed(f"pip-version must be major[.minor][.patch], got {pip_version!r}")
     allow_prereleases = inputs.flag("allow-prereleases")
     freethreaded = inputs.flag("freethreaded")
     requests = [_parse_request(text, allow_prereleases, freethreaded) for text in texts]
@@ -196,10 +205,7 @@ def _setup(
     # The interpreter, or the job's virtual environment standing in for it.
     python = prepared.outputs.get("python-path") or chosen.executable
     outcome.outputs = {"python-version": _version_output(chosen), "python-path": python}
-    pip_version = inputs.text("pip-version")
     if pip_version:
-        if not re.fullmatch(r"\d+(\.\d+){0,2}", pip_version):
-            raise ActionFailed(f"pip-version must be major[.minor][.patch], got {pip_version!r}")
         upgraded = run_shell(
             host,
             step,
@@ -217,7 +223,6 @@ def _setup(
         )
         if installed.outcome != Status.SUCCESS:
             return installed
-    manager = inputs.text("cache")
     if manager:
         outcome.outputs["cache-hit"] = str(
             _restore_cache(host, step, scope, inputs, env, manager, chosen)
@@ -462,10 +467,6 @@ def _restore_cache(
     manager: str,
     interpreter: Interpreter,
 ) -> bool:
-    if manager not in CACHE_MANAGERS:
-        raise ActionFailed(
-            f"cache: {manager!r} is not supported; use one of {', '.join(CACHE_MANAGERS)}"
-        )
     globs = inputs.lines("cache-dependency-path") or CACHE_MANAGERS[manager]
     home = env.get("HOME") or "~"
     cache_home = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
