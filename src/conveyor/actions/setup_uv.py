@@ -132,10 +132,15 @@ def _setup(
             "checksum: it applies to GitHub's release archives; uv from PyPI is checked "
             "by pip against the index's hashes",
         )
-    tool_cache = os.path.join(host.options.store_dir or default_store_dir(environ), "tools")
+    # Every input is checked before anything is installed or changed in the job.
     lowest = inputs.text("resolution-strategy") == "lowest"
     if inputs.text("resolution-strategy") not in ("highest", "lowest"):
         raise ActionFailed("resolution-strategy must be highest or lowest")
+    enable_cache = inputs.text("enable-cache")
+    if enable_cache not in ("true", "false", "auto"):
+        raise ActionFailed(f"enable-cache must be true, false or auto, got {enable_cache!r}")
+    activate = inputs.flag("activate-environment")
+    tool_cache = os.path.join(host.options.store_dir or default_store_dir(environ), "tools")
     installations = [
         i
         for i in find_uv_installations(environ, tool_cache, host.can_use_tool)
@@ -168,16 +173,13 @@ def _setup(
             set_env[variable] = _expand_home(inputs.text(name), home)
     if "UV_TOOL_BIN_DIR" in set_env:
         add_path.append(set_env["UV_TOOL_BIN_DIR"])
-    enable_cache = inputs.text("enable-cache")
-    if enable_cache not in ("true", "false", "auto"):
-        raise ActionFailed(f"enable-cache must be true, false or auto, got {enable_cache!r}")
     cache_dir = inputs.text("cache-local-path")
     if enable_cache == "true" and not cache_dir:
         cache_dir = os.path.join(host.runner_temp, "setup-uv-cache")
     if cache_dir:
         set_env["UV_CACHE_DIR"] = _expand_home(cache_dir, home)
     venv = ""
-    if inputs.flag("activate-environment"):
+    if activate:
         venv = os.path.join(working_directory, inputs.text("venv-path") or ".venv")
         venv = os.path.normpath(venv)
         set_env["VIRTUAL_ENV"] = venv
