@@ -6,7 +6,7 @@ reports no cache hit, so the setup actions that ask for it run on without it.
 
 from __future__ import annotations
 
-from conveyor.actions.action_inputs import log_index
+from conveyor.actions.setup_inputs import log_index
 from conveyor.engine.step_types import ActionHost, StepScope
 from conveyor.workflow.model import Step
 

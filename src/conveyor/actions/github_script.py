@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from conveyor.actions.action_inputs import (
+from conveyor.actions.setup_inputs import (
     ActionFailed,
     ActionInputs,
     fail,

@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from conveyor.actions.action_inputs import (
+from conveyor.actions.dependency_cache import restore_dependencies
+from conveyor.actions.in_job_shell import run_shell
+from conveyor.actions.machine_tools import ask_once, list_directory, output_of
+from conveyor.actions.setup_inputs import (
     ActionFailed,
     ActionInputs,
     fail,
@@ -25,9 +28,6 @@ from conveyor.actions.action_inputs import (
     log_index,
     read_workspace_file,
 )
-from conveyor.actions.dependency_cache import restore_dependencies
-from conveyor.actions.in_job_shell import run_shell
-from conveyor.actions.machine_tools import ask_once, list_directory, output_of
 from conveyor.actions.setup_python import check_architecture
 from conveyor.actions.version_specs import SpecError, Version, parse_spec
 from conveyor.engine.events import Status

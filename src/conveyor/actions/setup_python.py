@@ -30,7 +30,11 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.actions.action_inputs import (
+from conveyor.actions.dependency_cache import restore_dependencies
+from conveyor.actions.in_job_shell import run_shell
+from conveyor.actions.machine_tools import find_uv
+from conveyor.actions.python_interpreters import Interpreter, find_interpreters
+from conveyor.actions.setup_inputs import (
     ActionFailed,
     ActionInputs,
     fail,
@@ -38,10 +42,6 @@ from conveyor.actions.action_inputs import (
     log_index,
     read_workspace_file,
 )
-from conveyor.actions.dependency_cache import restore_dependencies
-from conveyor.actions.in_job_shell import run_shell
-from conveyor.actions.machine_tools import find_uv
-from conveyor.actions.python_interpreters import Interpreter, find_interpreters
 from conveyor.actions.version_specs import SpecError, VersionSpec, parse_spec
 from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir

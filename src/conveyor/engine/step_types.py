@@ -82,6 +82,12 @@ class ActionHost(Protocol):
 
     def add_post_step(self, post: PostStep) -> None: ...
 
+    def can_use_tool(self, path: str) -> bool:
+        """Whether a tool at ``path`` (an interpreter, node, uv) may serve the job: its
+        processes see it and cannot change it. A sandboxed job: only the system's
+        directories; an unsandboxed one: anything."""
+        ...
+
     def log_line(self, step_index: int, text: str) -> None: ...
 
     def step_contexts(self, scope: StepScope, env: dict[str, str]) -> dict[str, Any]: ...
@@ -89,12 +95,6 @@ class ActionHost(Protocol):
     def env_context(self, scope: StepScope) -> dict[str, str]: ...
 
     def warn(self, step_index: int, message: str) -> None: ...
-
-    def can_use_tool(self, path: str) -> bool:
-        """Whether a tool at ``path`` (an interpreter, node, uv) may serve the job: its
-        processes see it and cannot change it. A sandboxed job: only the system's
-        directories; an unsandboxed one: anything."""
-        ...
 
 
 ActionHandler = Callable[

@@ -1,4 +1,4 @@
-"""What a built-in action needs from its ``uses:`` step: its inputs, its log, its failure.
+"""What the setup built-ins need from their ``uses:`` step: inputs, log, failure, files.
 
 Inputs are read as GitHub's toolkit reads them: names case-insensitive, values
 trimmed, booleans only in the YAML 1.2 core spellings (``true``/``True``/``TRUE``).
