@@ -27,6 +27,12 @@ from conveyor.actions.resolve import (
     is_local,
     resolve_in_run,
 )
+from conveyor.actions.setup_entries import (
+    run_github_script,
+    run_setup_node,
+    run_setup_python,
+    run_setup_uv,
+)
 from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
@@ -36,6 +42,10 @@ BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
     "actions/upload-artifact": lazy_steps.run_upload_artifact,
     "actions/download-artifact": lazy_steps.run_download_artifact,
+    "actions/github-script": run_github_script,
+    "actions/setup-node": run_setup_node,
+    "actions/setup-python": run_setup_python,
+    "astral-sh/setup-uv": run_setup_uv,
 }
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

@@ -654,6 +654,12 @@ class JobRunner:
         """``runner.temp``: a directory of the job's that its steps can read and write."""
         return str(self._runner["temp"])
 
+    def can_use_tool(self, path: str) -> bool:
+        """Whether a tool at ``path`` may serve the job: anything on this machine, unless
+        the job runs in a sandbox (executors/sandbox.py says what it shows read-only)."""
+        can_use = getattr(self._host, "can_use_tool", None)
+        return True if can_use is None else bool(can_use(path))
+
     def add_post_step(self, post: PostStep) -> None:
         """Run ``post`` after the job's steps (the last added first), as GitHub runs posts."""
         self._post_steps.append(post)

@@ -246,6 +246,18 @@ class SandboxJobHost(LocalJobHost):
         self._namespace_fds: tuple[int, ...] = ()
         self._start_holder()
 
+    def can_use_tool(self, path: str) -> bool:
+        """Whether ``path`` (followed to its real path) is in the system directories the
+        job is shown read-only. Never a place the job could have written (its workspace,
+        its files), nor the other read-only paths: the borrowed git objects are the
+        repository's content, not the machine's tools."""
+        real = os.path.realpath(path)
+        roots = [os.path.realpath(f"/{name}") for name in _SYSTEM_DIRECTORIES]
+        return any(
+            os.path.commonpath([real, os.path.realpath(root)]) == os.path.realpath(root)
+            for root in roots
+        )
+
     def _start_holder(self) -> None:
         """The job's namespaces, built once, held by a process that only sleeps."""
         executor, policy = self._executor, self._policy
