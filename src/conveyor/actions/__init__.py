@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.actions.cache import run_cache
 from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite
 from conveyor.engine.events import Status
@@ -17,6 +18,7 @@ from conveyor.workflow.model import Step
 
 BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
+    "actions/cache": run_cache,
 }
 
 

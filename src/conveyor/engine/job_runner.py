@@ -603,6 +603,10 @@ class JobRunner:
         """``runner.temp``: a directory of the job's that its steps can read and write."""
         return str(self._runner["temp"])
 
+    @property
+    def options(self) -> RunOptions:
+        return self.shared.options
+
     def add_post_step(self, post: PostStep) -> None:
         """Run ``post`` after the job's steps (the last added first), as GitHub runs posts."""
         self._post_steps.append(post)

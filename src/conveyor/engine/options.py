@@ -41,6 +41,11 @@ class RunOptions:
     store_dir: str | None = None
     # Where ``uses: owner/repo@ref`` is fetched from (actions/fetch.py).
     actions_url: str = "https://github.com"
+    # Whose actions/cache entries this run shares (<store>/cache/<scope>): the
+    # repository's. Runs of another scope never see them. "": the workspace's path.
+    cache_scope: str = ""
+    # The scope's size cap in bytes; None: CONVEYOR_CACHE_MAX_MB, else 10 GB as GitHub.
+    cache_max_bytes: int | None = None
 
 
 def default_store_dir(environ: dict[str, str] | None = None) -> str:

@@ -10,6 +10,7 @@ from conveyor.engine.events import Status
 
 if TYPE_CHECKING:
     from conveyor.engine.masking import Masker
+    from conveyor.engine.options import RunOptions
     from conveyor.engine.results import StepResult
     from conveyor.workflow.model import Step
 
@@ -63,6 +64,9 @@ class ActionHost(Protocol):
     masker: Masker
 
     runner_temp: str
+
+    @property
+    def options(self) -> RunOptions: ...
 
     def execute_step(self, step: Step, scope: StepScope) -> StepResult: ...
 

@@ -1,0 +1,214 @@
+"""Making and unpacking a cache archive INSIDE the job, with the job's own bash and tar.
+
+The job's files are untrusted and, on the server, live in a sandbox that cannot see the
+store; so the engine never walks, reads or writes them. It hands these scripts the
+``path`` patterns as arguments (never pasted into the script) and moves only the
+finished archive, through ``runner.temp`` (``runner_temp_files.py``).
+
+Archive layout. A run's workspace and ``HOME`` have different names from run to run
+(each server run has a checkout and a sandbox home of its own), so member names are
+relative to three roots, made as symbolic links in a staging directory:
+``workspace/...`` (``GITHUB_WORKSPACE``), ``home/...`` (``~``) and ``root/...``
+(anything else, by its absolute path). Restoring makes the same links for the new
+run and extracts there. GNU tar refuses members with ``..`` and strips a leading
+``/`` (no ``-P``), so a crafted archive cannot write outside these roots; roots that
+no pattern names (``root`` without an absolute pattern, ``home`` without ``~``) are
+left out of the extraction as well.
+
+Patterns follow ``@actions/glob`` (``*``, ``?``, ``[...]``, ``**``, dot files
+included, ``~`` for ``HOME``, relative to the workspace, later patterns over earlier
+ones). A ``!pattern`` removes what it matches even below an included directory, as
+the actions/cache documentation shows (``~/.nuget/packages`` with
+``!~/.nuget/packages/unwanted``); GitHub's own implementation drops such exclusions
+(actions/toolkit#713), which its maintainers call a bug.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+NOTHING_TO_SAVE = 3  # the save script's exit status when no path matched
+
+_COMMON = r"""
+set -u
+runner_temp=$1 archive=$2 compression=$3
+shift 3
+workspace=${GITHUB_WORKSPACE:-$PWD}
+workspace=${workspace%/}
+home=${HOME:-/nonexistent}
+home=${home%/}
+stage=$(mktemp -d "$runner_temp/conveyor-cache-stage.XXXXXX") || exit 1
+trap 'rm -rf "$stage"' EXIT
+ln -s "$workspace" "$stage/workspace"
+ln -s "$home" "$stage/home"
+ln -s / "$stage/root"
+case $compression in
+  zstd) compress=(--use-compress-program "zstd -T0") ;;
+  *) compress=(-z) ;;
+esac
+"""
+
+_SAVE = (
+    _COMMON
+    + r"""
+shopt -s globstar dotglob nullglob
+shopt -u failglob
+# The member name of an absolute path: below the workspace, else HOME, else /.
+member() {
+  local p=$1
+  if [[ $p == "$workspace" || $p == "$workspace"/* ]]; then
+    printf 'workspace%s' "${p#"$workspace"}"
+  elif [[ $p == "$home" || $p == "$home"/* ]]; then
+    printf 'home%s' "${p#"$home"}"
+  else
+    printf 'root%s' "$p"
+  fi
+}
+# The existing paths a pattern matches, absolute, one per line in $matches.
+expand() {
+  local pattern=$1 base m
+  case $pattern in
+    '~') base=$home; pattern=. ;;
+    '~/'*) base=$home; pattern=${pattern#'~/'} ;;
+    /*) base=/; pattern=${pattern#/} ;;
+    *) base=$workspace ;;
+  esac
+  matches=()
+  cd "$base" 2>/dev/null || return 0
+  local IFS=
+  for m in $pattern; do
+    [[ -e $m ]] || continue
+    m=${m%/}
+    m=${m#./}
+    if [[ $m == . || -z $m ]]; then m=$base; elif [[ $base == / ]]; then m=/$m; else m=$base/$m; fi
+    matches+=("$m")
+  done
+  cd "$workspace" 2>/dev/null || cd /
+}
+declare -A chosen=()
+declare -a order=() excluded=()
+for pattern in "$@"; do
+  negate=0
+  while [[ $pattern == '!'* ]]; do
+    negate=$((1 - negate))
+    pattern=${pattern#!}
+    pattern=${pattern#"${pattern%%[![:space:]]*}"}
+  done
+  expand "$pattern"
+  for m in "${matches[@]}"; do
+    if ((negate)); then
+      unset 'chosen[$m]'
+      excluded+=("$(member "$m")")
+    elif [[ -z ${chosen[$m]:-} ]]; then
+      chosen[$m]=1
+      order+=("$m")
+    fi
+  done
+done
+list=$stage/members
+: >"$list"
+count=0
+for m in "${order[@]}"; do
+  [[ -n ${chosen[$m]:-} ]] || continue
+  name=$(member "$m")
+  if [[ $name == workspace || $name == home || $name == root ]]; then
+    # A whole root: its entries, so that the link itself is not what is archived.
+    for child in "$m"/*; do
+      printf '%s\0' "$(member "${child/#\/\//\/}")" >>"$list"
+      count=$((count + 1))
+    done
+  else
+    printf '%s\0' "$name" >>"$list"
+    count=$((count + 1))
+  fi
+done
+if ((count == 0)); then
+  echo "No files matched the cache's path patterns."
+  exit 3
+fi
+excludes=(--exclude "$(member "$runner_temp/$archive")" --exclude "$(member "$stage")")
+for name in "${excluded[@]}"; do excludes+=(--exclude "$name"); done
+tar --posix -c -f "$runner_temp/$archive" "${compress[@]}" -C "$stage" \
+  --anchored --no-wildcards "${excludes[@]}" --null -T "$list"
+"""
+)
+
+_RESTORE = (
+    _COMMON
+    + r"""
+excludes=()
+for root in "$@"; do excludes+=(--exclude "$root"); done
+tar -x -f "$runner_temp/$archive" "${compress[@]}" -C "$stage" --keep-directory-symlink \
+  --anchored --no-wildcards "${excludes[@]}"
+status=$?
+rm -f "$runner_temp/$archive"
+exit $status
+"""
+)
+
+
+def compression_method(path: str | None = None) -> str:
+    """zstd when the machine has it (several times faster than gzip both ways, see
+    bench/README.md), else gzip, as GitHub chooses."""
+    return "zstd" if shutil.which("zstd", path=path) else "gzip"
+
+
+def archive_suffix(compression: str) -> str:
+    return ".tar.zst" if compression == "zstd" else ".tar.gz"
+
+
+def save_argv(runner_temp: str, archive: str, compression: str, patterns: list[str]) -> list[str]:
+    """The job's command that archives what ``patterns`` match into runner_temp/archive."""
+    return [
+        "bash",
+        "-c",
+        _SAVE,
+        "conveyor-cache-save",
+        runner_temp,
+        archive,
+        compression,
+        *patterns,
+    ]
+
+
+def restore_argv(
+    runner_temp: str, archive: str, compression: str, patterns: list[str]
+) -> list[str]:
+    """The job's command that unpacks runner_temp/archive into the roots ``patterns`` name,
+    then removes it."""
+    left_out = [
+        root
+        for root, named in (
+            ("home", any(_root_of(p) in ("home", "root") for p in patterns)),
+            ("root", any(_root_of(p) == "root" for p in patterns)),
+        )
+        if not named
+    ]
+    return [
+        "bash",
+        "-c",
+        _RESTORE,
+        "conveyor-cache-restore",
+        runner_temp,
+        archive,
+        compression,
+        *left_out,
+    ]
+
+
+def _root_of(pattern: str) -> str:
+    text = pattern.lstrip("!").strip()
+    if text == "~" or text.startswith("~/"):
+        return "home"
+    if text.startswith("/"):
+        return "root"  # may lie in the workspace or HOME too: all roots allowed
+    return "workspace"
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` is refused, as @actions/glob refuses it; None when it is fine."""
+    text = pattern.lstrip("!").strip()
+    segments = [segment for segment in text.split("/") if segment]
+    if any(segment == ".." or (segment == "." and index) for index, segment in enumerate(segments)):
+        return f"Invalid pattern '{text}'. Relative pathing '.' and '..' is not allowed."
+    return None
