@@ -18,7 +18,7 @@ The entries live in ``cache_store.py``; archives are made and unpacked inside th
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.actions.action_inputs import ActionInputs
@@ -75,8 +75,11 @@ class CacheRequest:
 
     key: str
     patterns: list[str]
-    store: CacheStore
+    store: CacheStore  # where an entry is saved, and searched first
     compression: str
+    # Searched after ``store``, never written: a fork's pull request reads the
+    # repository's entries but saves apart (RunOptions.cache_restore_scopes).
+    fallbacks: list[CacheStore] = field(default_factory=list)
 
     @property
     def version(self) -> str:
@@ -101,14 +104,17 @@ def run_cache(
     return _restore_action(host, step, scope, contexts, step_env, with_post=True)
 
 
-def open_store(host: ActionHost, step: Step) -> CacheStore:
-    """The cache store of the run's repository (``RunOptions.cache_scope``)."""
+def open_stores(host: ActionHost, step: Step) -> list[CacheStore]:
+    """The run's cache stores: its own scope (``RunOptions.cache_scope``: the
+    repository's) first, then the scopes it may only read."""
     options = host.options
     store_dir = options.store_dir or default_store_dir()
     scope = options.cache_scope or f"workspace:{os.path.realpath(options.workspace)}"
     try:
         limit = options.cache_max_bytes or max_bytes_from_environment()
-        return CacheStore(store_dir, scope, limit)
+        return [
+            CacheStore(store_dir, name, limit) for name in [scope, *options.cache_restore_scopes]
+        ]
     except (CacheStoreError, OSError) as error:
         raise EngineProblem(f"{_where(step)}: {step.uses}: the cache store: {error}") from None
 
@@ -126,17 +132,18 @@ def restore(
     """Restore the entry matching ``request.key`` then ``restore_keys`` into the job;
     the key restored (or found, with ``lookup_only``), None on a miss."""
     index = _index(step, scope)
-    entry = request.store.lookup(
-        [request.key, *restore_keys], request.version, touch=not lookup_only
-    )
-    if entry is None:
+    for store in [request.store, *request.fallbacks]:
+        entry = store.lookup([request.key, *restore_keys], request.version, touch=not lookup_only)
+        if entry is not None:
+            break
+    else:
         return None
     if lookup_only:
         host.log_line(index, f"Cache found and can be restored from key: {entry.key}")
         return entry.key
     suffix = archive_suffix(request.compression)
     try:
-        with request.store.open_archive(entry) as archive_fd:
+        with store.open_archive(entry) as archive_fd:
             # Through the open descriptor: an eviction meanwhile cannot take the file away.
             source = f"/proc/self/fd/{archive_fd}"
             archive_path = copy_into_runner_temp(host.runner_temp, source, suffix)
@@ -322,7 +329,8 @@ def _request(
     host: ActionHost, step: Step, key: str, patterns: list[str], env: dict[str, str]
 ) -> CacheRequest:
     compression = compression_method(env.get("PATH"))
-    return CacheRequest(key, patterns, open_store(host, step), compression)
+    own, *fallbacks = open_stores(host, step)
+    return CacheRequest(key, patterns, own, compression, fallbacks)
 
 
 def _sub_action(uses: str) -> str:

@@ -299,6 +299,9 @@ def _run_one(
             run_number=1,
             run_id=str(int(time.time() * 1000)),
             max_step_log_bytes=args.max_log_mb,  # already in bytes (cli._megabytes_in_bytes)
+            # The repository's own actions/cache entries: by its real root path, so two
+            # checkouts never share (nor read) each other's, remote or not.
+            cache_scope=f"local:{os.path.realpath(selection.root)}",
         )
         try:
             result = run_workflow(

@@ -44,6 +44,10 @@ class RunOptions:
     # Whose actions/cache entries this run shares (<store>/cache/<scope>): the
     # repository's. Runs of another scope never see them. "": the workspace's path.
     cache_scope: str = ""
+    # Scopes whose entries this run may restore but never save to (searched after
+    # cache_scope): a fork's pull request reads its repository's cache, as on GitHub,
+    # and cannot poison it.
+    cache_restore_scopes: list[str] = field(default_factory=list)
     # The scope's size cap in bytes; None: CONVEYOR_CACHE_MAX_MB, else 10 GB as GitHub.
     cache_max_bytes: int | None = None
 

@@ -81,6 +81,12 @@ SETTINGS: tuple[Setting, ...] = (
         "where jobs' workspaces and private files live (the sandbox user must reach it)",
     ),
     Setting(
+        "CONVEYOR_CACHE_MAX_MB",
+        "10240",
+        "actions/cache keeps this many MB per repository in <data>/store/cache; "
+        "the entries used longest ago go first",
+    ),
+    Setting(
         "CONVEYOR_MAX_STEP_LOG_MB",
         "100",
         "a step's log keeps this many MB of its output, the rest is dropped (0: no cap)",

@@ -184,6 +184,19 @@ def max_step_log_bytes() -> int | None:
     return megabytes * 1024 * 1024 if megabytes else None
 
 
+def cache_scopes(run: Run) -> tuple[str, list[str]]:
+    """The run's actions/cache scope and those it may only read. A repository's runs
+    share one (by id: a repository added anew under an old name starts empty); a
+    fork's pull request saves apart, per pull request, and reads the repository's,
+    as GitHub scopes a pull request's caches to its merge ref."""
+    own = f"repository-{run.repository.pk}"
+    if not runs_fork_code(run):
+        return own, []
+    pull_request = run.payload.get("pull_request") if isinstance(run.payload, dict) else None
+    number = pull_request.get("number") if isinstance(pull_request, dict) else None
+    return f"{own}-fork-pull-request-{number or run.pk}", [own]
+
+
 def _run_in_workspace(
     run: Run, secrets: dict[str, str], variables: dict[str, str], cancellation: Cancellation
 ) -> tuple[str, str]:
@@ -204,6 +217,9 @@ def _run_in_workspace(
         options.base_env = {**step_environment(), RUN_MARK_VARIABLE: run_mark(run.pk)}
         options.only_jobs = run.only_jobs
         options.max_step_log_bytes = max_step_log_bytes()
+        options.store_dir = str(settings.DATA_DIR / "store")
+        options.cache_scope, options.cache_restore_scopes = cache_scopes(run)
+        options.cache_max_bytes = settings.CONVEYOR_CACHE_MAX_MB * 1024 * 1024
         sink = DatabaseSink(run, workflow)
         try:
             result = run_workflow(workflow, options, executor, sink, cancellation)
