@@ -21,7 +21,6 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.actions.action_inputs import ActionInputs
 from conveyor.actions.cache_archive import (
     NOTHING_TO_SAVE,
     archive_suffix,
@@ -43,6 +42,7 @@ from conveyor.actions.runner_temp_files import (
     open_from_runner_temp,
     remove_from_runner_temp,
 )
+from conveyor.engine import evaluation
 from conveyor.engine.evaluation import EngineProblem
 from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir
@@ -56,17 +56,54 @@ _RESTORE_INPUTS = {
     "path": "",
     "key": "",
     "restore-keys": "",
-    "enablecrossosarchive": "false",
+    "enableCrossOsArchive": "false",
     "fail-on-cache-miss": "false",
     "lookup-only": "false",
 }
 _CACHE_INPUTS = {**_RESTORE_INPUTS, "upload-chunk-size": "", "save-always": "false"}
-_SAVE_INPUTS = {"path": "", "key": "", "upload-chunk-size": "", "enablecrossosarchive": "false"}
+_SAVE_INPUTS = {"path": "", "key": "", "upload-chunk-size": "", "enableCrossOsArchive": "false"}
 
 SAVE_ALWAYS_DEPRECATED = (
     "save-always does not work as intended and will be removed in a future release. "
     "A separate `actions/cache/restore` step should be used instead."
 )
+
+
+class _Inputs:
+    """The step's ``with:``, evaluated; names as the action.yml declares them, any case."""
+
+    def __init__(
+        self,
+        host: ActionHost,
+        step: Step,
+        contexts: dict[str, Any],
+        index: int,
+        declared: dict[str, str],
+    ) -> None:
+        given = evaluation.string_map(step.with_, contexts, step.positions, step.position, "with")
+        self.where = step.positions.get("with", step.positions.get("uses", step.position))
+        known = {name.lower(): name for name in declared}
+        unexpected = sorted(name for name in given if name.lower() not in known)
+        if unexpected:
+            host.warn(
+                index,
+                f"{step.uses}: unexpected input(s) {', '.join(unexpected)}; "
+                f"valid inputs are {', '.join(declared)}",
+            )
+        by_lower = {name.lower(): value for name, value in given.items()}
+        self.values = {
+            name: by_lower.get(name.lower(), default) for name, default in declared.items()
+        }
+
+    def text(self, name: str) -> str:
+        return str(self.values[name])
+
+    def lines(self, name: str) -> list[str]:
+        return [line.strip() for line in self.text(name).splitlines() if line.strip()]
+
+    def flag(self, name: str) -> bool:
+        # As the action reads it: anything but "true" (any case) is false.
+        return self.text(name).strip().lower() == "true"
 
 
 @dataclass
@@ -256,7 +293,7 @@ def _restore_action(
 ) -> StepOutcome:
     index = _index(step, scope)
     declared = _CACHE_INPUTS if with_post else _RESTORE_INPUTS
-    inputs = ActionInputs(host, step, contexts, index, declared)
+    inputs = _Inputs(host, step, contexts, index, declared)
     key = inputs.text("key").strip()
     patterns = _patterns(inputs)
     for name, value in (("key", key), ("path", patterns)):
@@ -267,11 +304,11 @@ def _restore_action(
     problem = _keys_problem([key, *restore_keys])
     if problem:
         return _fail(host, index, f"{inputs.where}: {step.uses}: {problem}")
-    if with_post and _true(inputs.text("save-always")):
+    if with_post and inputs.flag("save-always"):
         host.warn(index, f"{step.uses}: {SAVE_ALWAYS_DEPRECATED}")
     env = {**host.env_context(scope), **step_env}
     request = _request(host, step, key, patterns, env)
-    lookup_only = _true(inputs.text("lookup-only"))
+    lookup_only = inputs.flag("lookup-only")
     matched = restore(host, step, scope, env, request, restore_keys, lookup_only=lookup_only)
     outputs: dict[str, str] = {}
     if not with_post:
@@ -279,7 +316,7 @@ def _restore_action(
     if with_post:
         register_save(host, step, scope, env, request, matched, _shown_name(step, contexts))
     if matched is None:
-        if _true(inputs.text("fail-on-cache-miss")):
+        if inputs.flag("fail-on-cache-miss"):
             return _fail(
                 host,
                 index,
@@ -303,7 +340,7 @@ def _save_action(
     step_env: dict[str, str],
 ) -> StepOutcome:
     index = _index(step, scope)
-    inputs = ActionInputs(host, step, contexts, index, _SAVE_INPUTS)
+    inputs = _Inputs(host, step, contexts, index, _SAVE_INPUTS)
     key = inputs.text("key").strip()
     patterns = _patterns(inputs)
     if not key or not patterns:
@@ -338,7 +375,7 @@ def _sub_action(uses: str) -> str:
     return "/".join(parts[2:]).lower()
 
 
-def _patterns(inputs: ActionInputs) -> list[str]:
+def _patterns(inputs: _Inputs) -> list[str]:
     """``path`` lines as GitHub reads them: trimmed, ``! pattern`` as ``!pattern``."""
     patterns = []
     for line in inputs.text("path").split("\n"):
@@ -366,13 +403,7 @@ def _exact_match(key: str, matched: str | None) -> bool:
     return matched is not None and matched.casefold() == key.casefold()
 
 
-def _true(text: str) -> bool:
-    return text.strip().lower() == "true"
-
-
 def _shown_name(step: Step, contexts: dict[str, Any]) -> str:
-    from conveyor.engine import evaluation
-
     if step.name:
         try:
             return evaluation.string(step.name, contexts, step.position, "name")
