@@ -109,9 +109,7 @@ def run_steps(text: str, workspace: Path, store: Path, executor: object) -> floa
             if isinstance(event, LogLines) and "Failed" in event.text:
                 problems.append(event.text)
 
-    options = RunOptions(
-        workspace=str(workspace), store_dir=str(store), cache_scope="bench/cache"
-    )
+    options = RunOptions(workspace=str(workspace), store_dir=str(store), cache_scope="bench/cache")
     run_workflow(parse_workflow(text, "bench.yml"), options, executor, Sink())
     if problems or not durations:
         raise SystemExit(f"the cache step did not succeed: {problems}")
