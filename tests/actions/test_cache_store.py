@@ -154,3 +154,19 @@ def test_two_processes_saving_one_key_leave_one_whole_entry(tmp_path):
     assert len(store.entries()) == 1
     data = contents(store, "same")
     assert len(data) == 1 << 20 and len(set(data)) == 1
+
+
+def test_what_a_crash_left_is_swept_at_the_next_save(tmp_path):
+    store = CacheStore(str(tmp_path / "s"), "acme/app")
+    orphan = Path(store.directory, "0123.tar.zst")
+    orphan.write_bytes(b"an archive whose index entry was never written")
+    old_partial = Path(store.directory, ".abc.partial")
+    old_partial.write_bytes(b"half")
+    os.utime(old_partial, (time.time() - 2 * 86400,) * 2)
+    fresh_partial = Path(store.directory, ".def.partial")
+    fresh_partial.write_bytes(b"another job is copying this one")
+    save(store, tmp_path, "key")
+    assert not orphan.exists()
+    assert not old_partial.exists()
+    assert fresh_partial.exists()
+    assert [entry.key for entry in store.entries()] == ["key"]

@@ -158,17 +158,10 @@ def archive_suffix(compression: str) -> str:
 
 
 def save_argv(runner_temp: str, archive: str, compression: str, patterns: list[str]) -> list[str]:
-    """The job's command that archives what ``patterns`` match into runner_temp/archive."""
-    return [
-        "bash",
-        "-c",
-        _SAVE,
-        "conveyor-cache-save",
-        runner_temp,
-        archive,
-        compression,
-        *patterns,
-    ]
+    """The job's command that archives what ``patterns`` match into runner_temp/archive.
+    Lines starting with ``#`` are comments, as @actions/glob reads them."""
+    kept = [pattern for pattern in patterns if not pattern.startswith("#")]
+    return ["bash", "-c", _SAVE, "conveyor-cache-save", runner_temp, archive, compression, *kept]
 
 
 def restore_argv(

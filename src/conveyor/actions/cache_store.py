@@ -36,6 +36,7 @@ MAX_ENV = "CONVEYOR_CACHE_MAX_MB"
 # Bumped when the archive layout changes, so that old entries are never misread.
 _LAYOUT = "conveyor-cache-1"
 _COPY_CHUNK = 4 * 1024 * 1024
+ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz")
 
 
 class CacheStoreError(Exception):
@@ -164,6 +165,7 @@ class CacheStore:
                 entries[entry_id] = CacheEntry(key, version, final_name, size, now, now)
                 evicted = self._evict(entries, keep=entry_id, now=now)
                 self._write_index(entries)
+                self._sweep(entries, now)
         finally:
             _unlink_quietly(temporary)
         return SaveResult(True, f"Cache saved with key: {key}", evicted)
@@ -182,6 +184,17 @@ class CacheStore:
             _unlink_quietly(os.path.join(self.directory, entry.file))
             evicted.append(entry.key)
         return evicted
+
+    def _sweep(self, entries: dict[str, CacheEntry], now: float) -> None:
+        """Remove what a crash left: archives the index does not name (it changes only
+        under the lock, which is held), and partial copies a day old."""
+        named = {entry.file for entry in entries.values()}
+        with os.scandir(self.directory) as found:
+            for item in found:
+                orphan = item.name.endswith(ARCHIVE_SUFFIXES) and item.name not in named
+                stale = item.name.endswith(".partial") and now - item.stat().st_mtime > 86400
+                if orphan or stale:
+                    _unlink_quietly(item.path)
 
     def _forget(self, lost: CacheEntry) -> None:
         with self._locked() as entries:
