@@ -33,11 +33,11 @@ from conveyor.actions.cache_store import (
     CacheStore,
     CacheStoreError,
     cache_version,
+    copy_between,
     max_bytes_from_environment,
 )
 from conveyor.actions.runner_temp_files import (
     RunnerTempError,
-    copy_into_runner_temp,
     new_name,
     open_from_runner_temp,
     remove_from_runner_temp,
@@ -178,16 +178,14 @@ def restore(
     if lookup_only:
         host.log_line(index, f"Cache found and can be restored from key: {entry.key}")
         return entry.key
-    suffix = archive_suffix(request.compression)
+    name = new_name(archive_suffix(request.compression))
     try:
         with store.open_archive(entry) as archive_fd:
-            # Through the open descriptor: an eviction meanwhile cannot take the file away.
-            source = f"/proc/self/fd/{archive_fd}"
-            archive_path = copy_into_runner_temp(host.runner_temp, source, suffix)
+            _copy_into_runner_temp(host.runner_temp, archive_fd, name)
     except (CacheStoreError, RunnerTempError, OSError) as error:
+        _remove(host, name)
         host.warn(index, f"Failed to restore: {error}")
         return None
-    name = os.path.basename(archive_path)
     host.log_line(index, f"Cache Size: ~{round(entry.size / 1048576)} MB ({entry.size} B)")
     argv = restore_argv(host.runner_temp, name, request.compression, request.patterns)
     outcome = host.run_process(step, scope, argv, env)
@@ -410,6 +408,29 @@ def _shown_name(step: Step, contexts: dict[str, Any]) -> str:
         except EngineProblem:
             return step.name
     return step.display_name
+
+
+def _copy_into_runner_temp(runner_temp: str, archive_fd: int, name: str) -> None:
+    """A copy of the store's archive as ``runner_temp/name``, for the job's tar to read.
+
+    A copy, not a link: the job must not reach the store's own file (a sandboxed job
+    running as the server's user could change it for every later run). ``runner.temp``
+    is opened without following a link and the file made there with ``O_EXCL``, so a
+    link the job planted leads nowhere."""
+    try:
+        directory = os.open(runner_temp, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as error:
+        raise RunnerTempError(f"runner.temp {runner_temp} is not a directory: {error}") from None
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        out = os.open(name, flags, 0o644, dir_fd=directory)
+    finally:
+        os.close(directory)
+    try:
+        copy_between(archive_fd, out, os.fstat(archive_fd).st_size)
+        os.fchmod(out, 0o644)  # whatever the umask: a job run as another user reads it
+    finally:
+        os.close(out)
 
 
 def _remove(host: ActionHost, name: str) -> None:

@@ -269,20 +269,28 @@ def _copy_exactly(source_fd: int, destination: str, size: int) -> None:
     """Copy ``size`` bytes from the start of ``source_fd`` to a new file, synced."""
     out = os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        copied = 0
-        while copied < size:
-            try:
-                step = os.copy_file_range(source_fd, out, size - copied, copied)
-            except OSError as error:
-                if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                    raise
-                step = _copy_by_reading(source_fd, out, copied, size - copied)
-            if step == 0:
-                break  # the file shrank meanwhile: keep what there is
-            copied += step
+        copy_between(source_fd, out, size)
         os.fsync(out)
     finally:
         os.close(out)
+
+
+def copy_between(source_fd: int, out: int, size: int) -> int:
+    """Copy up to ``size`` bytes from the start of ``source_fd`` to ``out`` in the kernel
+    (``copy_file_range``: no trip through this process, a reflink where the file system
+    offers one); returns how many were copied (fewer if the source shrank)."""
+    copied = 0
+    while copied < size:
+        try:
+            step = os.copy_file_range(source_fd, out, size - copied, copied)
+        except OSError as error:
+            if error.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            step = _copy_by_reading(source_fd, out, copied, size - copied)
+        if step == 0:
+            break
+        copied += step
+    return copied
 
 
 def _copy_by_reading(source_fd: int, out: int, offset: int, count: int) -> int:
