@@ -205,7 +205,7 @@ def main() -> int:
                 raise SystemExit(f"restored {restored} files of {files}")
             shutil.rmtree(workspace)
         tar_median, restore_median = statistics.median(tar_times), statistics.median(restore_times)
-        entry = next((store / "cache").glob("*/*.tar.*"))
+        entry = next((store / "cache").glob("*/*.tar*"))
         print(f"tree: {files} files, {total / 1048576:.0f} MiB; rounds: {args.rounds}; in {place}")
         print(f"executor: {'sandbox' if args.sandbox else 'local'}; save took {saved:.2f} s; ")
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -18,7 +18,14 @@ def store(tmp_path: Path) -> str:
     return str(tmp_path / "store")
 
 
-def run(text: str, workspace: Path, store: str, scope: str = "acme/widgets", **options) -> Outcome:
+def run(
+    text: str,
+    workspace: Path,
+    store: str,
+    scope: str = "acme/widgets",
+    executor: object | None = None,
+    **options,
+) -> Outcome:
     workspace.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env["HOME"] = str(workspace.parent / "home")
@@ -27,7 +34,7 @@ def run(text: str, workspace: Path, store: str, scope: str = "acme/widgets", **o
     return run_yaml(
         text,
         str(workspace),
-        executor=LocalExecutor(),
+        executor=executor or LocalExecutor(),
         store_dir=store,
         cache_scope=scope,
         **options,

@@ -5,43 +5,94 @@ from __future__ import annotations
 
 import io
 import os
+import pwd
 import shutil
 import subprocess
 import tarfile
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conveyor.actions.cache_store import CacheStore, cache_version
 from conveyor.engine.events import Status
+from conveyor.executors.sandbox import SandboxExecutor, SandboxPolicy, check_available
 from tests.actions.test_cache import job, log_text, run, warnings, workspace_with
 
 
-def test_a_runner_temp_swapped_for_a_link_gets_no_archive_written_through_it(tmp_path):
+@pytest.fixture
+def place() -> Iterator[Path]:
+    """A directory the sandbox's user (nobody, when the tests run as root) can pass
+    through: pytest's own tmp_path is closed to other users."""
+    path = Path(tempfile.mkdtemp(prefix="conveyor-cache-test-"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def sandbox(place: Path) -> SandboxExecutor:
+    run_as = None
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        run_as = (nobody.pw_uid, nobody.pw_gid)
+    policy = SandboxPolicy(run_as=run_as, state_dir=str(place / "jobs"))
+    return SandboxExecutor(policy, check_available(policy))
+
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="scripts/setup installs it")
+
+
+@needs_bwrap
+def test_a_sandboxed_job_restores_from_a_copy_and_a_link_in_runner_temp_gets_nothing(
+    tmp_path, place
+):
+    """A sandboxed job cannot see the store: the engine copies the archive into
+    runner.temp, never through a link the job left there."""
     store = str(tmp_path / "store")
+    restore = "- uses: actions/cache/restore@v4\n  with: {path: out, key: k}"
     saved = run(
         job("- uses: actions/cache/save@v4\n  with: {path: out, key: k}"),
-        workspace_with(tmp_path, "a", {"out/f": "data"}),
+        workspace_with(place, "a", {"out/f": "data"}),
         store,
+        executor=sandbox(place),
     )
-    assert saved.result.status == Status.SUCCESS
-    outside = tmp_path / "outside"
-    outside.mkdir()
+    assert saved.result.status == Status.SUCCESS, log_text(saved)
+    copied = run(
+        job(restore, "- run: cat out/f"),
+        workspace_with(place, "b", {}),
+        store,
+        executor=sandbox(place),
+    )
+    assert copied.result.status == Status.SUCCESS, log_text(copied)
+    assert copied.events.log("build", 1) == ["data"]
+
+    outside = place / "outside"
+    outside.mkdir(mode=0o777)
+    outside.chmod(0o777)
     swap = '- run: rm -rf "$RUNNER_TEMP" && ln -s ' + str(outside) + ' "$RUNNER_TEMP"'
-    restore = "- uses: actions/cache/restore@v4\n  with: {path: out, key: k}"
-    outcome = run(job(swap, restore), workspace_with(tmp_path, "b", {}), store)
+    outcome = run(
+        job(swap, restore), workspace_with(place, "c", {}), store, executor=sandbox(place)
+    )
     assert outcome.result.status == Status.SUCCESS
     assert list(outside.iterdir()) == []
     assert any("Failed to restore" in text for text in warnings(outcome))
 
 
-def test_a_runner_temp_swapped_for_a_link_before_the_save_saves_nothing(tmp_path):
+@needs_bwrap
+def test_a_runner_temp_swapped_for_a_link_before_the_save_saves_nothing(tmp_path, place):
     store = str(tmp_path / "store")
-    outside = tmp_path / "outside"
+    outside = place / "outside"
     outside.mkdir()
+    outside.chmod(0o777)
     swap = '- run: rm -rf "$RUNNER_TEMP" && ln -s ' + str(outside) + ' "$RUNNER_TEMP"'
     cache = "- uses: actions/cache@v4\n  with: {path: out, key: k}"
-    outcome = run(job(cache, swap), workspace_with(tmp_path, "a", {"out/f": "x"}), store)
+    outcome = run(
+        job(cache, swap),
+        workspace_with(place, "a", {"out/f": "x"}),
+        store,
+        executor=sandbox(place),
+    )
     assert outcome.result.status == Status.SUCCESS
     assert CacheStore(store, "acme/widgets").entries() == []
     assert any("Failed to save" in text for text in warnings(outcome))

@@ -30,6 +30,7 @@ from conveyor.actions.cache_archive import (
     save_argv,
 )
 from conveyor.actions.cache_store import (
+    CacheEntry,
     CacheStore,
     CacheStoreError,
     cache_version,
@@ -178,23 +179,50 @@ def restore(
     if lookup_only:
         host.log_line(index, f"Cache found and can be restored from key: {entry.key}")
         return entry.key
+    host.log_line(index, f"Cache Size: ~{round(entry.size / 1048576)} MB ({entry.size} B)")
+    # A job that can read the store itself (unsandboxed: nothing stands between them)
+    # unpacks the store's file in place; a sandboxed one gets a copy in runner.temp.
+    argv = restore_argv(
+        host.runner_temp,
+        store.archive_path(entry),
+        request.compression,
+        request.patterns,
+        direct=True,
+    )
+    outcome = host.run_process(step, scope, argv, env)
+    if outcome.outputs.get("store-visible") == "false":
+        outcome = _restore_a_copy(host, step, scope, env, request, store, entry)
+        if outcome is None:
+            return None
+    if outcome.outcome != Status.SUCCESS:
+        host.warn(index, f"Failed to restore: tar exited with {outcome.exit_code}")
+        return None
+    host.log_line(index, f"Cache restored from key: {entry.key}")
+    return entry.key
+
+
+def _restore_a_copy(
+    host: ActionHost,
+    step: Step,
+    scope: StepScope,
+    env: dict[str, str],
+    request: CacheRequest,
+    store: CacheStore,
+    entry: CacheEntry,
+) -> StepOutcome | None:
     name = new_name(archive_suffix(request.compression))
     try:
         with store.open_archive(entry) as archive_fd:
             _copy_into_runner_temp(host.runner_temp, archive_fd, name)
     except (CacheStoreError, RunnerTempError, OSError) as error:
         _remove(host, name)
-        host.warn(index, f"Failed to restore: {error}")
+        host.warn(_index(step, scope), f"Failed to restore: {error}")
         return None
-    host.log_line(index, f"Cache Size: ~{round(entry.size / 1048576)} MB ({entry.size} B)")
-    argv = restore_argv(host.runner_temp, name, request.compression, request.patterns)
-    outcome = host.run_process(step, scope, argv, env)
-    _remove(host, name)
-    if outcome.outcome != Status.SUCCESS:
-        host.warn(index, f"Failed to restore: tar exited with {outcome.exit_code}")
-        return None
-    host.log_line(index, f"Cache restored from key: {entry.key}")
-    return entry.key
+    argv = restore_argv(host.runner_temp, name, request.compression, request.patterns, direct=False)
+    try:
+        return host.run_process(step, scope, argv, env)
+    finally:
+        _remove(host, name)
 
 
 def save(

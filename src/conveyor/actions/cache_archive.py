@@ -25,6 +25,7 @@ the actions/cache documentation shows (``~/.nuget/packages`` with
 
 from __future__ import annotations
 
+import os
 import shutil
 
 NOTHING_TO_SAVE = 3  # the save script's exit status when no path matched
@@ -44,7 +45,8 @@ ln -s "$home" "$stage/home"
 ln -s / "$stage/root"
 case $compression in
   zstd) compress=(--use-compress-program "zstd -T0") ;;
-  *) compress=(-z) ;;
+  gzip) compress=(-z) ;;
+  *) compress=() ;;
 esac
 """
 
@@ -128,7 +130,7 @@ if ((count == 0)); then
 fi
 excludes=(--exclude "$(member "$runner_temp/$archive")" --exclude "$(member "$stage")")
 for name in "${excluded[@]}"; do excludes+=(--exclude "$name"); done
-tar --posix -c -f "$runner_temp/$archive" "${compress[@]}" -C "$stage" \
+tar -c -f "$runner_temp/$archive" "${compress[@]}" -C "$stage" \
   --anchored --no-wildcards "${excludes[@]}" --null -T "$list"
 """
 )
@@ -136,25 +138,45 @@ tar --posix -c -f "$runner_temp/$archive" "${compress[@]}" -C "$stage" \
 _RESTORE = (
     _COMMON
     + r"""
+direct=$1
+shift
+if ((direct)); then
+  # The store's own file, when this job can read it (it runs unsandboxed): no copy.
+  if [[ ! -f $archive || ! -r $archive ]]; then
+    echo "store-visible=false" >>"$GITHUB_OUTPUT"
+    exit 0
+  fi
+else
+  archive=$runner_temp/$archive
+fi
 excludes=()
 for root in "$@"; do excludes+=(--exclude "$root"); done
-tar -x -f "$runner_temp/$archive" "${compress[@]}" -C "$stage" --keep-directory-symlink \
+tar -x -f "$archive" "${compress[@]}" -C "$stage" --keep-directory-symlink \
   --anchored --no-wildcards "${excludes[@]}"
 status=$?
-rm -f "$runner_temp/$archive"
+((direct)) || rm -f "$archive"
 exit $status
 """
 )
 
 
-def compression_method(path: str | None = None) -> str:
-    """zstd when the machine has it (several times faster than gzip both ways, see
-    bench/README.md), else gzip, as GitHub chooses."""
+COMPRESSION_ENV = "CONVEYOR_CACHE_COMPRESSION"
+COMPRESSIONS = ("zstd", "gzip", "none")
+
+
+def compression_method(path: str | None = None, environ: dict[str, str] | None = None) -> str:
+    """``CONVEYOR_CACHE_COMPRESSION`` (zstd, gzip or none) when set; else zstd when the
+    machine has it (several times faster than gzip both ways, see bench/README.md), else
+    gzip, as GitHub chooses. ``none`` trades twice the disk for the fastest restore."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get(COMPRESSION_ENV, "").strip().lower()
+    if chosen in COMPRESSIONS and (chosen != "zstd" or shutil.which("zstd", path=path)):
+        return chosen
     return "zstd" if shutil.which("zstd", path=path) else "gzip"
 
 
 def archive_suffix(compression: str) -> str:
-    return ".tar.zst" if compression == "zstd" else ".tar.gz"
+    return {"zstd": ".tar.zst", "gzip": ".tar.gz"}.get(compression, ".tar")
 
 
 def save_argv(runner_temp: str, archive: str, compression: str, patterns: list[str]) -> list[str]:
@@ -165,10 +187,11 @@ def save_argv(runner_temp: str, archive: str, compression: str, patterns: list[s
 
 
 def restore_argv(
-    runner_temp: str, archive: str, compression: str, patterns: list[str]
+    runner_temp: str, archive: str, compression: str, patterns: list[str], *, direct: bool
 ) -> list[str]:
-    """The job's command that unpacks runner_temp/archive into the roots ``patterns`` name,
-    then removes it."""
+    """The job's command that unpacks ``archive`` into the roots ``patterns`` name: with
+    ``direct``, the store's file by its path (the output ``store-visible=false`` when the
+    job cannot read it); else runner_temp/archive, removed afterwards."""
     left_out = [
         root
         for root, named in (
@@ -185,6 +208,7 @@ def restore_argv(
         runner_temp,
         archive,
         compression,
+        "1" if direct else "0",
         *left_out,
     ]
 

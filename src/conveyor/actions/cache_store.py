@@ -1,7 +1,7 @@
 """The on-disk store behind ``actions/cache``: one archive per entry, per repository.
 
 Layout: ``<store>/cache/<scope>/`` holds ``index.json`` (every entry's key, version,
-size, creation and last use), the archives (``<id>.tar.zst`` or ``.tar.gz``) and a
+size, creation and last use), the archives (``<id>.tar.zst``, ``.tar.gz`` or ``.tar``) and a
 ``lock`` file. A scope is one repository (``RunOptions.cache_scope``): its runs share
 it, and nothing here ever reads another scope's directory.
 
@@ -36,7 +36,7 @@ MAX_ENV = "CONVEYOR_CACHE_MAX_MB"
 # Bumped when the archive layout changes, so that old entries are never misread.
 _LAYOUT = "conveyor-cache-1"
 _COPY_CHUNK = 4 * 1024 * 1024
-ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz")
+ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz", ".tar")
 
 
 class CacheStoreError(Exception):
@@ -114,6 +114,9 @@ class CacheStore:
     def has(self, key: str, version: str) -> bool:
         with self._locked() as entries:
             return _entry_id(key, version) in entries
+
+    def archive_path(self, entry: CacheEntry) -> str:
+        return os.path.join(self.directory, entry.file)
 
     @contextmanager
     def open_archive(self, entry: CacheEntry) -> Iterator[int]:
