@@ -18,6 +18,7 @@ The entries live in ``cache_store.py``; archives are made and unpacked inside th
 from __future__ import annotations
 
 import os
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,9 @@ from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir
 from conveyor.engine.step_types import ActionHost, PostStep, StepOutcome, StepScope
 from conveyor.workflow.model import Step
+
+# Jobs found unable to read the store (sandboxed): their later restores copy at once.
+_STORE_VISIBLE: weakref.WeakKeyDictionary[ActionHost, bool] = weakref.WeakKeyDictionary()
 
 MAX_KEYS = 10
 MAX_KEY_LENGTH = 512
@@ -182,15 +186,20 @@ def restore(
     host.log_line(index, f"Cache Size: ~{round(entry.size / 1048576)} MB ({entry.size} B)")
     # A job that can read the store itself (unsandboxed: nothing stands between them)
     # unpacks the store's file in place; a sandboxed one gets a copy in runner.temp.
-    argv = restore_argv(
-        host.runner_temp,
-        store.archive_path(entry),
-        request.compression,
-        request.patterns,
-        direct=True,
-    )
-    outcome = host.run_process(step, scope, argv, env)
-    if outcome.outputs.get("store-visible") == "false":
+    outcome: StepOutcome | None = None
+    if _STORE_VISIBLE.get(host, True):
+        argv = restore_argv(
+            host.runner_temp,
+            store.archive_path(entry),
+            request.compression,
+            request.patterns,
+            direct=True,
+        )
+        outcome = host.run_process(step, scope, argv, env)
+        if outcome.outputs.get("store-visible") == "false":
+            _STORE_VISIBLE[host] = False
+            outcome = None
+    if outcome is None:
         outcome = _restore_a_copy(host, step, scope, env, request, store, entry)
         if outcome is None:
             return None
