@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -170,3 +171,21 @@ def test_what_a_crash_left_is_swept_at_the_next_save(tmp_path):
     assert not old_partial.exists()
     assert fresh_partial.exists()
     assert [entry.key for entry in store.entries()] == ["key"]
+
+
+def test_the_compression_is_zstd_when_the_machine_has_it_unless_chosen():
+    from conveyor.actions.cache_archive import archive_suffix, compression_method
+
+    found = "zstd" if shutil.which("zstd") else "gzip"
+    assert compression_method(environ={}) == found
+    assert compression_method(environ={"CONVEYOR_CACHE_COMPRESSION": "none"}) == "none"
+    assert compression_method(environ={"CONVEYOR_CACHE_COMPRESSION": "GZIP"}) == "gzip"
+    assert compression_method(environ={"CONVEYOR_CACHE_COMPRESSION": "brotli"}) == found
+    assert compression_method(path="/nonexistent", environ={}) == "gzip"
+    assert [archive_suffix(name) for name in ("zstd", "gzip", "none")] == [
+        ".tar.zst",
+        ".tar.gz",
+        ".tar",
+    ]
+    # Entries of one compression are not read as another's.
+    assert cache_version(["deps"], "zstd") != cache_version(["deps"], "none")

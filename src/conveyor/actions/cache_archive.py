@@ -151,7 +151,8 @@ else
 fi
 excludes=()
 for root in "$@"; do excludes+=(--exclude "$root"); done
-tar -x -f "$archive" "${compress[@]}" -C "$stage" --keep-directory-symlink \
+# Reads of 1 MiB (-b 2048), not tar's 10 KiB: fewer trips through the decompressor's pipe.
+tar -x -b 2048 -f "$archive" "${compress[@]}" -C "$stage" --keep-directory-symlink \
   --anchored --no-wildcards "${excludes[@]}"
 status=$?
 ((direct)) || rm -f "$archive"
