@@ -50,7 +50,8 @@ def plant(store: CacheStore, key: str, text: str, place: Path) -> None:
     )
     fd = os.open(archive, os.O_RDONLY)
     try:
-        assert store.save(key, cache_version(["deps"], compression), fd, archive_suffix(compression)).saved
+        version = cache_version(["deps"], compression)
+        assert store.save(key, version, fd, archive_suffix(compression)).saved
     finally:
         os.close(fd)
 
