@@ -362,3 +362,31 @@ def test_two_repositories_never_see_each_other_s_entries(tmp_path, store):
     assert outputs(other)["restore"] == {"cache-primary-key": "k-shared-name"}
     same = restore_run(tmp_path, store, "c", "k-shared-name", scope="acme/one")
     assert same.events.log("build", 1) == ["mine"]
+
+
+def test_two_jobs_saving_one_key_at_once_leave_one_whole_entry(tmp_path, store):
+    workspace = workspace_with(tmp_path, "a", {})
+    text = """
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        leg: [left, right]
+    steps:
+      - run: d=out/${{ matrix.leg }}; mkdir -p $d && head -c 3000000 /dev/urandom > $d/blob
+      - uses: actions/cache/save@v4
+        with: {path: out, key: shared}
+"""
+    outcome = run(text, workspace, store, max_parallel_jobs=2)
+    assert outcome.result.status == Status.SUCCESS
+    [entry] = CacheStore(store, "acme/widgets").entries()
+    assert entry.key == "shared"
+    fresh = workspace_with(tmp_path, "b", {})
+    restored = run(
+        job("- uses: actions/cache/restore@v4\n  with: {path: out, key: shared}"), fresh, store
+    )
+    assert restored.result.status == Status.SUCCESS, log_text(restored)
+    blobs = sorted(fresh.glob("out/*/blob"))
+    assert blobs and all(blob.stat().st_size == 3000000 for blob in blobs)
