@@ -87,6 +87,11 @@ SETTINGS: tuple[Setting, ...] = (
         "the entries used longest ago go first",
     ),
     Setting(
+        "CONVEYOR_CACHE_COMPRESSION",
+        "zstd when installed, else gzip",
+        "how actions/cache archives are compressed: zstd, gzip or none (fastest restore)",
+    ),
+    Setting(
         "CONVEYOR_MAX_STEP_LOG_MB",
         "100",
         "a step's log keeps this many MB of its output, the rest is dropped (0: no cap)",
