@@ -390,3 +390,23 @@ jobs:
     assert restored.result.status == Status.SUCCESS, log_text(restored)
     blobs = sorted(fresh.glob("out/*/blob"))
     assert blobs and all(blob.stat().st_size == 3000000 for blob in blobs)
+
+
+def test_a_later_pattern_brings_back_what_an_exclusion_removed(tmp_path, store):
+    files = {"a/x": "x", "a/b/drop": "drop", "a/b/keep": "keep"}
+    workspace = workspace_with(tmp_path, "a", files)
+    save = """
+- uses: actions/cache/save@v4
+  with:
+    path: |
+      a
+      !a/b
+      a/b/keep
+    key: order
+"""
+    assert run(job(save), workspace, store).result.status == Status.SUCCESS
+    fresh = workspace_with(tmp_path, "b", {})
+    restore = save.replace("cache/save", "cache/restore")
+    assert run(job(restore), fresh, store).result.status == Status.SUCCESS
+    restored = sorted(str(p.relative_to(fresh)) for p in fresh.rglob("*") if p.is_file())
+    assert restored == ["a/b/keep", "a/x"]

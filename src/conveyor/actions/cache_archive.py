@@ -55,15 +55,16 @@ _SAVE = (
     + r"""
 shopt -s globstar dotglob nullglob
 shopt -u failglob
-# The member name of an absolute path: below the workspace, else HOME, else /.
+# The member name of an absolute path, in $REPLY (no subshell: there may be thousands):
+# below the workspace, else HOME, else /.
 member() {
   local p=$1
   if [[ $p == "$workspace" || $p == "$workspace"/* ]]; then
-    printf 'workspace%s' "${p#"$workspace"}"
+    REPLY=workspace${p#"$workspace"}
   elif [[ $p == "$home" || $p == "$home"/* ]]; then
-    printf 'home%s' "${p#"$home"}"
+    REPLY=home${p#"$home"}
   else
-    printf 'root%s' "$p"
+    REPLY=root$p
   fi
 }
 # The existing paths a pattern matches, absolute, one per line in $matches.
@@ -88,7 +89,7 @@ expand() {
   cd "$workspace" 2>/dev/null || cd /
 }
 declare -A chosen=()
-declare -a order=() excluded=()
+declare -a paths=() excluded=()
 for pattern in "$@"; do
   negate=0
   while [[ $pattern == '!'* ]]; do
@@ -100,36 +101,59 @@ for pattern in "$@"; do
   for m in "${matches[@]}"; do
     if ((negate)); then
       unset 'chosen[$m]'
-      excluded+=("$(member "$m")")
+      excluded+=("$m")
     elif [[ -z ${chosen[$m]:-} ]]; then
       chosen[$m]=1
-      order+=("$m")
+      paths+=("$m")
     fi
   done
 done
-list=$stage/members
-: >"$list"
-count=0
-for m in "${order[@]}"; do
-  [[ -n ${chosen[$m]:-} ]] || continue
-  name=$(member "$m")
-  if [[ $name == workspace || $name == home || $name == root ]]; then
-    # A whole root: its entries, so that the link itself is not what is archived.
-    for child in "$m"/*; do
-      printf '%s\0' "$(member "${child/#\/\//\/}")" >>"$list"
-      count=$((count + 1))
+kept=()
+for m in "${paths[@]}"; do [[ -n ${chosen[$m]:-} ]] && kept+=("$m"); done
+# What a ! pattern removed stays out below an included directory too (unless a later
+# pattern brought it back): such a directory is archived as its entries, down to it.
+for e in "${excluded[@]}"; do
+  [[ -n ${chosen[$e]:-} ]] && continue
+  again=1
+  while ((again)); do
+    again=0
+    for i in "${!kept[@]}"; do
+      d=${kept[$i]}
+      if [[ $e == "$d"/* ]]; then
+        unset 'kept[i]'
+        for child in "${d%/}"/*; do [[ $child == "$e" ]] || kept+=("$child"); done
+        again=1
+        break
+      fi
     done
-  else
-    printf '%s\0' "$name" >>"$list"
-    count=$((count + 1))
+  done
+done
+declare -A seen=()
+names=()
+for m in "${kept[@]}"; do
+  member "$m"
+  if [[ $REPLY == workspace || $REPLY == home || $REPLY == root ]]; then
+    # A whole root: its entries, so that the link itself is not what is archived.
+    for child in "${m%/}"/*; do
+      member "$child"
+      [[ -n ${seen[$REPLY]:-} ]] || names+=("$REPLY")
+      seen[$REPLY]=1
+    done
+  elif [[ -z ${seen[$REPLY]:-} ]]; then
+    names+=("$REPLY")
+    seen[$REPLY]=1
   fi
 done
-if ((count == 0)); then
+if ((${#names[@]} == 0)); then
   echo "No files matched the cache's path patterns."
   exit 3
 fi
-excludes=(--exclude "$(member "$runner_temp/$archive")" --exclude "$(member "$stage")")
-for name in "${excluded[@]}"; do excludes+=(--exclude "$name"); done
+list=$stage/members
+printf '%s\0' "${names[@]}" >"$list"
+member "$runner_temp/$archive"
+excludes=(--exclude "$REPLY")
+member "$stage"
+excludes+=(--exclude "$REPLY")
 tar -c -f "$runner_temp/$archive" "${compress[@]}" -C "$stage" \
   --anchored --no-wildcards "${excludes[@]}" --null -T "$list"
 """
