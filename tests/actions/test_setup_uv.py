@@ -251,6 +251,8 @@ def test_enable_cache_true_gives_uv_a_cache_dir_and_bad_values_fail(tmp_path, ma
     )
     assert outcome.result.status == Status.FAILURE
     assert log(outcome, 1).endswith("/runner_temp/setup-uv-cache")
+    # No uv.lock: setup-uv warns (setup-python would fail) and caches under its other parts.
+    assert "the cache will never be invalidated" in log(outcome, 0)
     assert "enable-cache must be true, false or auto, got 'sometimes'" in log(outcome, 2)
 
 

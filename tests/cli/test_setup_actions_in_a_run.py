@@ -54,6 +54,8 @@ def test_a_matrix_ci_workflow_runs_green_on_this_machine(repo: Path, tmp_path: P
     (repo / ".github" / "workflows").mkdir(parents=True)
     (repo / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW.format(old=old, new=new))
     (repo / ".nvmrc").write_text("lts/*\n")
+    # cache: pip keys on the dependency files; with none, setup-python fails, as on GitHub.
+    (repo / "requirements.txt").write_text("# nothing to install\n")
     machine = machine_env(tmp_path)
     env = conveyor_env(
         PYENV_ROOT=machine["PYENV_ROOT"],

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from conveyor.actions import lazy_steps
+from conveyor.actions.cache import run_cache
 from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite_action
 from conveyor.actions.resolve import (
@@ -46,6 +47,7 @@ BUILT_IN: dict[str, ActionHandler] = {
     "actions/setup-node": run_setup_node,
     "actions/setup-python": run_setup_python,
     "astral-sh/setup-uv": run_setup_uv,
+    "actions/cache": run_cache,
 }
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

@@ -214,6 +214,7 @@ def _setup(
             paths=[set_env["UV_CACHE_DIR"]],
             key_parts=key_parts,
             dependency_globs=[glob.removeprefix("./") for glob in globs],
+            warn_when_unmatched=True,
         )
         outputs["cache-hit"] = str(hit).lower()
     return StepOutcome(Status.SUCCESS, outputs=outputs)

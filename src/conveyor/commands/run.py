@@ -332,6 +332,9 @@ def _run_one(
             actions_url=args.actions_url,
             services=services or {},
             matrix_filter=matrix_filter,
+            # The repository's own actions/cache entries: by its real root path, so two
+            # checkouts never share (nor read) each other's, remote or not.
+            cache_scope=f"local:{os.path.realpath(selection.root)}",
         )
         try:
             result = run_workflow(

@@ -60,6 +60,15 @@ class RunOptions:
     # actions/checkout may move it to another commit; False: the user's own working
     # tree, which a checkout of another ref must leave alone.
     disposable_workspace: bool = False
+    # Whose actions/cache entries this run shares (<store>/cache/<scope>): the
+    # repository's. Runs of another scope never see them. "": the workspace's path.
+    cache_scope: str = ""
+    # Scopes whose entries this run may restore but never save to (searched after
+    # cache_scope): a fork's pull request reads its repository's cache, as on GitHub,
+    # and cannot poison it.
+    cache_restore_scopes: list[str] = field(default_factory=list)
+    # The scope's size cap in bytes; None: CONVEYOR_CACHE_MAX_MB, else 10 GB as GitHub.
+    cache_max_bytes: int | None = None
 
 
 def default_store_dir(environ: dict[str, str] | None = None) -> str:

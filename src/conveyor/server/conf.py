@@ -88,6 +88,17 @@ SETTINGS: tuple[Setting, ...] = (
         "or a directory of bare repositories; fetched actions are kept in <data>/store",
     ),
     Setting(
+        "CONVEYOR_CACHE_MAX_MB",
+        "10240",
+        "actions/cache keeps this many MB per repository in <data>/store/cache; "
+        "the entries used longest ago go first",
+    ),
+    Setting(
+        "CONVEYOR_CACHE_COMPRESSION",
+        "zstd when installed, else gzip",
+        "how actions/cache archives are compressed: zstd, gzip or none (fastest restore)",
+    ),
+    Setting(
         "CONVEYOR_MAX_STEP_LOG_MB",
         "100",
         "a step's log keeps this many MB of its output, the rest is dropped (0: no cap)",

@@ -31,6 +31,7 @@ CONVEYOR_SANDBOX_USER = conf.env_str("CONVEYOR_SANDBOX_USER", "nobody")
 WORKSPACES_DIR = conf.workspaces_dir(DATA_DIR)
 CONVEYOR_ACTIONS_URL = conf.env_str("CONVEYOR_ACTIONS_URL") or "https://github.com"
 CONVEYOR_MAX_STEP_LOG_MB = conf.env_int("CONVEYOR_MAX_STEP_LOG_MB", 100, minimum=0)
+CONVEYOR_CACHE_MAX_MB = conf.env_int("CONVEYOR_CACHE_MAX_MB", 10240, minimum=1)
 CONVEYOR_RETENTION_DAYS = conf.env_int("CONVEYOR_RETENTION_DAYS", 90, minimum=0)
 
 _url_host = urlsplit(CONVEYOR_URL).hostname or ""

@@ -199,6 +199,19 @@ def max_step_log_bytes() -> int | None:
     return megabytes * 1024 * 1024 if megabytes else None
 
 
+def cache_scopes(run: Run) -> tuple[str, list[str]]:
+    """The run's actions/cache scope and those it may only read. A repository's runs
+    share one (by id: a repository added anew under an old name starts empty); a
+    fork's pull request saves apart, per pull request, and reads the repository's,
+    as GitHub scopes a pull request's caches to its merge ref."""
+    own = f"repository-{run.repository.pk}"
+    if not runs_fork_code(run):
+        return own, []
+    pull_request = run.payload.get("pull_request") if isinstance(run.payload, dict) else None
+    number = pull_request.get("number") if isinstance(pull_request, dict) else None
+    return f"{own}-fork-pull-request-{number or run.pk}", [own]
+
+
 def _run_in_workspace(
     run: Run, secrets: dict[str, str], variables: dict[str, str], cancellation: Cancellation
 ) -> tuple[str, str]:
@@ -228,6 +241,8 @@ def _run_in_workspace(
         options.artifacts_dir = artifacts.run_artifacts_dir(run.pk)
         options.artifact_url = artifacts.artifact_url_template(run.repository.name, run.number)
         options.disposable_workspace = True  # a fresh clone, removed when the run ends
+        options.cache_scope, options.cache_restore_scopes = cache_scopes(run)
+        options.cache_max_bytes = settings.CONVEYOR_CACHE_MAX_MB * 1024 * 1024
         sink = DatabaseSink(run, workflow)
         try:
             result = run_workflow(workflow, options, executor, sink, cancellation)
