@@ -225,7 +225,7 @@ def _setup(
             return installed
     if manager:
         outcome.outputs["cache-hit"] = str(
-            _restore_cache(host, step, scope, inputs, env, manager, chosen)
+            _restore_cache(host, step, scope, inputs, env, manager, chosen, python)
         ).lower()
     return outcome
 
@@ -458,6 +458,20 @@ def check_architecture(architecture: str) -> None:
         )
 
 
+# Where each manager keeps its cache, asked inside the job as the action asks (pip
+# itself answers for pip: PIP_CACHE_DIR, XDG_CACHE_HOME and its config all count).
+_CACHE_DIRECTORY = {
+    "pip": '"$1" -m pip cache dir',
+    "pipenv": 'printf "%s\\n" "$HOME/.local/share/virtualenvs"',
+    "poetry": 'printf "%s\\n" "${XDG_CACHE_HOME:-$HOME/.cache}/pypoetry"',
+    "uv": 'printf "%s\\n" "${UV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/uv}"',
+}
+_ASK_CACHE_DIRECTORY = """
+directory=$({ask})
+printf 'home=%s\\ndirectory=%s\\n' "$HOME" "$directory" >> "$GITHUB_OUTPUT"
+"""
+
+
 def _restore_cache(
     host: ActionHost,
     step: Step,
@@ -466,23 +480,25 @@ def _restore_cache(
     env: dict[str, str],
     manager: str,
     interpreter: Interpreter,
+    python: str,
 ) -> bool:
     globs = inputs.lines("cache-dependency-path") or CACHE_MANAGERS[manager]
-    home = env.get("HOME") or "~"
-    cache_home = env.get("XDG_CACHE_HOME") or os.path.join(home, ".cache")
-    paths = {
-        "pip": env.get("PIP_CACHE_DIR") or os.path.join(cache_home, "pip"),
-        "pipenv": os.path.join(home, ".local", "share", "virtualenvs"),
-        "poetry": os.path.join(cache_home, "pypoetry"),
-        "uv": env.get("UV_CACHE_DIR") or os.path.join(cache_home, "uv"),
-    }
+    script = _ASK_CACHE_DIRECTORY.format(ask=_CACHE_DIRECTORY[manager])
+    asked = run_shell(host, step, scope, env, script, [python])
+    directory = asked.outputs.get("directory", "").strip()
+    if asked.outcome != Status.SUCCESS or not directory:
+        raise ActionFailed(f"could not learn where {manager} keeps its cache in this job")
+    home = asked.outputs.get("home", "").rstrip("/")
+    if home and directory.startswith(home + "/"):
+        # In the job's HOME, whatever its name in this run (a sandbox's differs each time).
+        directory = "~" + directory[len(home) :]
     machine = platform.machine().lower()
     return restore_dependencies(
         host,
         step,
         scope,
         manager=manager,
-        paths=[paths[manager]],
+        paths=[directory],
         key_parts=[
             "setup-python",
             "Linux",
