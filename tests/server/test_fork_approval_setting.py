@@ -84,9 +84,15 @@ def test_an_admin_changes_it_in_the_admin_pages(repository):
         "variables-INITIAL_FORMS": "0",
         "variables-0-name": "REGION",
         "variables-0-value": "eu-west-1",
+        "service_mappings-TOTAL_FORMS": "1",
+        "service_mappings-INITIAL_FORMS": "0",
+        "service_mappings-0-name": "postgres",
+        "service_mappings-0-address": "127.0.0.1:5432",
     }
     response = client.post(url, form)
     assert response.status_code == 302, response.content.decode()[:2000]
     stored = Repository.objects.get(pk=repository.pk)
     assert stored.require_fork_approval is False
     assert list(stored.variables.values_list("name", "value")) == [("REGION", "eu-west-1")]
+    mappings = stored.service_mappings.values_list("name", "address")
+    assert list(mappings) == [("postgres", "127.0.0.1:5432")]
