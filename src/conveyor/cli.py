@@ -22,7 +22,12 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit 2."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = ("run", "validate", "list", "init", "server", "repo")
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With ``only`` (one of ``COMMANDS``) the other commands are left
+    out: each command's parser costs start-up, and a run needs only its own."""
     from conveyor import __version__
 
     parser = argparse.ArgumentParser(
@@ -36,7 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
         "-C", "--directory", default=".", help="run as if started in this directory"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    definitions = {
+        "run": _add_run_parser,
+        "validate": _add_validate_parser,
+        "list": _add_list_parser,
+        "init": _add_init_parser,
+        "server": _add_server_parser,
+        "repo": _add_repo_parser,
+    }
+    for name in COMMANDS:
+        if only is None or only == name:
+            definitions[name](commands)
+    return parser
 
+
+def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="run the pipeline for an event (default: push)")
     _add_selection_arguments(run)
     run.add_argument(
@@ -118,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the live, coloured view (auto: when stdout is a terminal)",
     )
 
+
+def _add_validate_parser(commands: argparse._SubParsersAction) -> None:
     validate = commands.add_parser("validate", help="check workflow files; exit 2 if invalid")
     validate.add_argument(
         "files",
@@ -126,9 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="files to check (default: the ones `conveyor run` would find)",
     )
 
+
+def _add_list_parser(commands: argparse._SubParsersAction) -> None:
     list_ = commands.add_parser("list", help="show the jobs and steps an event would run")
     _add_selection_arguments(list_)
 
+
+def _add_init_parser(commands: argparse._SubParsersAction) -> None:
     init = commands.add_parser(
         "init",
         help="write a .conveyor.yml fitted to this project",
@@ -139,9 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
-    _add_server_parser(commands)
-    _add_repo_parser(commands)
-    return parser
 
 
 def _megabytes_in_bytes(text: str) -> int:
@@ -248,9 +270,28 @@ def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def named_command(argv: list[str]) -> str | None:
+    """The command ``argv`` names, or None when that is not plain to see (then every
+    command's parser is built, as ``--help`` needs)."""
+    tokens = iter(argv)
+    for token in tokens:
+        if token in ("-C", "--directory"):
+            next(tokens, None)  # its value
+        elif not token.startswith("-"):
+            return token if token in COMMANDS else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    command = named_command(argv)
+    parser = build_parser(only=command)
     args = parser.parse_args(argv)
+    if args.command != command:
+        # Read otherwise than expected (an abbreviated option before the command):
+        # the whole command line decides.
+        parser = build_parser()
+        args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_INVALID
@@ -263,9 +304,17 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "run":
-            from conveyor.commands.run import run_command
+            from pathlib import Path
 
-            return run_command(args)
+            from conveyor.engine.git_info import GitReading
+            from conveyor.workflow.discovery import find_repository_root
+
+            # git describes the working tree while the engine's modules load.
+            root = str(find_repository_root(Path.cwd()))
+            with GitReading(root, with_dirty=not args.clean) as git:
+                from conveyor.commands.run import run_command
+
+                return run_command(args, git)
         if args.command == "validate":
             from conveyor.commands.validate import validate_command
 

@@ -1,39 +1,63 @@
 """Public entry points: a workflow file or an action directory to a validated model.
 
 Every function raises ``WorkflowInvalid`` carrying every problem found, each at
-``file:line:column``.
+``file:line:column``. PyYAML and the parser are imported by the functions that
+parse: a workflow read back from the cache (``workflow/cache.py``) needs neither.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
-
-import yaml
+from typing import TYPE_CHECKING
 
 from conveyor.workflow.errors import Position, Problem, WorkflowInvalid
-from conveyor.workflow.model import CompositeAction, Workflow
-from conveyor.workflow.parse import parse_document
-from conveyor.workflow.parse_action import parse_action_document
-from conveyor.workflow.parse_base import Checker
-from conveyor.workflow.yamlsource import MAX_SOURCE_BYTES, compose, decode
+from conveyor.workflow.limits import MAX_SOURCE_BYTES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    import yaml
+
+    from conveyor.workflow.model import CompositeAction, Workflow
+    from conveyor.workflow.parse_base import Checker
+
+    T = TypeVar("T")
 
 ACTION_FILES = ("action.yml", "action.yaml")
 
-T = TypeVar("T")
 
+def load_workflow(
+    path: str | os.PathLike[str],
+    display_path: str | None = None,
+    cache_dir: str | None = None,
+) -> Workflow:
+    """Read and validate a workflow file; messages name ``display_path`` (default: ``path``).
 
-def load_workflow(path: str | os.PathLike[str], display_path: str | None = None) -> Workflow:
-    """Read and validate a workflow file; messages name ``display_path`` (default: ``path``)."""
+    With ``cache_dir``, a file parsed before (same bytes, same name, same Conveyor) is
+    read back from there instead of parsed again, and a newly parsed valid one is kept.
+    """
     shown = display_path if display_path is not None else os.fspath(path)
-    return parse_workflow(_read(Path(path), shown), shown)
+    data = _read(Path(path), shown)
+    if cache_dir is None:
+        return parse_workflow(data, shown)
+    from conveyor.workflow import cache
+
+    key = cache.entry_key(data, shown)
+    entry = cache.entry_path(cache_dir, path)
+    workflow = cache.read_entry(entry, key)
+    if workflow is None:
+        workflow = parse_workflow(data, shown)  # a file with problems raises: never kept
+        cache.write_entry(entry, key, workflow)
+    return workflow
 
 
 def parse_workflow(text: str | bytes, path: str) -> Workflow:
     """Validate workflow text; ``path`` is the name used in the model and in messages."""
+    from conveyor.workflow.parse import parse_document
+
     return _parse(text, path, parse_document)
 
 
@@ -53,6 +77,8 @@ def load_action(
     for name in ACTION_FILES:
         candidate = directory / name
         if candidate.is_file():
+            from conveyor.workflow.parse_action import parse_action_document
+
             shown = f"{shown_dir.rstrip('/')}/{name}"
             return _parse(_read(candidate, shown, within), shown, parse_action_document)
     raise WorkflowInvalid(
@@ -95,6 +121,9 @@ def _not_plain_file(fd: int, within: str | None) -> str:
 
 
 def _parse(text: str | bytes, path: str, build: Callable[[Checker, yaml.Node], T]) -> T:
+    from conveyor.workflow.parse_base import Checker
+    from conveyor.workflow.yamlsource import compose, decode
+
     source = decode(text, path)
     root = compose(source)
     checker = Checker(source)
