@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from conveyor.cli import UsageError
 from conveyor.commands import plural
 from conveyor.engine.git_info import GitInfo, GitReading
 from conveyor.engine.options import default_store_dir
+from conveyor.records import field, record
 from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.load import check_local_actions, load_workflow
@@ -20,7 +20,7 @@ from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import EventInfo, accepts, describe_rejection
 
 
-@dataclass
+@record
 class Selection:
     root: Path
     git: GitInfo

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import dataclass
+
+from conveyor.records import record
 
 ZERO_SHA = "0" * 40
 
 
-@dataclass
+@record
 class GitInfo:
     sha: str = ZERO_SHA
     ref: str = "refs/heads/main"

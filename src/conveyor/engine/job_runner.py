@@ -7,7 +7,6 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from conveyor.actions import run_action
@@ -41,11 +40,12 @@ from conveyor.engine.results import JobResult, StepResult
 from conveyor.engine.shells import ShellError, resolve_shell, write_script
 from conveyor.engine.step_types import PostStep, StepOutcome, StepScope
 from conveyor.executors.base import Cancellation, Executor, JobHost, StepCommand
+from conveyor.records import record
 from conveyor.workflow.expressions import JobStatus
 from conveyor.workflow.model import Job, Step, Workflow
 
 
-@dataclass
+@record
 class RunShared:
     """What every job of one run shares."""
 
@@ -59,7 +59,7 @@ class RunShared:
     inputs: dict[str, Any]
 
 
-@dataclass
+@record
 class JobSpec:
     """One job instance: a job, or one combination of its matrix."""
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.engine.git_info import GitInfo
 from conveyor.engine.runner_labels import HostLabels
+from conveyor.records import field, record
 
 
 def _new_run_id() -> str:
@@ -16,7 +16,7 @@ def _new_run_id() -> str:
     return str(time.time_ns() // 1000)
 
 
-@dataclass
+@record
 class RunOptions:
     workspace: str  # the checkout the steps run in (absolute)
     event_name: str = "push"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conveyor.engine.events import (
@@ -26,6 +25,7 @@ from conveyor.engine.events import (
     StepStarted,
 )
 from conveyor.engine.failed_tests import KEPT_IDS, FailedTests
+from conveyor.records import as_dict, field, field_names, record
 from conveyor.workflow.errors import Position
 from conveyor.workflow.model import Workflow
 
@@ -54,7 +54,7 @@ def failure_phrase(stage_name: str) -> str:
     return f"{stage_name} failed"
 
 
-@dataclass
+@record
 class Stage:
     name: str
     command: str
@@ -89,7 +89,7 @@ class Stage:
         return self.status not in (Status.QUEUED, Status.RUNNING)
 
 
-@dataclass
+@record
 class TableRow:
     step: str
     action: str
@@ -98,7 +98,7 @@ class TableRow:
     next_step: str
 
 
-@dataclass
+@record
 class PipelineTracker:
     """A sink that turns a run's events into stages, then into the seed's two tables."""
 
@@ -273,12 +273,12 @@ class PipelineTracker:
         return {
             "tracker": [[column, value] for column, value in self.tracker()],
             "table": [
-                {**asdict(row), "status": status}
+                {**as_dict(row), "status": status}
                 for row, status in zip(self.table(), statuses, strict=True)
             ],
             "stages": [
                 {
-                    **asdict(stage),
+                    **as_dict(stage),
                     "status": stage.status.value,
                     "conclusion": stage.conclusion.value,
                 }
@@ -348,7 +348,7 @@ class PipelineTracker:
 
 
 def _stage_from(record: dict[str, Any]) -> Stage:
-    known = {name: record[name] for name in Stage.__dataclass_fields__ if name in record}
+    known = {name: record[name] for name in field_names(Stage) if name in record}
     stage = Stage(**known)
     stage.status = Status(stage.status)
     stage.conclusion = Status(stage.conclusion)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.engine import evaluation
@@ -30,6 +29,7 @@ from conveyor.engine.options import RunOptions
 from conveyor.engine.results import JobResult, RunResult, StepResult
 from conveyor.engine.runner_labels import labels_of
 from conveyor.executors.base import Cancellation, Executor
+from conveyor.records import field, record
 from conveyor.workflow.expressions import JobStatus
 from conveyor.workflow.matrix import expand_matrix, matrix_job_name
 from conveyor.workflow.model import Job, Workflow
@@ -97,14 +97,14 @@ class _SerialisedSink:
             self._sink.emit(event)
 
 
-@dataclass
+@record
 class _Instance:
     spec: JobSpec
     group: _Group
     linked: bool = True  # cancelled with the run
 
 
-@dataclass
+@record
 class _Group:
     """The instances of one job: one, or one a matrix combination."""
 
@@ -117,7 +117,7 @@ class _Group:
     finished: list[tuple[JobResult, dict[str, str]]] = field(default_factory=list)
 
 
-@dataclass
+@record
 class _JobDone:
     result: str  # success | failure | cancelled | skipped, as `needs.<id>.result`
     outputs: dict[str, str]

@@ -11,13 +11,13 @@ expression is typed as the literal's type ``| str``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.records import field, record
 from conveyor.workflow.errors import Position
 
 
-@dataclass
+@record
 class EventFilter:
     """Filters of one ``on.<event>`` entry; ``None`` means the key was absent."""
 
@@ -31,7 +31,7 @@ class EventFilter:
     workflows: list[str] | None = None
 
 
-@dataclass
+@record
 class DispatchInput:
     """One ``on.workflow_dispatch.inputs.<name>`` (or ``workflow_call`` input)."""
 
@@ -43,7 +43,7 @@ class DispatchInput:
     options: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Triggers:
     """The ``on:`` section. ``events`` maps an event name to its filters."""
 
@@ -54,25 +54,25 @@ class Triggers:
     inputs: dict[str, DispatchInput] = field(default_factory=dict)  # workflow_dispatch
 
 
-@dataclass
+@record
 class RunDefaults:
     shell: str | None = None
     working_directory: str | None = None
 
 
-@dataclass
+@record
 class Concurrency:
     group: str
     cancel_in_progress: bool | str = False
 
 
-@dataclass
+@record
 class Environment:
     name: str
     url: str | None = None
 
 
-@dataclass
+@record
 class Step:
     """One ``run:`` command or one ``uses:`` action."""
 
@@ -104,7 +104,7 @@ class Step:
         return f"Run {self.uses}"
 
 
-@dataclass
+@record
 class Strategy:
     # A mapping of axis -> list of values plus optional include/exclude lists,
     # or an expression string such as ``${{ fromJSON(needs.a.outputs.m) }}``.
@@ -113,7 +113,7 @@ class Strategy:
     max_parallel: int | str | None = None
 
 
-@dataclass
+@record
 class Job:
     id: str
     position: Position
@@ -133,7 +133,7 @@ class Job:
     positions: dict[str, Position] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Workflow:
     path: str  # as given by the user, used in every message
     position: Position
@@ -154,7 +154,7 @@ class Workflow:
         return self.name or self.path
 
 
-@dataclass
+@record
 class CompositeAction:
     """An ``action.yml`` with ``runs.using: composite`` at a local path."""
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from conveyor.records import record
 from conveyor.workflow.globs import match_filters
 from conveyor.workflow.model import DispatchInput, EventFilter, Triggers
 
@@ -32,7 +32,7 @@ _BRANCH_PREFIX = "refs/heads/"
 _TAG_PREFIX = "refs/tags/"
 
 
-@dataclass
+@record
 class EventInfo:
     """What happened, as far as choosing workflows is concerned."""
 
