@@ -10,6 +10,7 @@ the server will show the same rows live.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -32,24 +33,25 @@ from conveyor.workflow.model import Workflow
 NOT_STARTED = "Not started"
 
 # A stage whose name says what it does gets the seed's wording; others a plain one.
-_PHRASES: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"\bbuild", re.I), "Build successful", "Build failed"),
-    (re.compile(r"\btest", re.I), "Tests passed", "Test failed"),
-    (re.compile(r"\bdeploy", re.I), "Deployed", "Deploy failed"),
-    (re.compile(r"\blint", re.I), "Lint passed", "Lint failed"),
+# (Patterns are compiled when first used, here and below: compiling costs start-up.)
+_PHRASES: list[tuple[str, str, str]] = [
+    (r"\bbuild", "Build successful", "Build failed"),
+    (r"\btest", "Tests passed", "Test failed"),
+    (r"\bdeploy", "Deployed", "Deploy failed"),
+    (r"\blint", "Lint passed", "Lint failed"),
 ]
 
 
 def success_phrase(stage_name: str) -> str:
     for pattern, success, _ in _PHRASES:
-        if pattern.search(stage_name):
+        if re.search(pattern, stage_name, re.I):
             return success
     return f"{stage_name} succeeded"
 
 
 def failure_phrase(stage_name: str) -> str:
     for pattern, _, failure in _PHRASES:
-        if pattern.search(stage_name):
+        if re.search(pattern, stage_name, re.I):
             return failure
     return f"{stage_name} failed"
 
@@ -63,7 +65,7 @@ class Stage:
     reason: str | None = None
     exit_code: int | None = None
     last_line: str = ""
-    summary_line: str = ""  # the last line that sums the stage up (see _SUMMARY)
+    summary_line: str = ""  # the last line that sums the stage up (see _summary)
     # For a job stage: how many of its matrix combinations there are and how many failed.
     parts: int = 0
     failed_parts: int = 0
@@ -365,7 +367,7 @@ def _command_of(run: str | None, uses: str | None) -> str:
 
 
 # A commit SHA pinning an action: 40 hex digits, of which 7 say enough to a reader.
-_SHA_PIN = re.compile(r"@([0-9a-fA-F]{40})$")
+_SHA_PIN = r"@([0-9a-fA-F]{40})$"
 SHORT_SHA = 7
 
 
@@ -373,7 +375,7 @@ def short_uses(uses: str | None) -> str | None:
     """``owner/repo@v4`` as written; a 40-hex SHA pin cut to its first 7 characters."""
     if uses is None:
         return None
-    return _SHA_PIN.sub(lambda match: "@" + match.group(1)[:SHORT_SHA], uses.strip())
+    return re.sub(_SHA_PIN, lambda match: "@" + match.group(1)[:SHORT_SHA], uses.strip())
 
 
 def _step_name(step: Any) -> str:
@@ -409,23 +411,29 @@ def _job_command(steps: list) -> str:
 
 # Lines that sum a stage up, as test runners and build tools print them; the table
 # prefers the last of these to the last line (often a tool's closing chatter).
-_SUMMARY = re.compile(
-    r"\bran \d+ tests?\b|\b\d+ (?:passed|failed|errors?)\b|\bFAILED\b"
-    r"|\bfiles? (?:copied|collected)\b|\bcopied\b.*\bfiles?\b",
-    re.IGNORECASE,
-)
+@functools.cache
+def _summary() -> re.Pattern[str]:
+    return re.compile(
+        r"\bran \d+ tests?\b|\b\d+ (?:passed|failed|errors?)\b|\bFAILED\b"
+        r"|\bfiles? (?:copied|collected)\b|\bcopied\b.*\bfiles?\b",
+        re.IGNORECASE,
+    )
 
 
 def _remember_last_line(stage: Stage, text: str) -> None:
     # Only the tail of each batch is looked at: a step may print gigabytes.
-    lines = [line.strip() for line in text[-2000:].split("\n")]
+    tail = text[-2000:]
+    lines = [line.strip() for line in tail.split("\n")]
     lines = [line for line in lines if line and not line.startswith("##[")]
     if not lines:
         return
     stage.last_line = lines[-1]
-    summary = next((line for line in reversed(lines) if _SUMMARY.search(line)), None)
-    if summary is not None:
-        stage.summary_line = summary
+    pattern = _summary()
+    if pattern.search(tail) is None:
+        return  # the usual batch: one scan says no line sums anything up
+    said = next((line for line in reversed(lines) if pattern.search(line)), None)
+    if said is not None:
+        stage.summary_line = said
 
 
 def _combine(current: Status, new: Status) -> Status:

@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 # A job `if` naming one of these decides for itself whether failed or skipped needs stop it.
-_STATUS_FUNCTION = re.compile(r"\b(always|failure|cancelled)\s*\(", re.IGNORECASE)
+_STATUS_FUNCTION = r"(?i)\b(always|failure|cancelled)\s*\("  # compiled when first used
 
 
 def run_workflow(
@@ -291,7 +291,7 @@ class _Scheduler:
         where = job.positions.get("if", job.position)
         try:
             should_run = evaluation.condition(job.if_, contexts, status, where)
-            decides_itself = bool(job.if_ and _STATUS_FUNCTION.search(str(job.if_)))
+            decides_itself = bool(job.if_ and re.search(_STATUS_FUNCTION, str(job.if_)))
             if should_run and not decides_itself:
                 should_run = all(contexts["needs"][n]["result"] == "success" for n in job.needs)
             if not should_run:
