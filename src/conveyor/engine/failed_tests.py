@@ -36,8 +36,10 @@ class FailedTests:
 
     def feed(self, text: str) -> bool:
         """Read a batch of whole lines; True when it named a failed test."""
-        if "FAIL" not in text and "ERROR" not in text:
-            return False  # the usual batch: one scan, nothing more
+        # The usual batch names no failure: one memchr pass for each capital letter
+        # answers for most output, several times faster than looking for the words.
+        if ("F" not in text or "FAIL" not in text) and ("E" not in text or "ERROR" not in text):
+            return False
         if "\x1b" in text:
             text = re.sub(_ANSI, "", text)
         found = False

@@ -127,7 +127,9 @@ class StepLog:
             block = block.replace("\r\n", "\n")
             if block.endswith("\r"):
                 block = block[:-1]
-        if not block.startswith("::") and "\n::" not in block:
+        # A single-character search is one memchr over the block, several times faster
+        # than looking for "\n::": most output has no colon at all.
+        if ":" not in block or (not block.startswith("::") and "\n::" not in block):
             self._emit_text(self._masker.mask(block))
             return
         pending: list[str] = []
