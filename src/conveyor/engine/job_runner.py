@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conveyor.actions import run_action
 from conveyor.engine import evaluation
 from conveyor.engine.contexts import default_env, github_context, runner_context
 from conveyor.engine.env_files import (
@@ -758,6 +757,10 @@ class JobRunner:
         index: int,
     ) -> StepOutcome:
         self._next_action_name(step)
+        # Imported here: the actions (more of them over time) cost start-up, and a
+        # workflow of run: steps never needs them.
+        from conveyor.actions import run_action
+
         return run_action(self, step, scope, contexts, step_env)
 
     # -- what actions and the log may ask ------------------------------------------
