@@ -342,13 +342,11 @@ def _main(argv: list[str]) -> int:
 
     try:
         if args.command == "run":
-            from pathlib import Path
-
             from conveyor.engine.git_info import GitReading
             from conveyor.workflow.discovery import find_repository_root
 
             # git describes the working tree while the engine's modules load.
-            root = str(find_repository_root(Path.cwd()))
+            root = find_repository_root(os.getcwd())
             with GitReading(root, with_dirty=not args.clean) as git:
                 from conveyor.commands.run import run_command
 

@@ -12,7 +12,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from conveyor.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
@@ -202,7 +201,7 @@ def run_command(args: argparse.Namespace, git: GitReading | None = None) -> int:
     check_sandbox_arguments(args)
 
     if git is None:
-        git = GitReading(str(find_repository_root(Path.cwd())), with_dirty=not args.clean)
+        git = GitReading(find_repository_root(os.getcwd()), with_dirty=not args.clean)
     with git:
         selection = select(args.workflow, args.event, args.eventpath, git)
     invalid = selection.invalid

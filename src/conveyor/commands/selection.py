@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from conveyor.cli import UsageError
@@ -22,7 +21,7 @@ from conveyor.workflow.triggers import EventInfo, accepts, describe_rejection
 
 @record
 class Selection:
-    root: Path
+    root: str
     git: GitInfo
     event: EventInfo
     payload: dict[str, Any]
@@ -33,7 +32,7 @@ class Selection:
     invalid: dict[str, WorkflowInvalid] = field(default_factory=dict)
 
 
-def load_all(paths: list[Path], root: Path) -> tuple[list[Workflow], dict[str, WorkflowInvalid]]:
+def load_all(paths: list[str], root: str) -> tuple[list[Workflow], dict[str, WorkflowInvalid]]:
     """The valid workflows, and each invalid file (by its shown path) with its problems."""
     workflows: list[Workflow] = []
     invalid: dict[str, WorkflowInvalid] = {}
@@ -100,9 +99,9 @@ def select(
 ) -> Selection:
     """``git_reading``: git already asked about the repository (else it is asked here,
     the tree's dirtiness left out)."""
-    root = find_repository_root(Path.cwd())
+    root = find_repository_root(os.getcwd())
     if git_reading is None:
-        git_reading = GitReading(str(root), with_dirty=False)
+        git_reading = GitReading(root, with_dirty=False)
     try:
         paths, from_workflows_dir = discover(root, explicit)
     except NoWorkflow as error:

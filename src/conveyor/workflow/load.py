@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conveyor.workflow.errors import Position, Problem, WorkflowInvalid
@@ -40,7 +39,7 @@ def load_workflow(
     read back from there instead of parsed again, and a newly parsed valid one is kept.
     """
     shown = display_path if display_path is not None else os.fspath(path)
-    data = _read(Path(path), shown)
+    data = _read(path, shown)
     if cache_dir is None:
         return parse_workflow(data, shown)
     from conveyor.workflow import cache
@@ -72,11 +71,10 @@ def load_action(
     ``within``: the file read must really lie in this directory (checked on the open
     file, so a link swapped in after an earlier check cannot point it elsewhere).
     """
-    directory = Path(action_dir)
     shown_dir = display_path if display_path is not None else os.fspath(action_dir)
     for name in ACTION_FILES:
-        candidate = directory / name
-        if candidate.is_file():
+        candidate = os.path.join(action_dir, name)
+        if os.path.isfile(candidate):
             from conveyor.workflow.parse_action import parse_action_document
 
             shown = f"{shown_dir.rstrip('/')}/{name}"
@@ -91,7 +89,7 @@ def load_action(
     )
 
 
-def _read(path: Path, shown: str, within: str | None = None) -> bytes:
+def _read(path: str | os.PathLike[str], shown: str, within: str | None = None) -> bytes:
     try:
         # Non-blocking: a FIFO put in place of the file must not hang the reader.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -149,8 +147,8 @@ def check_local_actions(workflow: Workflow, root: str | os.PathLike[str]) -> lis
         for step in job.steps:
             if step.uses is None or not step.uses.startswith("./"):
                 continue
-            directory = Path(root) / step.uses
-            if any((directory / name).is_file() for name in ACTION_FILES):
+            directory = os.path.join(root, step.uses)
+            if any(os.path.isfile(os.path.join(directory, name)) for name in ACTION_FILES):
                 continue
             where = step.positions.get("uses", step.position)
             problems.append(
