@@ -224,3 +224,26 @@ def test_conveyor_run_never_runs_a_stale_workflow(repo: Path, tmp_path: Path) ->
     broken = run_conveyor("run", cwd=repo, env=env)
     assert broken.returncode == 2
     assert ".conveyor.yml:3:5: " in broken.stderr
+
+
+def test_past_the_limit_the_entries_written_longest_ago_go(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cache, "MAX_ENTRIES", 3)
+    store = tmp_path / "cache"
+    sources = []
+    for number in range(5):
+        source = tmp_path / f"ci{number}.yml"
+        source.write_text(WORKFLOW.replace("make", f"make {number}"))
+        load_workflow(source, source.name, str(store))
+        # Written one after the other: give each entry its own second, whatever the
+        # file system's clock granularity.
+        entry = cache.entry_path(str(store), source)
+        os.utime(entry, (1_000_000 + number, 1_000_000 + number))
+        sources.append(source)
+
+    def kept() -> list[str]:
+        return [s.name for s in sources if Path(cache.entry_path(str(store), s)).exists()]
+
+    assert kept() == ["ci2.yml", "ci3.yml", "ci4.yml"]
+    load_workflow(sources[0], sources[0].name, str(store))  # parsed again, kept again
+    assert kept() == ["ci0.yml", "ci3.yml", "ci4.yml"]
+    assert len(entries(store)) == 3

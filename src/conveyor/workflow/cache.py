@@ -19,7 +19,8 @@ Like Python's ``.pyc`` files: PyYAML and the parser are more than half of what
   an older format, refused) counts as absent and is written again.
 - An entry is written under a temporary name and renamed into place: a reader
   sees a whole entry or none. A cache that cannot be written (read-only home,
-  full disk) only means the next run parses again.
+  full disk) only means the next run parses again. Past ``MAX_ENTRIES`` entries,
+  writing one removes those written longest ago.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from conveyor import __version__
 from conveyor.workflow import errors, model
 
 FORMAT = b"conveyor parsed workflow 1\n"
+ENTRY_SUFFIX = ".workflow"
+MAX_ENTRIES = 500
 _LENGTH_BYTES = 8
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -57,7 +60,7 @@ def entry_key(data: bytes, shown: str) -> bytes:
 def entry_path(directory: str, source: str | os.PathLike[str]) -> str:
     """Where the entry of the workflow file ``source`` lives in ``directory``."""
     where = os.path.abspath(os.fspath(source)).encode("utf-8", "surrogateescape")
-    return os.path.join(directory, f"{zlib.crc32(where):08x}.workflow")
+    return os.path.join(directory, f"{zlib.crc32(where):08x}{ENTRY_SUFFIX}")
 
 
 def read_entry(path: str, key: bytes) -> model.Workflow | None:
@@ -92,8 +95,27 @@ def write_entry(path: str, key: bytes, workflow: model.Workflow) -> None:
         except BaseException:
             _remove(temporary)
             raise
+        _forget_oldest(directory)
     except (OSError, pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return
+
+
+def _forget_oldest(directory: str, keep: int | None = None) -> None:
+    """At most ``MAX_ENTRIES``: the entries written longest ago go (files deleted or
+    moved away leave theirs behind; only a write, never a run's read, pays for this)."""
+    keep = MAX_ENTRIES if keep is None else keep
+    with os.scandir(directory) as listing:
+        found = [entry for entry in listing if entry.name.endswith(ENTRY_SUFFIX)]
+    if len(found) <= keep:
+        return
+    ages = []
+    for entry in found:
+        try:
+            ages.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.path))
+        except OSError:
+            continue  # removed meanwhile
+    for _, old in sorted(ages)[: len(ages) - keep]:
+        _remove(old)
 
 
 def _header(key: bytes) -> bytes:
