@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import conveyor_env, git
+from tests.helpers import conveyor_env, git, run_conveyor
 
 # A real run in a child interpreter; the modules it loaded are reported afterwards.
 RUN_AND_REPORT = """
@@ -49,3 +49,24 @@ def test_a_second_run_reads_the_workflow_without_parsing_it(repo: Path, tmp_path
     assert "yaml" not in second and "conveyor.workflow.parse" not in second
     loaded = sorted(m for m in second if m.split(".")[0] in NEVER or m.startswith(NEVER))
     assert loaded == []
+
+
+def test_only_the_named_command_is_built_and_the_rest_still_parse(repo: Path) -> None:
+    """Only `run`'s options are built for a run; -C before the command is skipped over,
+    and an abbreviated option falls back to the whole command line."""
+    (repo / ".conveyor.yml").write_text("steps:\n  - run: echo from elsewhere\n")
+    elsewhere = repo.parent
+    for args in (
+        ["-C", str(repo), "run"],
+        ["--directory", str(repo), "run"],
+        ["--dir", str(repo), "run"],
+    ):
+        result = run_conveyor(*args, cwd=elsewhere)
+        assert result.returncode == 0, (args, result.stderr)
+        assert "[pipeline] | from elsewhere\n" in result.stdout
+
+    listed = run_conveyor("--help", cwd=elsewhere).stdout
+    for command in ("run", "validate", "list", "init", "server", "repo"):
+        assert f"    {command} " in listed
+    wrong = run_conveyor("-C", str(repo), "run", "--no-such-option", cwd=elsewhere)
+    assert wrong.returncode == 2 and "--no-such-option" in wrong.stderr
