@@ -12,10 +12,7 @@ import argparse
 import gc
 import os
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from collections.abc import Callable  # loaded anyway (argparse's re needs collections)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
