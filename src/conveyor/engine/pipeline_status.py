@@ -426,20 +426,33 @@ def _summary() -> re.Pattern[str]:
 def _remember_last_line(stage: Stage, text: str) -> None:
     # Only the tail of each batch is looked at: a step may print gigabytes.
     tail = text[-2000:]
-    lines = [line.strip() for line in tail.split("\n")]
-    lines = [line for line in lines if line and not line.startswith("##[")]
-    if not lines:
+    # The last few lines nearly always hold the last one worth showing: splitting
+    # only those keeps a batch of many short lines cheap.
+    # (The first piece of rsplit holds everything before those lines: not one line.)
+    last = _last_shown(tail.rsplit("\n", 8)[1:]) or _last_shown(tail.split("\n"))
+    if last is None:
         return
-    stage.last_line = lines[-1]
+    stage.last_line = last
     # Every summary names one of these words: a batch whose tail names none is done
     # without the pattern, which costs ~100 times more to run over the same text.
     folded = tail.casefold()
     if not any(word in folded for word in _SUMMARY_WORDS):
         return
+    lines = [line.strip() for line in tail.split("\n")]
+    lines = [line for line in lines if line and not line.startswith("##[")]
     pattern = _summary()
     said = next((line for line in reversed(lines) if pattern.search(line)), None)
     if said is not None:
         stage.summary_line = said
+
+
+def _last_shown(lines: list[str]) -> str | None:
+    """The last line with something in it that is not a ``##[`` marker, stripped."""
+    for line in reversed(lines):
+        line = line.strip()
+        if line and not line.startswith("##["):
+            return line
+    return None
 
 
 def _combine(current: Status, new: Status) -> Status:
