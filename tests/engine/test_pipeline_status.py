@@ -228,3 +228,21 @@ def test_settling_a_run_that_stopped_short_ends_what_ran_and_skips_the_rest() ->
 def test_what_is_not_a_snapshot_is_refused(bad: dict) -> None:
     with pytest.raises(ValueError, match="not a snapshot"):
         PipelineTracker.from_snapshot(bad)
+
+
+@pytest.mark.parametrize(
+    ("batch", "last", "summary"),
+    [
+        ("one\ntwo\nthree", "three", ""),
+        # Blank and ##[ lines at the end, more of them than the few looked at first.
+        ("Ran 4 tests in 0.2s\n\nOK" + "\n##[endgroup]\n   " * 12, "OK", "Ran 4 tests in 0.2s"),
+        ("\n".join(str(n) for n in range(1, 500)), "499", ""),
+        ("collected 3 items\n3 passed in 0.1s\nbye", "bye", "3 passed in 0.1s"),
+    ],
+    ids=["plain", "markers at the end", "many short lines", "summary before chatter"],
+)
+def test_a_stage_remembers_its_last_line_and_its_summary(batch, last, summary) -> None:
+    tracker = PipelineTracker(seed_workflow())
+    feed(tracker, [StepStarted("pipeline", 0, "Build", "make"), LogLines("pipeline", 0, batch)])
+    stage = tracker.stages[0]
+    assert (stage.last_line, stage.summary_line) == (last, summary)

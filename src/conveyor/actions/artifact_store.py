@@ -1,6 +1,6 @@
 """A run's artifacts on disk: what ``actions/upload-artifact`` kept, for later jobs and people.
 
-One directory per run (``lazy_steps.run_artifacts_dir(options)``), one sub-directory per artifact,
+One directory per run (``engine.options.run_artifacts_dir``), one sub-directory per artifact,
 named as the artifact::
 
     <run's artifacts dir>/
@@ -63,7 +63,7 @@ class Artifact:
 
 def run_artifacts(options: RunOptions) -> ArtifactStore:
     """The store of the run ``options`` describe."""
-    from conveyor.actions.lazy_steps import run_artifacts_dir
+    from conveyor.engine.options import run_artifacts_dir
 
     return ArtifactStore(run_artifacts_dir(options))
 

@@ -20,7 +20,6 @@ brings its own node per runtime; this machine has what it has.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 from typing import Any
@@ -31,6 +30,7 @@ from conveyor.engine import evaluation
 from conveyor.engine.evaluation import EngineProblem
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHost, PostStep, StepOutcome, StepScope
+from conveyor.records import replace
 from conveyor.workflow.expressions import JobStatus
 from conveyor.workflow.model import Step
 
@@ -68,7 +68,7 @@ def run_javascript(
     env["GITHUB_ACTION_REPOSITORY"] = resolved.repository
     env["GITHUB_ACTION_REF"] = resolved.ref
     # GITHUB_ACTION_PATH comes from the scope (the engine keeps GITHUB_* its own).
-    action_scope = dataclasses.replace(scope, action_path=action_path)
+    action_scope = replace(scope, action_path=action_path)
     state: dict[str, str] = {}
 
     def run_phase(file: str, log_index: int | None = None) -> StepOutcome:

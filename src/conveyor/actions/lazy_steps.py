@@ -3,11 +3,9 @@ so that ``conveyor run`` does not pay for them at start-up (it is measured)."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conveyor.engine.options import RunOptions
     from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
     from conveyor.workflow.model import Step
 
@@ -26,15 +24,3 @@ def run_download_artifact(
     from conveyor.actions.artifacts import run_download_artifact as download
 
     return download(host, step, scope, contexts, env)
-
-
-def run_artifacts_dir(options: RunOptions) -> str:
-    """Where the run ``options`` describe keeps its artifacts: ``options.artifacts_dir``
-    (the server's), else ``<store>/runs/<run_id>/artifacts``."""
-    if options.artifacts_dir:
-        return options.artifacts_dir
-    from conveyor.engine.options import default_store_dir
-
-    return os.path.join(
-        options.store_dir or default_store_dir(), "runs", options.run_id, "artifacts"
-    )

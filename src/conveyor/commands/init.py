@@ -97,7 +97,7 @@ DETECTORS = [
 
 
 def init_command(args: argparse.Namespace) -> int:
-    root = find_repository_root(Path.cwd())
+    root = Path(find_repository_root(Path.cwd()))
     existing = [root / name for name in ROOT_FILES if (root / name).exists()]
     if existing and not args.force:
         raise UsageError(f"{existing[0]} already exists (use --force to overwrite it)")

@@ -17,13 +17,14 @@ from typing import Any
 from conveyor.cli import EXIT_CANCELLED, EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 from conveyor.commands.selection import Selection, report_invalid, select
 from conveyor.engine.events import Event, Status
-from conveyor.engine.git_info import working_tree_dirty
+from conveyor.engine.git_info import GitReading
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import RunOptions, run_workflow, select_jobs
 from conveyor.engine.runner_labels import HostLabels
 from conveyor.executors.base import Cancellation
 from conveyor.executors.local import LocalExecutor
 from conveyor.terminal.closed_stdout import is_closed_pipe, stop_writing_stdout
+from conveyor.workflow.discovery import find_repository_root
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import dispatch_event
@@ -187,7 +188,8 @@ def interrupt_cancels(cancellation: Cancellation) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_command(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace, git: GitReading | None = None) -> int:
+    """``git``: the working tree's description, already asked of git (cli.main)."""
     secrets = parse_assignments(args.secret, "--secret", from_environment=True)
     if args.secret_file:
         secrets = {**read_secret_file(args.secret_file), **secrets}
@@ -198,7 +200,10 @@ def run_command(args: argparse.Namespace) -> int:
     host_labels = parse_platforms(args.platform)
     check_sandbox_arguments(args)
 
-    selection = select(args.workflow, args.event, args.eventpath)
+    if git is None:
+        git = GitReading(find_repository_root(os.getcwd()), with_dirty=not args.clean)
+    with git:
+        selection = select(args.workflow, args.event, args.eventpath, git)
     invalid = selection.invalid
     if args.jobs_only:
         # --job picks jobs by id: only the files that hold them matter then.
@@ -214,8 +219,6 @@ def run_command(args: argparse.Namespace) -> int:
         from conveyor.commands.list_actions import list_actions
 
         return list_actions(selection, args.jobs_only, args.actions_url)
-    if not args.clean:  # a clean run is HEAD's own tree
-        selection.git.dirty = working_tree_dirty(str(selection.root))
     # Every workflow's inputs are checked before any of them runs.
     inputs = {
         id(w): _inputs_for(w, args.event, given_inputs, selection.payload) for w in selection.chosen

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from conveyor.cli import UsageError
 from conveyor.commands import plural
-from conveyor.engine.git_info import GitInfo, read_git_info
+from conveyor.engine.git_info import GitInfo, GitReading
+from conveyor.engine.options import default_store_dir
+from conveyor.records import field, record
 from conveyor.workflow.discovery import NoWorkflow, discover, display_path, find_repository_root
 from conveyor.workflow.errors import WorkflowInvalid
 from conveyor.workflow.load import check_local_actions, check_local_calls, load_workflow
@@ -18,9 +19,9 @@ from conveyor.workflow.model import Workflow
 from conveyor.workflow.triggers import EventInfo, accepts, describe_rejection
 
 
-@dataclass
+@record
 class Selection:
-    root: Path
+    root: str
     git: GitInfo
     event: EventInfo
     payload: dict[str, Any]
@@ -31,14 +32,15 @@ class Selection:
     invalid: dict[str, WorkflowInvalid] = field(default_factory=dict)
 
 
-def load_all(paths: list[Path], root: Path) -> tuple[list[Workflow], dict[str, WorkflowInvalid]]:
+def load_all(paths: list[str], root: str) -> tuple[list[Workflow], dict[str, WorkflowInvalid]]:
     """The valid workflows, and each invalid file (by its shown path) with its problems."""
     workflows: list[Workflow] = []
     invalid: dict[str, WorkflowInvalid] = {}
+    cache_dir = workflow_cache_dir()
     for path in paths:
         shown = display_path(path, root)
         try:
-            workflow = load_workflow(path, shown)
+            workflow = load_workflow(path, shown, cache_dir)
         except WorkflowInvalid as error:
             invalid[shown] = error
             continue
@@ -48,6 +50,11 @@ def load_all(paths: list[Path], root: Path) -> tuple[list[Workflow], dict[str, W
             continue
         workflows.append(workflow)
     return workflows, invalid
+
+
+def workflow_cache_dir() -> str:
+    """Where parsed workflows are kept between runs (``workflow/cache.py``)."""
+    return os.path.join(default_store_dir(), "workflows")
 
 
 def report_invalid(invalid: dict[str, WorkflowInvalid]) -> None:
@@ -84,14 +91,24 @@ def event_info(name: str, git: GitInfo, payload: dict[str, Any]) -> EventInfo:
     return EventInfo(name=name, ref=ref, changed_paths=None, action=action)
 
 
-def select(explicit: list[str] | None, event_name: str, eventpath: str | None = None) -> Selection:
-    root = find_repository_root(Path.cwd())
+def select(
+    explicit: list[str] | None,
+    event_name: str,
+    eventpath: str | None = None,
+    git_reading: GitReading | None = None,
+) -> Selection:
+    """``git_reading``: git already asked about the repository (else it is asked here,
+    the tree's dirtiness left out)."""
+    root = find_repository_root(os.getcwd())
+    if git_reading is None:
+        git_reading = GitReading(root, with_dirty=False)
     try:
         paths, from_workflows_dir = discover(root, explicit)
     except NoWorkflow as error:
         raise UsageError(str(error)) from None
     workflows, invalid = load_all(paths, root)
-    git = read_git_info(str(root))
+    with git_reading:
+        git = git_reading.result()
     payload = read_payload(eventpath)
     event = event_info(event_name, git, payload)
     chosen: list[Workflow] = []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
 
 from conveyor.cli import EXIT_INVALID, EXIT_OK, UsageError
 from conveyor.commands import plural
@@ -13,7 +13,7 @@ from conveyor.workflow.discovery import NoWorkflow, discover, find_repository_ro
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    root = find_repository_root(Path.cwd())
+    root = find_repository_root(os.getcwd())
     try:
         paths, _ = discover(root, args.files or None)
     except NoWorkflow as error:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 
 from conveyor.engine.host_files import create_empty, open_regular, read_regular
+from conveyor.records import record
 
 SUMMARY_LIMIT = 1024 * 1024  # GitHub refuses step summaries above 1 MiB
 
@@ -20,7 +20,7 @@ class EnvFileError(Exception):
     """A file a step wrote cannot be read; the message names the file and the line."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepFiles:
     output: str
     env: str

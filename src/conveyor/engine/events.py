@@ -10,9 +10,10 @@ matrix jobs (``test (3.11, ubuntu)``), unique within a run.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
+
+from conveyor.records import as_dict, field, record
 
 
 class Status(StrEnum):
@@ -24,17 +25,17 @@ class Status(StrEnum):
     SKIPPED = "skipped"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Event:
     type = "event"
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = as_dict(self)
         data["type"] = self.type
         return data
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunStarted(Event):
     type = "run_started"
     workflow: str  # display name
@@ -50,7 +51,7 @@ class RunStarted(Event):
         return self.sha[:7] + ("+dirty" if self.dirty else "")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class JobStarted(Event):
     type = "job_started"
     job_key: str
@@ -59,7 +60,7 @@ class JobStarted(Event):
     matrix: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepStarted(Event):
     type = "step_started"
     job_key: str
@@ -68,7 +69,7 @@ class StepStarted(Event):
     command: str  # the run: text (masked) or the uses: reference
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LogLines(Event):
     """One or more complete lines of a step's output, already masked.
 
@@ -86,7 +87,7 @@ class LogLines(Event):
         return self.text.split("\n")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Annotation(Event):
     """An ``::error::``, ``::warning::`` or ``::notice::`` workflow command."""
 
@@ -101,7 +102,7 @@ class Annotation(Event):
     title: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepFinished(Event):
     type = "step_finished"
     job_key: str
@@ -117,7 +118,7 @@ class StepFinished(Event):
     failed_tests: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class JobFinished(Event):
     type = "job_finished"
     job_key: str
@@ -133,7 +134,7 @@ class JobFinished(Event):
     continued_on_error: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepSummary(Event):
     """The Markdown a step appended to its ``GITHUB_STEP_SUMMARY`` file (masked)."""
 
@@ -143,7 +144,7 @@ class StepSummary(Event):
     markdown: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunArtifacts(Event):
     """The artifacts the run kept (upload-artifact), sent once before ``RunFinished``
     when there is at least one. Each: ``id``, ``name``, ``size`` (bytes), ``digest``
@@ -153,7 +154,7 @@ class RunArtifacts(Event):
     artifacts: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunFinished(Event):
     type = "run_finished"
     status: Status

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from dataclasses import dataclass
+
+from conveyor.records import record
 
 ZERO_SHA = "0" * 40
 
 
-@dataclass
+@record
 class GitInfo:
     sha: str = ZERO_SHA
     ref: str = "refs/heads/main"
@@ -24,33 +25,52 @@ class GitInfo:
     base_ref: str = ""
     repository_url: str = ""  # the remote URL as configured, if any
     # The working tree differs from HEAD (``conveyor run`` runs it as it is): only
-    # looked at when asked, see ``working_tree_dirty``.
+    # looked at when asked, see ``GitReading`` and ``working_tree_dirty``.
     dirty: bool = False
 
 
 def default_actor() -> str:
+    """The local user's name, as ``getpass.getuser`` finds it (without importing it)."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        name = os.environ.get(variable)
+        if name:
+            return name
     try:
-        import getpass  # only outside a git repository with no user.name
+        import pwd
 
-        return getpass.getuser()
-    except Exception:  # no user name in the environment or passwd database
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError):  # no passwd entry for this uid
         return "conveyor"
 
 
-def _git(workspace: str, *args: str) -> str | None:
+def _start(workspace: str, *args: str) -> subprocess.Popen[str] | None:
     try:
-        completed = subprocess.run(
+        return subprocess.Popen(
             ["git", "-C", workspace, *args],
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             text=True,
-            timeout=10,
-            check=False,
         )
-    except (OSError, subprocess.SubprocessError):
+    except OSError:
         return None
-    if completed.returncode != 0:
+
+
+def _finish(process: subprocess.Popen[str] | None) -> str | None:
+    """What the command printed, or None when it failed or took over 10 seconds."""
+    if process is None:
         return None
-    return completed.stdout.strip()
+    try:
+        out, _ = process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return None
+    return out.strip() if process.returncode == 0 else None
+
+
+def _git(workspace: str, *args: str) -> str | None:
+    return _finish(_start(workspace, *args))
 
 
 _REMOTE_PATTERNS = (
@@ -78,34 +98,80 @@ def read_git_info(workspace: str) -> GitInfo:
     ``local/<directory name>``. A detached HEAD that a tag points at is that tag;
     a detached HEAD without a tag keeps ``refs/heads/main``.
     """
-    directory_name = os.path.basename(os.path.abspath(workspace)) or "workspace"
-    info = GitInfo(
-        repository=f"local/{directory_name}",
-        repository_owner="local",
-        actor=default_actor(),
-    )
-    sha = _git(workspace, "rev-parse", "--verify", "-q", "HEAD")
-    if sha:
-        info.sha = sha
-    branch_ref = _git(workspace, "symbolic-ref", "-q", "HEAD")
-    if branch_ref and branch_ref.startswith("refs/heads/"):
-        info.ref, info.ref_name, info.ref_type = (
-            branch_ref,
-            branch_ref[len("refs/heads/") :],
-            "branch",
+    with GitReading(workspace, with_dirty=False) as reading:
+        return reading.result()
+
+
+class GitReading:
+    """``read_git_info`` (and whether the tree is dirty) started now, read when needed.
+
+    Two ``git`` commands run at once: ``git status --porcelain=v2 --branch`` gives
+    the sha, the branch and the changed files in one process, and ``git remote
+    get-url origin`` the repository. Started early, they run while Conveyor goes on
+    starting. Use it as a context manager, so neither is left running.
+    """
+
+    def __init__(self, workspace: str, with_dirty: bool = True) -> None:
+        self.workspace = workspace
+        self._with_dirty = with_dirty
+        untracked = "normal" if with_dirty else "no"
+        self._status = _start(
+            workspace,
+            "status",
+            "--porcelain=v2",
+            "--branch",
+            f"--untracked-files={untracked}",
+            "--ignore-submodules",
         )
-    elif sha:
-        tag = _git(workspace, "describe", "--tags", "--exact-match", "HEAD")
-        if tag:
-            info.ref, info.ref_name, info.ref_type = f"refs/tags/{tag}", tag, "tag"
-    remote = _git(workspace, "remote", "get-url", "origin")
-    if remote:
-        info.repository_url = remote
-        parsed = parse_remote_url(remote)
-        if parsed:
-            info.server_url, info.repository = parsed
-            info.repository_owner = info.repository.split("/", 1)[0]
-    return info
+        self._remote = _start(workspace, "remote", "get-url", "origin")
+        self._info: GitInfo | None = None
+
+    def __enter__(self) -> GitReading:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.result()  # reaps both processes
+
+    def result(self) -> GitInfo:
+        if self._info is None:
+            self._info = self._read()
+        return self._info
+
+    def _read(self) -> GitInfo:
+        directory_name = os.path.basename(os.path.abspath(self.workspace)) or "workspace"
+        info = GitInfo(
+            repository=f"local/{directory_name}",
+            repository_owner="local",
+            actor=default_actor(),
+        )
+        status = _finish(self._status)
+        remote = _finish(self._remote)
+        oid = head = ""
+        changed = False
+        for line in (status or "").splitlines():
+            if line.startswith("# branch.oid "):
+                oid = line[len("# branch.oid ") :]
+            elif line.startswith("# branch.head "):
+                head = line[len("# branch.head ") :]
+            elif not line.startswith("#"):
+                changed = True
+        sha = oid if oid and oid != "(initial)" else ""
+        if sha:
+            info.sha = sha
+        if head and head != "(detached)":
+            info.ref, info.ref_name, info.ref_type = f"refs/heads/{head}", head, "branch"
+        elif sha:
+            tag = _git(self.workspace, "describe", "--tags", "--exact-match", "HEAD")
+            if tag:
+                info.ref, info.ref_name, info.ref_type = f"refs/tags/{tag}", tag, "tag"
+        info.dirty = self._with_dirty and changed
+        if remote:
+            info.repository_url = remote
+            parsed = parse_remote_url(remote)
+            if parsed:
+                info.server_url, info.repository = parsed
+                info.repository_owner = info.repository.split("/", 1)[0]
+        return info
 
 
 def working_tree_dirty(workspace: str) -> bool:

@@ -7,10 +7,8 @@ import os
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from conveyor.actions import run_action
 from conveyor.engine import evaluation
 from conveyor.engine.contexts import default_env, github_context, runner_context
 from conveyor.engine.env_files import (
@@ -41,11 +39,12 @@ from conveyor.engine.results import JobResult, StepResult
 from conveyor.engine.shells import ShellError, resolve_shell, write_script
 from conveyor.engine.step_types import PostStep, StepOutcome, StepScope
 from conveyor.executors.base import Cancellation, Executor, JobHost, StepCommand
+from conveyor.records import record
 from conveyor.workflow.expressions import JobStatus
 from conveyor.workflow.model import Job, Step, Workflow
 
 
-@dataclass
+@record
 class RunShared:
     """What every job of one run shares."""
 
@@ -59,7 +58,7 @@ class RunShared:
     inputs: dict[str, Any]
 
 
-@dataclass
+@record
 class CalledScope:
     """What differs for a job of a called (reusable) workflow: its own workflow's env
     and defaults, the inputs and secrets its caller passed, and the run's job it
@@ -71,7 +70,7 @@ class CalledScope:
     top_job_id: str
 
 
-@dataclass
+@record
 class JobSpec:
     """One job instance: a job, or one combination of its matrix."""
 
@@ -818,6 +817,10 @@ class JobRunner:
         index: int,
     ) -> StepOutcome:
         self._next_action_name(step)
+        # Imported here: the actions (more of them over time) cost start-up, and a
+        # workflow of run: steps never needs them.
+        from conveyor.actions import run_action
+
         return run_action(self, step, scope, contexts, step_env)
 
     # -- what actions and the log may ask ------------------------------------------

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from conveyor.engine.events import Annotation, Event, LogLines
 from conveyor.engine.log_cap import LogCap
 from conveyor.engine.masking import Masker
 from conveyor.engine.workflow_commands import WorkflowCommand, parse_command
+from conveyor.records import field, record
 
 MAX_LINE = 64 * 1024
 _ANNOTATION_LEVELS = ("error", "warning", "notice")
@@ -29,7 +29,7 @@ def allows_unsecure_commands(env: dict[str, str]) -> bool:
     return env.get(UNSECURE_COMMANDS_VARIABLE, "").strip().lower() == "true"
 
 
-@dataclass
+@record
 class CommandResults:
     """What a step's workflow commands asked for, beyond log lines and annotations."""
 
@@ -127,7 +127,9 @@ class StepLog:
             block = block.replace("\r\n", "\n")
             if block.endswith("\r"):
                 block = block[:-1]
-        if not block.startswith("::") and "\n::" not in block:
+        # A single-character search is one memchr over the block, several times faster
+        # than looking for "\n::": most output has no colon at all.
+        if ":" not in block or (not block.startswith("::") and "\n::" not in block):
             self._emit_text(self._masker.mask(block))
             return
         pending: list[str] = []

@@ -13,12 +13,10 @@ forms too.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
 from collections.abc import Iterable
-from urllib.parse import quote
 
 MASK = "***"
 # An encoded form shorter than this would hide ordinary text all over the log
@@ -28,6 +26,8 @@ MIN_ENCODED_LENGTH = 4
 
 def encoded_forms(value: str) -> set[str]:
     """The texts that reveal ``value``: itself and its base64, URL and JSON encodings."""
+    from urllib.parse import quote  # only once there is something to mask
+
     forms = {value, quote(value, safe=""), json.dumps(value)[1:-1]}
     forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
     forms |= _base64_forms(value.encode())
@@ -38,6 +38,8 @@ def _base64_forms(data: bytes) -> set[str]:
     """``data``'s base64 as printed alone (with padding), and the part of its encoding
     that is the same whatever bytes come before or after it, for each offset modulo 3
     at which ``data`` can start inside a longer encoded text."""
+    import base64  # only once there is something to mask
+
     forms = {base64.b64encode(data).decode()}
     for offset in range(3):
         encoded = base64.b64encode(bytes(offset) + data).decode()

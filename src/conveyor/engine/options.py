@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor.engine.git_info import GitInfo
 from conveyor.engine.runner_labels import HostLabels
+from conveyor.records import field, record
 
 if TYPE_CHECKING:
     from conveyor.engine.services import ServiceAddress
@@ -19,7 +19,7 @@ def _new_run_id() -> str:
     return str(time.time_ns() // 1000)
 
 
-@dataclass
+@record
 class RunOptions:
     workspace: str  # the checkout the steps run in (absolute)
     event_name: str = "push"
@@ -76,3 +76,13 @@ def default_store_dir(environ: dict[str, str] | None = None) -> str:
     environ = os.environ if environ is None else environ
     cache = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(cache, "conveyor")
+
+
+def run_artifacts_dir(options: RunOptions) -> str:
+    """Where the run ``options`` describe keeps its artifacts: ``options.artifacts_dir``
+    (the server's), else ``<store>/runs/<run_id>/artifacts``."""
+    if options.artifacts_dir:
+        return options.artifacts_dir
+    return os.path.join(
+        options.store_dir or default_store_dir(), "runs", options.run_id, "artifacts"
+    )

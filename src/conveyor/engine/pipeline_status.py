@@ -10,9 +10,9 @@ the server will show the same rows live.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conveyor.engine.events import (
@@ -26,35 +26,37 @@ from conveyor.engine.events import (
     StepStarted,
 )
 from conveyor.engine.failed_tests import KEPT_IDS, FailedTests
+from conveyor.records import as_dict, field, field_names, record
 from conveyor.workflow.errors import Position
 from conveyor.workflow.model import Workflow
 
 NOT_STARTED = "Not started"
 
 # A stage whose name says what it does gets the seed's wording; others a plain one.
-_PHRASES: list[tuple[re.Pattern[str], str, str]] = [
-    (re.compile(r"\bbuild", re.I), "Build successful", "Build failed"),
-    (re.compile(r"\btest", re.I), "Tests passed", "Test failed"),
-    (re.compile(r"\bdeploy", re.I), "Deployed", "Deploy failed"),
-    (re.compile(r"\blint", re.I), "Lint passed", "Lint failed"),
+# (Patterns are compiled when first used, here and below: compiling costs start-up.)
+_PHRASES: list[tuple[str, str, str]] = [
+    (r"\bbuild", "Build successful", "Build failed"),
+    (r"\btest", "Tests passed", "Test failed"),
+    (r"\bdeploy", "Deployed", "Deploy failed"),
+    (r"\blint", "Lint passed", "Lint failed"),
 ]
 
 
 def success_phrase(stage_name: str) -> str:
     for pattern, success, _ in _PHRASES:
-        if pattern.search(stage_name):
+        if re.search(pattern, stage_name, re.I):
             return success
     return f"{stage_name} succeeded"
 
 
 def failure_phrase(stage_name: str) -> str:
     for pattern, _, failure in _PHRASES:
-        if pattern.search(stage_name):
+        if re.search(pattern, stage_name, re.I):
             return failure
     return f"{stage_name} failed"
 
 
-@dataclass
+@record
 class Stage:
     name: str
     command: str
@@ -63,7 +65,7 @@ class Stage:
     reason: str | None = None
     exit_code: int | None = None
     last_line: str = ""
-    summary_line: str = ""  # the last line that sums the stage up (see _SUMMARY)
+    summary_line: str = ""  # the last line that sums the stage up (see _summary)
     # For a job stage: how many of its matrix combinations there are and how many failed.
     parts: int = 0
     failed_parts: int = 0
@@ -89,7 +91,7 @@ class Stage:
         return self.status not in (Status.QUEUED, Status.RUNNING)
 
 
-@dataclass
+@record
 class TableRow:
     step: str
     action: str
@@ -98,7 +100,7 @@ class TableRow:
     next_step: str
 
 
-@dataclass
+@record
 class PipelineTracker:
     """A sink that turns a run's events into stages, then into the seed's two tables."""
 
@@ -286,12 +288,12 @@ class PipelineTracker:
         return {
             "tracker": [[column, value] for column, value in self.tracker()],
             "table": [
-                {**asdict(row), "status": status}
+                {**as_dict(row), "status": status}
                 for row, status in zip(self.table(), statuses, strict=True)
             ],
             "stages": [
                 {
-                    **asdict(stage),
+                    **as_dict(stage),
                     "status": stage.status.value,
                     "conclusion": stage.conclusion.value,
                 }
@@ -361,7 +363,7 @@ class PipelineTracker:
 
 
 def _stage_from(record: dict[str, Any]) -> Stage:
-    known = {name: record[name] for name in Stage.__dataclass_fields__ if name in record}
+    known = {name: record[name] for name in field_names(Stage) if name in record}
     stage = Stage(**known)
     stage.status = Status(stage.status)
     stage.conclusion = Status(stage.conclusion)
@@ -378,7 +380,7 @@ def _command_of(run: str | None, uses: str | None) -> str:
 
 
 # A commit SHA pinning an action: 40 hex digits, of which 7 say enough to a reader.
-_SHA_PIN = re.compile(r"@([0-9a-fA-F]{40})$")
+_SHA_PIN = r"@([0-9a-fA-F]{40})$"
 SHORT_SHA = 7
 
 
@@ -386,7 +388,7 @@ def short_uses(uses: str | None) -> str | None:
     """``owner/repo@v4`` as written; a 40-hex SHA pin cut to its first 7 characters."""
     if uses is None:
         return None
-    return _SHA_PIN.sub(lambda match: "@" + match.group(1)[:SHORT_SHA], uses.strip())
+    return re.sub(_SHA_PIN, lambda match: "@" + match.group(1)[:SHORT_SHA], uses.strip())
 
 
 def _step_name(step: Any) -> str:
@@ -422,23 +424,48 @@ def _job_command(steps: list) -> str:
 
 # Lines that sum a stage up, as test runners and build tools print them; the table
 # prefers the last of these to the last line (often a tool's closing chatter).
-_SUMMARY = re.compile(
-    r"\bran \d+ tests?\b|\b\d+ (?:passed|failed|errors?)\b|\bFAILED\b"
-    r"|\bfiles? (?:copied|collected)\b|\bcopied\b.*\bfiles?\b",
-    re.IGNORECASE,
-)
+_SUMMARY_WORDS = ("ran ", "passed", "failed", "error", "file")
+
+
+@functools.cache
+def _summary() -> re.Pattern[str]:
+    return re.compile(
+        r"\bran \d+ tests?\b|\b\d+ (?:passed|failed|errors?)\b|\bFAILED\b"
+        r"|\bfiles? (?:copied|collected)\b|\bcopied\b.*\bfiles?\b",
+        re.IGNORECASE,
+    )
 
 
 def _remember_last_line(stage: Stage, text: str) -> None:
     # Only the tail of each batch is looked at: a step may print gigabytes.
-    lines = [line.strip() for line in text[-2000:].split("\n")]
-    lines = [line for line in lines if line and not line.startswith("##[")]
-    if not lines:
+    tail = text[-2000:]
+    # The last few lines nearly always hold the last one worth showing: splitting
+    # only those keeps a batch of many short lines cheap.
+    # (The first piece of rsplit holds everything before those lines: not one line.)
+    last = _last_shown(tail.rsplit("\n", 8)[1:]) or _last_shown(tail.split("\n"))
+    if last is None:
         return
-    stage.last_line = lines[-1]
-    summary = next((line for line in reversed(lines) if _SUMMARY.search(line)), None)
-    if summary is not None:
-        stage.summary_line = summary
+    stage.last_line = last
+    # Every summary names one of these words: a batch whose tail names none is done
+    # without the pattern, which costs ~100 times more to run over the same text.
+    folded = tail.casefold()
+    if not any(word in folded for word in _SUMMARY_WORDS):
+        return
+    lines = [line.strip() for line in tail.split("\n")]
+    lines = [line for line in lines if line and not line.startswith("##[")]
+    pattern = _summary()
+    said = next((line for line in reversed(lines) if pattern.search(line)), None)
+    if said is not None:
+        stage.summary_line = said
+
+
+def _last_shown(lines: list[str]) -> str | None:
+    """The last line with something in it that is not a ``##[`` marker, stripped."""
+    for line in reversed(lines):
+        line = line.strip()
+        if line and not line.startswith("##["):
+            return line
+    return None
 
 
 def _combine(current: Status, new: Status) -> Status:

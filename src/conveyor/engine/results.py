@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.engine.events import Status
+from conveyor.records import field, record
 
 
-@dataclass
+@record
 class StepResult:
     index: int
     id: str | None
@@ -21,7 +21,7 @@ class StepResult:
     reason: str | None = None
 
 
-@dataclass
+@record
 class JobResult:
     job_key: str
     job_id: str
@@ -36,7 +36,7 @@ class JobResult:
     continued_on_error: bool = False
 
 
-@dataclass
+@record
 class RunResult:
     status: Status
     duration: float

@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from conveyor.engine import evaluation
@@ -53,6 +52,7 @@ from conveyor.engine.workflow_calls import (
     workflow_identity,
 )
 from conveyor.executors.base import Cancellation, Executor
+from conveyor.records import field, record
 from conveyor.workflow.expressions import JobStatus
 from conveyor.workflow.matrix import expand_matrix, matrix_job_name, select_legs
 from conveyor.workflow.model import Job, Workflow
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 # A job `if` naming one of these decides for itself whether failed or skipped needs stop it.
-_STATUS_FUNCTION = re.compile(r"\b(always|failure|cancelled)\s*\(", re.IGNORECASE)
+_STATUS_FUNCTION = r"(?i)\b(always|failure|cancelled)\s*\("  # compiled when first used
 
 
 def run_workflow(
@@ -120,7 +120,7 @@ class _SerialisedSink:
             self._sink.emit(event)
 
 
-@dataclass
+@record
 class _Node:
     """A job to schedule: one of the run's workflow (keyed by its id), or one of a
     workflow a job called (keyed ``caller / id``), with the frame it belongs to."""
@@ -132,7 +132,7 @@ class _Node:
     order: tuple[int, ...]  # where its results sort: file positions down the calls
 
 
-@dataclass
+@record
 class _Instance:
     spec: JobSpec
     group: _Group
@@ -141,7 +141,7 @@ class _Instance:
     call_contexts: dict[str, Any] | None = None
 
 
-@dataclass
+@record
 class _Group:
     """The instances of one job: one, or one a matrix combination."""
 
@@ -154,7 +154,7 @@ class _Group:
     finished: list[tuple[JobResult, dict[str, str]]] = field(default_factory=list)
 
 
-@dataclass
+@record
 class _PendingCall:
     """A calling job's instance whose called jobs are running; done when they all are."""
 
@@ -164,7 +164,7 @@ class _PendingCall:
     node_keys: list[str]
 
 
-@dataclass
+@record
 class _JobDone:
     result: str  # success | failure | cancelled | skipped, as `needs.<id>.result`
     outputs: dict[str, str]
@@ -375,7 +375,7 @@ class _Scheduler:
         where = job.positions.get("if", job.position)
         try:
             should_run = evaluation.condition(job.if_, contexts, status, where)
-            decides_itself = bool(job.if_ and _STATUS_FUNCTION.search(str(job.if_)))
+            decides_itself = bool(job.if_ and re.search(_STATUS_FUNCTION, str(job.if_)))
             if should_run and not decides_itself:
                 should_run = all(contexts["needs"][n]["result"] == "success" for n in job.needs)
             if not should_run:
@@ -810,7 +810,7 @@ class _Scheduler:
     def _report_artifacts(self) -> None:
         import os
 
-        from conveyor.actions.lazy_steps import run_artifacts_dir
+        from conveyor.engine.options import run_artifacts_dir
 
         if not os.path.isdir(run_artifacts_dir(self.options)):
             return  # nothing uploaded: the store's code is not even imported

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
+
+from conveyor.records import field, record
 
 # os.uname().sysname -> the GitHub-hosted image prefix and the OS label of that system.
 _SYSTEMS = {
@@ -38,7 +39,7 @@ def labels_of(runs_on: Any) -> list[str]:
     return [str(runs_on)]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HostLabels:
     """The labels this machine answers to; ``mapped`` are extra ones the user allowed."""
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-from dataclasses import dataclass
 
 from conveyor.engine.host_files import open_for_writing
+from conveyor.records import record
 
 # name -> (argv template, script file extension)
 _BUILT_IN: dict[str, tuple[str, str]] = {
@@ -31,7 +31,7 @@ class ShellError(Exception):
     """A ``shell:`` value that is neither a known shell nor a template with ``{0}``."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ShellCommand:
     template: list[str]  # argv with "{0}" where the script path goes
     extension: str

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.engine.events import Status
+from conveyor.records import field, record
 
 if TYPE_CHECKING:
     from conveyor.engine.masking import Masker
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from conveyor.workflow.model import Step
 
 
-@dataclass
+@record
 class StepScope:
     """The steps a step sits among: the job's, or those of a composite action."""
 
@@ -31,7 +31,7 @@ class StepScope:
     first_failure: str | None = None  # why, for the enclosing step's reason
 
 
-@dataclass
+@record
 class StepOutcome:
     """How running a step went, before ``continue-on-error`` is applied."""
 
@@ -45,7 +45,7 @@ class StepOutcome:
     state: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class PostStep:
     """Work an action leaves for the end of the job (a JavaScript action's ``post``,
     ``actions/cache`` saving), run after the job's steps, the last added first."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor.engine import evaluation
@@ -26,6 +25,7 @@ from conveyor.engine.evaluation import EngineProblem
 from conveyor.engine.options import RunOptions, default_store_dir
 from conveyor.engine.repository_files import RepositoryFileError, read_repository_file
 from conveyor.executors.base import Cancellation
+from conveyor.records import record
 from conveyor.workflow.errors import Position, WorkflowInvalid
 from conveyor.workflow.model import DispatchInput, Job, Workflow
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from conveyor.workflow.calls import CallReference
 
 
-@dataclass
+@record
 class WorkflowSource:
     """The repository files a workflow came from; its local calls are read there too."""
 
@@ -43,7 +43,7 @@ class WorkflowSource:
     sha: str | None = None
 
 
-@dataclass
+@record
 class CallFrame:
     """A workflow whose jobs run in this run: the run's own, or one a job called."""
 
@@ -64,7 +64,7 @@ class CallFrame:
         return self.cancellation is not None and self.cancellation.cancelled
 
 
-@dataclass
+@record
 class CalledWorkflow:
     workflow: Workflow
     source: WorkflowSource

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from conveyor.records import field, record
 
 # GitHub's escaping: data escapes %, CR and LF; properties also escape : and ,.
 # ``%25`` is undone last so that ``%250A`` stays the literal text ``%0A``.
@@ -10,7 +10,7 @@ _DATA_ESCAPES = (("%0D", "\r"), ("%0A", "\n"), ("%25", "%"))
 _PROPERTY_ESCAPES = (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%"))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WorkflowCommand:
     name: str
     properties: dict[str, str] = field(default_factory=dict)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
+
+from conveyor.records import field, record
 
 
 class Cancellation:
@@ -67,7 +68,7 @@ class Cancellation:
         return self._event.wait(timeout)
 
 
-@dataclass
+@record
 class StepCommand:
     """What to start: ``argv`` in ``cwd`` with exactly ``env`` (nothing inherited)."""
 
@@ -81,7 +82,7 @@ class StepCommand:
     cancellation: Cancellation = field(default_factory=Cancellation)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StepExit:
     exit_code: int | None  # None when the process could not start or was killed
     timed_out: bool = False

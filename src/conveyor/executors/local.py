@@ -54,12 +54,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from typing import IO, TYPE_CHECKING
 
 from conveyor.executors import process_tree
 from conveyor.executors.base import StepCommand, StepExit
+from conveyor.records import record
 
 if TYPE_CHECKING:
     import psutil
@@ -195,7 +195,7 @@ def _file_name_part(text: str) -> str:
     return cleaned[:40] or "job"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Launch:
     """The process the host really starts for a step: the step's own command, or that
     command wrapped (a sandbox), with descriptors to hand over and a user to become."""

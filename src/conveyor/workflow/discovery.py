@@ -8,25 +8,32 @@ whose ``on:`` accepts the event).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 ROOT_FILES = (".conveyor.yml", ".conveyor.yaml", "conveyor.yml", "conveyor.yaml")
+WORKFLOW_SUFFIXES = (".yml", ".yaml")
 
 
 class NoWorkflow(Exception):
     """Nothing to run: says where Conveyor looked."""
 
 
-def find_repository_root(start: Path) -> Path:
+# Paths are plain strings here (os.path): this runs on every start, and pathlib
+# (with the URL parsing it imports) costs start-up.
+
+
+def find_repository_root(start: str | os.PathLike[str]) -> str:
     """The nearest directory at or above ``start`` holding ``.git``; ``start`` if none."""
-    start = start.resolve()
-    for directory in (start, *start.parents):
-        if (directory / ".git").exists():
-            return directory
-    return start
+    start = os.path.realpath(start)
+    directory = start
+    while not os.path.exists(os.path.join(directory, ".git")):
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return start
+        directory = parent
+    return directory
 
 
-def discover(root: Path, explicit: list[str] | None = None) -> tuple[list[Path], bool]:
+def discover(root: str, explicit: list[str] | None = None) -> tuple[list[str], bool]:
     """The candidate workflow files, and whether they came from ``.github/workflows``.
 
     Files from ``.github/workflows`` still need their ``on:`` checked against the
@@ -35,22 +42,22 @@ def discover(root: Path, explicit: list[str] | None = None) -> tuple[list[Path],
     if explicit:
         paths = []
         for name in explicit:
-            path = Path(name)
-            if not path.is_absolute():
-                path = Path(os.getcwd()) / path
-            if not path.is_file():
+            path = _tidy(os.path.join(os.getcwd(), name))
+            if not os.path.isfile(path):
                 raise NoWorkflow(f"{name}: no such workflow file")
             paths.append(path)
         return paths, False
     for name in ROOT_FILES:
-        if (root / name).is_file():
-            return [root / name], False
-    workflows_dir = root / ".github" / "workflows"
+        if os.path.isfile(os.path.join(root, name)):
+            return [os.path.join(root, name)], False
+    workflows_dir = os.path.join(root, ".github", "workflows")
     found = (
         sorted(
-            p for p in workflows_dir.glob("*.y*ml") if p.suffix in (".yml", ".yaml") and p.is_file()
+            entry.path
+            for entry in os.scandir(workflows_dir)
+            if os.path.splitext(entry.name)[1] in WORKFLOW_SUFFIXES and entry.is_file()
         )
-        if workflows_dir.is_dir()
+        if os.path.isdir(workflows_dir)
         else []
     )
     if not found:
@@ -61,9 +68,15 @@ def discover(root: Path, explicit: list[str] | None = None) -> tuple[list[Path],
     return found, True
 
 
-def display_path(path: Path, root: Path) -> str:
+def display_path(path: str, root: str) -> str:
     """How messages name a workflow: relative to the repository root when inside it."""
-    try:
-        return str(path.resolve().relative_to(root))
-    except ValueError:
-        return str(path)
+    real = os.path.realpath(path)
+    if os.path.commonpath([real, root]) == root:
+        return os.path.relpath(real, root)
+    return path
+
+
+def _tidy(path: str) -> str:
+    """``path`` without empty or ``.`` parts, as pathlib would write it."""
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    return ("/" if path.startswith("/") else "") + "/".join(parts)

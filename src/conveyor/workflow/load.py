@@ -1,39 +1,62 @@
 """Public entry points: a workflow file or an action directory to a validated model.
 
 Every function raises ``WorkflowInvalid`` carrying every problem found, each at
-``file:line:column``.
+``file:line:column``. PyYAML and the parser are imported by the functions that
+parse: a workflow read back from the cache (``workflow/cache.py``) needs neither.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
-from pathlib import Path
-from typing import TypeVar
-
-import yaml
+from typing import TYPE_CHECKING
 
 from conveyor.workflow.errors import Position, Problem, WorkflowInvalid
-from conveyor.workflow.model import CompositeAction, Workflow
-from conveyor.workflow.parse import parse_document
-from conveyor.workflow.parse_action import parse_action_document
-from conveyor.workflow.parse_base import Checker
-from conveyor.workflow.yamlsource import MAX_SOURCE_BYTES, compose, decode
+from conveyor.workflow.limits import MAX_SOURCE_BYTES
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TypeVar
+
+    import yaml
+
+    from conveyor.workflow.model import CompositeAction, Workflow
+    from conveyor.workflow.parse_base import Checker
+
+    T = TypeVar("T")
 
 ACTION_FILES = ("action.yml", "action.yaml")
 
-T = TypeVar("T")
 
+def load_workflow(
+    path: str | os.PathLike[str],
+    display_path: str | None = None,
+    cache_dir: str | None = None,
+) -> Workflow:
+    """Read and validate a workflow file; messages name ``display_path`` (default: ``path``).
 
-def load_workflow(path: str | os.PathLike[str], display_path: str | None = None) -> Workflow:
-    """Read and validate a workflow file; messages name ``display_path`` (default: ``path``)."""
+    With ``cache_dir``, a file parsed before (same bytes, same name, same Conveyor) is
+    read back from there instead of parsed again, and a newly parsed valid one is kept.
+    """
     shown = display_path if display_path is not None else os.fspath(path)
-    return parse_workflow(_read(Path(path), shown), shown)
+    data = _read(path, shown)
+    if cache_dir is None:
+        return parse_workflow(data, shown)
+    from conveyor.workflow import cache
+
+    key = cache.entry_key(data, shown)
+    entry = cache.entry_path(cache_dir, path)
+    workflow = cache.read_entry(entry, key)
+    if workflow is None:
+        workflow = parse_workflow(data, shown)  # a file with problems raises: never kept
+        cache.write_entry(entry, key, workflow)
+    return workflow
 
 
 def parse_workflow(text: str | bytes, path: str) -> Workflow:
     """Validate workflow text; ``path`` is the name used in the model and in messages."""
+    from conveyor.workflow.parse import parse_document
+
     return _parse(text, path, parse_document)
 
 
@@ -48,11 +71,12 @@ def load_action(
     ``within``: the file read must really lie in this directory (checked on the open
     file, so a link swapped in after an earlier check cannot point it elsewhere).
     """
-    directory = Path(action_dir)
     shown_dir = display_path if display_path is not None else os.fspath(action_dir)
     for name in ACTION_FILES:
-        candidate = directory / name
-        if candidate.is_file():
+        candidate = os.path.join(action_dir, name)
+        if os.path.isfile(candidate):
+            from conveyor.workflow.parse_action import parse_action_document
+
             shown = f"{shown_dir.rstrip('/')}/{name}"
             return _parse(_read(candidate, shown, within), shown, parse_action_document)
     raise WorkflowInvalid(
@@ -65,7 +89,7 @@ def load_action(
     )
 
 
-def _read(path: Path, shown: str, within: str | None = None) -> bytes:
+def _read(path: str | os.PathLike[str], shown: str, within: str | None = None) -> bytes:
     try:
         # Non-blocking: a FIFO put in place of the file must not hang the reader.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -95,6 +119,9 @@ def _not_plain_file(fd: int, within: str | None) -> str:
 
 
 def _parse(text: str | bytes, path: str, build: Callable[[Checker, yaml.Node], T]) -> T:
+    from conveyor.workflow.parse_base import Checker
+    from conveyor.workflow.yamlsource import compose, decode
+
     source = decode(text, path)
     root = compose(source)
     checker = Checker(source)
@@ -120,8 +147,8 @@ def check_local_actions(workflow: Workflow, root: str | os.PathLike[str]) -> lis
         for step in job.steps:
             if step.uses is None or not step.uses.startswith("./"):
                 continue
-            directory = Path(root) / step.uses
-            if any((directory / name).is_file() for name in ACTION_FILES):
+            directory = os.path.join(root, step.uses)
+            if any(os.path.isfile(os.path.join(directory, name)) for name in ACTION_FILES):
                 continue
             where = step.positions.get("uses", step.position)
             problems.append(
@@ -175,7 +202,7 @@ def check_local_calls(workflow: Workflow, root: str | os.PathLike[str]) -> list[
                 )
                 continue
             if shown not in parsed:
-                parsed[shown] = _called_workflow(Path(root), shown, where, problems)
+                parsed[shown] = _called_workflow(os.fspath(root), shown, where, problems)
             called = parsed[shown]
             if called is None:
                 continue
@@ -188,10 +215,10 @@ def check_local_calls(workflow: Workflow, root: str | os.PathLike[str]) -> list[
 
 
 def _called_workflow(
-    root: Path, shown: str, where: Position, problems: list[Problem]
+    root: str, shown: str, where: Position, problems: list[Problem]
 ) -> Workflow | None:
-    path = root / shown
-    if not path.is_file():
+    path = os.path.join(root, shown)
+    if not os.path.isfile(path):
         problems.append(
             Problem(
                 where,
@@ -200,8 +227,10 @@ def _called_workflow(
             )
         )
         return None
+    from conveyor.workflow.parse import parse_document
+
     try:
-        return _parse(_read(path, shown, within=os.fspath(root)), shown, parse_document)
+        return _parse(_read(path, shown, within=root), shown, parse_document)
     except WorkflowInvalid as error:
         # Said at the call: the file's own problems are listed with it when it is checked.
         found = "; ".join(str(problem) for problem in error.problems)

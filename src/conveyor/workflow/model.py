@@ -11,13 +11,13 @@ expression is typed as the literal's type ``| str``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.records import field, record
 from conveyor.workflow.errors import Position
 
 
-@dataclass
+@record
 class EventFilter:
     """Filters of one ``on.<event>`` entry; ``None`` means the key was absent."""
 
@@ -31,7 +31,7 @@ class EventFilter:
     workflows: list[str] | None = None
 
 
-@dataclass
+@record
 class DispatchInput:
     """One ``on.workflow_dispatch.inputs.<name>`` (or ``workflow_call`` input)."""
 
@@ -43,7 +43,7 @@ class DispatchInput:
     options: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class CallSecret:
     """One ``on.workflow_call.secrets.<name>``."""
 
@@ -52,7 +52,7 @@ class CallSecret:
     required: bool = False
 
 
-@dataclass
+@record
 class WorkflowCall:
     """``on.workflow_call``: what a reusable workflow takes from its caller and gives back."""
 
@@ -63,7 +63,7 @@ class WorkflowCall:
     positions: dict[str, Position] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Triggers:
     """The ``on:`` section. ``events`` maps an event name to its filters."""
 
@@ -75,25 +75,25 @@ class Triggers:
     call: WorkflowCall | None = None  # None: the workflow cannot be called (no workflow_call)
 
 
-@dataclass
+@record
 class RunDefaults:
     shell: str | None = None
     working_directory: str | None = None
 
 
-@dataclass
+@record
 class Concurrency:
     group: str
     cancel_in_progress: bool | str = False
 
 
-@dataclass
+@record
 class Environment:
     name: str
     url: str | None = None
 
 
-@dataclass
+@record
 class Step:
     """One ``run:`` command or one ``uses:`` action."""
 
@@ -125,7 +125,7 @@ class Step:
         return f"Run {self.uses}"
 
 
-@dataclass
+@record
 class Strategy:
     # A mapping of axis -> list of values plus optional include/exclude lists,
     # or an expression string such as ``${{ fromJSON(needs.a.outputs.m) }}``.
@@ -134,7 +134,7 @@ class Strategy:
     max_parallel: int | str | None = None
 
 
-@dataclass
+@record
 class Container:
     """``jobs.<id>.container``, or one ``jobs.<id>.services.<service id>``.
 
@@ -155,7 +155,7 @@ class Container:
     positions: dict[str, Position] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Job:
     id: str
     position: Position
@@ -185,7 +185,7 @@ class Job:
     services: dict[str, Container] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class Workflow:
     path: str  # as given by the user, used in every message
     position: Position
@@ -209,7 +209,7 @@ class Workflow:
 JAVASCRIPT_RUNTIMES = ("node12", "node16", "node20", "node24")
 
 
-@dataclass
+@record
 class JavaScriptRuns:
     """``runs:`` of a JavaScript action: files relative to the action's directory."""
 
@@ -220,7 +220,7 @@ class JavaScriptRuns:
     post_if: str = "always()"
 
 
-@dataclass
+@record
 class CompositeAction:
     """An ``action.yml``: a composite action's steps, or a JavaScript or Docker entry point.
 

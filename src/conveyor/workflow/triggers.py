@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
+from conveyor.records import record
 from conveyor.workflow.globs import match_filters
 from conveyor.workflow.model import DispatchInput, EventFilter, Triggers
 
@@ -32,7 +32,7 @@ _BRANCH_PREFIX = "refs/heads/"
 _TAG_PREFIX = "refs/tags/"
 
 
-@dataclass
+@record
 class EventInfo:
     """What happened, as far as choosing workflows is concerned."""
 
@@ -206,7 +206,7 @@ _MONTH_NAMES = frozenset(
     ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 )
 _DAY_NAMES = frozenset(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))
-_CRON_FIELD_SYNTAX = re.compile(r"[0-9A-Za-z*,/-]+")
+_CRON_FIELD_SYNTAX = r"[0-9A-Za-z*,/-]+"  # compiled when first used
 
 
 def validate_cron(expr: str) -> str | None:
@@ -249,7 +249,7 @@ def validate_cron(expr: str) -> str | None:
 
 
 def _cron_field_problem(text: str, number: int) -> str | None:
-    if not _CRON_FIELD_SYNTAX.fullmatch(text):
+    if not re.fullmatch(_CRON_FIELD_SYNTAX, text):
         return "only digits, names, '*', ',', '-' and '/' may appear"
     names = {3: _MONTH_NAMES, 4: _DAY_NAMES}.get(number, frozenset())
     for word in re.findall(r"[A-Za-z]+", text):

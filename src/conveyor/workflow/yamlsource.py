@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import yaml
 
 from conveyor.workflow.errors import Position, Problem, WorkflowInvalid
-
-MAX_SOURCE_BYTES = 1024 * 1024
+from conveyor.workflow.limits import MAX_SOURCE_BYTES
 
 # The characters YAML allows in a stream: PyYAML's own pattern, compiled once at its
 # import (a second copy of this wide character class costs ~3 ms of start-up).

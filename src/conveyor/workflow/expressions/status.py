@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from conveyor.records import record
 
 STATUS_FUNCTIONS = frozenset({"success", "failure", "cancelled", "always"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class JobStatus:
     """The state a step's (or, for a job `if`, the needed jobs') condition is evaluated in."""
 
