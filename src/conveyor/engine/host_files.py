@@ -78,14 +78,18 @@ def read_regular(path: str, limit: int | None = None) -> bytes:
         return b""
     try:
         size = os.fstat(fd).st_size
-        wanted = size if limit is None else min(size, limit)
-        chunks: list[bytes] = []
-        while wanted > 0:
-            chunk = os.read(fd, wanted)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            wanted -= len(chunk)
-        return b"".join(chunks)
+        return read_up_to(fd, size if limit is None else min(size, limit))
     finally:
         os.close(fd)
+
+
+def read_up_to(fd: int, wanted: int) -> bytes:
+    """At most ``wanted`` bytes from ``fd``: fewer only where the file ends."""
+    chunks: list[bytes] = []
+    while wanted > 0:
+        chunk = os.read(fd, wanted)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        wanted -= len(chunk)
+    return b"".join(chunks)

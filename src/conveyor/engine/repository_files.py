@@ -13,6 +13,8 @@ import errno
 import os
 import stat
 
+from conveyor.engine.host_files import read_up_to
+
 
 class RepositoryFileError(Exception):
     """The file could not be read; ``str`` says why, without naming anything outside."""
@@ -36,15 +38,7 @@ def read_repository_file(root: str, relative: str, limit: int) -> bytes:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise RepositoryFileError(f"{relative} is not a regular file")
         os.set_blocking(fd, True)
-        chunks: list[bytes] = []
-        wanted = limit + 1
-        while wanted > 0:
-            chunk = os.read(fd, wanted)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            wanted -= len(chunk)
-        return b"".join(chunks)
+        return read_up_to(fd, limit + 1)
     finally:
         os.close(fd)
 
