@@ -31,7 +31,7 @@ from conveyor.actions.in_job_shell import run_shell
 from conveyor.actions.machine_tools import ask_once, find_uv, list_directory, output_of
 from conveyor.actions.setup_python import ARCHITECTURES
 from conveyor.actions.version_specs import SpecError, Version, parse_spec
-from conveyor.actions.workspace_files import read_workspace_file
+from conveyor.actions.workspace_files import inside_workspace, read_workspace_file
 from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
@@ -113,7 +113,7 @@ def _setup(
     env = job_env(host, scope, step_env)
     environ = {**host.options.base_env, **env}
     relative = inputs.text("working-directory") or "."
-    working_directory = _inside_workspace(host, relative, "working-directory")
+    working_directory = _workspace_directory(host, relative, "working-directory")
     if not inputs.toolkit_boolean("ignore-empty-workdir") and not list_directory(working_directory):
         host.warn(
             index,
@@ -215,12 +215,8 @@ def _setup(
     return StepOutcome(Status.SUCCESS, outputs=outputs)
 
 
-def _inside_workspace(host: ActionHost, relative: str, what: str) -> str:
-    path = os.path.normpath(os.path.join(host.workspace, relative))
-    real = os.path.realpath(path)
-    root = os.path.realpath(host.workspace)
-    if os.path.commonpath([real, root]) != root:
-        raise ActionFailed(f"{what} {relative!r} is outside the workspace")
+def _workspace_directory(host: ActionHost, relative: str, what: str) -> str:
+    path, real = inside_workspace(host, relative, what)
     if not os.path.isdir(real):
         raise ActionFailed(f"{what} {relative!r} is not a directory")
     return path

@@ -10,6 +10,17 @@ from conveyor.engine.step_types import ActionHost
 _FILE_LIMIT = 1024 * 1024
 
 
+def inside_workspace(host: ActionHost, relative: str, what: str) -> tuple[str, str]:
+    """``relative`` (a path the workflow gave) joined to the workspace, and where it
+    really leads (links followed); ``ActionFailed`` if that is outside the workspace."""
+    path = os.path.normpath(os.path.join(host.workspace, relative))
+    real = os.path.realpath(path)
+    root = os.path.realpath(host.workspace)
+    if os.path.commonpath([real, root]) != root:
+        raise ActionFailed(f"{what} {relative!r} is outside the workspace (it resolves to {real})")
+    return path, real
+
+
 def read_workspace_file(host: ActionHost, relative: str, what: str) -> str | None:
     """The text of ``relative`` (a path the workflow gave) in the workspace; None if absent.
 
@@ -19,11 +30,7 @@ def read_workspace_file(host: ActionHost, relative: str, what: str) -> str | Non
     """
     from conveyor.engine.host_files import read_regular
 
-    path = os.path.normpath(os.path.join(host.workspace, relative))
-    real = os.path.realpath(path)
-    root = os.path.realpath(host.workspace)
-    if os.path.commonpath([real, root]) != root:
-        raise ActionFailed(f"{what} {relative!r} is outside the workspace (it resolves to {real})")
+    _, real = inside_workspace(host, relative, what)
     if not os.path.lexists(real):
         return None
     data = read_regular(real, _FILE_LIMIT + 1)
