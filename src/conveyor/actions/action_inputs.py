@@ -8,8 +8,11 @@ differ, so each reading has its own name:
   setup-node): only the YAML 1.2 core spellings, anything else an error;
 - ``lenient_boolean``: ``actions/cache``'s reading: ``true`` in any case is true,
   anything else false, never an error;
-- ``any_case_boolean``: checkout's and the artifact actions': ``true`` or ``false``
-  in any case, anything else an error at the step's ``with:``.
+- ``any_case_boolean``: how Conveyor's checkout and artifact actions have always read
+  theirs: ``true`` or ``false`` in any case, anything else an error at the step's
+  ``with:``. GitHub's differ both ways (checkout takes anything but ``true`` as false,
+  the artifact actions use ``getBooleanInput``); moving them is a change for users,
+  not part of this reader.
 
 A value of the wrong kind is never a traceback: ``problem`` (an ``EngineProblem`` at
 the step's ``with:``) or ``ActionFailed`` (the action's own failure, which its
@@ -91,8 +94,9 @@ class ActionInputs:
         raise ActionFailed(f"input {name} must be true or false, got {value!r}")
 
     def lenient_boolean(self, name: str) -> bool:
-        """As ``actions/cache`` reads its flags: ``true`` in any case, else false."""
-        return self.raw(name).strip().lower() == "true"
+        """As ``actions/cache`` reads its flags: ``true`` in any case, else false (blank:
+        the default)."""
+        return self.text(name).lower() == "true"
 
     def any_case_boolean(self, name: str) -> bool:
         """``true`` or ``false`` in any case; anything else (blank too) is a ``problem``."""
