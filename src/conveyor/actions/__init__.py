@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from conveyor.actions import lazy_steps
+from conveyor.actions.action_steps import fail, log_index
 from conveyor.actions.cache import run_cache
 from conveyor.actions.checkout import run_checkout
 from conveyor.actions.composite import run_composite_action
@@ -34,7 +35,6 @@ from conveyor.actions.setup_entries import (
     run_setup_python,
     run_setup_uv,
 )
-from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
@@ -82,7 +82,7 @@ def run_resolved(
 ) -> StepOutcome:
     """A local, fetched or Docker action: found (fetched if need be), then run by its kind."""
     uses = (step.uses or "").strip()
-    index = step.index if scope.depth == 0 else scope.log_index
+    index = log_index(step, scope)
     options = host.options
     store = action_store(options.store_dir or default_store_dir(), options.actions_url)
     try:
@@ -128,6 +128,4 @@ def _seen_by_the_job(host: ActionHost, resolved: Resolved) -> str:
 
 def _unavailable(host: ActionHost, scope: StepScope, step: Step, message: str) -> StepOutcome:
     where = step.positions.get("uses", step.position)
-    reason = f"{where}: {message}"
-    host.log_line(step.index if scope.depth == 0 else scope.log_index, f"##[error]{reason}")
-    return StepOutcome(Status.FAILURE, reason=reason)
+    return fail(host, step, scope, f"{where}: {message}")

@@ -18,6 +18,7 @@ import os
 from typing import Any
 
 from conveyor.actions.action_inputs import ActionInputs
+from conveyor.actions.action_steps import fail, log_index
 from conveyor.actions.artifact_store import (
     Artifact,
     ArtifactError,
@@ -60,15 +61,6 @@ DOWNLOAD_INPUTS = {
 MAX_RETENTION_DAYS = 90
 
 
-def _log_index(step: Step, scope: StepScope) -> int:
-    return step.index if scope.depth == 0 else scope.log_index
-
-
-def _fail(host: ActionHost, index: int, reason: str) -> StepOutcome:
-    host.log_line(index, f"##[error]{reason}")
-    return StepOutcome(Status.FAILURE, reason=reason)
-
-
 # The job's own python3 (setup-python's, or the system's) runs the in-job programs.
 JOB_PYTHON = "python3"
 
@@ -80,21 +72,21 @@ def run_upload_artifact(
     contexts: dict[str, Any],
     step_env: dict[str, str],
 ) -> StepOutcome:
-    index = _log_index(step, scope)
-    inputs = ActionInputs(host, step, contexts, index, UPLOAD_INPUTS)
+    index = log_index(step, scope)
+    inputs = ActionInputs(host, step, scope, contexts, UPLOAD_INPUTS)
     patterns = inputs.lines("path")
     if not patterns:
         raise inputs.problem("input 'path' is required: the files, directories or globs to upload")
-    name = inputs.text("name").strip() or "artifact"
+    name = inputs.text("name")
     if_none = inputs.choice("if-no-files-found", ("warn", "error", "ignore"))
     retention = inputs.integer("retention-days", 0)
     if retention > MAX_RETENTION_DAYS:
         host.warn(index, f"retention-days {retention} is more than {MAX_RETENTION_DAYS}; kept 90")
         retention = MAX_RETENTION_DAYS
     level = inputs.integer("compression-level", 0, 9)
-    overwrite = inputs.flag("overwrite")
-    include_hidden = inputs.flag("include-hidden-files")
-    archive = inputs.flag("archive")
+    overwrite = inputs.any_case_boolean("overwrite")
+    include_hidden = inputs.any_case_boolean("include-hidden-files")
+    archive = inputs.any_case_boolean("archive")
     store = run_artifacts(host.options)
     if archive:
         problem = check_name(name)
@@ -102,7 +94,7 @@ def run_upload_artifact(
             raise inputs.problem(problem)
         taken = store.taken(name)
         if taken and not overwrite:
-            return _fail(host, index, f"{step.uses}: {taken}")
+            return fail(host, step, scope, f"{step.uses}: {taken}")
 
     output = new_name(".tar.gz")
     spec = {
@@ -124,7 +116,7 @@ def run_upload_artifact(
         remove_from_runner_temp(host.runner_temp, output)
         message = f"No files were found with the provided path: {' '.join(patterns)}. "
         if if_none == "error":
-            return _fail(host, index, message + "No artifacts will be uploaded.")
+            return fail(host, step, scope, message + "No artifacts will be uploaded.")
         if if_none == "warn":
             host.warn(index, message + "No artifacts will be uploaded.")
         else:
@@ -133,9 +125,10 @@ def run_upload_artifact(
     if not archive:
         if count != 1:
             remove_from_runner_temp(host.runner_temp, output)
-            return _fail(
+            return fail(
                 host,
-                index,
+                step,
+                scope,
                 f"{step.uses}: archive: false uploads exactly one file; {count} were found",
             )
         # The artifact is named after its one file, as GitHub's unarchived uploads are.
@@ -143,14 +136,16 @@ def run_upload_artifact(
         problem = check_name(name)
         if problem:
             remove_from_runner_temp(host.runner_temp, output)
-            return _fail(host, index, f"{step.uses}: {problem}")
+            return fail(host, step, scope, f"{step.uses}: {problem}")
         taken = store.taken(name)
         if taken and not overwrite:
             remove_from_runner_temp(host.runner_temp, output)
-            return _fail(host, index, f"{step.uses}: {taken}")
+            return fail(host, step, scope, f"{step.uses}: {taken}")
     with open_from_runner_temp(host.runner_temp, output) as fd:
         if fd is None:
-            return _fail(host, index, f"{step.uses}: the files gathered for upload went missing")
+            return fail(
+                host, step, scope, f"{step.uses}: the files gathered for upload went missing"
+            )
         try:
             artifact = store.add(
                 name,
@@ -161,7 +156,7 @@ def run_upload_artifact(
                 retention_days=retention or None,
             )
         except ArtifactError as error:
-            return _fail(host, index, f"{step.uses}: {error}")
+            return fail(host, step, scope, f"{step.uses}: {error}")
     url = artifact_url(host.options, artifact)
     host.log_line(
         index,
@@ -186,32 +181,32 @@ def run_download_artifact(
     contexts: dict[str, Any],
     step_env: dict[str, str],
 ) -> StepOutcome:
-    index = _log_index(step, scope)
-    inputs = ActionInputs(host, step, contexts, index, DOWNLOAD_INPUTS)
-    run_id = inputs.text("run-id").strip()
+    index = log_index(step, scope)
+    inputs = ActionInputs(host, step, scope, contexts, DOWNLOAD_INPUTS)
+    run_id = inputs.text("run-id")
     if run_id and run_id != str(host.options.run_id):
         raise inputs.problem(
             f"run-id {run_id}: only this run's artifacts (run {host.options.run_id}) can be "
             "downloaded; artifacts of other runs are not shared"
         )
-    repository = inputs.text("repository").strip()
+    repository = inputs.text("repository")
     own = str(contexts.get("github", {}).get("repository", ""))
     if repository and repository.lower() != own.lower():
         raise inputs.problem(
             f"repository {repository}: only this repository's artifacts ({own}) can be downloaded"
         )
-    name = inputs.text("name").strip()
-    ids_text = inputs.text("artifact-ids").strip()
+    name = inputs.text("name")
+    ids_text = inputs.text("artifact-ids")
     if name and ids_text:
         raise inputs.problem("give either 'name' or 'artifact-ids', not both")
     store = run_artifacts(host.options)
     available = store.list()
     chosen = _choose(inputs, available, name, ids_text)
     if isinstance(chosen, str):
-        return _fail(host, index, f"Unable to download artifact(s): {chosen}")
+        return fail(host, step, scope, f"Unable to download artifact(s): {chosen}")
 
-    destination = _destination(host, inputs.text("path").strip())
-    merge = inputs.flag("merge-multiple")
+    destination = _destination(host, inputs.text("path"))
+    merge = inputs.any_case_boolean("merge-multiple")
     single = bool(name) or (len(chosen) == 1 and bool(ids_text))
     items = []
     try:
@@ -264,7 +259,7 @@ def _choose(
         if missing:
             return f"no artifact with id {', '.join(missing)} in this run"
         return [by_id[i] for i in wanted]
-    pattern = inputs.text("pattern").strip()
+    pattern = inputs.text("pattern")
     if pattern:
         return [a for a in available if fnmatch.fnmatchcase(a.name, pattern)]
     return available

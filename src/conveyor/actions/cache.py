@@ -22,6 +22,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
+from conveyor.actions import action_steps
+from conveyor.actions.action_inputs import ActionInputs
+from conveyor.actions.action_steps import at_uses, fail, log_index
 from conveyor.actions.cache_archive import (
     NOTHING_TO_SAVE,
     archive_suffix,
@@ -74,43 +77,6 @@ SAVE_ALWAYS_DEPRECATED = (
 )
 
 
-class _Inputs:
-    """The step's ``with:``, evaluated; names as the action.yml declares them, any case."""
-
-    def __init__(
-        self,
-        host: ActionHost,
-        step: Step,
-        contexts: dict[str, Any],
-        index: int,
-        declared: dict[str, str],
-    ) -> None:
-        given = evaluation.string_map(step.with_, contexts, step.positions, step.position, "with")
-        self.where = step.positions.get("with", step.positions.get("uses", step.position))
-        known = {name.lower(): name for name in declared}
-        unexpected = sorted(name for name in given if name.lower() not in known)
-        if unexpected:
-            host.warn(
-                index,
-                f"{step.uses}: unexpected input(s) {', '.join(unexpected)}; "
-                f"valid inputs are {', '.join(declared)}",
-            )
-        by_lower = {name.lower(): value for name, value in given.items()}
-        self.values = {
-            name: by_lower.get(name.lower(), default) for name, default in declared.items()
-        }
-
-    def text(self, name: str) -> str:
-        return str(self.values[name])
-
-    def lines(self, name: str) -> list[str]:
-        return [line.strip() for line in self.text(name).splitlines() if line.strip()]
-
-    def flag(self, name: str) -> bool:
-        # As the action reads it: anything but "true" (any case) is false.
-        return self.text(name).strip().lower() == "true"
-
-
 @dataclass
 class CacheRequest:
     """What one cache step asks for: the entry's key, its paths, where it lives."""
@@ -142,7 +108,7 @@ def run_cache(
     if kind == "save":
         return _save_action(host, step, scope, contexts, step_env)
     if kind:
-        return _fail(host, _index(step, scope), f"{_where(step)}: {step.uses}: no such action")
+        return fail(host, step, scope, at_uses(step, "no such action"))
     return _restore_action(host, step, scope, contexts, step_env, with_post=True)
 
 
@@ -158,7 +124,7 @@ def open_stores(host: ActionHost, step: Step) -> list[CacheStore]:
             CacheStore(store_dir, name, limit) for name in [scope, *options.cache_restore_scopes]
         ]
     except (CacheStoreError, OSError) as error:
-        raise EngineProblem(f"{_where(step)}: {step.uses}: the cache store: {error}") from None
+        raise EngineProblem(at_uses(step, f"the cache store: {error}")) from None
 
 
 def restore(
@@ -173,7 +139,7 @@ def restore(
 ) -> str | None:
     """Restore the entry matching ``request.key`` then ``restore_keys`` into the job;
     the key restored (or found, with ``lookup_only``), None on a miss."""
-    index = _index(step, scope)
+    index = log_index(step, scope)
     for store in [request.store, *request.fallbacks]:
         entry = store.lookup([request.key, *restore_keys], request.version, touch=not lookup_only)
         if entry is not None:
@@ -225,7 +191,7 @@ def _restore_a_copy(
             _copy_into_runner_temp(host.runner_temp, archive_fd, name)
     except (CacheStoreError, RunnerTempError, OSError) as error:
         _remove(host, name)
-        host.warn(_index(step, scope), f"Failed to restore: {error}")
+        host.warn(log_index(step, scope), f"Failed to restore: {error}")
         return None
     argv = restore_argv(host.runner_temp, name, request.compression, request.patterns, direct=False)
     try:
@@ -244,7 +210,7 @@ def save(
 ) -> bool:
     """Archive what ``request.patterns`` match in the job and keep it under its key.
     Problems are warnings, as on GitHub: True when an entry was saved."""
-    index = _index(step, scope) if log_index is None else log_index
+    index = action_steps.log_index(step, scope) if log_index is None else log_index
     for pattern in request.patterns:
         problem = pattern_problem(pattern)
         if problem:
@@ -326,24 +292,24 @@ def _restore_action(
     *,
     with_post: bool,
 ) -> StepOutcome:
-    index = _index(step, scope)
+    index = log_index(step, scope)
     declared = _CACHE_INPUTS if with_post else _RESTORE_INPUTS
-    inputs = _Inputs(host, step, contexts, index, declared)
-    key = inputs.text("key").strip()
+    inputs = ActionInputs(host, step, scope, contexts, declared)
+    key = inputs.text("key")
     patterns = _patterns(inputs)
     for name, value in (("key", key), ("path", patterns)):
         if not value:
             where = f"{inputs.where}: {step.uses}"
-            return _fail(host, index, f"{where}: Input required and not supplied: {name}")
+            return fail(host, step, scope, f"{where}: Input required and not supplied: {name}")
     restore_keys = inputs.lines("restore-keys")
     problem = _keys_problem([key, *restore_keys])
     if problem:
-        return _fail(host, index, f"{inputs.where}: {step.uses}: {problem}")
-    if with_post and inputs.flag("save-always"):
+        return fail(host, step, scope, f"{inputs.where}: {step.uses}: {problem}")
+    if with_post and inputs.lenient_boolean("save-always"):
         host.warn(index, f"{step.uses}: {SAVE_ALWAYS_DEPRECATED}")
     env = {**host.env_context(scope), **step_env}
     request = _request(host, step, key, patterns, env)
-    lookup_only = inputs.flag("lookup-only")
+    lookup_only = inputs.lenient_boolean("lookup-only")
     matched = restore(host, step, scope, env, request, restore_keys, lookup_only=lookup_only)
     outputs: dict[str, str] = {}
     if not with_post:
@@ -351,10 +317,11 @@ def _restore_action(
     if with_post:
         register_save(host, step, scope, env, request, matched, _shown_name(step, contexts))
     if matched is None:
-        if inputs.flag("fail-on-cache-miss"):
-            return _fail(
+        if inputs.lenient_boolean("fail-on-cache-miss"):
+            return fail(
                 host,
-                index,
+                step,
+                scope,
                 "Failed to restore cache entry. Exiting as fail-on-cache-miss is set. "
                 f"Input key: {key}",
                 outputs,
@@ -374,9 +341,9 @@ def _save_action(
     contexts: dict[str, Any],
     step_env: dict[str, str],
 ) -> StepOutcome:
-    index = _index(step, scope)
-    inputs = _Inputs(host, step, contexts, index, _SAVE_INPUTS)
-    key = inputs.text("key").strip()
+    index = log_index(step, scope)
+    inputs = ActionInputs(host, step, scope, contexts, _SAVE_INPUTS)
+    key = inputs.text("key")
     patterns = _patterns(inputs)
     if not key or not patterns:
         missing = "key" if not key else "path"
@@ -410,7 +377,7 @@ def _sub_action(uses: str) -> str:
     return "/".join(parts[2:]).lower()
 
 
-def _patterns(inputs: _Inputs) -> list[str]:
+def _patterns(inputs: ActionInputs) -> list[str]:
     """``path`` lines as GitHub reads them: trimmed, ``! pattern`` as ``!pattern``."""
     patterns = []
     for line in inputs.text("path").split("\n"):
@@ -479,18 +446,3 @@ def _remove(host: ActionHost, name: str) -> None:
 
 def _reserved(key: str) -> str:
     return f"Unable to reserve cache with key {key}, another job may be creating this cache."
-
-
-def _index(step: Step, scope: StepScope) -> int:
-    return step.index if scope.depth == 0 else scope.log_index
-
-
-def _where(step: Step) -> object:
-    return step.positions.get("uses", step.position)
-
-
-def _fail(
-    host: ActionHost, index: int, reason: str, outputs: dict[str, str] | None = None
-) -> StepOutcome:
-    host.log_line(index, f"##[error]{reason}")
-    return StepOutcome(Status.FAILURE, reason=reason, outputs=outputs or {})

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from conveyor.actions.action_steps import log_index
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
@@ -61,28 +62,28 @@ def run_checkout(
     from conveyor.actions.action_inputs import ActionInputs
     from conveyor.actions.in_job import source
 
-    index = step.index if scope.depth == 0 else scope.log_index
-    inputs = ActionInputs(host, step, contexts, index, CHECKOUT_INPUTS)
+    index = log_index(step, scope)
+    inputs = ActionInputs(host, step, scope, contexts, CHECKOUT_INPUTS)
     github = contexts.get("github", {})
     own = str(github.get("repository", ""))
-    repository = inputs.text("repository").strip()
+    repository = inputs.text("repository")
     if repository and repository.lower() != own.lower():
         raise inputs.problem(
             f"repository {repository}: Conveyor checks out only the run's own repository "
             f"({own}), from the commits it already has; fetch another one in a run: step"
         )
     target = _target(host, inputs)
-    ref = inputs.text("ref").strip()
+    ref = inputs.text("ref")
     default_refs = {str(github.get(key, "")) for key in ("sha", "ref", "ref_name")} - {""}
     default_ref = not ref or ref in default_refs
-    submodules = inputs.text("submodules").strip().lower()
+    submodules = inputs.raw("submodules").strip().lower()
     if submodules not in ("true", "false", "recursive"):
         raise inputs.problem(
             f"input 'submodules' must be true, false or recursive, not {submodules!r}"
         )
     depth = inputs.integer("fetch-depth", 0)
     flags = {
-        name: inputs.flag(name)
+        name: inputs.any_case_boolean(name)
         for name in (
             "clean",
             "fetch-tags",
@@ -94,9 +95,9 @@ def run_checkout(
         )
     }
     for name in _REMOTE_ONLY:
-        if inputs.was_given(name) and inputs.text(name).strip():
+        if inputs.given(name):
             host.log_line(index, f"{name}: not used; the commits come from {host.workspace}")
-    if inputs.was_given("persist-credentials") and flags["persist-credentials"]:
+    if inputs.given("persist-credentials") and flags["persist-credentials"]:
         host.log_line(index, "persist-credentials: no credentials were used, so none are kept")
     sparse = "\n".join(inputs.lines("sparse-checkout"))
     same = os.path.normpath(target) == os.path.normpath(host.workspace)
@@ -151,7 +152,7 @@ def _word(value: bool) -> str:
 
 def _target(host: ActionHost, inputs: ActionInputs) -> str:
     """Where to check out: ``path`` under the workspace, which it must not leave."""
-    path = inputs.text("path").strip()
+    path = inputs.text("path")
     workspace = os.path.normpath(host.workspace)
     target = os.path.normpath(os.path.join(workspace, path)) if path else workspace
     if os.path.commonpath([target, workspace]) != workspace:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.actions.action_steps import fail, log_index
 from conveyor.actions.inputs import action_inputs
 from conveyor.actions.resolve import ResolveError, resolve_local
 from conveyor.engine import evaluation
@@ -30,13 +31,12 @@ def run_composite(
     step_env: dict[str, str],
 ) -> StepOutcome:
     """A local composite action (``uses: ./path``)."""
-    index = step.index if scope.depth == 0 else scope.log_index
     where = step.positions.get("uses", step.position)
     uses = (step.uses or "").strip()
     try:
         resolved = resolve_local(uses, host.workspace)
     except ResolveError as error:
-        return _fail(host, index, f"{where}: {uses}: {error}")
+        return fail(host, step, scope, f"{where}: {uses}: {error}")
     assert resolved.action is not None
     return run_composite_action(
         host, step, scope, contexts, step_env, resolved.action, resolved.directory
@@ -54,20 +54,21 @@ def run_composite_action(
 ) -> StepOutcome:
     """Run the steps of ``action`` (read already) as sub-steps; ``action_path`` is
     ``github.action_path``: where the job's steps find the action's files."""
-    index = step.index if scope.depth == 0 else scope.log_index
+    index = log_index(step, scope)
     where = step.positions.get("uses", step.position)
     uses = (step.uses or "").strip()
     if scope.depth >= MAX_DEPTH:
-        return _fail(
+        return fail(
             host,
-            index,
+            step,
+            scope,
             f"{where}: {uses}: composite actions nest more than "
             f"{MAX_DEPTH} deep; does an action use itself?",
         )
     try:
         inputs = action_inputs(host, step, action, contexts, index)
     except EngineProblem as problem:
-        return _fail(host, index, str(problem))
+        return fail(host, step, scope, str(problem))
 
     inner = StepScope(
         env_layers=[*scope.env_layers, step_env],
@@ -102,8 +103,3 @@ def _outputs(host: ActionHost, action: CompositeAction, scope: StepScope) -> dic
         name: evaluation.string(template, contexts, action.position, f"outputs.{name}")
         for name, template in action.outputs.items()
     }
-
-
-def _fail(host: ActionHost, index: int, reason: str) -> StepOutcome:
-    host.log_line(index, f"##[error]{host.masker.mask(reason)}")
-    return StepOutcome(Status.FAILURE, reason=reason)

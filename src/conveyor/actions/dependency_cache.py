@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from conveyor.actions.action_steps import at_uses, log_index
 from conveyor.actions.cache import (
     CacheRequest,
     compression_method,
@@ -47,18 +48,17 @@ def restore_dependencies(
 
     No dependency file is an error, as setup-python and setup-node make it; setup-uv
     (``warn_when_unmatched``) warns instead and keys the entry on its other parts."""
-    index = step.index if scope.depth == 0 else scope.log_index
-    where = step.positions.get("uses", step.position)
+    index = log_index(step, scope)
     try:
         digest = hash_files(Path(host.workspace), dependency_globs)
     except ExpressionError as error:
-        raise EngineProblem(f"{where}: {step.uses}: {error.message}") from None
+        raise EngineProblem(at_uses(step, error.message)) from None
     unmatched = (
         f"No file in {host.workspace} matched to [{','.join(dependency_globs)}], "
         "make sure you have checked out the target repository"
     )
     if not digest and not warn_when_unmatched:
-        raise EngineProblem(f"{where}: {step.uses}: {unmatched}")
+        raise EngineProblem(at_uses(step, unmatched))
     prefix = "-".join(key_parts)
     if digest:
         key = f"{prefix}-{digest}"

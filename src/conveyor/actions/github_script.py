@@ -12,13 +12,8 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from conveyor.actions.setup_inputs import (
-    ActionFailed,
-    ActionInputs,
-    fail,
-    job_env,
-    log_index,
-)
+from conveyor.actions.action_inputs import ActionInputs
+from conveyor.actions.action_steps import ActionFailed, at_uses, fail, job_env, log_index
 from conveyor.actions.setup_node import find_node
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
@@ -69,7 +64,7 @@ def run_github_script(
                 "github-token is accepted, but github.* calls cannot reach GitHub from Conveyor",
             )
     except ActionFailed as problem:
-        return fail(host, step, scope, str(problem))
+        return fail(host, step, scope, at_uses(step, str(problem)))
     for name in inputs.names():
         # As the runner names them: INPUT_RESULT-ENCODING (the hyphen stays); inputs
         # the action does not declare reach core.getInput too, as on GitHub.

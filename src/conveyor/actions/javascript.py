@@ -24,6 +24,7 @@ import os
 import shutil
 from typing import Any
 
+from conveyor.actions.action_steps import fail, log_index
 from conveyor.actions.inputs import action_inputs, input_variable
 from conveyor.actions.resolve import Resolved
 from conveyor.engine import evaluation
@@ -48,22 +49,23 @@ def run_javascript(
     action = resolved.action
     assert action is not None and action.javascript is not None
     runs = action.javascript
-    index = step.index if scope.depth == 0 else scope.log_index
+    index = log_index(step, scope)
     where = step.positions.get("uses", step.position)
     uses = (step.uses or "").strip()
     env = {**host.env_context(scope), **step_env}
     node = _find_node(env.get("PATH") or host.options.base_env.get("PATH") or os.defpath)
     if node is None:
-        return _fail(
+        return fail(
             host,
-            index,
+            step,
+            scope,
             f"{where}: {uses}: JavaScript actions ({action.using}) run with node, and no "
             "node was found on PATH; install Node.js (e.g. apt-get install nodejs)",
         )
     try:
         inputs = action_inputs(host, step, action, contexts, index)
     except EngineProblem as problem:
-        return _fail(host, index, str(problem))
+        return fail(host, step, scope, str(problem))
     env.update({input_variable(name): str(value) for name, value in inputs.items()})
     env["GITHUB_ACTION_REPOSITORY"] = resolved.repository
     env["GITHUB_ACTION_REF"] = resolved.ref
@@ -83,7 +85,7 @@ def run_javascript(
         try:
             run_pre = evaluation.condition(runs.pre_if, contexts, status, action.position)
         except EngineProblem as problem:
-            return _fail(host, index, str(problem))
+            return fail(host, step, scope, str(problem))
         if run_pre:
             pre = run_phase(runs.pre)
             if pre.outcome != Status.SUCCESS:
@@ -106,8 +108,3 @@ def run_javascript(
 
 def _find_node(path: str) -> str | None:
     return shutil.which("node", path=path)
-
-
-def _fail(host: ActionHost, index: int, reason: str) -> StepOutcome:
-    host.log_line(index, f"##[error]{host.masker.mask(reason)}")
-    return StepOutcome(Status.FAILURE, reason=reason)

@@ -17,19 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from conveyor.actions.action_inputs import ActionInputs
+from conveyor.actions.action_steps import ActionFailed, at_uses, fail, job_env, log_index
 from conveyor.actions.dependency_cache import restore_dependencies
 from conveyor.actions.in_job_shell import run_shell
 from conveyor.actions.machine_tools import ask_once, list_directory, output_of
-from conveyor.actions.setup_inputs import (
-    ActionFailed,
-    ActionInputs,
-    fail,
-    job_env,
-    log_index,
-    read_workspace_file,
-)
 from conveyor.actions.setup_python import check_architecture
 from conveyor.actions.version_specs import SpecError, Version, parse_spec
+from conveyor.actions.workspace_files import read_workspace_file
 from conveyor.engine.events import Status
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
@@ -98,7 +93,7 @@ def run_setup_node(
         inputs = ActionInputs(host, step, scope, contexts, INPUTS)
         return _setup(host, step, scope, inputs, step_env, contexts)
     except ActionFailed as problem:
-        return fail(host, step, scope, str(problem))
+        return fail(host, step, scope, at_uses(step, str(problem)))
 
 
 def _setup(
@@ -119,7 +114,7 @@ def _setup(
             f"cache: {manager!r} is not supported; use one of {', '.join(CACHE_MANAGERS)}"
         )
     request = _requested_version(host, inputs, index)
-    if inputs.flag("check-latest"):
+    if inputs.toolkit_boolean("check-latest"):
         host.log_line(
             index,
             "check-latest: Conveyor uses the newest matching Node.js on this machine "
@@ -306,7 +301,7 @@ def _registry(
     scope = scope.lower()
     lines = [f"{scope}:registry={url}" if scope else f"registry={url}"]
     lines.insert(0, f"//{url.split('://', 1)[1]}:_authToken=${{NODE_AUTH_TOKEN}}")
-    if inputs.flag("always-auth"):
+    if inputs.toolkit_boolean("always-auth"):
         lines.append("always-auth=true")
     npmrc = os.path.join(host.runner_temp, ".npmrc")
     # As GitHub's action: a placeholder token unless the workflow sets its own.

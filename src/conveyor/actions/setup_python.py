@@ -30,19 +30,14 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.actions.action_inputs import ActionInputs
+from conveyor.actions.action_steps import ActionFailed, at_uses, fail, job_env, log_index
 from conveyor.actions.dependency_cache import restore_dependencies
 from conveyor.actions.in_job_shell import run_shell
 from conveyor.actions.machine_tools import find_uv
 from conveyor.actions.python_interpreters import Interpreter, find_interpreters
-from conveyor.actions.setup_inputs import (
-    ActionFailed,
-    ActionInputs,
-    fail,
-    job_env,
-    log_index,
-    read_workspace_file,
-)
 from conveyor.actions.version_specs import SpecError, VersionSpec, parse_spec
+from conveyor.actions.workspace_files import read_workspace_file
 from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
@@ -148,7 +143,7 @@ def run_setup_python(
             host, step, scope, ActionInputs(host, step, scope, contexts, INPUTS), step_env
         )
     except ActionFailed as problem:
-        return fail(host, step, scope, str(problem))
+        return fail(host, step, scope, at_uses(step, str(problem)))
 
 
 def _setup(
@@ -165,7 +160,7 @@ def _setup(
             "has no .python-version: the python on PATH is used as it is",
         )
         return StepOutcome(Status.SUCCESS)
-    if inputs.flag("check-latest"):
+    if inputs.toolkit_boolean("check-latest"):
         host.log_line(
             index,
             "check-latest: Conveyor uses the newest matching interpreter on this machine "
@@ -180,8 +175,8 @@ def _setup(
     pip_version = inputs.text("pip-version")
     if pip_version and not re.fullmatch(r"\d+(\.\d+){0,2}", pip_version):
         raise ActionFailed(f"pip-version must be major[.minor][.patch], got {pip_version!r}")
-    allow_prereleases = inputs.flag("allow-prereleases")
-    freethreaded = inputs.flag("freethreaded")
+    allow_prereleases = inputs.toolkit_boolean("allow-prereleases")
+    freethreaded = inputs.toolkit_boolean("freethreaded")
     requests = [_parse_request(text, allow_prereleases, freethreaded) for text in texts]
 
     environ = {**host.options.base_env, **env}
@@ -189,7 +184,7 @@ def _setup(
     found = find_interpreters(environ, tool_cache, host.can_use_tool)
     visible = [interpreter for interpreter in found if host.can_use_tool(interpreter.executable)]
 
-    update_environment = inputs.flag("update-environment")
+    update_environment = inputs.toolkit_boolean("update-environment")
     outcome = StepOutcome(Status.SUCCESS)
     chosen: Interpreter | None = None
     for request in requests:

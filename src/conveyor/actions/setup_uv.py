@@ -24,19 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from conveyor.actions.action_inputs import ActionInputs
+from conveyor.actions.action_steps import ActionFailed, at_uses, fail, job_env, log_index
 from conveyor.actions.dependency_cache import restore_dependencies
 from conveyor.actions.in_job_shell import run_shell
 from conveyor.actions.machine_tools import ask_once, find_uv, list_directory, output_of
-from conveyor.actions.setup_inputs import (
-    ActionFailed,
-    ActionInputs,
-    fail,
-    job_env,
-    log_index,
-    read_workspace_file,
-)
 from conveyor.actions.setup_python import ARCHITECTURES
 from conveyor.actions.version_specs import SpecError, Version, parse_spec
+from conveyor.actions.workspace_files import inside_workspace, read_workspace_file
 from conveyor.engine.events import Status
 from conveyor.engine.options import default_store_dir
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
@@ -108,7 +103,7 @@ def run_setup_uv(
         inputs = ActionInputs(host, step, scope, contexts, INPUTS)
         return _setup(host, step, scope, inputs, step_env)
     except ActionFailed as problem:
-        return fail(host, step, scope, str(problem))
+        return fail(host, step, scope, at_uses(step, str(problem)))
 
 
 def _setup(
@@ -118,8 +113,8 @@ def _setup(
     env = job_env(host, scope, step_env)
     environ = {**host.options.base_env, **env}
     relative = inputs.text("working-directory") or "."
-    working_directory = _inside_workspace(host, relative, "working-directory")
-    if not inputs.flag("ignore-empty-workdir") and not list_directory(working_directory):
+    working_directory = _workspace_directory(host, relative, "working-directory")
+    if not inputs.toolkit_boolean("ignore-empty-workdir") and not list_directory(working_directory):
         host.warn(
             index,
             f"the working directory {relative} is empty: did actions/checkout run first? "
@@ -139,7 +134,7 @@ def _setup(
     enable_cache = inputs.text("enable-cache")
     if enable_cache not in ("true", "false", "auto"):
         raise ActionFailed(f"enable-cache must be true, false or auto, got {enable_cache!r}")
-    activate = inputs.flag("activate-environment")
+    activate = inputs.toolkit_boolean("activate-environment")
     tool_cache = os.path.join(host.options.store_dir or default_store_dir(environ), "tools")
     installations = [
         i
@@ -220,12 +215,8 @@ def _setup(
     return StepOutcome(Status.SUCCESS, outputs=outputs)
 
 
-def _inside_workspace(host: ActionHost, relative: str, what: str) -> str:
-    path = os.path.normpath(os.path.join(host.workspace, relative))
-    real = os.path.realpath(path)
-    root = os.path.realpath(host.workspace)
-    if os.path.commonpath([real, root]) != root:
-        raise ActionFailed(f"{what} {relative!r} is outside the workspace")
+def _workspace_directory(host: ActionHost, relative: str, what: str) -> str:
+    path, real = inside_workspace(host, relative, what)
     if not os.path.isdir(real):
         raise ActionFailed(f"{what} {relative!r} is not a directory")
     return path
