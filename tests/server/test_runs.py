@@ -160,6 +160,11 @@ def test_cancel_kills_the_running_step(repository, git_project, workers):
         lambda: process_tree.processes_with_env(RUN_MARK_VARIABLE, mark),
         what="the step's processes",
     )
+    # Its first line stored: what the step said before the cancel must be kept.
+    wait_for(
+        lambda: LogChunk.objects.filter(step__job__run=run, text__contains="started").exists(),
+        what="the step's first line",
+    )
     services.cancel(run)
     run = wait_for_run_end(run, timeout=10)
     assert run.status == "cancelled"

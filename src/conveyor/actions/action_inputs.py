@@ -5,14 +5,10 @@ as on GitHub. Booleans are read the way the action itself reads them, and the ac
 differ, so each reading has its own name:
 
 - ``toolkit_boolean``: GitHub's toolkit ``getBooleanInput`` (setup-python, setup-uv,
-  setup-node): only the YAML 1.2 core spellings, anything else an error;
-- ``lenient_boolean``: ``actions/cache``'s reading: ``true`` in any case is true,
-  anything else false, never an error;
-- ``any_case_boolean``: how Conveyor's checkout and artifact actions have always read
-  theirs: ``true`` or ``false`` in any case, anything else an error at the step's
-  ``with:``. GitHub's differ both ways (checkout takes anything but ``true`` as false,
-  the artifact actions use ``getBooleanInput``); moving them is a change for users,
-  not part of this reader.
+  setup-node, upload- and download-artifact): only the YAML 1.2 core spellings,
+  anything else an error;
+- ``lenient_boolean``: how ``actions/cache`` and ``actions/checkout`` read theirs:
+  ``true`` in any case is true, anything else false, never an error.
 
 A value of the wrong kind is never a traceback: ``problem`` (an ``EngineProblem`` at
 the step's ``with:``) or ``ActionFailed`` (the action's own failure, which its
@@ -97,13 +93,6 @@ class ActionInputs:
         """As ``actions/cache`` reads its flags: ``true`` in any case, else false (blank:
         the default)."""
         return self.text(name).lower() == "true"
-
-    def any_case_boolean(self, name: str) -> bool:
-        """``true`` or ``false`` in any case; anything else (blank too) is a ``problem``."""
-        value = self.raw(name).strip().lower()
-        if value in ("true", "false"):
-            return value == "true"
-        raise self.problem(f"input {name!r} must be true or false, not {self.raw(name)!r}")
 
     def choice(self, name: str, choices: tuple[str, ...]) -> str:
         """One of ``choices`` (lower case), in any case; anything else is a ``problem``."""

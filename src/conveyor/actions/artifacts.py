@@ -84,9 +84,9 @@ def run_upload_artifact(
         host.warn(index, f"retention-days {retention} is more than {MAX_RETENTION_DAYS}; kept 90")
         retention = MAX_RETENTION_DAYS
     level = inputs.integer("compression-level", 0, 9)
-    overwrite = inputs.any_case_boolean("overwrite")
-    include_hidden = inputs.any_case_boolean("include-hidden-files")
-    archive = inputs.any_case_boolean("archive")
+    overwrite = inputs.toolkit_boolean("overwrite")
+    include_hidden = inputs.toolkit_boolean("include-hidden-files")
+    archive = inputs.toolkit_boolean("archive")
     store = run_artifacts(host.options)
     if archive:
         problem = check_name(name)
@@ -206,7 +206,7 @@ def run_download_artifact(
         return fail(host, step, scope, f"Unable to download artifact(s): {chosen}")
 
     destination = _destination(host, inputs.text("path"))
-    merge = inputs.any_case_boolean("merge-multiple")
+    merge = inputs.toolkit_boolean("merge-multiple")
     single = bool(name) or (len(chosen) == 1 and bool(ids_text))
     items = []
     try:

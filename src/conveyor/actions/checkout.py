@@ -83,7 +83,7 @@ def run_checkout(
         )
     depth = inputs.integer("fetch-depth", 0)
     flags = {
-        name: inputs.any_case_boolean(name)
+        name: inputs.lenient_boolean(name)
         for name in (
             "clean",
             "fetch-tags",
