@@ -16,6 +16,7 @@ from pathlib import Path
 
 from workloads import (
     Workload,
+    render_bash_prefixed_script,
     render_bash_process_per_step,
     render_bash_script,
     render_conveyor_file,
@@ -109,6 +110,15 @@ def _bash() -> Tool:
     )
 
 
+def _bash_prefixed() -> Tool:
+    # Like for like on (c): bash writing the same prefixed lines conveyor writes.
+    return Tool(
+        "bash+sed prefix",
+        lambda workload: {"run.sh": render_bash_prefixed_script(workload)},
+        ["bash", "run.sh"],
+    )
+
+
 def _bash_process_per_step() -> Tool:
     # What any runner that starts `bash -e FILE` per step can't go below on this machine.
     return Tool("bash-per-step", render_bash_process_per_step, ["bash", "run.sh"])
@@ -125,6 +135,7 @@ def _python_startup() -> Tool:
 
 
 def all_tools() -> dict[str, Tool]:
-    tools = [_conveyor(), _act(), _gitlab_ci_local(), _bash(), _bash_process_per_step(),
+    tools = [_conveyor(), _act(), _gitlab_ci_local(), _bash(), _bash_prefixed(),
+             _bash_process_per_step(),
              _python_startup()]
     return {tool.name: tool for tool in tools}

@@ -84,6 +84,18 @@ def test_report_judges_each_target() -> None:
     assert lines["(d) diamond faster than act"].endswith("**MISSED** |")
 
 
+def test_report_compares_like_with_like_when_bash_prefixes_too() -> None:
+    results = Results([
+        _contestant("c", "conveyor", 0.300), _contestant("c", "bash", 0.1),
+        _contestant("c", "bash+sed prefix", 0.600),
+    ])
+    markdown = render_report(results, {}, {}, {}, {})
+    (line,) = [line for line in markdown.splitlines() if line.startswith("(c) like for like")]
+    assert "bash+sed 600.0 ms" in line and line.endswith("ratio 0.50x.")
+    without = render_report(Results([_contestant("c", "conveyor", 0.3)]), {}, {}, {}, {})
+    assert "like for like" not in without
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tool_name", ["conveyor", "act", "gitlab-ci-local"])
 def test_every_tool_runs_the_rendered_workloads(tmp_path: Path, tool_name: str) -> None:

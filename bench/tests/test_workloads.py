@@ -12,6 +12,7 @@ from workloads import (
     Step,
     Workload,
     all_workloads,
+    render_bash_prefixed_script,
     render_bash_script,
     render_conveyor_file,
     render_github_workflow,
@@ -63,6 +64,31 @@ def test_bash_script_fails_when_a_parallel_job_fails(tmp_path: Path) -> None:
     script.write_text(render_bash_script(workload))
     completed = subprocess.run(["bash", str(script)], check=False)
     assert completed.returncode != 0
+    assert not marker.exists()
+
+
+def test_prefixed_bash_writes_each_line_as_conveyor_shows_it(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    workload = all_workloads(1)["c"].with_marker(marker)
+    script = tmp_path / "run.sh"
+    script.write_text(render_bash_prefixed_script(workload))
+    completed = subprocess.run(["bash", str(script)], check=True, capture_output=True)
+    assert marker.read_text() == "done\n"
+    expected = b"".join(b"[pipeline] | %d\n" % number
+                        for number in range(1, seq_last_for_bytes(1_000_000) + 1))
+    assert completed.stdout == expected
+
+
+def test_prefixed_bash_fails_when_a_step_fails(tmp_path: Path) -> None:
+    marker = tmp_path / "after"
+    workload = Workload("c", "failing", (
+        Job("pipeline", (Step("fail", "echo before; exit 3"), Step("after", f"touch {marker}"))),
+    ))
+    script = tmp_path / "run.sh"
+    script.write_text(render_bash_prefixed_script(workload))
+    completed = subprocess.run(["bash", str(script)], check=False, capture_output=True)
+    assert completed.returncode != 0
+    assert completed.stdout == b"[pipeline] | before\n"
     assert not marker.exists()
 
 

@@ -171,3 +171,89 @@ def test_plain_output_is_cheap():
     elapsed = time.perf_counter() - started
     assert len(events) == total // len(chunk)
     assert elapsed < 1.0, f"20 MB of output took {elapsed:.2f}s"
+
+
+# The fast paths (one memchr for ":" before looking for "::" commands, a whole batch
+# masked and emitted at once) must give what line-by-line reading gives, wherever the
+# executor's reads happen to cut the output.
+
+PLAIN = b"".join(b"plain output line %07d\n" % n for n in range(20_000))  # ~500 KB, no colon
+
+
+def feed_in_chunks(log: StepLog, data: bytes, size: int) -> None:
+    for start in range(0, len(data), size):
+        log.feed(data[start : start + size])
+    log.close()
+
+
+def test_a_secret_cut_in_two_by_the_reads_is_still_masked():
+    secret = b"hunter2-long-secret"
+    data = PLAIN + b"the token is " + secret + b" ok\n" + PLAIN
+    cut = len(PLAIN) + len(b"the token is ") + 7  # inside the secret
+    log, events = make_log(Masker([secret.decode()]))
+    log.feed(data[:cut])
+    log.feed(data[cut:])
+    log.close()
+    text = "\n".join(log_text(events))
+    assert secret.decode() not in text
+    assert "the token is *** ok" in log_text(events)
+    assert len(log_text(events)) == 2 * 20_000 + 1
+
+
+def test_a_secret_cut_at_every_offset_is_masked():
+    secret = "p4ssw0rd"
+    data = b"x" * 100 + b"\nsay " + secret.encode() + b" twice " + secret.encode() + b"\n"
+    for cut in range(1, len(data)):
+        log, events = make_log(Masker([secret]))
+        log.feed(data[:cut])
+        log.feed(data[cut:])
+        log.close()
+        assert log_text(events) == ["x" * 100, "say *** twice ***"], cut
+
+
+def test_add_mask_right_at_a_read_boundary_hides_the_value_from_then_on():
+    command = b"::add-mask::late-secret\n"
+    after = b"now late-secret is hidden\n"
+    for cut in (0, 1, 2, 5, len(command) - 1, len(command)):
+        # The command starts a read, or is cut anywhere inside, after plain output.
+        log, events = make_log()
+        log.feed(PLAIN + command[:cut])
+        log.feed(command[cut:] + after)
+        log.close()
+        lines = log_text(events)
+        assert lines[-1] == "now *** is hidden", cut
+        assert not any("add-mask" in line for line in lines), cut
+        assert len(lines) == 20_000 + 1, cut
+
+
+def test_error_command_after_a_long_run_of_plain_output():
+    data = PLAIN * 4 + b"::error file=app.py,line=3::it broke\n" + PLAIN
+    for size in (256 * 1024, 65536, 4096, 1000):
+        log, events = make_log()
+        feed_in_chunks(log, data, size)
+        annotations = [e for e in events if isinstance(e, Annotation)]
+        assert [(a.level, a.file, a.line, a.message) for a in annotations] == [
+            ("error", "app.py", 3, "it broke")
+        ], size
+        lines = log_text(events)
+        assert lines[4 * 20_000] == "##[error]it broke", size
+        assert len(lines) == 5 * 20_000 + 1, size
+        # Everything else passed through unchanged, in order.
+        assert "\n".join(lines[: 4 * 20_000]).encode() + b"\n" == PLAIN * 4, size
+
+
+def test_failed_tests_are_found_in_batches_cut_anywhere():
+    from conveyor.engine.failed_tests import FailedTests
+
+    data = PLAIN + b"FAILED tests/test_cart.py::test_total - assert 1 == 2\n" + PLAIN
+    start = len(PLAIN)
+    for cut in (start, start + 1, start + 3, start + 20, start + 50):
+        found = FailedTests()
+        log, events = make_log()
+        log.feed(data[:cut])
+        log.feed(data[cut:])
+        log.close()
+        for event in events:
+            if isinstance(event, LogLines):
+                found.feed(event.text)
+        assert found.ids == ["tests/test_cart.py::test_total"], cut
