@@ -41,13 +41,14 @@ fi
 # Workload (e) runs the real actions/checkout, setup-python and cache under act, which
 # would clone them from github.com. Offline, they come from snapshots of their public
 # repositories brought onto this machine once (see bench/README.md, "The actions
-# workload"); each is cloned here at its ref, outside the repository's tracked files.
+# workload"). Each ref's tree is unpacked here (outside the repository's tracked files)
+# without its git history: what GitHub's runner downloads, and what act copies per job.
 mirror_root="${CONVEYOR_BENCH_ACTION_MIRRORS:-/work/.mirror}"
 for spec in checkout@v4 setup-python@v5 cache@v4; do
     name="${spec%@*}"
     ref="${spec#*@}"
     destination="$peers_dir/actions/$spec"
-    [ -f "$destination/action.yml" ] && continue
+    [ -f "$destination/action.yml" ] && [ ! -e "$destination/.git" ] && continue
     mirror="$mirror_root/actions+$name/repo"
     if ! git -C "$mirror" rev-parse --verify --quiet "$ref^{commit}" >/dev/null 2>&1; then
         echo "setup_peers: no snapshot of actions/$name with $ref at $mirror;" \
@@ -56,10 +57,10 @@ for spec in checkout@v4 setup-python@v5 cache@v4; do
         continue
     fi
     echo "setup_peers: actions/$name@$ref from $mirror into $destination" >&2
-    rm -rf "$destination"
-    mkdir -p "$peers_dir/actions"
-    git clone --quiet --no-checkout "$mirror" "$destination"
-    git -C "$destination" -c advice.detachedHead=false checkout --quiet "$ref"
+    rm -rf "$destination" "$destination.partial"
+    mkdir -p "$destination.partial"
+    git -C "$mirror" archive "$ref" | tar -x -C "$destination.partial"
+    mv "$destination.partial" "$destination"
 done
 
 # actions/setup-python on a self-hosted runner finds an interpreter in the runner's

@@ -147,9 +147,10 @@ def actions_workload() -> Workload:
     The last step checks the restored files and writes the marker only on a cache hit.
     """
     refs = dict(ACTION_REFS)
+    # Incompressible, like the wheels of a pip cache: ~6 MiB in 300 files of growing size.
     fill = (
         "test -d .bench-cache || python -c \"import os; os.mkdir('.bench-cache'); "
-        f"[open(f'.bench-cache/f{{i}}.txt', 'w').write('\\n'.join(map(str, range(i * 20)))) "
+        f"[open(f'.bench-cache/f{{i}}.bin', 'wb').write(os.urandom(i * 140)) "
         f"for i in range({ACTIONS_CACHE_FILES})]\""
     )
     steps = (
@@ -157,7 +158,7 @@ def actions_workload() -> Workload:
         Step("setup-python", uses=f"actions/setup-python@{refs['actions/setup-python']}",
              inputs=(("python-version", ACTIONS_PYTHON_SERIES),)),
         Step("cache", uses=f"actions/cache@{refs['actions/cache']}", step_id="cache",
-             inputs=(("path", ".bench-cache"), ("key", "bench-e-${{ runner.os }}-v1"))),
+             inputs=(("path", ".bench-cache"), ("key", "bench-e-${{ runner.os }}-v2"))),
         Step("python version",
              "python -c 'import sys; assert sys.version_info[:2] == "
              f"({ACTIONS_PYTHON_SERIES.replace('.', ', ')}), sys.version; print(sys.version)'"),
