@@ -198,3 +198,20 @@ def test_a_cache_miss_does_not_count_as_a_warm_run(
     bench.run_once(contestant, record=True)
     assert "no marker" in contestant.failure_detail
     assert "cache-hit=" in contestant.failure_detail or contestant.samples[0].exit_code == 0
+
+
+def test_act_without_the_local_actions_is_not_run_on_e_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import peers
+
+    monkeypatch.setattr(peers, "ACTIONS_DIR", tmp_path / "actions")
+    act = all_tools()["act"]
+    if act.missing_reason():
+        pytest.skip("act is not installed (bench/setup_peers.sh installs it)")
+    reason = act.missing_reason_for(all_workloads(1)["e"])
+    assert reason and "actions/checkout@v4" in reason and "bench/README.md" in reason
+    assert act.missing_reason_for(all_workloads(1)["a"]) is None
+    bench = _bench(tmp_path, {"act": act})
+    (contestant,) = bench.prepare("e", ["e"])
+    assert contestant.skipped_reason == f"not run: {reason}"
