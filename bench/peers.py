@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workloads import (
+    ACTION_REFS,
     Workload,
     render_bash_prefixed_script,
     render_bash_process_per_step,
@@ -30,6 +31,17 @@ REPO_DIR = BENCH_DIR.parent
 VENV_BIN = REPO_DIR / ".venv" / "bin" if (REPO_DIR / ".venv" / "bin").is_dir() \
     else Path(sys.executable).parent
 PEERS_DIR = BENCH_DIR / ".peers"
+# Made by setup_peers.sh for act on the actions workload (never committed):
+# a checkout of each action at its ref, a runner tool cache holding this machine's
+# Python, and the directory act's built-in cache server keeps its entries in.
+ACTIONS_DIR = PEERS_DIR / "actions"
+TOOL_CACHE_DIR = PEERS_DIR / "toolcache"
+ACT_CACHE_SERVER_DIR = PEERS_DIR / "act-cache-server"
+
+
+def action_checkout(name: str, ref: str) -> Path:
+    """Where setup_peers.sh puts `name@ref` (e.g. .peers/actions/setup-python@v5)."""
+    return ACTIONS_DIR / f"{name.split('/', 1)[1]}@{ref}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +53,21 @@ class Tool:
     extra_env: dict[str, str] = field(default_factory=dict)
     # False for reference rows that ignore the workload (nothing to verify).
     runs_workload: bool = True
+    # Whether the tool runs GitHub's `uses:` steps (only such tools get that workload).
+    runs_actions: bool = False
+    # The command for one workload, when it differs from `command`.
+    command_for: Callable[[Workload], list[str]] | None = None
+    # Why the tool can't run one workload here (beyond missing_reason), or None.
+    workload_missing: Callable[[Workload], str | None] | None = None
+
+    def command_for_workload(self, workload: Workload) -> list[str]:
+        return self.command_for(workload) if self.command_for else self.command
+
+    def missing_reason_for(self, workload: Workload) -> str | None:
+        reason = self.missing_reason()
+        if reason is None and self.workload_missing is not None:
+            reason = self.workload_missing(workload)
+        return reason
 
     def missing_reason(self) -> str | None:
         """Why this tool can't run here, or None when it can."""
@@ -79,17 +106,47 @@ def _conveyor() -> Tool:
         "conveyor",
         lambda workload: {".conveyor.yml": render_conveyor_file(workload)},
         [str(VENV_BIN / "conveyor"), "run", "--workflow", ".conveyor.yml"],
+        runs_actions=True,
     )
+
+
+def _act_actions_missing(workload: Workload) -> str | None:
+    if not workload.uses_actions:
+        return None
+    absent = [f"{name}@{ref}" for name, ref in ACTION_REFS
+              if not (action_checkout(name, ref) / "action.yml").is_file()]
+    if absent:
+        return (f"no local copy of {', '.join(absent)} under {ACTIONS_DIR} "
+                "(see bench/README.md: fetch the snapshots once, then bench/setup_peers.sh)")
+    if not TOOL_CACHE_DIR.is_dir():
+        return f"no runner tool cache at {TOOL_CACHE_DIR} (bench/setup_peers.sh makes it)"
+    return None
 
 
 def _act() -> Tool:
     workflow = ".github/workflows/ci.yml"
+    base = [str(VENV_BIN / "act"), "push", "-W", workflow, "-P", "ubuntu-latest=-self-hosted"]
+
+    def command_for(workload: Workload) -> list[str]:
+        if not workload.uses_actions:
+            return [*base, "--no-cache-server"]
+        # Offline: each action from its local copy, the interpreter from a tool cache
+        # (setup-python reads AGENT_TOOLSDIRECTORY before RUNNER_TOOL_CACHE), and act's
+        # own cache server on loopback for actions/cache.
+        local = [argument for name, ref in ACTION_REFS for argument in
+                 ("--local-repository", f"{name}@{ref}={action_checkout(name, ref)}")]
+        return [*base, *local, "--env", f"AGENT_TOOLSDIRECTORY={TOOL_CACHE_DIR}",
+                "--cache-server-addr", "127.0.0.1",
+                "--cache-server-path", str(ACT_CACHE_SERVER_DIR)]
+
     return Tool(
         "act",
         lambda workload: {workflow: render_github_workflow(workload)},
-        [str(VENV_BIN / "act"), "push", "-W", workflow,
-         "-P", "ubuntu-latest=-self-hosted", "--no-cache-server"],
+        [*base, "--no-cache-server"],
         extra_env={"ACT_DISABLE_VERSION_CHECK": "1"},
+        runs_actions=True,
+        command_for=command_for,
+        workload_missing=_act_actions_missing,
     )
 
 

@@ -71,6 +71,8 @@ def profile_report(workload: Workload, conveyor_tool: Tool) -> str:
         subprocess.run([str(VENV_BIN / "conveyor"), "run", "--workflow", ".conveyor.yml"],
                        cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                        check=False)
+        if workload.clean_between_runs:
+            subprocess.run(["git", "clean", "-ffdxq"], cwd=project, check=True)
         command = [str(VENV_BIN / "python"), str(Path(__file__).resolve()), str(stats_path),
                    "run", "--workflow", ".conveyor.yml"]
         started = time.perf_counter()

@@ -42,9 +42,10 @@ GROUPS: list[tuple[str, list[str]]] = [
     ("b", ["b10", "b100"]),
     ("c", ["c"]),
     ("d", ["d"]),
+    ("e", ["e"]),
 ]
-FULL_REPETITIONS = {"a": 21, "b": 11, "c": 5, "d": 15}
-QUICK_REPETITIONS = {"a": 5, "b": 3, "c": 2, "d": 3}
+FULL_REPETITIONS = {"a": 21, "b": 11, "c": 5, "d": 15, "e": 11}
+QUICK_REPETITIONS = {"a": 5, "b": 3, "c": 2, "d": 3, "e": 3}
 # Recorded runs every tool gets, whatever its time budget.
 MINIMUM_RUNS = 3
 # The Python start-up floor is only meaningful next to the smallest workload.
@@ -57,9 +58,10 @@ def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--import-time", action="store_true",
                         help="report `python -X importtime -c 'import conveyor.cli'` instead")
     parser.add_argument("--profile", metavar="WORKLOAD",
-                        help="cProfile conveyor on one workload (a, b10, b100, c, d) instead")
-    parser.add_argument("--groups", default="a,b,c,d",
-                        help="comma-separated workload groups to run (default: a,b,c,d)")
+                        help="cProfile conveyor on one workload (a, b10, b100, c, d, e) "
+                             "instead")
+    parser.add_argument("--groups", default="a,b,c,d,e",
+                        help="comma-separated workload groups to run (default: a,b,c,d,e)")
     parser.add_argument("--tools", default=None,
                         help="comma-separated tool names (default: all that are installed)")
     parser.add_argument("--repetitions", type=int, default=None,
@@ -135,9 +137,11 @@ class Bench:
             for tool in self.tools.values():
                 if group_name not in REFERENCE_ONLY_IN.get(tool.name, {group_name}):
                     continue
+                if workload.uses_actions and not tool.runs_actions:
+                    continue
                 directory = self.root / "projects" / key / tool.name.replace(" ", "_")
                 contestant = Contestant(key, workload.title, tool.name, directory)
-                missing = tool.missing_reason()
+                missing = tool.missing_reason_for(workload)
                 if missing:
                     contestant.skipped_reason = f"not run: {missing}"
                 else:
@@ -147,16 +151,19 @@ class Bench:
                 self.contestants.append(contestant)
         return group
 
-    def run_once(self, contestant: Contestant, record: bool) -> None:
+    def run_once(self, contestant: Contestant, record: bool, check_marker: bool = True) -> None:
         tool = self.tools[contestant.tool_name]
+        workload = self.workloads[contestant.workload_key]
         marker = self.marker_path(contestant)
         marker.unlink(missing_ok=True)
+        if workload.clean_between_runs:
+            subprocess.run(["git", "clean", "-ffdxq"], cwd=contestant.directory, check=True)
         stdout_path, stderr_path = self.output_paths(contestant)
         sample = run_measured(
-            tool.command, contestant.directory, {**self.env, **tool.extra_env},
-            stdout_path, stderr_path, self.timeout_seconds,
+            tool.command_for_workload(workload), contestant.directory,
+            {**self.env, **tool.extra_env}, stdout_path, stderr_path, self.timeout_seconds,
         )
-        if sample.ok and tool.runs_workload and not marker.exists():
+        if sample.ok and tool.runs_workload and check_marker and not marker.exists():
             sample = type(sample)(
                 sample.seconds, sample.peak_rss_bytes, sample.exit_code,
                 error="exited 0 but the workload's last step never ran (no marker file)",
@@ -199,6 +206,9 @@ class Bench:
 
     def run_group(self, group_name: str, workload_keys: list[str], repetitions: int) -> None:
         group = [c for c in self.prepare(group_name, workload_keys) if not c.skipped_reason]
+        for contestant in group:
+            for _ in range(self.workloads[contestant.workload_key].priming_runs):
+                self.run_once(contestant, record=False, check_marker=False)
         # One unrecorded warm-up each: fills caches, and a tool that fails it is not
         # worth repeating (its failure is reported once, with its stderr).
         for contestant in group:

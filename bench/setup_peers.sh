@@ -38,6 +38,44 @@ if ! command -v rsync >/dev/null 2>&1; then
     fi
 fi
 
+# Workload (e) runs the real actions/checkout, setup-python and cache under act, which
+# would clone them from github.com. Offline, they come from snapshots of their public
+# repositories brought onto this machine once (see bench/README.md, "The actions
+# workload"). Each ref's tree is unpacked here (outside the repository's tracked files)
+# without its git history: what GitHub's runner downloads, and what act copies per job.
+mirror_root="${CONVEYOR_BENCH_ACTION_MIRRORS:-/work/.mirror}"
+for spec in checkout@v4 setup-python@v5 cache@v4; do
+    name="${spec%@*}"
+    ref="${spec#*@}"
+    destination="$peers_dir/actions/$spec"
+    [ -f "$destination/action.yml" ] && [ ! -e "$destination/.git" ] && continue
+    mirror="$mirror_root/actions+$name/repo"
+    if ! git -C "$mirror" rev-parse --verify --quiet "$ref^{commit}" >/dev/null 2>&1; then
+        echo "setup_peers: no snapshot of actions/$name with $ref at $mirror;" \
+             "act will be reported as unavailable on workload (e)." \
+             "Bring it once with the fetch tool (github:actions/$name), see bench/README.md" >&2
+        continue
+    fi
+    echo "setup_peers: actions/$name@$ref from $mirror into $destination" >&2
+    rm -rf "$destination" "$destination.partial"
+    mkdir -p "$destination.partial"
+    git -C "$mirror" archive "$ref" | tar -x -C "$destination.partial"
+    mv "$destination.partial" "$destination"
+done
+
+# actions/setup-python on a self-hosted runner finds an interpreter in the runner's
+# tool cache (Python/<version>/x64 with an x64.complete marker): this machine's Python
+# (the venv's base installation) is linked there, so it resolves without a download.
+read -r python_version python_prefix < <("$venv_python" -c \
+    'import platform, sys; print(platform.python_version(), sys.base_prefix)')
+tool_python="$peers_dir/toolcache/Python/$python_version"
+if [ ! -e "$tool_python/x64.complete" ]; then
+    echo "setup_peers: runner tool cache: Python $python_version -> $python_prefix" >&2
+    mkdir -p "$tool_python"
+    ln -sfn "$python_prefix" "$tool_python/x64"
+    touch "$tool_python/x64.complete"
+fi
+
 if [ ! -x /usr/bin/time ]; then
     echo "setup_peers: /usr/bin/time is missing (package 'time'); peak RSS falls back to psutil" >&2
 fi

@@ -9,7 +9,7 @@ caught instead of looking fast.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -21,10 +21,21 @@ SEED_STEPS = (
 )
 
 
+# The actions (owner/name, ref) the actions workload uses. act runs their real code
+# (bench/setup_peers.sh makes local copies from snapshots); conveyor has them built in.
+ACTION_REFS = (("actions/checkout", "v4"), ("actions/setup-python", "v5"), ("actions/cache", "v4"))
+ACTIONS_PYTHON_SERIES = "3.11"
+ACTIONS_CACHE_FILES = 300
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
-    command: str
+    command: str = ""
+    # A `uses:` step instead of a `run:` one (only GitHub-syntax tools run these).
+    uses: str = ""
+    inputs: tuple[tuple[str, str], ...] = ()
+    step_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,23 +53,36 @@ class Workload:
     # Bytes the workload prints to stdout; used to sanity-check large-output runs.
     expected_output_bytes: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # A shell condition the marker is written under: a run that does not meet it
+    # (e.g. a cache miss where the workload measures a hit) counts as a failure.
+    marker_condition: str = ""
+    # Unrecorded runs before the warm-up whose marker is not checked: they fill what
+    # "warm" needs (the actions cache entry), which the first run of all cannot find.
+    priming_runs: int = 0
+    # Remove untracked files from the project before each run (`git clean`): tools that
+    # run in place would otherwise find the last run's outputs in the workspace.
+    clean_between_runs: bool = False
 
     @property
     def is_single_job(self) -> bool:
         return len(self.jobs) == 1
 
+    @property
+    def uses_actions(self) -> bool:
+        return any(step.uses for job in self.jobs for step in job.steps)
+
     def with_marker(self, marker: Path) -> Workload:
         """The same workload whose final step also writes `marker`."""
         *earlier_jobs, last_job = self.jobs
         *earlier_steps, last_step = last_job.steps
-        marked_step = Step(
-            last_step.name, f"{last_step.command}\necho done > {shlex.quote(str(marker))}"
-        )
+        if last_step.uses:
+            raise ValueError(f"workload {self.key}: the last step must be a run: step")
+        write = f"echo done > {shlex.quote(str(marker))}"
+        if self.marker_condition:
+            write = f"if {self.marker_condition}; then {write}; fi"
+        marked_step = replace(last_step, command=f"{last_step.command}\n{write}")
         marked_job = Job(last_job.job_id, (*earlier_steps, marked_step), last_job.needs)
-        return Workload(
-            self.key, self.title, (*earlier_jobs, marked_job), self.expected_output_bytes,
-            self.notes,
-        )
+        return replace(self, jobs=(*earlier_jobs, marked_job))
 
 
 def seq_bytes(last: int) -> int:
@@ -115,6 +139,43 @@ def diamond_workload() -> Workload:
     return Workload("d", "(d) diamond: a; b and c need a; d needs b and c", jobs)
 
 
+def actions_workload() -> Workload:
+    """Issue 11's case: checkout, setup-python, a cache restore and three run steps, warm.
+
+    Warm means the cache entry exists (a priming run saved it), the interpreter is on
+    the machine and the actions' code is local; each run starts from a clean workspace.
+    The last step checks the restored files and writes the marker only on a cache hit.
+    """
+    refs = dict(ACTION_REFS)
+    # Incompressible, like the wheels of a pip cache: ~6 MiB in 300 files of growing size.
+    fill = (
+        "test -d .bench-cache || python -c \"import os; os.mkdir('.bench-cache'); "
+        f"[open(f'.bench-cache/f{{i}}.bin', 'wb').write(os.urandom(i * 140)) "
+        f"for i in range({ACTIONS_CACHE_FILES})]\""
+    )
+    steps = (
+        Step("checkout", uses=f"actions/checkout@{refs['actions/checkout']}"),
+        Step("setup-python", uses=f"actions/setup-python@{refs['actions/setup-python']}",
+             inputs=(("python-version", ACTIONS_PYTHON_SERIES),)),
+        Step("cache", uses=f"actions/cache@{refs['actions/cache']}", step_id="cache",
+             inputs=(("path", ".bench-cache"), ("key", "bench-e-${{ runner.os }}-v2"))),
+        Step("python version",
+             "python -c 'import sys; assert sys.version_info[:2] == "
+             f"({ACTIONS_PYTHON_SERIES.replace('.', ', ')}), sys.version; print(sys.version)'"),
+        Step("fill the cache directory on a miss", fill),
+        Step("use the restored files",
+             f'test "$(ls .bench-cache | wc -l)" = {ACTIONS_CACHE_FILES}\n'
+             'echo "cache-hit=${{ steps.cache.outputs.cache-hit }}"'),
+    )
+    return Workload(
+        "e", "(e) checkout + setup-python + cache restore + 3 run steps, warm",
+        (Job("build", steps),),
+        marker_condition='[ "${{ steps.cache.outputs.cache-hit }}" = true ]',
+        priming_runs=1,
+        clean_between_runs=True,
+    )
+
+
 class _LiteralDumper(yaml.SafeDumper):
     """Writes multi-line strings as `|` blocks, the way people write `run:` scripts."""
 
@@ -131,8 +192,25 @@ def _dump(document: dict) -> str:
     return yaml.dump(document, Dumper=_LiteralDumper, sort_keys=False, width=1000)
 
 
+def _github_step(step: Step) -> dict:
+    if not step.uses:
+        return {"name": step.name, "run": step.command}
+    body: dict = {"name": step.name}
+    if step.step_id:
+        body["id"] = step.step_id
+    body["uses"] = step.uses
+    if step.inputs:
+        body["with"] = dict(step.inputs)
+    return body
+
+
 def _github_steps(job: Job) -> list[dict]:
-    return [{"name": step.name, "run": step.command} for step in job.steps]
+    return [_github_step(step) for step in job.steps]
+
+
+def _refuse_actions(workload: Workload, form: str) -> None:
+    if workload.uses_actions:
+        raise ValueError(f"workload {workload.key} uses actions, which {form} cannot run")
 
 
 def render_github_workflow(workload: Workload) -> str:
@@ -158,6 +236,7 @@ def render_conveyor_file(workload: Workload) -> str:
 
 def render_gitlab_ci(workload: Workload) -> str:
     """`.gitlab-ci.yml`: one GitLab job per job, one script line per step."""
+    _refuse_actions(workload, "GitLab CI")
     document: dict[str, dict] = {}
     for job in workload.jobs:
         body: dict = {}
@@ -174,6 +253,7 @@ def _step_file(job: Job, index: int) -> str:
 
 def render_bash_script(workload: Workload) -> str:
     """The floor: the same commands in one bash process, independent jobs in parallel."""
+    _refuse_actions(workload, "bash")
     bodies = {
         job.job_id: [line for step in job.steps for line in step.command.splitlines()]
         for job in workload.jobs
@@ -201,6 +281,7 @@ def render_bash_prefixed_script(workload: Workload) -> str:
 
 def render_bash_process_per_step(workload: Workload) -> dict[str, str]:
     """The floor for a runner: each step its own `bash -e FILE` process, as GitHub runs them."""
+    _refuse_actions(workload, "bash")
     files = {
         _step_file(job, index): step.command + "\n"
         for job in workload.jobs for index, step in enumerate(job.steps, start=1)
@@ -244,5 +325,6 @@ def all_workloads(output_megabytes: int) -> dict[str, Workload]:
         trivial_steps_workload(100),
         big_output_workload(output_megabytes),
         diamond_workload(),
+        actions_workload(),
     ]
     return {workload.key: workload for workload in workloads}

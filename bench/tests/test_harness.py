@@ -11,7 +11,7 @@ from measure import Sample
 from peers import BENCH_DIR, Tool, all_tools, prepare_project
 from report import Contestant, Results, render_report
 from run import Bench, main
-from workloads import all_workloads, render_bash_script
+from workloads import Job, Step, Workload, all_workloads, render_bash_script
 
 
 def _bench(tmp_path: Path, tools: dict[str, Tool]) -> Bench:
@@ -71,6 +71,7 @@ def test_report_judges_each_target() -> None:
         _contestant("b10", "act", 0.090), _contestant("b100", "act", 0.540),
         _contestant("c", "conveyor", 0.300, peak=80 * 1024 * 1024), _contestant("c", "bash", 0.1),
         _contestant("d", "conveyor", 0.200), _contestant("d", "act", 0.100),
+        _contestant("e", "conveyor", 0.500), _contestant("e", "act", 1.100),
     ])
     markdown = render_report(results, {}, {}, {}, {})
     lines = {line.split("|")[1].strip(): line for line in markdown.splitlines()
@@ -82,6 +83,11 @@ def test_report_judges_each_target() -> None:
     assert lines["(c) 50 MB output within 1.5x of bash"].endswith("**MISSED** |")
     assert lines["(c) peak RSS of the tree < 64 MiB"].endswith("**MISSED** |")
     assert lines["(d) diamond faster than act"].endswith("**MISSED** |")
+    (actions,) = [line for key, line in lines.items() if key.startswith("(e)")]
+    assert "0.45x" in actions and actions.endswith("| met |")
+    slower = Results([_contestant("e", "conveyor", 0.600), _contestant("e", "act", 1.100)])
+    assert "0.55x" in render_report(slower, {}, {}, {}, {})
+    assert "| 0.55x | **MISSED** |" in render_report(slower, {}, {}, {}, {})
 
 
 def test_report_compares_like_with_like_when_bash_prefixes_too() -> None:
@@ -152,3 +158,72 @@ def test_a_slow_tool_stops_at_its_time_budget_and_the_others_go_on(tmp_path: Pat
     slow, fast = bench.contestants
     assert len(slow.samples) == 3 and "stopped after 3 of 6 runs" in slow.budget_note
     assert len(fast.samples) == 6 and not fast.budget_note
+
+
+def test_the_actions_workload_goes_only_to_tools_that_run_actions(tmp_path: Path) -> None:
+    tools = all_tools()
+    bench = _bench(tmp_path, {name: tools[name] for name in ("conveyor", "act", "bash")})
+    contestants = bench.prepare("e", ["e"])
+    assert [c.tool_name for c in contestants] == ["conveyor", "act"]
+    act = tools["act"].command_for_workload(all_workloads(1)["e"])
+    assert "--no-cache-server" not in act and "127.0.0.1" in act
+    assert "--no-cache-server" in tools["act"].command_for_workload(all_workloads(1)["a"])
+
+
+def test_a_workload_can_ask_for_a_clean_workspace_before_each_run(tmp_path: Path) -> None:
+    # The step fails when it finds what the previous run left in the workspace.
+    step = Step("once", "test ! -e leftover && touch leftover")
+    workload = Workload("a", "in place", (Job("j", (step,)),), clean_between_runs=True)
+    bench = _bench(tmp_path, {"bash": all_tools()["bash"]})
+    bench.workloads = {"a": workload}
+    bench.run_group("a", ["a"], repetitions=2)
+    (contestant,) = bench.contestants
+    assert not contestant.failure_detail, contestant.failure_detail
+    assert [sample.ok for sample in contestant.samples] == [True, True]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tool_name", ["conveyor", "act"])
+def test_the_actions_workload_runs_warm_after_its_priming_run(
+    tmp_path: Path, tool_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tool = all_tools()[tool_name]
+    workload = all_workloads(1)["e"]
+    if tool.missing_reason_for(workload):
+        pytest.skip(f"{tool_name}: {tool.missing_reason_for(workload)}")
+    # conveyor's cache store starts empty: the priming run misses and saves the entry.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    bench = _bench(tmp_path, {tool_name: tool})
+    bench.run_group("e", ["e"], repetitions=1)
+    (contestant,) = bench.contestants
+    assert not contestant.failure_detail, contestant.failure_detail
+    assert contestant.samples[0].ok
+
+
+def test_a_cache_miss_does_not_count_as_a_warm_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    bench = _bench(tmp_path, {"conveyor": all_tools()["conveyor"]})
+    (contestant,) = bench.prepare("e", ["e"])
+    # The first run of all finds no cache entry: it succeeds, but writes no marker.
+    bench.run_once(contestant, record=True)
+    assert "no marker" in contestant.failure_detail
+    assert "cache-hit=" in contestant.failure_detail or contestant.samples[0].exit_code == 0
+
+
+def test_act_without_the_local_actions_is_not_run_on_e_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import peers
+
+    monkeypatch.setattr(peers, "ACTIONS_DIR", tmp_path / "actions")
+    act = all_tools()["act"]
+    if act.missing_reason():
+        pytest.skip("act is not installed (bench/setup_peers.sh installs it)")
+    reason = act.missing_reason_for(all_workloads(1)["e"])
+    assert reason and "actions/checkout@v4" in reason and "bench/README.md" in reason
+    assert act.missing_reason_for(all_workloads(1)["a"]) is None
+    bench = _bench(tmp_path, {"act": act})
+    (contestant,) = bench.prepare("e", ["e"])
+    assert contestant.skipped_reason == f"not run: {reason}"

@@ -125,3 +125,31 @@ def test_diamond_needs_survive_rendering() -> None:
         assert "needs" not in document["a"]
         assert document["b"]["needs"] == ["a"] and document["c"]["needs"] == ["a"]
         assert document["d"]["needs"] == ["b", "c"]
+
+
+def test_the_actions_workload_renders_its_uses_steps_for_github_syntax_only() -> None:
+    workload = all_workloads(1)["e"]
+    steps = yaml.safe_load(render_github_workflow(workload))["jobs"]["build"]["steps"]
+    assert [step.get("uses") for step in steps[:3]] == [
+        "actions/checkout@v4", "actions/setup-python@v5", "actions/cache@v4"]
+    assert steps[1]["with"] == {"python-version": "3.11"}
+    assert steps[2]["id"] == "cache" and steps[2]["with"]["path"] == ".bench-cache"
+    assert [step.get("run") is not None for step in steps[3:]] == [True, True, True]
+    assert yaml.safe_load(render_conveyor_file(workload))["steps"] == steps
+    for render in (render_bash_script, render_gitlab_ci):
+        with pytest.raises(ValueError, match="uses actions"):
+            render(workload)
+
+
+def test_a_marker_condition_guards_the_marker(tmp_path: Path) -> None:
+    def run(condition: str) -> bool:
+        marker = tmp_path / f"marker-{len(condition)}"
+        workload = Workload("x", "x", (Job("j", (Step("s", "true"),)),),
+                            marker_condition=condition).with_marker(marker)
+        script = tmp_path / "run.sh"
+        script.write_text(render_bash_script(workload))
+        subprocess.run(["bash", str(script)], check=True)
+        return marker.exists()
+
+    assert run("[ 1 = 1 ]") is True
+    assert run("[ hit = miss ]") is False

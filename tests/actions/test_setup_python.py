@@ -440,3 +440,38 @@ def test_inside_a_composite_action_its_environment_reaches_the_job(tmp_path):
     assert f"Using Python {MIDDLE.version}" in log(outcome, 0)
     assert log(outcome, 1) == f"Python {MIDDLE.version}"
     assert outputs(outcome, 0)["path"].endswith(f"versions/{MIDDLE.version}/bin/python")
+
+
+def test_names_already_right_are_kept_and_wrong_ones_are_made_again(tmp_path):
+    steps = f"""
+        - uses: actions/setup-python@v5
+          with:
+            python-version: "{OLD.version}"
+        - run: |
+            python --version
+            pip --version
+        """
+    env = machine_env(tmp_path)
+    assert_ok(run_steps(tmp_path, steps, env))
+    (names,) = (tmp_path / "store" / "tools" / "python-names").glob(f"{OLD.version}-*/bin")
+    first = {path.name: path.lstat().st_ino for path in names.iterdir()}
+    assert {"python", "python3", "pip", "pip3"} <= set(first)
+
+    # A warm run finds every name right and leaves it as it is.
+    assert_ok(run_steps(tmp_path, steps, env))
+    assert {path.name: path.lstat().st_ino for path in names.iterdir()} == first
+
+    # A name pointing elsewhere, or a pip script changed, is replaced by the next run.
+    (names / "python").unlink()
+    (names / "python").symlink_to(MIDDLE.prefix / "bin" / "python")
+    right = (names / "pip").read_text()
+    (names / "pip").write_text(right + "echo extra\n")
+    (names / "pip3").write_text("#!/bin/sh\necho tampered\n")
+    outcome = run_steps(tmp_path, steps, env)
+    assert_ok(outcome)
+    text = log(outcome, 1)
+    assert f"Python {OLD.version}" in text and f"python {OLD.version.minor}" in text
+    assert "tampered" not in text
+    assert (names / "python").resolve() == (OLD.prefix / "bin" / "python").resolve()
+    for pip in ("pip", "pip3"):
+        assert (names / pip).read_text().count("\n") == 2

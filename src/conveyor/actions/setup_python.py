@@ -73,7 +73,8 @@ ARCHITECTURES = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "
 # virtual environment of the job's own stands in, the system's packages visible.
 _PREPARE = """
 python=$1 location=$2 names=$3 venv=$4
-answer=$("$python" -c "$SETUP_PYTHON_PROBE")
+# -S: the probe needs no site-packages, and skipping site halves the interpreter's start.
+answer=$("$python" -S -c "$SETUP_PYTHON_PROBE")
 mode=${answer%% *} version=${answer#* }
 echo "Using Python $version at $python"
 [ -n "$location" ] || exit 0
@@ -87,14 +88,22 @@ if [ "$mode" != direct ] && [ -n "$venv" ]; then
     echo "pip cannot install into $python ($mode), and no virtual environment could be made"
   fi
 fi
-mkdir -p "$bin"
+[ -d "$bin" ] || mkdir -p "$bin"
 shift 4
-# The names may be shared with other jobs: each is replaced whole, by a rename.
+pip_line='exec "$(dirname "$0")/python" -m pip "$@"'
+# The names may be shared with other jobs: each is replaced whole, by a rename. A name
+# already right (the usual case from the second run on) is left as it is, and the checks
+# are shell built-ins: no process started for it.
 for name in "$@"; do
   case "$name" in
-    pip*) printf '#!/bin/sh\\nexec "$(dirname "$0")/python" -m pip "$@"\\n' > "$bin/.$name.$$"
+    pip*) if [ -x "$bin/$name" ] && [ ! -L "$bin/$name" ] && {
+               IFS= read -r first && IFS= read -r second && ! IFS= read -r third
+             } < "$bin/$name" && [ "$first" = '#!/bin/sh' ] && [ "$second" = "$pip_line" ]
+          then continue; fi
+          printf '#!/bin/sh\\n%s\\n' "$pip_line" > "$bin/.$name.$$"
           chmod 755 "$bin/.$name.$$" ;;
     *) [ "$bin" = "$names" ] || continue
+       [ -L "$bin/$name" ] && [ "$bin/$name" -ef "$python" ] && continue
        ln -sfn "$python" "$bin/.$name.$$" ;;
   esac
   mv -fT "$bin/.$name.$$" "$bin/$name"
