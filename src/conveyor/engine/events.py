@@ -155,6 +155,23 @@ class RunArtifacts(Event):
 
 
 @record(frozen=True)
+class DeploymentChanged(Event):
+    """A deploy step's release moved on (conveyor/deploy-django): ``deploying`` →
+    ``health-checking`` → ``live``; or ``failed`` (it never served: the previous
+    release still does) or ``rolled-back`` (it served, turned unhealthy and was undone).
+    The tracker says ``Deployed`` only after ``live``, and the run page shows the state."""
+
+    type = "deployment"
+    job_key: str
+    step: int
+    state: str
+    target: str  # where: a directory or ssh://user@host/path
+    release: str = ""  # the release's name (releases/<name>)
+    url: str = ""  # where it serves (the bind address as a URL)
+    reason: str | None = None  # why it failed or was rolled back
+
+
+@record(frozen=True)
 class RunFinished(Event):
     type = "run_finished"
     status: Status

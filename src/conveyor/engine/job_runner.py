@@ -837,5 +837,9 @@ class JobRunner:
         self._emit(Annotation(self.spec.job_key, max(step_index, 0), "warning", message))
         self._emit(LogLines(self.spec.job_key, max(step_index, 0), f"##[warning]{message}"))
 
+    def emit(self, event: Event) -> None:
+        """Send ``event`` to the run's sinks (an action's own events: a deployment's state)."""
+        self.shared.emit(event)
+
     def _emit(self, event: Event) -> None:
         self.shared.emit(event)

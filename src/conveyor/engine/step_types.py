@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from conveyor.engine.events import Status
+from conveyor.engine.events import Event, Status
 from conveyor.records import field, record
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ class ActionHost(Protocol):
     ) -> StepOutcome: ...
 
     def add_post_step(self, post: PostStep) -> None: ...
+
+    def emit(self, event: Event) -> None: ...
 
     def can_use_tool(self, path: str) -> bool:
         """Whether a tool at ``path`` (an interpreter, node, uv) may serve the job: its
