@@ -18,6 +18,7 @@ from conveyor.engine.env_files import (
     read_path_entries,
     read_summary,
 )
+from conveyor.engine.environments import EnvironmentGrant, EnvironmentRefused, EnvironmentRequest
 from conveyor.engine.evaluation import EngineProblem
 from conveyor.engine.events import (
     Annotation,
@@ -104,6 +105,7 @@ class JobRunner:
         self.workflow = called.workflow if called else shared.workflow
         self.inputs = called.inputs if called else shared.inputs
         self.secrets = called.secrets if called else shared.options.secrets
+        self.variables = shared.options.variables  # plus the environment's, once granted
         self.event_job_id = called.top_job_id if called else spec.job.id
         self.github_env: dict[str, str] = {}  # what GITHUB_ENV files set
         self.path_additions: list[str] = []  # GITHUB_PATH entries, latest last
@@ -134,6 +136,8 @@ class JobRunner:
         outputs: dict[str, str] = {}
         reason: str | None = None
         continue_on_error = False
+        grant: EnvironmentGrant | None = None
+        scope = StepScope()
         try:
             self._host = self.shared.executor.prepare_job(spec.job_key, self.workspace)
         except Exception as error:
@@ -142,14 +146,16 @@ class JobRunner:
         try:
             self._prepare(self._host)
             continue_on_error = self._job_flag(self.job.continue_on_error, "continue-on-error")
+            grant = self._enter_environment()
             self._deadline = self._job_deadline(started)
-            scope = StepScope()
             for step in self.job.steps:
                 self.steps.append(self.execute_step(step, scope))
             self._run_post_steps(scope)
             outputs = self._job_outputs(scope)
             self.raw_outputs = outputs
             status, reason = self._job_status(scope)
+        except EnvironmentRefused as refused:
+            status, reason = refused.status, self.masker.mask(str(refused))
         except EngineProblem as problem:
             status, reason = Status.FAILURE, self.masker.mask(str(problem))
         except Exception as error:  # a bug: report it on the job rather than lose the run
@@ -160,7 +166,55 @@ class JobRunner:
                 self._host.close()
             except Exception as error:
                 self.log_line(len(self.job.steps) - 1, f"##[warning]closing the job host: {error}")
+        if grant is not None:
+            self._leave_environment(grant, status, scope)
         return self._finish(started, status, reason, outputs, continue_on_error)
+
+    def _enter_environment(self) -> EnvironmentGrant | None:
+        """Ask the run's environment gate, if any, whether this job may deploy; it may
+        block (approval, another deployment) and add the environment's secrets and vars."""
+        environment = self.job.environment
+        gate = self.shared.options.environment_gate
+        if environment is None or gate is None:
+            return None
+        contexts = self._job_contexts(self.static_env)
+        where = self.job.positions.get("environment", self.job.position)
+        name = evaluation.string(environment.name, contexts, where, "environment.name").strip()
+        if not name:
+            return None  # GitHub: an empty name is no environment
+        try:  # known for sure only at the end (it may name a step's output)
+            early = self.step_contexts(StepScope(), self.static_env)
+            url = evaluation.string(environment.url, early, where, "environment.url")
+        except EngineProblem:
+            url = ""
+        request = EnvironmentRequest(
+            self.spec.job_key, self.event_job_id, name, url, self.spec.cancellation
+        )
+        grant = gate(request)
+        for value in grant.secrets.values():
+            self.masker.add(value)
+        self.secrets = {**self.secrets, **grant.secrets}
+        self.variables = {**self.variables, **grant.variables}
+        return grant
+
+    def _leave_environment(self, grant: EnvironmentGrant, status: Status, scope: StepScope) -> None:
+        environment = self.job.environment
+        url = ""
+        if environment is not None and environment.url:
+            # Evaluated at the end, as GitHub does: it may name a step's output.
+            contexts = self.step_contexts(scope, self.env_context(scope))
+            where = self.job.positions.get("environment", self.job.position)
+            try:
+                url = evaluation.string(environment.url, contexts, where, "environment.url")
+            except EngineProblem as problem:
+                self.warn(max(len(self.job.steps) - 1, 0), str(problem))
+        try:
+            grant.release(status, self.masker.mask(url))
+        except Exception as error:  # the job's result stands; say the release failed
+            self.warn(
+                max(len(self.job.steps) - 1, 0),
+                f"releasing environment {environment.name if environment else ''}: {error}",
+            )
 
     def _finish(
         self,
@@ -291,7 +345,6 @@ class JobRunner:
         return self._record(step, scope, name, True, index, started, outcome, False)
 
     def _job_contexts(self, env: dict[str, str]) -> dict[str, Any]:
-        options = self.shared.options
         return {
             "github": self._github,
             "env": env,
@@ -300,7 +353,7 @@ class JobRunner:
             "needs": self.spec.needs,
             "inputs": self.inputs,
             "secrets": self.secrets,
-            "vars": options.variables,
+            "vars": self.variables,
             "runner": self._runner,
             "job": {"status": "success", "container": {}, "services": self._services},
         }

@@ -11,6 +11,7 @@ from conveyor.engine.runner_labels import HostLabels
 from conveyor.records import field, record
 
 if TYPE_CHECKING:
+    from conveyor.engine.environments import EnvironmentGate
     from conveyor.engine.services import ServiceAddress
 
 
@@ -69,6 +70,10 @@ class RunOptions:
     cache_restore_scopes: list[str] = field(default_factory=list)
     # The scope's size cap in bytes; None: CONVEYOR_CACHE_MAX_MB, else 10 GB as GitHub.
     cache_max_bytes: int | None = None
+    # Asked before a job that names an ``environment:`` runs its first step (the
+    # server's protection rules and environment secrets; engine/environments.py).
+    # None: an environment is only a name (conveyor run).
+    environment_gate: EnvironmentGate | None = None
 
 
 def default_store_dir(environ: dict[str, str] | None = None) -> str:
