@@ -10,6 +10,8 @@ from tests.engine.helpers import run_yaml
 
 WORKFLOW = """
 on: push
+env:
+  WORKFLOW_TOKEN: ${{ secrets.TOKEN }}
 jobs:
   build:
     runs-on: x
@@ -25,6 +27,7 @@ jobs:
       - id: out
         run: |
           echo "deploy sees '${{ secrets.TOKEN }}' '${{ vars.WHERE }}' $TOKEN"
+          test "$WORKFLOW_TOKEN" = "${{ secrets.TOKEN }}"
           echo "path=release-7" >> "$GITHUB_OUTPUT"
         env:
           TOKEN: ${{ secrets.TOKEN }}

@@ -124,6 +124,7 @@ class JobRunner:
         # The running uses: step's timeout-minutes and whether it runs past a cancel.
         self._uses_limits: tuple[float | None, bool] = (None, False)
         self._services: dict[str, Any] = {}  # the `job.services` context
+        self._grant: EnvironmentGrant | None = None  # the environment gate's, if asked
 
     # -- the job ------------------------------------------------------------------
 
@@ -136,7 +137,6 @@ class JobRunner:
         outputs: dict[str, str] = {}
         reason: str | None = None
         continue_on_error = False
-        grant: EnvironmentGrant | None = None
         scope = StepScope()
         try:
             self._host = self.shared.executor.prepare_job(spec.job_key, self.workspace)
@@ -146,7 +146,6 @@ class JobRunner:
         try:
             self._prepare(self._host)
             continue_on_error = self._job_flag(self.job.continue_on_error, "continue-on-error")
-            grant = self._enter_environment()
             self._deadline = self._job_deadline(started)
             for step in self.job.steps:
                 self.steps.append(self.execute_step(step, scope))
@@ -166,8 +165,8 @@ class JobRunner:
                 self._host.close()
             except Exception as error:
                 self.log_line(len(self.job.steps) - 1, f"##[warning]closing the job host: {error}")
-        if grant is not None:
-            self._leave_environment(grant, status, scope)
+        if self._grant is not None:
+            self._leave_environment(self._grant, status, scope)
         return self._finish(started, status, reason, outputs, continue_on_error)
 
     def _enter_environment(self) -> EnvironmentGrant | None:
@@ -177,13 +176,13 @@ class JobRunner:
         gate = self.shared.options.environment_gate
         if environment is None or gate is None:
             return None
-        contexts = self._job_contexts(self.static_env)
+        contexts = self._job_contexts({})
         where = self.job.positions.get("environment", self.job.position)
         name = evaluation.string(environment.name, contexts, where, "environment.name").strip()
         if not name:
             return None  # GitHub: an empty name is no environment
         try:  # known for sure only at the end (it may name a step's output)
-            early = self.step_contexts(StepScope(), self.static_env)
+            early = self.step_contexts(StepScope(), {})
             url = evaluation.string(environment.url, early, where, "environment.url")
         except EngineProblem:
             url = ""
@@ -277,6 +276,9 @@ class JobRunner:
             # Before any env is evaluated: an env value may name job.services.<id>.ports.
             self._prepare_services(contexts)
             contexts = self._job_contexts({})
+        # Before any env is evaluated too: env may name the environment's secrets.
+        self._grant = self._enter_environment()
+        contexts = self._job_contexts({})
         workflow_env = evaluation.env_values(
             workflow.env, contexts, workflow.positions, workflow.position
         )

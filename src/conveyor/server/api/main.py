@@ -13,6 +13,7 @@ from ninja import NinjaAPI
 from conveyor.server.accounts.auth import read_auth
 from conveyor.server.api import (
     artifacts,
+    environments,
     errors,
     logs,
     repositories,
@@ -57,3 +58,4 @@ api.add_router("/repositories", secrets.router)
 api.add_router("/repositories", variables.router)
 api.add_router("/repositories", service_mappings.router)
 api.add_router("/repositories", workflows.router)
+api.add_router("/repositories", environments.router)

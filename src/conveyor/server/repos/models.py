@@ -130,10 +130,80 @@ class ServiceMapping(models.Model):
 
 
 def service_name_problem(name: str) -> str:
-    return (
-        f"{name!r} is not a service id: a letter or '_' first, then letters, digits, "
-        "'-' and '_'"
+    return f"{name!r} is not a service id: a letter or '_' first, then letters, digits, '-' and '_'"
+
+
+class Environment(models.Model):
+    """A deployment target a job names with ``environment:`` (GitHub's environments):
+    its protection rules and its own secrets and variables, which win over the
+    repository's for the jobs that deploy to it."""
+
+    repository = models.ForeignKey(
+        Repository, on_delete=models.CASCADE, related_name="environments"
     )
+    name = models.CharField(max_length=255)
+    # A job deploying here waits until a member approves it.
+    required_approval = models.BooleanField(default=False)
+    # Branch patterns (the workflow's branch filter syntax), one per line; empty: any ref.
+    allowed_branches = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["repository", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["repository", "name"], name="environment_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.repository.name}: {self.name}"
+
+    @property
+    def branch_patterns(self) -> list[str]:
+        return [line.strip() for line in self.allowed_branches.splitlines() if line.strip()]
+
+
+class EnvironmentSecret(models.Model):
+    """An environment's secret, encrypted as a repository's is."""
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(max_length=200)
+    value_encrypted = models.TextField(editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "name"], name="environment_secret_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment}: {self.name}"
+
+    def set(self, value: str) -> None:
+        self.value_encrypted = crypto.encrypt(value)
+
+    def reveal(self) -> str:
+        return crypto.decrypt(self.value_encrypted)
+
+
+class EnvironmentVariable(models.Model):
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="variables")
+    name = models.CharField(max_length=200)
+    value = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["environment", "name"], name="environment_variable_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment}: {self.name}"
 
 
 class Delivery(models.Model):

@@ -33,7 +33,8 @@ from conveyor.server.repos.crypto import SecretUnreadable
 from conveyor.server.repos.forges.base import runs_fork_code
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs import artifacts, github, live, sandboxing, workspace
-from conveyor.server.runs.models import Run, Status, Step
+from conveyor.server.runs.environments import EnvironmentGate, end_deployments_of_runs
+from conveyor.server.runs.models import DeploymentStatus, Run, Status, Step
 from conveyor.server.runs.recovery import STOPPED_REASON
 from conveyor.server.runs.sink import DatabaseSink
 from conveyor.workflow.errors import WorkflowInvalid
@@ -244,6 +245,7 @@ def _run_in_workspace(
         options.cache_scope, options.cache_restore_scopes = cache_scopes(run)
         options.cache_max_bytes = settings.CONVEYOR_CACHE_MAX_MB * 1024 * 1024
         sink = DatabaseSink(run, workflow)
+        options.environment_gate = EnvironmentGate(run, sink.emit)
         try:
             result = run_workflow(workflow, options, executor, sink, cancellation)
         finally:
@@ -279,7 +281,12 @@ def _finish(run: Run, status: str, reason: str, stopped: str | None = None) -> N
         job.steps.filter(status__in=(Status.QUEUED, Status.RUNNING)).update(
             status=left, finished_at=now
         )
-    run.jobs.filter(status__in=(Status.QUEUED, Status.RUNNING)).update(status=left, finished_at=now)
+    run.jobs.filter(status__in=(Status.QUEUED, Status.RUNNING, Status.WAITING)).update(
+        status=left, finished_at=now
+    )
+    # A deployment the engine did not end (it never does unless a bug) frees its environment.
+    ended = DeploymentStatus.CANCELLED if status == Status.CANCELLED else DeploymentStatus.FAILURE
+    end_deployments_of_runs([run.pk], ended, reason or "the run ended")
     run.refresh_from_db()
     live.publish(run.pk)
     try:

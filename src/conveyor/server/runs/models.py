@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from django.db import models
 
-from conveyor.server.repos.models import Repository
+from conveyor.server.repos.models import Environment, Repository
 
 
 class Status(models.TextChoices):
@@ -189,3 +189,71 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.level}: {self.message[:60]}"
+
+
+class DeploymentStatus(models.TextChoices):
+    WAITING = "waiting"  # for a member's approval
+    QUEUED = "queued"  # approved (or no approval needed); waits for the environment
+    RUNNING = "running"  # the job deploys: it holds its environment, alone
+    SUCCESS = "success"
+    FAILURE = "failure"
+    CANCELLED = "cancelled"
+
+
+DEPLOYMENT_PENDING = (DeploymentStatus.WAITING, DeploymentStatus.QUEUED)
+DEPLOYMENT_UNFINISHED = (*DEPLOYMENT_PENDING, DeploymentStatus.RUNNING)
+
+
+class Deployment(models.Model):
+    """One job's deployment: to an environment it named (its protection rules, its
+    history), and/or what its deploy step reported (``DeploymentChanged``: ``state``).
+
+    The environment's queue is these rows: one ``running`` per environment at most (a
+    constraint), the next the oldest ``queued`` one. A row survives restarts; the
+    server's recovery ends the rows of the runs it fails, so no environment stays held.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="deployments")
+    job_key = models.CharField(max_length=500)
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.CASCADE, related_name="deployments"
+    )
+    status = models.CharField(
+        max_length=20, choices=DeploymentStatus.choices, default=DeploymentStatus.RUNNING
+    )
+    reason = models.TextField(blank=True)
+    # The deploy step's last DeploymentChanged: deploying, health-checking, live,
+    # failed, rolled-back; "" when no step reported one.
+    state = models.CharField(max_length=20, blank=True)
+    target = models.CharField(max_length=1000, blank=True)
+    release = models.CharField(max_length=300, blank=True)
+    url = models.CharField(max_length=1000, blank=True)
+    sha = models.CharField(max_length=64, blank=True)
+    ref = models.CharField(max_length=500, blank=True)
+    triggered_by = models.CharField(max_length=200, blank=True)
+    approved_by = models.CharField(max_length=150, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "job_key"], name="deployment_one_per_job"),
+            models.UniqueConstraint(
+                fields=["environment"],
+                condition=models.Q(status="running"),
+                name="deployment_one_running_per_environment",
+            ),
+        ]
+        indexes = [models.Index(fields=["environment", "status"], name="deployment_env_status")]
+
+    def __str__(self) -> str:
+        return f"{self.run} {self.job_key} -> {self.environment or self.target}"
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at

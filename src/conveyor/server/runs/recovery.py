@@ -19,7 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from conveyor.server.runs import live
-from conveyor.server.runs.models import Job, Run, Status, Step
+from conveyor.server.runs.environments import end_deployments_of_runs
+from conveyor.server.runs.models import DeploymentStatus, Job, Run, Status, Step
 
 logger = logging.getLogger("conveyor.server.runs")
 
@@ -62,15 +63,17 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             Step.objects.filter(job__run_id__in=stale, status=Status.QUEUED).update(
                 status=Status.SKIPPED, finished_at=now
             )
-            Job.objects.filter(run_id__in=stale, status=Status.RUNNING).update(
-                status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
-            )
+            Job.objects.filter(
+                run_id__in=stale, status__in=(Status.RUNNING, Status.WAITING)
+            ).update(status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now)
             Job.objects.filter(run_id__in=stale, status=Status.QUEUED).update(
                 status=Status.SKIPPED, finished_at=now
             )
             Run.objects.filter(pk__in=stale).update(
                 status=Status.FAILURE, reason=STOPPED_REASON, finished_at=now
             )
+            # Their deployments end too: the environments they held or queued for are free.
+            end_deployments_of_runs(stale, DeploymentStatus.FAILURE, STOPPED_REASON)
             _settle_tables(stale)
             _end_leftover_processes(stale)
         outcome.failed_runs = stale

@@ -32,7 +32,17 @@ from conveyor.engine import events as ev
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import select_jobs
 from conveyor.server.runs import live
-from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Status, Step
+from conveyor.server.runs.environments import JobWaiting
+from conveyor.server.runs.models import (
+    Annotation,
+    Deployment,
+    DeploymentStatus,
+    Job,
+    LogChunk,
+    Run,
+    Status,
+    Step,
+)
 from conveyor.workflow.model import Workflow
 
 CHUNK_CAP = 64 * 1024  # bytes of text in one LogChunk (a longer single line stays whole)
@@ -46,6 +56,8 @@ _BOUNDARIES = (
     ev.StepFinished,
     ev.JobFinished,
     ev.RunFinished,
+    ev.DeploymentChanged,
+    JobWaiting,
 )
 
 logger = logging.getLogger("conveyor.server.runs")
@@ -192,6 +204,10 @@ class DatabaseSink:
             self._run_started()
         elif isinstance(event, ev.RunFinished):
             self.finished = event
+        elif isinstance(event, ev.DeploymentChanged):
+            self._deployment_changed(event)
+        elif isinstance(event, JobWaiting):
+            self._job_waiting(event)
 
     def _run_started(self) -> None:
         # Every job appears at once (queued), so the job graph is complete from the start.
@@ -285,6 +301,14 @@ class DatabaseSink:
         row.finished_at = now
         row.started_at = row.started_at or now
         row.save(update_fields=["status", "reason", "outputs", "finished_at", "started_at"])
+        # A deployment the job made and nobody ended (none named an environment) ends with it.
+        result = {
+            ev.Status.SUCCESS: DeploymentStatus.SUCCESS,
+            ev.Status.CANCELLED: DeploymentStatus.CANCELLED,
+        }.get(event.status, DeploymentStatus.FAILURE)
+        Deployment.objects.filter(
+            run=self.run, job_key=event.job_key, status=DeploymentStatus.RUNNING
+        ).update(status=result, finished_at=now)
         # Steps that never started (the job was cancelled or failed before them) end with it.
         left = Status.CANCELLED if event.status == ev.Status.CANCELLED else Status.SKIPPED
         row.steps.filter(status__in=(Status.QUEUED, Status.RUNNING)).update(
@@ -367,3 +391,33 @@ class DatabaseSink:
             else event.markdown
         )
         step.save(update_fields=["summary_markdown"])
+
+    def _job_waiting(self, event: JobWaiting) -> None:
+        row = self._jobs.get(event.job_key)
+        rows = Job.objects.filter(pk=row.pk) if row else self.run.jobs.filter(job_key=event.job_key)
+        if event.reason:
+            rows.update(status=Status.WAITING, reason=event.reason)
+        else:
+            rows.filter(status=Status.WAITING).update(status=Status.RUNNING, reason="")
+
+    def _deployment_changed(self, event: ev.DeploymentChanged) -> None:
+        """A deploy step's state, on the job's deployment (made here when the job named no
+        environment: the run page and the API still show what it deployed)."""
+        now = timezone.now()
+        deployment, _ = Deployment.objects.get_or_create(
+            run=self.run,
+            job_key=event.job_key,
+            defaults={
+                "status": DeploymentStatus.RUNNING,
+                "sha": self.run.sha,
+                "ref": self.run.ref,
+                "triggered_by": self.run.actor,
+                "started_at": now,
+            },
+        )
+        deployment.state = event.state
+        deployment.target = event.target
+        deployment.release = event.release or deployment.release
+        deployment.url = deployment.url or event.url
+        deployment.reason = event.reason or ""
+        deployment.save(update_fields=["state", "target", "release", "url", "reason"])
