@@ -13,6 +13,7 @@ from tests.server.test_api_helpers import Person, person
 
 pytestmark = pytest.mark.django_db
 
+DEPLOYMENT = "/api/repositories/{name}/environments/{environment}/deployments/{deployment_id}"
 EXPECTED = {
     ("get", "/api/me"),
     ("get", "/api/tokens"),
@@ -42,6 +43,18 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/variables"),
     ("put", "/api/repositories/{name}/variables/{variable_name}"),
     ("delete", "/api/repositories/{name}/variables/{variable_name}"),
+    ("get", "/api/repositories/{name}/environments"),
+    ("put", "/api/repositories/{name}/environments/{environment}"),
+    ("delete", "/api/repositories/{name}/environments/{environment}"),
+    ("get", "/api/repositories/{name}/environments/{environment}/deployments"),
+    ("post", f"{DEPLOYMENT}/approve"),
+    ("post", f"{DEPLOYMENT}/reject"),
+    ("get", "/api/repositories/{name}/environments/{environment}/secrets"),
+    ("put", "/api/repositories/{name}/environments/{environment}/secrets/{secret_name}"),
+    ("delete", "/api/repositories/{name}/environments/{environment}/secrets/{secret_name}"),
+    ("get", "/api/repositories/{name}/environments/{environment}/variables"),
+    ("put", "/api/repositories/{name}/environments/{environment}/variables/{variable_name}"),
+    ("delete", "/api/repositories/{name}/environments/{environment}/variables/{variable_name}"),
     ("get", "/api/repositories/{name}/services"),
     ("put", "/api/repositories/{name}/services/{service_name}"),
     ("delete", "/api/repositories/{name}/services/{service_name}"),
