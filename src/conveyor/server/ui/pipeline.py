@@ -58,16 +58,11 @@ def picture_of(run: Run) -> RunPicture:
 def concept_flow(run: Run, stages: list[dict[str, str]]) -> list[dict[str, str]]:
     """The seed's flow: Commit → Trigger → stages → Production → Feedback, each with a status.
 
-    Production is reached only when every stage passed (broken code never gets
-    there); Feedback is the outcome reported back once the run is over.
+    Production says only what the run's deployments reported (``DeploymentChanged``, and
+    an environment's approval or queue): "not deployed" when nothing deployed, the live
+    state while a deploy step runs, "live", "failed" or "rolled back" at the end.
+    Feedback is what the run reported back (its pipeline status) once it is over.
     """
-    if run.status == Status.SUCCESS:
-        production = Status.SUCCESS
-    elif run.finished:
-        production = Status.SKIPPED
-    else:
-        production = Status.QUEUED
-    feedback = run.status if run.finished else Status.QUEUED
     flow = [
         {"name": "Commit", "detail": run.short_sha or "-", "status": Status.SUCCESS},
         _trigger_node(run),
@@ -78,9 +73,54 @@ def concept_flow(run: Run, stages: list[dict[str, str]]) -> list[dict[str, str]]
     ]
     if not stages and run.finished:
         flow.append({"name": "Pipeline", "detail": run.status, "status": run.status})
-    flow.append({"name": "Production", "detail": production, "status": production})
-    flow.append({"name": "Feedback", "detail": feedback, "status": feedback})
+    flow.append(production_node(run))
+    flow.append(_feedback_node(run))
     return flow
+
+
+# A deploy step's DeploymentChanged state: how the flow words it, and its status.
+_DEPLOYMENT_STATES = {
+    "deploying": ("deploying", Status.RUNNING),
+    "health-checking": ("health-checking", Status.RUNNING),
+    "live": ("live", Status.SUCCESS),
+    "failed": ("failed", Status.FAILURE),
+    "rolled-back": ("rolled back", Status.FAILURE),
+}
+
+
+def production_node(run: Run) -> dict[str, str]:
+    """Production as the run's last deployment left it; "not deployed" without one."""
+    from conveyor.server.runs.models import DeploymentStatus
+
+    deployments = list(run.deployments.select_related("environment").order_by("pk"))
+    reported = [deployment for deployment in deployments if deployment.state]
+    if reported:
+        last = reported[-1]
+        detail, status = _DEPLOYMENT_STATES.get(last.state, (last.state, Status.RUNNING))
+        if status == Status.RUNNING and last.status not in ("running", "queued", "waiting"):
+            # The job ended without the deploy step saying how: it did not go live.
+            detail, status = f"{detail}, then stopped", Status.FAILURE
+        return {"name": "Production", "detail": detail, "status": status}
+    for deployment in deployments:
+        name = deployment.environment.name if deployment.environment else "production"
+        if deployment.status == DeploymentStatus.WAITING:
+            return {
+                "name": "Production",
+                "detail": f"{name}: waiting for approval",
+                "status": Status.WAITING,
+            }
+        if deployment.status == DeploymentStatus.QUEUED:
+            return {"name": "Production", "detail": f"{name}: waiting", "status": Status.WAITING}
+    if not run.finished:
+        return {"name": "Production", "detail": "not deployed yet", "status": Status.QUEUED}
+    return {"name": "Production", "detail": "not deployed", "status": Status.SKIPPED}
+
+
+def _feedback_node(run: Run) -> dict[str, str]:
+    if not run.finished:
+        return {"name": "Feedback", "detail": "not yet", "status": Status.QUEUED}
+    reported = run.pipeline_status if run.pipeline_status != "Not started" else run.status
+    return {"name": "Feedback", "detail": reported or run.status, "status": run.status}
 
 
 def _trigger_node(run: Run) -> dict[str, str]:

@@ -2,7 +2,16 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from conveyor.server.ui.views import actions, artifacts, auth, badges, downloads, live, pages
+from conveyor.server.ui.views import (
+    actions,
+    artifacts,
+    auth,
+    badges,
+    downloads,
+    environments,
+    live,
+    pages,
+)
 
 app_name = "ui"
 
@@ -26,6 +35,16 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "repos/<slug:name>/runs/<int:number>/artifacts/<str:artifact>",
         artifacts.artifact_download,
         name="artifact",
+    ),
+    path(
+        "repos/<slug:name>/environments/<str:environment>/",
+        environments.environment_page,
+        name="environment",
+    ),
+    path(
+        "repos/<slug:name>/environments/<str:environment>/deployments/<int:deployment>",
+        environments.decide,
+        name="deployment-decide",
     ),
     path("badge/<slug:name>.svg", badges.badge, name="badge"),
 ]

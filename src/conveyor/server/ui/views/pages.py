@@ -19,6 +19,7 @@ from conveyor.server.ui.dispatchable import mirror_view
 from conveyor.server.ui.graph import job_graph
 from conveyor.server.ui.notes import annotations_of, summaries_of
 from conveyor.server.ui.pipeline import picture_of
+from conveyor.server.ui.views.environments import waiting_deployments
 from conveyor.server.ui.views.lookup import repository_named, run_of
 
 RUNS_PER_PAGE = 50
@@ -132,6 +133,7 @@ def repository(request: HttpRequest, name: str) -> HttpResponse:
         "events": EVENTS,
         "mirror": mirror,
         "can_trigger": can_trigger(request.user),
+        "environments": list(repo.environments.order_by("name")),
     }
     return render(request, "ui/repository.html", context)
 
@@ -155,5 +157,6 @@ def run_page(request: HttpRequest, name: str, number: int) -> HttpResponse:
         "can_trigger": can_trigger(request.user),
         "failed_jobs": failed_jobs,
         "artifacts": store_of(run.pk).list(),
+        "waiting_deployments": waiting_deployments(run.pk),
     }
     return render(request, "ui/run.html", context)
