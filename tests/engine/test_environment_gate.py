@@ -3,6 +3,8 @@ secrets and vars reach the steps, its refusal ends the job, its release hears th
 
 from __future__ import annotations
 
+import time
+
 from conveyor.engine.environments import EnvironmentGrant, EnvironmentRefused
 from conveyor.engine.events import Status
 from conveyor.executors.local import LocalExecutor
@@ -92,3 +94,27 @@ def test_without_a_gate_an_environment_is_only_a_name(tmp_path):
     )
     assert outcome.result.status == Status.SUCCESS
     assert outcome.events.log("deploy", 0) == ["deploy sees '***' 'repository' ***"]
+
+
+def test_time_spent_waiting_at_the_gate_is_not_the_jobs_timeout(tmp_path):
+    def slow_gate(request):
+        time.sleep(1.0)  # an approval that took a while
+        return EnvironmentGrant()
+
+    outcome = run_yaml(
+        """
+        on: push
+        jobs:
+          deploy:
+            runs-on: x
+            timeout-minutes: 0.01
+            environment: production
+            steps:
+              - run: sleep 0.2; echo deployed
+        """,
+        str(tmp_path),
+        executor=LocalExecutor(),
+        environment_gate=slow_gate,
+    )
+    assert outcome.result.status == Status.SUCCESS, outcome.result.jobs["deploy"].reason
+    assert outcome.events.log("deploy", 0) == ["deployed"]

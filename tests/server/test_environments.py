@@ -219,3 +219,19 @@ def test_two_runs_racing_to_one_environment_deploy_one_after_the_other(
     assert one.finished_at <= two.started_at  # never both at once
     history = Api(cast()["viewer"]).get("repositories/shop/environments/production/deployments")
     assert [item["run_number"] for item in history.json()] == [second.number, first.number]
+
+
+def test_cancelling_a_run_whose_deploy_waits_ends_it_and_its_deployment(
+    repository, git_project, workers
+):
+    production(repository, required_approval=True)
+    run = push(repository, git_project)
+    wait_for(lambda: Deployment.objects.filter(run=run, status="waiting").first())
+    reply = Api(cast()["member"]).post(f"repositories/shop/runs/{run.number}/cancel")
+    assert reply.status_code == 202, reply.content
+    run = wait_for_run_end(run)
+    assert run.status == "cancelled"
+    assert Job.objects.get(run=run, job_key="deploy").status == "cancelled"
+    [deployment] = Deployment.objects.all()
+    assert deployment.status == "cancelled"
+    assert log_of(run, "deploy") == ""

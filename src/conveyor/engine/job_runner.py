@@ -146,7 +146,9 @@ class JobRunner:
         try:
             self._prepare(self._host)
             continue_on_error = self._job_flag(self.job.continue_on_error, "continue-on-error")
-            self._deadline = self._job_deadline(started)
+            # Time spent waiting for an environment (approval, another deploy) is not the
+            # job's: its timeout-minutes count from when it may go on, as on GitHub.
+            self._deadline = self._job_deadline(time.monotonic() if self._grant else started)
             for step in self.job.steps:
                 self.steps.append(self.execute_step(step, scope))
             self._run_post_steps(scope)

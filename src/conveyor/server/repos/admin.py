@@ -4,20 +4,26 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from conveyor.server.repos.models import Delivery, Repository, Secret, ServiceMapping, Variable
+from conveyor.server.repos.models import (
+    Delivery,
+    Environment,
+    EnvironmentSecret,
+    EnvironmentVariable,
+    Repository,
+    Secret,
+    ServiceMapping,
+    Variable,
+)
 
 
-class SecretForm(forms.ModelForm):
-    # Write-only: the stored value is never sent back to the browser.
+class _WriteOnlyValue(forms.ModelForm):
+    """A form for a model with ``set(value)``: the stored value is never sent back."""
+
     value = forms.CharField(
         widget=forms.PasswordInput(render_value=False),
         required=False,
         help_text="Leave empty to keep the current value.",
     )
-
-    class Meta:
-        model = Secret
-        fields = ["repository", "name"]
 
     def clean(self) -> dict:
         data = super().clean() or {}
@@ -25,13 +31,46 @@ class SecretForm(forms.ModelForm):
             self.add_error("value", "A new secret needs a value.")
         return data
 
-    def save(self, commit: bool = True) -> Secret:
+    def save(self, commit: bool = True) -> object:
         secret = super().save(commit=False)
         if self.cleaned_data.get("value"):
             secret.set(self.cleaned_data["value"])
         if commit:
             secret.save()
         return secret
+
+
+class EnvironmentSecretForm(_WriteOnlyValue):
+    class Meta:
+        model = EnvironmentSecret
+        fields = ["environment", "name"]
+
+
+class EnvironmentSecretInline(admin.TabularInline):
+    model = EnvironmentSecret
+    form = EnvironmentSecretForm
+    extra = 0
+    fields = ["name", "value"]
+
+
+class EnvironmentVariableInline(admin.TabularInline):
+    model = EnvironmentVariable
+    extra = 0
+    fields = ["name", "value"]
+
+
+@admin.register(Environment)
+class EnvironmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "repository", "required_approval", "created_at"]
+    list_filter = ["repository"]
+    fields = ["repository", "name", "required_approval", "allowed_branches"]
+    inlines = [EnvironmentSecretInline, EnvironmentVariableInline]
+
+
+class SecretForm(_WriteOnlyValue):
+    class Meta:
+        model = Secret
+        fields = ["repository", "name"]
 
 
 class SecretInline(admin.TabularInline):
