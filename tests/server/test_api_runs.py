@@ -215,6 +215,12 @@ def _documented_get_urls(api: Api, run_numbers: list[int]) -> list[str]:
                     f"repositories/shop/runs/{filling['number']}/artifacts"
                 ).json()
             ]
+        if "{environment}" in path:
+            fillings = [
+                {**filling, "environment": environment["name"]}
+                for filling in fillings
+                for environment in api.get("repositories/shop/environments").json()
+            ]
         if "{token_id}" in path:
             fillings = [{"token_id": token} for token in tokens]
         for filling in fillings:
@@ -240,7 +246,15 @@ def test_no_response_ever_carries_a_secret_value(
 
     put = keep(admin.put("repositories/shop/secrets/DEPLOY_KEY", {"value": SECRET_VALUE}))
     assert put.status_code == 201
-    git_project.commit({".github/workflows/deploy.yml": DEPLOY_WORKFLOW}, "Add deploy")
+    # An environment's secret, which the job gets instead of the repository's.
+    production = "repositories/shop/environments/production"
+    assert keep(admin.put(production, {})).status_code == 201
+    put = keep(admin.put(f"{production}/secrets/DEPLOY_KEY", {"value": SECRET_VALUE}))
+    assert put.status_code == 201
+    in_production = DEPLOY_WORKFLOW.replace(
+        "    runs-on: ubuntu-latest\n", "    runs-on: ubuntu-latest\n    environment: production\n"
+    )
+    git_project.commit({".github/workflows/deploy.yml": in_production}, "Add deploy")
     git_project.push()
     [run] = keep(trigger(admin, event="push", ref="main")).json()["runs"]
     finished = wait_for_run_end(Run.objects.get(pk=run["id"]))
