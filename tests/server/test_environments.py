@@ -235,3 +235,28 @@ def test_cancelling_a_run_whose_deploy_waits_ends_it_and_its_deployment(
     [deployment] = Deployment.objects.all()
     assert deployment.status == "cancelled"
     assert log_of(run, "deploy") == ""
+
+
+def test_deployments_waiting_for_one_environment_go_first_come_first_served(
+    repository, git_project
+):
+    from conveyor.server.runs.embedded_worker import EmbeddedWorkerPool
+
+    production(repository)
+    pool = EmbeddedWorkerPool(3)
+    pool.start()
+    try:
+        first = push(repository, git_project, sleep=1.5)
+        wait_for(lambda: Deployment.objects.filter(run=first, status="running").first())
+        second = push(repository, git_project, sleep=0.5)
+        wait_for(lambda: Deployment.objects.filter(run=second, status="queued").first())
+        third = push(repository, git_project, sleep=0)
+        wait_for(lambda: Deployment.objects.filter(run=third, status="queued").first())
+        runs = [wait_for_run_end(run, timeout=40) for run in (first, second, third)]
+    finally:
+        pool.stop(timeout=15)
+    assert [run.status for run in runs] == ["success"] * 3
+    one, two, three = (Deployment.objects.get(run=run) for run in runs)
+    # In the order they came to the environment, each after the one before had ended.
+    assert one.finished_at <= two.started_at
+    assert two.finished_at <= three.started_at

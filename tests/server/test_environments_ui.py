@@ -143,3 +143,27 @@ def test_a_deployment_whose_run_ended_without_ending_it_frees_the_environment(re
         run=make_run(repository, 3), job_key="deploy", environment=production, status="queued"
     )
     assert not try_start(third)
+
+
+def test_a_later_deployment_never_overtakes_an_earlier_one(repository):
+    from conveyor.server.runs.environments import end_deployment
+
+    production = Environment.objects.create(repository=repository, name="production")
+
+    def queued(number: int) -> Deployment:
+        return Deployment.objects.create(
+            run=make_run(repository, number),
+            job_key="deploy",
+            environment=production,
+            status="queued",
+        )
+
+    first, second, third = queued(1), queued(2), queued(3)
+    assert not try_start(second)  # the first came earlier
+    assert try_start(first)
+    end_deployment(first.pk, "success")
+    assert not try_start(third)  # free, but the second came first
+    assert try_start(second)
+    assert not try_start(third)  # the second deploys now
+    end_deployment(second.pk, "failure")
+    assert try_start(third)
