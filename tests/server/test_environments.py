@@ -22,6 +22,7 @@ from conveyor.server.repos.models import (
 )
 from conveyor.server.runs import services
 from conveyor.server.runs.models import Deployment, Job, LogChunk, Run
+from conveyor.server.ui.live_state import run_state
 from tests.server.conftest import GitProject, wait_for, wait_for_run_end
 from tests.server.test_api_helpers import Api, cast
 
@@ -143,6 +144,13 @@ def test_an_environment_that_requires_approval_holds_the_job_until_a_member_appr
     assert job.reason == "waiting for a member to approve the deployment to 'production'"
     assert log_of(run, "deploy") == ""  # no step ran
     assert Run.objects.get(pk=run.pk).status == "running"
+    # The run page, live: the job's reason and the flow say what it waits for.
+    state = run_state(Run.objects.get(pk=run.pk))
+    assert [item["reason"] for item in state["jobs"] if item["job_id"] == "deploy"] == [job.reason]
+    production_node = [node for node in state["flow"] if node["name"] == "Production"]
+    assert production_node == [
+        {"name": "Production", "detail": "production: waiting for approval", "status": "waiting"}
+    ]
     listed = Api(people["viewer"]).get("repositories/shop/environments/production/deployments")
     assert listed.status_code == 200, listed.content
     [waiting] = listed.json()

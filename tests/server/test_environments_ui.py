@@ -13,6 +13,7 @@ from conveyor.server.repos.models import Environment
 from conveyor.server.runs.environments import try_start
 from conveyor.server.runs.models import Deployment, Job, Run
 from conveyor.server.runs.recovery import STOPPED_REASON, recover
+from conveyor.server.ui.live_state import run_state
 from tests.server import test_ui_support as support
 
 cast = support.cast
@@ -90,14 +91,26 @@ def test_the_run_page_offers_to_approve_and_reject_its_waiting_deployment(cast, 
     )
     page = cast["member"].get("/repos/shop/runs/1/").content.decode()
     assert f'id="deployment-{waiting.pk}"' in page and "Approve deployment" in page
+    # The live stream carries it too, so an open page shows the buttons when it comes.
+    decide = f"/repos/shop/environments/production/deployments/{waiting.pk}"
+    assert run_state(run)["waiting_deployments"] == [
+        {
+            "id": waiting.pk,
+            "job_key": "deploy",
+            "environment": "production",
+            "environment_url": "/repos/shop/environments/production/",
+            "decide_url": decide,
+        }
+    ]
     reply = cast["member"].post(
-        f"/repos/shop/environments/production/deployments/{waiting.pk}",
+        decide,
         {"decision": "reject", "next": "/repos/shop/runs/1/"},
     )
     assert (reply.status_code, reply["Location"]) == (302, "/repos/shop/runs/1/")
     waiting.refresh_from_db()
     assert (waiting.status, waiting.reason) == ("cancelled", "deployment rejected by member")
     assert "Approve deployment" not in cast["member"].get("/repos/shop/runs/1/").content.decode()
+    assert run_state(run)["waiting_deployments"] == []
 
 
 def test_a_stopped_server_leaves_no_environment_held(repository, settings):

@@ -32,9 +32,11 @@ def run_state(run: Run) -> dict[str, Any]:
                 "name": job.name or job.job_key,
                 "status": job.status,
                 "duration": duration_text(_span(job.started_at, job.finished_at)),
+                "reason": job.reason,
             }
             for job in jobs
         ],
+        "waiting_deployments": _waiting_deployments(run),
         "steps": [
             {
                 "id": step.pk,
@@ -52,6 +54,30 @@ def run_state(run: Run) -> dict[str, Any]:
         "graph": {job_id: combined_status(statuses) for job_id, statuses in graph.items()},
         **picture.as_dict(),
     }
+
+
+def _waiting_deployments(run: Run) -> list[dict[str, Any]]:
+    """The run's deployments a member may approve, with where the decision goes."""
+    from django.urls import reverse
+
+    from conveyor.server.ui.views.environments import waiting_deployments
+
+    return [
+        {
+            "id": deployment.pk,
+            "job_key": deployment.job_key,
+            "environment": deployment.environment.name,
+            "environment_url": reverse(
+                "ui:environment", args=[run.repository.name, deployment.environment.name]
+            ),
+            "decide_url": reverse(
+                "ui:deployment-decide",
+                args=[run.repository.name, deployment.environment.name, deployment.pk],
+            ),
+        }
+        for deployment in waiting_deployments(run.pk)
+        if deployment.environment is not None
+    ]
 
 
 def _span(started: Any, finished: Any) -> Any:

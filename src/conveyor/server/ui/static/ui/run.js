@@ -44,6 +44,17 @@
     section.querySelector(".job-name").textContent = job.name;
     setStatus(section.querySelector(".job-title"), job.status);
     section.querySelector(".job-duration").textContent = job.duration || "";
+    // Why it waits (an environment's approval or queue) or why it ended.
+    let reason = section.querySelector(".job-reason");
+    if (job.reason && !reason) {
+      reason = document.createElement("p");
+      reason.className = "muted small job-reason";
+      section.querySelector(".job-title").insertAdjacentElement("afterend", reason);
+    }
+    if (reason) {
+      reason.textContent = job.reason || "";
+      reason.hidden = !job.reason;
+    }
     return section;
   }
 
@@ -109,6 +120,7 @@
         "</td><td>" + escapeText(row.result) + "</td><td>" + escapeText(row.next_step) + "</td></tr>";
     }).join("");
 
+    applyWaitingDeployments(state.waiting_deployments || []);
     applyNotes(state.annotations, state.summaries);
     state.jobs.forEach(jobSection);
     state.steps.forEach(stepSection);
@@ -122,6 +134,30 @@
         if (node.dataset.status === "queued" || node.dataset.status === "running") node.dataset.status = "skipped";
       });
     }
+  }
+
+  // A deployment waiting for approval: the message, and for a member the buttons.
+  function applyWaitingDeployments(deployments) {
+    const holder = document.getElementById("waiting-deployments");
+    if (!holder) return;
+    const shown = Array.from(holder.querySelectorAll(".deployment-waiting")).map(function (item) { return item.id; });
+    const wanted = deployments.map(function (item) { return "deployment-" + item.id; });
+    if (shown.join(",") === wanted.join(",")) return;
+    const canApprove = holder.dataset.canApprove === "1";
+    const next = window.location.pathname + window.location.search;
+    holder.innerHTML = deployments.map(function (item) {
+      let html = '<div class="message message-info deployment-waiting" id="deployment-' + item.id + '">Job ' +
+        escapeText(item.job_key) + ' waits for a member to approve its deployment to <a href="' +
+        escapeText(item.environment_url) + '">' + escapeText(item.environment) + "</a>. ";
+      if (canApprove) {
+        html += '<form method="post" action="' + escapeText(item.decide_url) + '" class="inline">' +
+          '<input type="hidden" name="csrfmiddlewaretoken" value="' + escapeText(holder.dataset.csrf) + '">' +
+          '<input type="hidden" name="next" value="' + escapeText(next) + '">' +
+          '<button class="btn btn-primary" name="decision" value="approve" type="submit">Approve deployment</button> ' +
+          '<button class="btn btn-danger" name="decision" value="reject" type="submit">Reject</button></form>';
+      }
+      return html + "</div>";
+    }).join("");
   }
 
   let notesShown = null;
