@@ -173,7 +173,11 @@ def test_a_running_run_shows_lines_live_fills_the_table_and_turns_the_badge(site
     assert [result.split(" ")[0] for result in results[:3]] == ["Succeeded"] * 3
     assert table.nth(3).locator("td").nth(4).inner_text() == "No further steps"
     assert page.locator("#run-pipeline-status").inner_text() == "Deployed"
-    assert page.locator("#flow li[data-status=success]").count() == 7  # every stage reached
+    # Every stage passed; its "Deploy" only echoed, so Production says nothing deployed.
+    assert page.locator("#flow li[data-status=success]").count() == 6
+    production = page.locator("#flow li", has_text="Production")
+    assert production.get_attribute("data-status") == "skipped"
+    assert production.locator(".flow-detail").inner_text() == "not deployed"
     assert badge_colour(badge_page, badge) == BADGE_COLOURS["success"]
     # The step summary written at the end shows up without a reload, as Markdown.
     assert page.locator("#summaries .markdown h3 em").inner_text() == "production"
