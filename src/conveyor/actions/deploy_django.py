@@ -1,0 +1,96 @@
+"""``conveyor/deploy-django@v1``: the built-in that deploys the job's Django project to
+a directory, zero-downtime, undoing itself when the release is unhealthy
+(``conveyor.deploy``; docs/deploy.md)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from conveyor.actions.action_inputs import ActionInputs
+from conveyor.actions.action_steps import fail, job_env, log_index
+from conveyor.engine.events import DeploymentChanged, Status
+from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
+from conveyor.workflow.model import Step
+
+DEPLOY_INPUTS = {
+    "target": "",
+    "bind": "",
+    "health-path": "/",
+    "project-dir": "",
+    "keep-releases": "5",
+    "shared": "media\n.env",
+    "allow-irreversible-migrations": "false",
+    "health-timeout": "30",
+    "watch-seconds": "10",
+    "settings-module": "",
+    "wsgi": "",
+    "python": "",
+}
+
+
+def run_deploy_django(
+    host: ActionHost,
+    step: Step,
+    scope: StepScope,
+    contexts: dict[str, Any],
+    step_env: dict[str, str],
+) -> StepOutcome:
+    from conveyor.deploy.deployer import DeploySettings, Reporter, deploy
+    from conveyor.deploy.state import LIVE, DeployError
+
+    index = log_index(step, scope)
+    inputs = ActionInputs(host, step, scope, contexts, DEPLOY_INPUTS)
+    for required in ("target", "bind"):
+        if not inputs.given(required):
+            raise inputs.problem(f"input {required!r} is required")
+    project = inputs.text("project-dir")
+    settings = DeploySettings(
+        target=inputs.text("target"),
+        bind=inputs.text("bind"),
+        project_dir=os.path.join(host.workspace, project) if project else host.workspace,
+        health_path=inputs.text("health-path"),
+        keep_releases=inputs.integer("keep-releases", 1),
+        shared=inputs.lines("shared"),
+        allow_irreversible_migrations=inputs.toolkit_boolean("allow-irreversible-migrations"),
+        health_timeout=_seconds(inputs, "health-timeout"),
+        watch_seconds=_seconds(inputs, "watch-seconds"),
+        settings_module=inputs.text("settings-module"),
+        wsgi=inputs.text("wsgi"),
+        python=inputs.text("python"),
+    )
+    url = f"http://{settings.bind}"
+
+    def changed(state: str, release: str, reason: str | None) -> None:
+        host.emit(
+            DeploymentChanged(
+                job_key=host.job_key,
+                step=index,
+                state=state,
+                target=settings.target,
+                release=release,
+                url=url,
+                reason=reason,
+            )
+        )
+
+    reporter = Reporter(lambda line: host.log_line(index, line), changed)
+    try:
+        result = deploy(settings, reporter, job_env(host, scope, step_env))
+    except DeployError as error:
+        return fail(host, step, scope, f"{step.uses}: {error}")
+    outputs = {"release": result.release, "state": result.state, "url": url}
+    if result.state != LIVE:
+        return fail(host, step, scope, f"{step.uses}: {result.reason}", outputs)
+    return StepOutcome(Status.SUCCESS, outputs=outputs)
+
+
+def _seconds(inputs: ActionInputs, name: str) -> float:
+    text = inputs.text(name)
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 86400:
+        raise inputs.problem(f"input {name!r} must be a number of seconds, not {text!r}")
+    return value
