@@ -37,10 +37,22 @@ def run_deploy_django(
     step_env: dict[str, str],
 ) -> StepOutcome:
     from conveyor.deploy.deployer import DeploySettings, Reporter, deploy
-    from conveyor.deploy.state import LIVE, DeployError
+    from conveyor.deploy.state import DeployError
 
     index = log_index(step, scope)
     inputs = ActionInputs(host, step, scope, contexts, DEPLOY_INPUTS)
+    if not host.can_use_tool(host.workspace):
+        # A sandboxed job (the server's): the deploy runs the project's code (manage.py,
+        # gunicorn) on this machine, outside the sandbox, which must not happen.
+        return fail(
+            host,
+            step,
+            scope,
+            f"{step.positions.get('uses', step.position)}: {step.uses}: a sandboxed job "
+            "cannot deploy yet (the deploy runs the project's code outside the sandbox); "
+            "deploy with conveyor run, or on a server started with --no-sandbox for "
+            "trusted workflows",
+        )
     for required in ("target", "bind"):
         if not inputs.given(required):
             raise inputs.problem(f"input {required!r} is required")
@@ -80,7 +92,7 @@ def run_deploy_django(
     except DeployError as error:
         return fail(host, step, scope, f"{step.uses}: {error}")
     outputs = {"release": result.release, "state": result.state, "url": url}
-    if result.state != LIVE:
+    if not result.succeeded:
         return fail(host, step, scope, f"{step.uses}: {result.reason}", outputs)
     return StepOutcome(Status.SUCCESS, outputs=outputs)
 

@@ -12,7 +12,7 @@ from conveyor.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 def deploy_command(args: argparse.Namespace) -> int:
     from conveyor.deploy.deployer import DeploySettings, Reporter, deploy, status, stop_all
-    from conveyor.deploy.state import LIVE, DeployError
+    from conveyor.deploy.state import DeployError
 
     try:
         if args.deploy_action == "status":
@@ -46,7 +46,7 @@ def deploy_command(args: argparse.Namespace) -> int:
     except DeployError as error:
         print(f"conveyor deploy: {error}", file=sys.stderr)
         return EXIT_FAILED
-    if result.state != LIVE:
+    if not result.succeeded:
         print(f"conveyor deploy: {result.state}: {result.reason}", file=sys.stderr)
         return EXIT_FAILED
     print(f"{result.release} is live on {settings.bind}")

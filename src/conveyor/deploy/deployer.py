@@ -62,7 +62,11 @@ class Reporter:
 class DeployResult:
     release: str
     state: str
-    reason: str | None = None
+    reason: str | None = None  # why it failed (a live release may be unhealthy)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == LIVE and self.reason is None
 
 
 def deploy(settings: DeploySettings, reporter: Reporter, env: dict[str, str]) -> DeployResult:
@@ -71,7 +75,15 @@ def deploy(settings: DeploySettings, reporter: Reporter, env: dict[str, str]) ->
     target = Target(settings.target)
     if not settings.health_path.startswith("/"):
         raise DeployError(f"health-path must start with /, not {settings.health_path!r}")
-    target.make_dirs()
+    if not os.path.isdir(settings.project_dir):
+        raise DeployError(f"the project directory {settings.project_dir} does not exist")
+    with target.locked(reporter.log):
+        return _deploy(settings, target, reporter, env)
+
+
+def _deploy(
+    settings: DeploySettings, target: Target, reporter: Reporter, env: dict[str, str]
+) -> DeployResult:
     target.record_bind(settings.bind)
     sha = releases.project_sha(settings.project_dir)
     name = releases.release_name(sha)
@@ -193,8 +205,12 @@ def _go_live(
     if problem is not None:
         return _failed(target, release, f"unhealthy, never switched to: {problem}", reporter, env)
     reporter.log(f"{release.name} is healthy on 127.0.0.1:{release.port}")
-    proxy = ensure_proxy(target.state_dir, settings.bind)
-    proxy.switch(release.upstream, drain_seconds=settings.drain_seconds)
+    try:
+        proxy = ensure_proxy(target.state_dir, settings.bind)
+        proxy.switch(release.upstream, drain_seconds=settings.drain_seconds)
+    except Exception as error:  # the proxy's own failure, whatever its kind: said, not raised
+        reason = f"the proxy on {settings.bind} did not switch to it: {error}"
+        return _failed(target, release, reason, reporter, env)
     target.point_current_to(release.name)
     release.state = LIVE
     target.save(release)
@@ -203,10 +219,18 @@ def _go_live(
     if release.previous:
         _retire(target, target.load(release.previous))
     problem = _watch(release, settings.watch_seconds, reporter)
+    if problem is not None and not release.previous:
+        reason = f"unhealthy after the switch: {problem}; no earlier release to roll back to"
+        reporter.log(reason)
+        return DeployResult(release.name, LIVE, reason)
     if problem is not None:
         reason = f"unhealthy after the switch, rolled back: {problem}"
         reporter.log(reason)
-        rollback(target.path, settings.bind, reporter, env, reason=reason)
+        try:
+            _rollback(target, settings.bind, reporter, env, None, reason, settings.health_timeout)
+        except DeployError as error:
+            reason = f"unhealthy after the switch: {problem}; the rollback failed: {error}"
+            return DeployResult(release.name, LIVE, reason)
         return DeployResult(release.name, ROLLED_BACK, reason)
     kept = {release.name, release.previous} - {""}
     for name in releases.prune(target, settings.keep_releases, kept):
@@ -281,6 +305,19 @@ def rollback(
     started and checked, traffic and ``current`` moved, the migrations of every newer
     release it replaces reversed, their servers stopped."""
     target = Target(target_path)
+    with target.locked(reporter.log):
+        return _rollback(target, bind, reporter, env, to, reason, health_timeout)
+
+
+def _rollback(
+    target: Target,
+    bind: str,
+    reporter: Reporter,
+    env: dict[str, str],
+    to: str | None,
+    reason: str | None,
+    health_timeout: float,
+) -> DeployResult:
     current_name = target.current()
     if current_name is None:
         raise DeployError(f"{target.path} has no current release to roll back")
@@ -299,17 +336,21 @@ def rollback(
         raise DeployError(f"release {to} has no virtualenv with gunicorn: it was never deployed")
     reporter.log(f"rolling back from {current_name} to {to}")
     undone = [target.load(name) for name in names if name > to and name <= current_name]
-    # The newest first: each release's own migration files know how to undo its steps.
-    for release in reversed(undone):
-        _reverse_migrations(target, release, env, reporter)
+    # Traffic moves first (the old code reads the newer schema, as it did while the new
+    # release deployed), then the migrations: the newest release's first, each by its
+    # own migration files, which know how to undo their steps.
     problem = start_server(target, back, env, health_timeout, reporter)
     if problem is not None:
         raise DeployError(f"release {to} is not healthy: {problem}")
-    proxy = ensure_proxy(target.state_dir, bind)
-    proxy.switch(back.upstream)
+    try:
+        ensure_proxy(target.state_dir, bind).switch(back.upstream)
+    except Exception as error:  # the proxy's own failure, whatever its kind
+        raise DeployError(f"the proxy on {bind} did not switch back to {to}: {error}") from None
     target.point_current_to(to)
     back.state = LIVE
     target.save(back)
+    for release in reversed(undone):
+        _reverse_migrations(target, release, env, reporter)
     for release in undone:
         app_server.stop(release.pid, target.release_dir(release.name))
         release.pid = 0

@@ -15,9 +15,12 @@ half of one.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -137,6 +140,21 @@ class Target:
             os.unlink(self._state_file(name))
         except FileNotFoundError:
             pass
+
+    @contextlib.contextmanager
+    def locked(self, log: Callable[[str], None]) -> Iterator[None]:
+        """One deploy or rollback at a time on the target: the next one waits."""
+        self.make_dirs()
+        with open(os.path.join(self.state_dir, "lock"), "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log(f"waiting for another deploy to {self.path} to end")
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def record_bind(self, bind: str) -> None:
         """The address the target serves on, for the commands that are not given it."""
