@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from conveyor.actions.action_inputs import ActionInputs
-from conveyor.actions.action_steps import fail, job_env, log_index
+from conveyor.actions.action_steps import ActionFailed, at_uses, fail, job_env, log_index
 from conveyor.engine.events import DeploymentChanged, Status
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
@@ -48,15 +48,21 @@ def run_deploy_django(
             host,
             step,
             scope,
-            f"{step.positions.get('uses', step.position)}: {step.uses}: a sandboxed job "
-            "cannot deploy yet (the deploy runs the project's code outside the sandbox); "
-            "deploy with conveyor run, or on a server started with --no-sandbox for "
-            "trusted workflows",
+            at_uses(
+                step,
+                "a sandboxed job cannot deploy yet (the deploy runs the project's code "
+                "outside the sandbox); deploy with conveyor run, or on a server "
+                "started with --no-sandbox for trusted workflows",
+            ),
         )
     for required in ("target", "bind"):
         if not inputs.given(required):
             raise inputs.problem(f"input {required!r} is required")
     project = inputs.text("project-dir")
+    try:
+        allow_irreversible = inputs.toolkit_boolean("allow-irreversible-migrations")
+    except ActionFailed as error:
+        return fail(host, step, scope, at_uses(step, str(error)))
     settings = DeploySettings(
         target=inputs.text("target"),
         bind=inputs.text("bind"),
@@ -64,7 +70,7 @@ def run_deploy_django(
         health_path=inputs.text("health-path"),
         keep_releases=inputs.integer("keep-releases", 1),
         shared=inputs.lines("shared"),
-        allow_irreversible_migrations=inputs.toolkit_boolean("allow-irreversible-migrations"),
+        allow_irreversible_migrations=allow_irreversible,
         health_timeout=_seconds(inputs, "health-timeout"),
         watch_seconds=_seconds(inputs, "watch-seconds"),
         settings_module=inputs.text("settings-module"),
@@ -90,10 +96,10 @@ def run_deploy_django(
     try:
         result = deploy(settings, reporter, job_env(host, scope, step_env))
     except DeployError as error:
-        return fail(host, step, scope, f"{step.uses}: {error}")
+        return fail(host, step, scope, at_uses(step, str(error)))
     outputs = {"release": result.release, "state": result.state, "url": url}
     if not result.succeeded:
-        return fail(host, step, scope, f"{step.uses}: {result.reason}", outputs)
+        return fail(host, step, scope, at_uses(step, str(result.reason)), outputs)
     return StepOutcome(Status.SUCCESS, outputs=outputs)
 
 

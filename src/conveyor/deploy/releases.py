@@ -83,12 +83,12 @@ def link_shared(target: Target, release_dir: str, shared: list[str]) -> None:
 
 
 def prune(target: Target, keep: int, protected: set[str]) -> list[str]:
-    """Remove the oldest releases beyond ``keep`` (never one in ``protected``)."""
+    """Remove the oldest releases until ``keep`` remain, never one in ``protected``
+    (the current release and the one a rollback would go back to)."""
     names = target.release_names()
+    removable = [name for name in names if name not in protected]
     removed = []
-    for name in names[: max(0, len(names) - keep)]:
-        if name in protected:
-            continue
+    for name in removable[: max(0, len(names) - keep)]:
         shutil.rmtree(target.release_dir(name), ignore_errors=True)
         target.forget(name)
         removed.append(name)
