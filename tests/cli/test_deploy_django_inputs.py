@@ -182,3 +182,36 @@ def test_a_project_without_gunicorn_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "requirements.txt does not name gunicorn" in result.stdout
     assert Target(str(target)).current() is None
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="scripts/test installs bubblewrap")
+def test_a_sandboxed_job_is_refused(tmp_path: Path) -> None:
+    """The deploy runs the project's code outside the sandbox: a sandboxed job (as on the
+    server) must not reach it."""
+    target = tmp_path / "srv"
+    project = shop.make_shop(tmp_path / "shop", target, f"127.0.0.1:{free_port()}")
+    workflow = (project / ".conveyor.yml").read_text()
+    (project / ".conveyor.yml").write_text(
+        "steps:\n  - name: Deploy\n" + workflow.split("  - name: Deploy\n")[1]
+    )
+    shop.commit(project, "deploy only")
+    result = run_conveyor("run", "--sandbox", "--clean", cwd=project, timeout=300)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "a sandboxed job cannot deploy yet" in result.stdout
+    assert not target.exists()
+
+
+def test_conveyor_deploy_deploys_from_the_command_line(tmp_path: Path) -> None:
+    target = tmp_path / "srv"
+    project = shop.make_shop(tmp_path / "shop", target, f"127.0.0.1:{free_port()}")
+    argv = ["deploy", "--target", str(target), "--bind", "127.0.0.1:1", "--health-path"]
+    options = ["/healthz", "--shared", "db.sqlite3", "--watch-seconds", "0"]
+    try:
+        result = run_conveyor(*argv, *options, cwd=project, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        name = Target(str(target)).current()
+        assert f"{name} is live on 127.0.0.1:1" in result.stdout
+        assert request(target, "/", "shop.example").status == 200
+        assert (target / "releases" / str(name) / "db.sqlite3").is_symlink()
+    finally:
+        run_conveyor("deploy", "stop", "--target", str(target), cwd=tmp_path)

@@ -13,6 +13,13 @@ from conveyor.engine.events import DeploymentChanged, Status
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
 
+# Run in the job: the python its steps would run, and its PATH (as GITHUB_PATH made it).
+_JOB_PYTHON = (
+    "import os, sys\n"
+    "with open(os.environ['GITHUB_OUTPUT'], 'a') as out:\n"
+    "    out.write(f\"python={sys.executable}\\npath={os.environ.get('PATH', '')}\\n\")\n"
+)
+
 DEPLOY_INPUTS = {
     "target": "",
     "bind": "",
@@ -78,6 +85,16 @@ def run_deploy_django(
         python=inputs.text("python"),
     )
     url = f"http://{settings.bind}"
+    env = {**host.options.base_env, **job_env(host, scope, step_env)}
+    seen = host.run_process(
+        step, scope, ["python3", "-c", _JOB_PYTHON], job_env(host, scope, step_env)
+    )
+    if seen.outcome == Status.SUCCESS and seen.outputs.get("path"):
+        # The job's PATH, with what its steps added (setup-python's interpreter first).
+        env["PATH"] = seen.outputs["path"]
+        settings.python = settings.python or seen.outputs.get("python", "")
+    elif not settings.python:
+        return fail(host, step, scope, at_uses(step, "no python3 on the job's PATH: set python"))
 
     def changed(state: str, release: str, reason: str | None) -> None:
         host.emit(
@@ -94,7 +111,7 @@ def run_deploy_django(
 
     reporter = Reporter(lambda line: host.log_line(index, line), changed)
     try:
-        result = deploy(settings, reporter, job_env(host, scope, step_env))
+        result = deploy(settings, reporter, env)
     except DeployError as error:
         return fail(host, step, scope, at_uses(step, str(error)))
     outputs = {"release": result.release, "state": result.state, "url": url}
