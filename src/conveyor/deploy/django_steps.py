@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -142,10 +143,11 @@ def make_virtualenv(runner: Runner, release_dir: str, python: str, cache_dir: st
 
 
 def _names_gunicorn(requirements: str) -> bool:
+    """Whether a line of the file requires gunicorn itself (not gunicorn-stubs)."""
     with open(requirements, encoding="utf-8", errors="replace") as file:
         for line in file:
             name = line.split("#", 1)[0].strip().lower()
-            if name.startswith("gunicorn") and (len(name) == 8 or not name[8].isalnum()):
+            if re.match(r"gunicorn(?![a-z0-9._-])", name):
                 return True
     return False
 
