@@ -103,6 +103,8 @@ def _deploy(
         _prepare(settings, target, release, env, reporter)
     except DeployError as error:
         return _failed(target, release, str(error), reporter, env)
+    except OSError as error:  # the target's disk: full, read-only, not ours
+        return _failed(target, release, f"cannot write the release: {error}", reporter, env)
     return _go_live(settings, target, release, env, reporter)
 
 
