@@ -35,9 +35,15 @@ def application(environ, start_response):
 """
 
 
+OUTPUTS = " ".join(
+    "${{ steps.deploy.outputs." + name + " }}" for name in ("release", "state", "url")
+)
+
+
 def workflow(target: Path, bind: str, inputs: str) -> str:
     return f"""steps:
   - name: Deploy
+    id: deploy
     uses: conveyor/deploy-django@v1
     with:
       target: {target}
@@ -49,7 +55,9 @@ def workflow(target: Path, bind: str, inputs: str) -> str:
       shared: |
         uploads
         db.sqlite3
-{inputs}"""
+{inputs}  - name: Say
+    run: echo "deployed {OUTPUTS}"
+"""
 
 
 @pytest.fixture
@@ -104,6 +112,7 @@ def test_every_input_is_used(repository: tuple[Path, Path, str]) -> None:
     assert first.returncode == 0, first.stdout + first.stderr
     name = releases.current()
     assert name is not None
+    assert f"deployed {name} live http://{bind}" in first.stdout  # the step's outputs
     release = target / "releases" / name
     # project-dir: site's files are the release's; the repository's top is not.
     assert (release / "manage.py").is_file() and not (release / "site").exists()
@@ -204,13 +213,14 @@ def test_a_sandboxed_job_is_refused(tmp_path: Path) -> None:
 def test_conveyor_deploy_deploys_from_the_command_line(tmp_path: Path) -> None:
     target = tmp_path / "srv"
     project = shop.make_shop(tmp_path / "shop", target, f"127.0.0.1:{free_port()}")
-    argv = ["deploy", "--target", str(target), "--bind", "127.0.0.1:1", "--health-path"]
+    bind = f"127.0.0.1:{free_port()}"
+    argv = ["deploy", "--target", str(target), "--bind", bind, "--health-path"]
     options = ["/healthz", "--shared", "db.sqlite3", "--watch-seconds", "0"]
     try:
         result = run_conveyor(*argv, *options, cwd=project, timeout=300)
         assert result.returncode == 0, result.stdout + result.stderr
         name = Target(str(target)).current()
-        assert f"{name} is live on 127.0.0.1:1" in result.stdout
+        assert f"{name} is live on {bind}" in result.stdout
         assert request(target, "/", "shop.example").status == 200
         assert (target / "releases" / str(name) / "db.sqlite3").is_symlink()
     finally:

@@ -407,6 +407,7 @@ def stop_all(target_path: str, bind: str) -> list[str]:
         if release.pid:
             release.pid = 0
             target.save(release)
-    ensure_proxy(target.state_dir, bind).stop()
-    stopped.append(f"the proxy on {bind}")
+    if bind:  # a target never deployed has no proxy to stop
+        ensure_proxy(target.state_dir, bind).stop()
+        stopped.append(f"the proxy on {bind}")
     return stopped
