@@ -178,6 +178,8 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     again = run_conveyor("rollback", "--target", str(target), "--to", fourth, cwd=project)
     assert again.returncode == 0, again.stdout + again.stderr
     assert served(target, bind) == "shop v4"
+    assert applied_migrations(target) == ["0001_initial", "0002_product_stock"]
+    assert releases.load(first).pid == 0  # v1's server retired
 
     # An irreversible migration is refused: nothing applied, v4 still serves.
     shop.set_version(project, "v5")

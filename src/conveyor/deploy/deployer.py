@@ -294,6 +294,21 @@ def _reverse_migrations(
     target.save(release)
 
 
+def _apply_migrations_again(
+    target: Target, release: ReleaseState, env: dict[str, str], reporter: Reporter
+) -> None:
+    release_dir = target.release_dir(release.name)
+    python = os.path.join(release_dir, ".venv", "bin", "python")
+    runner = _runner(target, release, env, reporter)
+    facts = django_steps.inspect(runner, release_dir, python)
+    if not facts.plan:
+        return
+    release.before = facts.before
+    release.applied = [[step["app"], step["name"]] for step in facts.plan]
+    target.save(release)
+    django_steps.migrate(runner, release_dir, python)
+
+
 def rollback(
     target_path: str,
     bind: str,
@@ -337,7 +352,13 @@ def _rollback(
     if not os.path.exists(os.path.join(target.release_dir(to), ".venv", "bin", "gunicorn")):
         raise DeployError(f"release {to} has no virtualenv with gunicorn: it was never deployed")
     reporter.log(f"rolling back from {current_name} to {to}")
-    undone = [target.load(name) for name in names if name > to and name <= current_name]
+    # Back to an older release: every newer one up to the current is undone. Forward to
+    # a newer one (a rollback undone): its migrations, reversed meanwhile, are applied
+    # again first, and the current release simply retires.
+    forward = to > current_name
+    undone = [] if forward else [target.load(n) for n in names if to < n <= current_name]
+    if forward:
+        _apply_migrations_again(target, back, env, reporter)
     # Traffic moves first (the old code reads the newer schema, as it did while the new
     # release deployed), then the migrations: the newest release's first, each by its
     # own migration files, which know how to undo their steps.
@@ -360,6 +381,8 @@ def _rollback(
             release.state = ROLLED_BACK
             release.reason = reason or f"rolled back to {to}"
         target.save(release)
+    if forward:
+        _retire(target, target.load(current_name))
     reporter.changed(ROLLED_BACK, current_name, reason or f"rolled back to {to}")
     reporter.log(f"{to} serves on {bind} again")
     return DeployResult(current_name, ROLLED_BACK, reason)
