@@ -142,7 +142,7 @@ def _prepare(
     releases.copy_project(settings.project_dir, release_dir, shared)
     releases.link_shared(target, release_dir, shared)
     release.settings_module = _settings_module(release_dir, settings.settings_module)
-    runner = django_steps.Runner(reporter.log, _process_env(env, release.settings_module))
+    runner = _runner(release, env, reporter)
     python = settings.python or shutil.which("python3", path=env.get("PATH")) or sys.executable
     venv_python = django_steps.make_virtualenv(runner, release_dir, python, target.cache_dir)
     django_steps.collectstatic(runner, release_dir, venv_python)
@@ -160,12 +160,9 @@ def _prepare(
     django_steps.migrate(runner, release_dir, venv_python)
 
 
-def _runner(target: Target, release: ReleaseState, env: dict[str, str], reporter: Reporter):
+def _runner(release: ReleaseState, env: dict[str, str], reporter: Reporter) -> django_steps.Runner:
+    """What runs the release's manage.py: its settings, the job's environment."""
     return django_steps.Runner(reporter.log, _process_env(env, release.settings_module))
-
-
-def _server_env(target: Target, release: ReleaseState, env: dict[str, str]) -> dict[str, str]:
-    return _process_env(env, release.settings_module)
 
 
 def start_server(
@@ -177,7 +174,7 @@ def start_server(
     log_file = os.path.join(target.state_dir, "releases", f"{release.name}.log")
     if not app_server.is_running(release.pid, release_dir):
         release.pid, release.port = app_server.start(
-            release_dir, release.wsgi, _server_env(target, release, env), log_file
+            release_dir, release.wsgi, _process_env(env, release.settings_module), log_file
         )
         target.save(release)
         reporter.log(f"gunicorn of {release.name}: pid {release.pid}, 127.0.0.1:{release.port}")
@@ -287,9 +284,7 @@ def _reverse_migrations(
     release_dir = target.release_dir(release.name)
     python = os.path.join(release_dir, ".venv", "bin", "python")
     reporter.log(f"reversing the migrations of {release.name}")
-    django_steps.unmigrate(
-        _runner(target, release, env, reporter), release_dir, python, release.before
-    )
+    django_steps.unmigrate(_runner(release, env, reporter), release_dir, python, release.before)
     release.applied = []
     target.save(release)
 
@@ -299,7 +294,7 @@ def _apply_migrations_again(
 ) -> None:
     release_dir = target.release_dir(release.name)
     python = os.path.join(release_dir, ".venv", "bin", "python")
-    runner = _runner(target, release, env, reporter)
+    runner = _runner(release, env, reporter)
     facts = django_steps.inspect(runner, release_dir, python)
     if not facts.plan:
         return
