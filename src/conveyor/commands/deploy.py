@@ -21,8 +21,8 @@ def deploy_command(args: argparse.Namespace) -> int:
             for what in stop_all(args.target, _bind_of(args)):
                 print(f"stopped {what}")
             return EXIT_OK
-        if not args.target or not args.bind:
-            print("conveyor deploy: --target and --bind are required", file=sys.stderr)
+        if not args.bind:
+            print("conveyor deploy: --bind HOST:PORT is required to deploy", file=sys.stderr)
             return EXIT_INVALID
         settings = DeploySettings(
             target=args.target,
