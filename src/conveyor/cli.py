@@ -24,7 +24,7 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit 2."""
 
 
-COMMANDS = ("run", "validate", "list", "init", "server", "repo")
+COMMANDS = ("run", "validate", "list", "init", "server", "repo", "deploy", "rollback")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -50,6 +50,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "init": _add_init_parser,
         "server": _add_server_parser,
         "repo": _add_repo_parser,
+        "deploy": _add_deploy_parser,
+        "rollback": _add_rollback_parser,
     }
     for name in COMMANDS:
         if only is None or only == name:
@@ -265,6 +267,41 @@ def _add_repo_parser(commands: argparse._SubParsersAction) -> None:
     _add_data_option(service)
 
 
+def _add_deploy_parser(commands: argparse._SubParsersAction) -> None:
+    deploy = commands.add_parser(
+        "deploy",
+        help="deploy this Django project to a directory, zero-downtime (docs/deploy.md)",
+        description="Deploy the project (-C or --project-dir) as conveyor/deploy-django@v1 "
+        "does; 'deploy status' and 'deploy stop' show and stop a target's servers.",
+    )
+    deploy.add_argument(
+        "deploy_action", nargs="?", choices=("status", "stop"), help="status or stop a target"
+    )
+    deploy.add_argument("--target", "-t", required=True, help="the target directory")
+    deploy.add_argument("--bind", help="HOST:PORT the proxy serves on")
+    deploy.add_argument("--project-dir", default=".", help="the project (default: here)")
+    deploy.add_argument("--health-path", default="/", help="the path health checks GET")
+    deploy.add_argument("--keep-releases", type=int, default=5, metavar="N")
+    deploy.add_argument(
+        "--shared", action="append", metavar="PATH", help="a shared path (default media, .env)"
+    )
+    deploy.add_argument("--allow-irreversible-migrations", action="store_true")
+    deploy.add_argument("--health-timeout", type=float, default=30.0, metavar="SECONDS")
+    deploy.add_argument("--watch-seconds", type=float, default=10.0, metavar="SECONDS")
+    deploy.add_argument("--settings-module", help="DJANGO_SETTINGS_MODULE (default: manage.py's)")
+    deploy.add_argument("--wsgi", help="module:callable (default: WSGI_APPLICATION)")
+    deploy.add_argument("--python", help="the python the release's virtualenv is made with")
+
+
+def _add_rollback_parser(commands: argparse._SubParsersAction) -> None:
+    rollback = commands.add_parser(
+        "rollback", help="serve a target's previous release again (docs/deploy.md)"
+    )
+    rollback.add_argument("--target", "-t", required=True, help="the target directory")
+    rollback.add_argument("--to", metavar="RELEASE", help="this release (default: the previous)")
+    rollback.add_argument("--bind", help="HOST:PORT (default: the one the target serves on)")
+
+
 def _add_data_option(action: argparse.ArgumentParser) -> None:
     """``--data`` after the action too (``conveyor repo add --data DIR ...``); SUPPRESS
     keeps a ``--data`` given before the action when it is not repeated after it."""
@@ -343,6 +380,14 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
         from conveyor.commands.repo import repo_command
 
         return repo_command
+    if name == "deploy":
+        from conveyor.commands.deploy import deploy_command
+
+        return deploy_command
+    if name == "rollback":
+        from conveyor.commands.deploy import rollback_command
+
+        return rollback_command
     from conveyor.commands.init import init_command
 
     return init_command

@@ -48,6 +48,7 @@ BUILT_IN: dict[str, ActionHandler] = {
     "actions/setup-python": run_setup_python,
     "astral-sh/setup-uv": run_setup_uv,
     "actions/cache": run_cache,
+    "conveyor/deploy-django": lazy_steps.run_deploy_django,
 }
 
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")

@@ -24,3 +24,11 @@ def run_download_artifact(
     from conveyor.actions.artifacts import run_download_artifact as download
 
     return download(host, step, scope, contexts, env)
+
+
+def run_deploy_django(
+    host: ActionHost, step: Step, scope: StepScope, contexts: dict[str, Any], env: dict[str, str]
+) -> StepOutcome:
+    from conveyor.actions.deploy_django import run_deploy_django as deploy
+
+    return deploy(host, step, scope, contexts, env)

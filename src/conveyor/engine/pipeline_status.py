@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conveyor.engine.events import (
+    DeploymentChanged,
     Event,
     JobFinished,
     JobStarted,
@@ -81,6 +82,9 @@ class Stage:
     # named by their step or job alone. True by default so that snapshots stored before
     # this field existed draw as they did.
     seed_wording: bool = True
+    # The last state a conveyor/deploy-django step of the stage reported (events.py's
+    # DeploymentChanged); empty for a stage that deploys with a plain script.
+    deployment: str = ""
 
     @property
     def action(self) -> str:
@@ -156,10 +160,20 @@ class PipelineTracker:
             self.run_status = event.status
             self.run_reason = event.reason
             return
-        if self._by_step:
+        if isinstance(event, DeploymentChanged):
+            self._on_deployment(event)
+        elif self._by_step:
             self._on_step_event(event)
         else:
             self._on_job_event(event)
+
+    def _on_deployment(self, event: DeploymentChanged) -> None:
+        if self._by_step:
+            stage = self.stages[event.step] if event.step < len(self.stages) else None
+        else:
+            stage = self._job_stage(self._job_id_of(event.job_key))
+        if stage is not None:
+            stage.deployment = event.state
 
     def _on_step_event(self, event: Event) -> None:
         if isinstance(event, StepStarted) and event.step < len(self.stages):
@@ -236,7 +250,9 @@ class PipelineTracker:
         columns = [("Start", NOT_STARTED)]
         current = NOT_STARTED
         for stage in self.stages:
-            if stage.status == Status.SUCCESS:
+            if stage.deployment and stage.status in (Status.SUCCESS, Status.FAILURE):
+                current = _deployment_phrase(stage)
+            elif stage.status == Status.SUCCESS:
                 current = success_phrase(stage.name)
             elif stage.status == Status.FAILURE:
                 current = failure_phrase(stage.name)
@@ -360,6 +376,16 @@ class PipelineTracker:
         if self.run_status == Status.FAILURE:
             return f"Stopped: {self.pipeline_status}"
         return "Running"
+
+
+def _deployment_phrase(stage: Stage) -> str:
+    """A real deploy's stage says what became of the release: ``Deployed`` only once it
+    went live (health-checked), ``Rolled back`` when it was undone after the switch."""
+    if stage.deployment == "rolled-back":
+        return "Rolled back"
+    if stage.deployment == "live":
+        return "Deployed" if stage.status == Status.SUCCESS else failure_phrase(stage.name)
+    return "Deploy failed"
 
 
 def _stage_from(record: dict[str, Any]) -> Stage:
