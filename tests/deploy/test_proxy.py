@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -225,6 +226,21 @@ def test_an_http_1_0_client_gets_its_answer_and_a_closed_connection(
     assert body == b"blue:0\nblue:1\n"
 
 
+def test_keep_alive_requests_are_not_held_by_delayed_acks(proxy, bind, start_upstream) -> None:
+    """Head and body leave as two writes: without TCP_NODELAY each answer waits ~40 ms."""
+    app = start_upstream("blue")
+    proxy.switch(app.address)
+    connection = connect(bind)
+    times = []
+    for _ in range(15):
+        started = time.monotonic()
+        connection.request("GET", "/")
+        assert connection.getresponse().read() == b"blue"
+        times.append(time.monotonic() - started)
+    connection.close()
+    assert sorted(times)[len(times) // 2] < 0.025, times
+
+
 def test_malformed_and_ambiguous_requests_get_400(proxy, bind, start_upstream) -> None:
     app = start_upstream("blue")
     proxy.switch(app.address)
@@ -370,6 +386,40 @@ def test_switches_under_load_lose_no_request(proxy, bind, start_upstream) -> Non
 # -- stopping and restarting --------------------------------------------------------
 
 
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for init to reap it does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_racing_starters_share_one_proxy(state_dir, bind) -> None:
+    script = ("import sys; from conveyor.deploy.proxy import ensure_proxy; "
+              "print(ensure_proxy(sys.argv[1], sys.argv[2]).status()['pid'])")
+    starters = [
+        subprocess.Popen([sys.executable, "-c", script, state_dir, bind],
+                         stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    pids = {starter.communicate(timeout=60)[0].strip() for starter in starters}
+    assert pids == {str(running_pid(state_dir))}
+
+
+def test_sigterm_stops_the_proxy_cleanly(proxy, state_dir, bind) -> None:
+    pid = running_pid(state_dir)
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while process_alive(pid):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not os.path.exists(proxy.socket_path)
+    assert running_pid(state_dir) is None
+    assert "stopped" in Path(state_dir, "proxy.log").read_text()
+
+
+
 def test_stop_lets_in_flight_requests_finish(proxy, bind, state_dir, start_upstream) -> None:
     blue = start_upstream("blue")
     proxy.switch(blue.address)
@@ -380,7 +430,7 @@ def test_stop_lets_in_flight_requests_finish(proxy, bind, state_dir, start_upstr
     thread.join(10)
     assert result[0] == (200, b"blue")
     assert running_pid(state_dir) is None
-    assert not Path(f"/proc/{pid}").exists() or pid != running_pid(state_dir)
+    assert not process_alive(pid)
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(tuple_of(bind), timeout=5).close()
     with pytest.raises(ProxyError, match="no proxy is running"):

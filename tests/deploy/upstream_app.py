@@ -1,4 +1,4 @@
-"""A tiny app server that says its name: the upstreams the proxy tests and benchmark switch between.
+"""A tiny app server that says its name: the upstreams the proxy tests and benchmark use.
 
 ``python upstream_app.py NAME`` listens on a free port of 127.0.0.1 and prints it.
 
@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "upstream-app"
+    disable_nagle_algorithm = True  # head and body are written apart: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # quiet: the benchmark sends thousands of requests

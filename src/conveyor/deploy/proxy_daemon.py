@@ -94,6 +94,12 @@ class Proxy:
     async def serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        # asyncio sets TCP_NODELAY only on sockets whose proto says TCP, which sockets
+        # accepted from socket.create_server's do not: without it, a response's head and
+        # body as two writes wait 40 ms for the client's delayed ACK.
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = writer.get_extra_info("peername")
         address = peer[0] if isinstance(peer, tuple) else "unknown"
         trusted = address.startswith("127.") or address == "::1"
@@ -102,7 +108,8 @@ class Proxy:
             while not self.closing:
                 self._idle_writers.add(writer)
                 try:
-                    raw = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), KEEP_ALIVE_IDLE)
+                    async with asyncio.timeout(KEEP_ALIVE_IDLE):
+                        raw = await reader.readuntil(b"\r\n\r\n")
                 except asyncio.LimitOverrunError:
                     writer.write(proxy_http.simple_response(431, "request head too large", True))
                     break
