@@ -504,3 +504,30 @@ def test_another_user_cannot_control_the_proxy(bind) -> None:
     finally:
         proxy.stop()
         shutil.rmtree(reachable)
+
+
+# -- the forwarded headers, for a peer that is not on loopback -----------------------
+
+
+def test_a_remote_client_cannot_claim_https_or_another_host() -> None:
+    """Only a local front may set X-Forwarded-Proto/Host; a remote client's are replaced."""
+    from conveyor.deploy.proxy_http import Client, forwarded_headers, parse_head
+
+    request = parse_head(
+        b"GET / HTTP/1.1\r\nHost: shop.example.com\r\nX-Forwarded-Proto: https\r\n"
+        b"X-Forwarded-Host: evil.example\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"
+    )
+    remote = Client(reader=None, writer=None, address="198.51.100.7",  # type: ignore[arg-type]
+                    trusted_front=False)
+    headers = dict(forwarded_headers(request, remote))
+    assert headers["X-Forwarded-Proto"] == "http"
+    assert headers["X-Forwarded-Host"] == "shop.example.com"
+    assert headers["X-Forwarded-For"] == "10.0.0.1, 198.51.100.7"
+    assert headers["Host"] == "shop.example.com"
+
+
+def test_a_request_head_past_the_limit_gets_431(proxy, bind, start_upstream) -> None:
+    app = start_upstream("blue")
+    proxy.switch(app.address)
+    huge = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n"
+    assert raw_exchange(bind, huge).startswith(b"HTTP/1.1 431 ")

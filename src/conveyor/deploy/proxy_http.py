@@ -239,9 +239,10 @@ async def forward(request: Head, client: Client, upstream: str, connect_timeout:
             elif length:
                 await copy_exact(client.reader, up_writer, length)
             await up_writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            # Either side broke off mid-body; if the upstream answered early (413...) we
-            # still pass its answer on, but the client's unread body ends the connection.
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            # Either side broke off mid-body (or sent a chunk line past the limit). If the
+            # upstream answered early (413...) its answer is still passed on, but the
+            # client's unread body ends the connection.
             body_complete = False
         return await _relay_response(request, client, up_reader, body_complete, client_http11)
     finally:
