@@ -437,6 +437,37 @@ def test_stop_lets_in_flight_requests_finish(proxy, bind, state_dir, start_upstr
         proxy.status()
 
 
+def test_stop_answers_the_last_request_with_close_and_does_not_wait_for_idle_connections(
+    proxy, bind, state_dir, start_upstream
+) -> None:
+    blue = start_upstream("blue")
+    proxy.switch(blue.address)
+    idle = connect(bind)
+    idle.request("GET", "/")
+    assert idle.getresponse().read() == b"blue"  # then left open, idle
+    busy = connect(bind)
+    result: list = []
+
+    def slow() -> None:
+        busy.request("GET", "/slow?seconds=1")
+        response = busy.getresponse()
+        result.append((response.read(), response.getheader("Connection")))
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    try:
+        wait_in_flight(proxy, blue.address)
+        started = time.monotonic()
+        proxy.stop()
+        assert time.monotonic() - started < 5  # the idle connection did not hold the stop
+        thread.join(10)
+        assert result == [(b"blue", "close")]
+    finally:
+        thread.join(10)
+        idle.close()
+        busy.close()
+
+
 def test_a_restarted_proxy_serves_the_same_upstream(proxy, bind, state_dir, start_upstream):
     blue = start_upstream("blue")
     proxy.switch(blue.address)

@@ -103,7 +103,7 @@ class Proxy:
         peer = writer.get_extra_info("peername")
         address = peer[0] if isinstance(peer, tuple) else "unknown"
         trusted = address.startswith("127.") or address == "::1"
-        client = Client(reader, writer, address, trusted)
+        client = Client(reader, writer, address, trusted, stopping=lambda: self.closing)
         try:
             while not self.closing:
                 self._idle_writers.add(writer)

@@ -14,6 +14,7 @@ Hop-by-hop headers are dropped in both directions (RFC 9110 section 7.6.1);
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 HEAD_LIMIT = 64 * 1024
@@ -185,6 +186,9 @@ class Client:
     writer: asyncio.StreamWriter
     address: str
     trusted_front: bool  # a loopback peer: a local TLS terminator's X-Forwarded-* are kept
+    # Whether the proxy is stopping, asked when the response head is written: then the
+    # answer says Connection: close, as the connection ends after it.
+    stopping: Callable[[], bool] = lambda: False
 
 
 def forwarded_headers(request: Head, client: Client) -> list[tuple[str, str]]:
@@ -289,6 +293,7 @@ async def _relay_response(
         and body_complete
         and framing not in ("eof", "dechunk")
         and "close" not in request.connection_tokens()
+        and not client.stopping()
     )
     if not keep_alive:
         headers.append(("Connection", "close"))
