@@ -435,6 +435,21 @@ def test_stop_lets_in_flight_requests_finish(proxy, bind, state_dir, start_upstr
         socket.create_connection(tuple_of(bind), timeout=5).close()
     with pytest.raises(ProxyError, match="no proxy is running"):
         proxy.status()
+    proxy.stop()  # stopping a stopped proxy is not an error
+
+
+def test_a_state_dir_too_long_for_a_socket_address_works(tmp_path, bind) -> None:
+    """Unix socket addresses stop at 108 bytes; deploy targets may live deeper."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60) / "state"
+    proxy = ensure_proxy(str(deep), bind)
+    try:
+        assert len(proxy.socket_path) > 108
+        assert os.path.exists(proxy.socket_path)
+        assert proxy.status()["bind"] == bind
+        assert ensure_proxy(str(deep), bind).status()["pid"] == proxy.status()["pid"]
+    finally:
+        proxy.stop()
+    assert running_pid(str(deep)) is None
 
 
 def test_stop_answers_the_last_request_with_close_and_does_not_wait_for_idle_connections(

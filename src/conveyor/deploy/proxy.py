@@ -44,6 +44,7 @@ from conveyor.deploy.proxy_daemon import (
     STOP_GRACE,
     main,
     parse_address,
+    reachable_socket_path,
 )
 
 START_TIMEOUT = 15.0
@@ -77,7 +78,13 @@ class ProxyClient:
                    timeout=drain_seconds + 10.0)
 
     def stop(self) -> None:
-        pid = self.status()["pid"]
+        """Stop the daemon (in-flight requests finish first); nothing to do if none runs."""
+        try:
+            pid = self.status()["pid"]
+        except ProxyError:
+            if running_pid(self.state_dir) is None:
+                return  # already stopped
+            raise
         self._call({"op": "stop"}, timeout=STOP_GRACE + 10.0)
         deadline = time.monotonic() + 10.0
         while _alive(pid):
@@ -90,7 +97,8 @@ class ProxyClient:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.settimeout(timeout)
-                connection.connect(self.socket_path)
+                with reachable_socket_path(self.socket_path) as address:
+                    connection.connect(address)
                 connection.sendall(json.dumps(request).encode() + b"\n")
                 answer = b""
                 while not answer.endswith(b"\n"):
@@ -123,8 +131,6 @@ def ensure_proxy(state_dir: str, bind: str) -> ProxyClient:
     state_dir = os.path.abspath(state_dir)
     _private_directory(state_dir)
     client = ProxyClient(state_dir)
-    if len(client.socket_path.encode()) > 107:
-        raise ProxyError(f"state directory path too long for a Unix socket: {state_dir}")
     # One starter at a time per state directory: two deploys racing must share one proxy.
     with open(os.path.join(state_dir, "proxy.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

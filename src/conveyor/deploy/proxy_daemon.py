@@ -30,6 +30,7 @@ import socket
 import struct
 import sys
 import time
+from collections.abc import Iterator
 
 from conveyor.deploy import proxy_http
 from conveyor.deploy.proxy_http import BadMessage, Client, Head, UpstreamFailed
@@ -49,6 +50,20 @@ def parse_address(text: str) -> tuple[str, int]:
     if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"not a host:port address: {text!r}")
     return host.strip("[]"), int(port)
+
+
+@contextlib.contextmanager
+def reachable_socket_path(path: str) -> Iterator[str]:
+    """``path``, or for one too long for a Unix socket address (108 bytes) the same file
+    reached through an open descriptor of its directory, ``/proc/self/fd/N/NAME``."""
+    if len(os.fsencode(path)) < 100:
+        yield path
+        return
+    directory = os.open(os.path.dirname(path), os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{directory}/{os.path.basename(path)}"
+    finally:
+        os.close(directory)
 
 
 def read_state(state_dir: str) -> dict:
@@ -281,7 +296,8 @@ def bind_sockets(state_dir: str, bind: str) -> tuple[socket.socket, socket.socke
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(0o177)
     try:
-        control.bind(path)
+        with reachable_socket_path(path) as address:
+            control.bind(address)
     finally:
         os.umask(old_umask)
     os.chmod(path, 0o600)
