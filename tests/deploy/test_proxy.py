@@ -329,19 +329,20 @@ def test_switch_waits_no_longer_than_drain_seconds(proxy, bind, start_upstream) 
 
 
 def test_switches_under_load_lose_no_request(proxy, bind, start_upstream) -> None:
-    """Threads hammer the bind while the proxy switches 5 times, each old server then killed."""
+    """Threads hammer the bind while the proxy switches 5 times, each old server then killed
+    as soon as the switch returns: a request routed to it, or not drained, would fail."""
     current = start_upstream("v0")
     proxy.switch(current.address)
     failures: list[str] = []
     answers: list[tuple[float, bytes]] = []  # (time the request was sent, who answered)
     stop = threading.Event()
 
-    def hammer(reuse: bool) -> None:
+    def hammer(reuse: bool, path: str) -> None:
         connection = connect(bind, timeout=10)
         while not stop.is_set():
             sent = time.monotonic()
             try:
-                connection.request("GET", "/")
+                connection.request("GET", path)
                 response = connection.getresponse()
                 body = response.read()
                 if response.status != 200:
@@ -354,7 +355,13 @@ def test_switches_under_load_lose_no_request(proxy, bind, start_upstream) -> Non
                 connection.close()
         connection.close()
 
-    threads = [threading.Thread(target=hammer, args=(i % 2 == 0,)) for i in range(4)]
+    # Keep-alive and new connections; fast requests, and 50 ms ones that are in flight at
+    # most switches, so the old server is killed right after its drain.
+    threads = [
+        threading.Thread(target=hammer, args=(reuse, path))
+        for reuse in (True, False)
+        for path in ("/", "/slow?seconds=0.05")
+    ]
     for thread in threads:
         thread.start()
     switches: list[tuple[float, float, bytes]] = []  # (called, returned, new upstream's name)
