@@ -12,7 +12,8 @@ threaded stdlib HTTP server that answers its name), the real proxy daemon starte
    with a new connection per request, as the proxy itself talks to the app server;
 2. throughput: CLIENTS threads, each on its own keep-alive connection, for SECONDS,
    direct and through the proxy (requests/s);
-3. switches under load: the same threads hammer the proxy while it switches SWITCHES
+3. switches under load: the same threads (half of them asking for a 50 ms answer, so
+   requests are in flight at every switch) hammer the proxy while it switches SWITCHES
    times, each time to a freshly started app server, killing the old one as soon as
    ``switch`` returns (so a request still routed to it would fail): failed requests
    (target zero) and how long a ``switch`` took.
@@ -84,16 +85,18 @@ def latencies_new_connections(port: int, count: int) -> list[float]:
     return times
 
 
-def hammer(port: int, clients: int, stop: threading.Event) -> tuple[list[int], list[str]]:
-    """Start ``clients`` threads sending GETs until ``stop``; returns live counters."""
+def hammer(port: int, clients: int, stop: threading.Event,
+           slow_clients: int = 0) -> tuple[list[int], list[str]]:
+    """Start ``clients`` threads sending GETs until ``stop``, the first ``slow_clients`` of
+    them for a 50 ms answer; returns live counters."""
     done = [0]
     failures: list[str] = []
 
-    def client() -> None:
+    def client(path: str) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         while not stop.is_set():
             try:
-                connection.request("GET", "/")
+                connection.request("GET", path)
                 response = connection.getresponse()
                 response.read()
                 if response.status != 200:
@@ -104,7 +107,10 @@ def hammer(port: int, clients: int, stop: threading.Event) -> tuple[list[int], l
                 connection.close()
         connection.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [
+        threading.Thread(target=client, args=("/slow?seconds=0.05" if i < slow_clients else "/",))
+        for i in range(clients)
+    ]
     for thread in threads:
         thread.start()
     hammer.threads = threads  # type: ignore[attr-defined]
@@ -126,7 +132,7 @@ def throughput(port: int, clients: int, seconds: float) -> float:
 def switches_under_load(proxy: ProxyClient, port: int, first: App, clients: int,
                         switches: int) -> tuple[int, int, list[float]]:
     stop = threading.Event()
-    done, failures = hammer(port, clients, stop)
+    done, failures = hammer(port, clients, stop, slow_clients=clients // 2)
     current = first
     durations = []
     try:
@@ -205,7 +211,8 @@ def main() -> None:
         "keep-alive path (the proxy opens one connection to the app server per request, "
         "as gunicorn's sync workers require).",
         "",
-        f"Switches under load: {switches} switches, {sent} requests answered, "
+        f"Switches under load ({clients // 2} of the {clients} clients asking for a 50 ms "
+        f"answer): {switches} switches, {sent} requests answered, "
         f"**{failed} failed**; a switch took {ms(statistics.median(durations))} median, "
         f"{ms(max(durations))} at most.",
         "",
