@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -186,6 +187,7 @@ def main() -> None:
     finally:
         proxy.stop()
         app.kill()
+        shutil.rmtree(state_dir, ignore_errors=True)
 
     def p99(values: list[float]) -> float:
         return statistics.quantiles(values, n=100)[98]
