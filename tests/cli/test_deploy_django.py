@@ -3,9 +3,7 @@
 the issue names, then rolled back, shown and stopped from the command line.
 
 Real parts: django-admin's project, pip and the venv of each release, gunicorn,
-SQLite migrations, HTTP. Until branch ``proxy`` lands, ``deploy/proxy.py`` is a
-stand-in that starts no proxy: then what ``bind`` would serve is read from the
-upstream the proxy was told to serve (``served`` below says which)."""
+SQLite migrations, HTTP through the deploy's reverse proxy on ``bind``."""
 
 from __future__ import annotations
 
@@ -18,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.deploy import proxy
 from conveyor.deploy.state import Target
 from tests.cli import deploy_projects as shop
 from tests.helpers import run_conveyor
@@ -56,15 +53,9 @@ def get(address: str, path: str = "/") -> tuple[int, str]:
         connection.close()
 
 
-def served(target: Path, bind: str) -> str:
+def served(bind: str) -> str:
     """What a request on ``bind`` gets."""
-    if getattr(proxy, "STAND_IN", False):
-        # The stand-in listens nowhere: ask the server it was told to send bind's traffic to.
-        address = proxy.ensure_proxy(str(target / ".conveyor"), bind).upstream()
-        assert address is not None, "the proxy was never told where to send traffic"
-    else:
-        address = bind
-    status, body = get(address)
+    status, body = get(bind)
     assert status == 200, body
     return body.strip()
 
@@ -98,7 +89,7 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     v1 = run_conveyor("run", cwd=project, timeout=300)
     assert v1.returncode == 0, v1.stdout + v1.stderr
     assert pipeline_status(v1.stdout) == "Deployed"
-    assert served(target, bind) == "shop v1"
+    assert served(bind) == "shop v1"
     first = releases.current()
     assert first is not None and os.path.isdir(target / "releases" / first / ".venv")
     assert (target / "releases" / first / "staticfiles" / "admin").is_dir()  # collectstatic
@@ -113,7 +104,7 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     assert v2.returncode == 1
     assert pipeline_status(v2.stdout) == "Test failed"
     assert releases.release_names() == [first]
-    assert served(target, bind) == "shop v1"
+    assert served(bind) == "shop v1"
 
     # 3. v3: tests pass, a migration, /healthz answers 500: started beside v1, never
     # switched to, its migration reversed; v1 serves; exit 1; the tracker says so.
@@ -130,7 +121,7 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     assert "unhealthy, never switched to" in log and "answered 500" in log
     assert "0002_product_stock" in log  # migrate --plan shown
     assert releases.current() == first
-    assert served(target, bind) == "shop v1"
+    assert served(bind) == "shop v1"
     assert applied_migrations(target) == ["0001_initial"]
     assert "stock" not in product_columns(target)
     third = releases.release_names()[-1]
@@ -144,7 +135,7 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     assert pipeline_status(v3b.stdout) == "Rolled back"
     assert "unhealthy after the switch, rolled back" in v3b.stdout
     assert releases.current() == first
-    assert served(target, bind) == "shop v1"
+    assert served(bind) == "shop v1"
     assert applied_migrations(target) == ["0001_initial"]
 
     # 4. v4, good: v4 serves, its migration applied, v1's server stopped.
@@ -153,7 +144,7 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     v4 = run_conveyor("run", cwd=project, timeout=300)
     assert v4.returncode == 0, v4.stdout + v4.stderr
     assert pipeline_status(v4.stdout) == "Deployed"
-    assert served(target, bind) == "shop v4"
+    assert served(bind) == "shop v4"
     assert applied_migrations(target) == ["0001_initial", "0002_product_stock"]
     fourth = releases.current()
     assert fourth != first and releases.load(first).pid == 0
@@ -170,14 +161,14 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     back = run_conveyor("rollback", "--target", str(target), cwd=project)
     assert back.returncode == 0, back.stdout + back.stderr
     assert releases.current() == first
-    assert served(target, bind) == "shop v1"
+    assert served(bind) == "shop v1"
     assert applied_migrations(target) == ["0001_initial"]
     assert releases.load(fourth).state == "rolled-back"
 
     # --to a release: v4 again.
     again = run_conveyor("rollback", "--target", str(target), "--to", fourth, cwd=project)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert served(target, bind) == "shop v4"
+    assert served(bind) == "shop v4"
     assert applied_migrations(target) == ["0001_initial", "0002_product_stock"]
     assert releases.load(first).pid == 0  # v1's server retired
 
@@ -190,4 +181,4 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     assert "migrations Django cannot reverse" in v5.stdout
     assert "shop.0003_fill_stock: Raw Python operation" in v5.stdout
     assert "0003_fill_stock" not in applied_migrations(target)
-    assert served(target, bind) == "shop v4"
+    assert served(bind) == "shop v4"

@@ -1,5 +1,5 @@
 """No request on ``bind`` fails while a release is deployed and rolled back: a load loop
-hits the app throughout (needs the real proxy of deploy/proxy.py)."""
+hits the app throughout."""
 
 from __future__ import annotations
 
@@ -9,18 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.deploy import proxy
 from tests.cli import deploy_projects as shop
 from tests.cli.test_deploy_django import free_port
 from tests.helpers import run_conveyor
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        getattr(proxy, "STAND_IN", False),
-        reason="deploy/proxy.py is the stand-in until branch proxy lands: nothing listens on bind",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 class LoadLoop(threading.Thread):
