@@ -64,7 +64,12 @@ def test_waiting_ends_when_the_server_is_gone(port: int) -> None:
 def _pretend_gunicorn(release_dir: str) -> subprocess.Popen:
     """A process whose command line names gunicorn and the release, as its master's does."""
     script = "import time, sys; time.sleep(60)"
-    return subprocess.Popen([sys.executable, "-c", script, "gunicorn", "--chdir", release_dir])
+    process = subprocess.Popen([sys.executable, "-c", script, "gunicorn", "--chdir", release_dir])
+    # Its command line is read from /proc; on a loaded machine it may take a moment to show.
+    deadline = time.monotonic() + 10
+    while not app_server.is_running(process.pid, release_dir) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return process
 
 
 def test_waiting_gives_up_at_the_timeout_then_stop_ends_the_server(port: int, tmp_path) -> None:
