@@ -10,7 +10,7 @@ from pathlib import Path
 import django
 
 from tests.cli.django_projects import append, startproject
-from tests.helpers import VENV_BIN, git
+from tests.helpers import VENV_BIN, conveyor_env, git
 
 PROJECT_VIEWS = """
 from django.http import HttpResponse
@@ -156,6 +156,8 @@ def makemigrations(project: Path) -> None:
         cwd=project,
         check=True,
         capture_output=True,
+        # Not the server's settings that server tests leave in this process's environment.
+        env=conveyor_env(),
     )
 
 
