@@ -153,12 +153,16 @@ def _targets(results: Results) -> list[str]:
 
     faster_than_act("d", "(d) diamond")
 
-    mine, theirs = results.median("e", SUBJECT), results.median("e", "act")
-    met = None if mine is None or theirs is None else mine <= ACTIONS_TARGET_RATIO * theirs
+    actions_mine, actions_act = results.median("e", SUBJECT), results.median("e", "act")
+    met = (
+        None
+        if actions_mine is None or actions_act is None
+        else actions_mine <= ACTIONS_TARGET_RATIO * actions_act
+    )
     rows.append(
         f"| (e) checkout + setup-python + cache restore + 3 steps, warm: at most half of act "
-        f"| {format_seconds(mine)} | act {format_seconds(theirs)} "
-        f"| {format_ratio(mine, theirs)} | {_verdict(met)} |"
+        f"| {format_seconds(actions_mine)} | act {format_seconds(actions_act)} "
+        f"| {format_ratio(actions_mine, actions_act)} | {_verdict(met)} |"
     )
 
     # A Python CLI pays its start-up once per run; taking (a) off (c) shows what
