@@ -29,12 +29,6 @@ from conveyor.actions.resolve import (
     is_local,
     resolve_in_run,
 )
-from conveyor.actions.setup_entries import (
-    run_github_script,
-    run_setup_node,
-    run_setup_python,
-    run_setup_uv,
-)
 from conveyor.engine.options import default_store_dir
 from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
@@ -43,10 +37,10 @@ BUILT_IN: dict[str, ActionHandler] = {
     "actions/checkout": run_checkout,
     "actions/upload-artifact": lazy_steps.run_upload_artifact,
     "actions/download-artifact": lazy_steps.run_download_artifact,
-    "actions/github-script": run_github_script,
-    "actions/setup-node": run_setup_node,
-    "actions/setup-python": run_setup_python,
-    "astral-sh/setup-uv": run_setup_uv,
+    "actions/github-script": lazy_steps.run_github_script,
+    "actions/setup-node": lazy_steps.run_setup_node,
+    "actions/setup-python": lazy_steps.run_setup_python,
+    "astral-sh/setup-uv": lazy_steps.run_setup_uv,
     "actions/cache": run_cache,
     "conveyor/deploy-django": lazy_steps.run_deploy_django,
 }

@@ -1,34 +1,38 @@
-"""Entry points of built-in actions whose code is imported when a step first uses them,
-so that ``conveyor run`` does not pay for them at start-up (it is measured)."""
+"""Entries of built-in actions for ``BUILT_IN``, each loading its module when first used.
+
+``conveyor run`` pays only for what a workflow uses (its start-up is measured): the
+setup actions, the artifacts and the deploy bring subprocess, hashlib, tomllib, ... with
+them, and are imported by the first step that runs them.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from importlib import import_module
+from typing import Any
 
-if TYPE_CHECKING:
-    from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
-    from conveyor.workflow.model import Step
-
-
-def run_upload_artifact(
-    host: ActionHost, step: Step, scope: StepScope, contexts: dict[str, Any], env: dict[str, str]
-) -> StepOutcome:
-    from conveyor.actions.artifacts import run_upload_artifact as upload
-
-    return upload(host, step, scope, contexts, env)
+from conveyor.engine.step_types import ActionHandler, ActionHost, StepOutcome, StepScope
+from conveyor.workflow.model import Step
 
 
-def run_download_artifact(
-    host: ActionHost, step: Step, scope: StepScope, contexts: dict[str, Any], env: dict[str, str]
-) -> StepOutcome:
-    from conveyor.actions.artifacts import run_download_artifact as download
+def _entry(module: str, function: str) -> ActionHandler:
+    def handler(
+        host: ActionHost,
+        step: Step,
+        scope: StepScope,
+        contexts: dict[str, Any],
+        step_env: dict[str, str],
+    ) -> StepOutcome:
+        run = getattr(import_module(f"conveyor.actions.{module}"), function)
+        return run(host, step, scope, contexts, step_env)
 
-    return download(host, step, scope, contexts, env)
+    handler.__name__ = function
+    return handler
 
 
-def run_deploy_django(
-    host: ActionHost, step: Step, scope: StepScope, contexts: dict[str, Any], env: dict[str, str]
-) -> StepOutcome:
-    from conveyor.actions.deploy_django import run_deploy_django as deploy
-
-    return deploy(host, step, scope, contexts, env)
+run_github_script = _entry("github_script", "run_github_script")
+run_setup_node = _entry("setup_node", "run_setup_node")
+run_setup_python = _entry("setup_python", "run_setup_python")
+run_setup_uv = _entry("setup_uv", "run_setup_uv")
+run_upload_artifact = _entry("artifacts", "run_upload_artifact")
+run_download_artifact = _entry("artifacts", "run_download_artifact")
+run_deploy_django = _entry("deploy_django", "run_deploy_django")

@@ -7,6 +7,7 @@ deployment (no rules) when no admin made it before."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -202,13 +203,7 @@ def approve_deployment(
     request: HttpRequest, name: str, environment: str, deployment_id: int
 ) -> dict[str, Any]:
     """Its job goes on when the environment is free. 409 when it is not waiting."""
-    user = lookups.require_role(request, Role.MEMBER)
-    deployment = _deployment(name, environment, deployment_id)
-    try:
-        gate.approve_deployment(deployment, by=user.username)
-    except gate.DeploymentDenied as denied:
-        raise conflict(str(denied)) from None
-    return deployment_out(deployment)
+    return _decide(request, name, environment, deployment_id, gate.approve_deployment)
 
 
 @router.post(
@@ -219,10 +214,21 @@ def approve_deployment(
 def reject_deployment(
     request: HttpRequest, name: str, environment: str, deployment_id: int
 ) -> dict[str, Any]:
+    return _decide(request, name, environment, deployment_id, gate.reject_deployment)
+
+
+def _decide(
+    request: HttpRequest,
+    name: str,
+    environment: str,
+    deployment_id: int,
+    decision: Callable[..., object],
+) -> dict[str, Any]:
+    """A member approves or rejects a waiting deployment; 409 when it is not waiting."""
     user = lookups.require_role(request, Role.MEMBER)
     deployment = _deployment(name, environment, deployment_id)
     try:
-        gate.reject_deployment(deployment, by=user.username)
+        decision(deployment, by=user.username)
     except gate.DeploymentDenied as denied:
         raise conflict(str(denied)) from None
     return deployment_out(deployment)

@@ -47,12 +47,27 @@ def _looks_like_scp(url: str) -> bool:
     return ":" in head and not head.startswith(".")
 
 
-class Secret(models.Model):
-    """A repository secret; only its Fernet token is stored, and it is never shown."""
+class EncryptedValue(models.Model):
+    """A secret's value: only its Fernet token is stored, and it is never shown."""
+
+    value_encrypted = models.TextField(editable=False)
+
+    class Meta:
+        abstract = True
+
+    def set(self, value: str) -> None:
+        """Encrypt ``value`` into ``value_encrypted`` (call ``save()`` afterwards)."""
+        self.value_encrypted = crypto.encrypt(value)
+
+    def reveal(self) -> str:
+        return crypto.decrypt(self.value_encrypted)
+
+
+class Secret(EncryptedValue):
+    """A repository secret."""
 
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="secrets")
     name = models.CharField(max_length=200)
-    value_encrypted = models.TextField(editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -66,13 +81,6 @@ class Secret(models.Model):
 
     def __repr__(self) -> str:
         return f"<Secret {self.name} of repository {self.repository_id}>"
-
-    def set(self, value: str) -> None:
-        """Encrypt ``value`` into ``value_encrypted`` (call ``save()`` afterwards)."""
-        self.value_encrypted = crypto.encrypt(value)
-
-    def reveal(self) -> str:
-        return crypto.decrypt(self.value_encrypted)
 
 
 class Variable(models.Model):
@@ -162,12 +170,11 @@ class Environment(models.Model):
         return [line.strip() for line in self.allowed_branches.splitlines() if line.strip()]
 
 
-class EnvironmentSecret(models.Model):
+class EnvironmentSecret(EncryptedValue):
     """An environment's secret, encrypted as a repository's is."""
 
     environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="secrets")
     name = models.CharField(max_length=200)
-    value_encrypted = models.TextField(editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -180,12 +187,6 @@ class EnvironmentSecret(models.Model):
 
     def __str__(self) -> str:
         return f"{self.environment}: {self.name}"
-
-    def set(self, value: str) -> None:
-        self.value_encrypted = crypto.encrypt(value)
-
-    def reveal(self) -> str:
-        return crypto.decrypt(self.value_encrypted)
 
 
 class EnvironmentVariable(models.Model):
