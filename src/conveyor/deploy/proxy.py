@@ -74,8 +74,10 @@ class ProxyClient:
             parse_address(upstream)
         except ValueError as error:
             raise ProxyError(str(error)) from error
-        self._call({"op": "switch", "upstream": upstream, "drain_seconds": drain_seconds},
-                   timeout=drain_seconds + 10.0)
+        self._call(
+            {"op": "switch", "upstream": upstream, "drain_seconds": drain_seconds},
+            timeout=drain_seconds + 10.0,
+        )
 
     def stop(self) -> None:
         """Stop the daemon (in-flight requests finish first); nothing to do if none runs."""
@@ -165,8 +167,15 @@ def _start_daemon(state_dir: str, bind: str) -> None:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     try:
         starter = subprocess.run(
-            [sys.executable, "-m", "conveyor.deploy.proxy", "--state-dir", state_dir,
-             "--bind", bind],
+            [
+                sys.executable,
+                "-m",
+                "conveyor.deploy.proxy",
+                "--state-dir",
+                state_dir,
+                "--bind",
+                bind,
+            ],
             env=env,
             cwd="/",
             stdin=subprocess.DEVNULL,

@@ -215,11 +215,17 @@ class Proxy:
     async def control(self, request: dict) -> dict:
         op = request["op"]
         if op == "status":
-            return {"ok": True, "pid": os.getpid(), "bind": self.bind,
-                    "upstream": self.upstream, "in_flight": dict(self.in_flight)}
+            return {
+                "ok": True,
+                "pid": os.getpid(),
+                "bind": self.bind,
+                "upstream": self.upstream,
+                "in_flight": dict(self.in_flight),
+            }
         if op == "switch":
-            return await self.switch(str(request["upstream"]),
-                                     float(request.get("drain_seconds", 30.0)))
+            return await self.switch(
+                str(request["upstream"]), float(request.get("drain_seconds", 30.0))
+            )
         if op == "stop":
             drained = await self.begin_stop()
             return {"ok": True, "stopped": True, "drained": drained}
@@ -237,8 +243,12 @@ class Proxy:
         drained = await self.wait_drained(old, drain_seconds)
         if not drained:
             log(f"{old} still had {self.in_flight.get(old, 0)} request(s) after {drain_seconds}s")
-        return {"ok": True, "drained": drained, "previous": old,
-                "in_flight": self.in_flight.get(old, 0)}
+        return {
+            "ok": True,
+            "drained": drained,
+            "previous": old,
+            "in_flight": self.in_flight.get(old, 0),
+        }
 
     async def begin_stop(self) -> bool:
         """Stop taking connections, close idle ones, and let in-flight requests finish (bounded)."""
@@ -253,8 +263,9 @@ class Proxy:
 
     async def run(self, listener: socket.socket, control: socket.socket) -> None:
         self.servers = [
-            await asyncio.start_server(self.serve_client, sock=listener,
-                                       limit=proxy_http.HEAD_LIMIT),
+            await asyncio.start_server(
+                self.serve_client, sock=listener, limit=proxy_http.HEAD_LIMIT
+            ),
             await asyncio.start_unix_server(self.serve_control, sock=control),
         ]
         loop = asyncio.get_running_loop()
@@ -286,8 +297,7 @@ def bind_sockets(state_dir: str, bind: str) -> tuple[socket.socket, socket.socke
     host, port = parse_address(bind)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        listener = socket.create_server((host, port), family=family, backlog=1024,
-                                        reuse_port=False)
+        listener = socket.create_server((host, port), family=family, backlog=1024, reuse_port=False)
     except OSError as error:
         raise SystemExit(f"conveyor proxy: cannot listen on {bind}: {error.strerror}") from error
     path = os.path.join(state_dir, SOCKET_NAME)

@@ -34,8 +34,13 @@ HOP_BY_HOP = frozenset(
 _TOKEN_CHARS = frozenset(
     b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
-REASONS = {400: "Bad Request", 431: "Request Header Fields Too Large", 502: "Bad Gateway",
-           503: "Service Unavailable", 501: "Not Implemented"}
+REASONS = {
+    400: "Bad Request",
+    431: "Request Header Fields Too Large",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    501: "Not Implemented",
+}
 
 
 class BadMessage(Exception):
@@ -198,8 +203,9 @@ def forwarded_headers(request: Head, client: Client) -> list[tuple[str, str]]:
     earlier_for = request.get("x-forwarded-for")
     # X-Forwarded-For is a chain: appended to, as every proxy does. Proto and Host decide
     # what Django believes about the scheme and host, so only a local front may set them.
-    headers.append(("X-Forwarded-For", f"{earlier_for}, {client.address}" if earlier_for
-                    else client.address))
+    headers.append(
+        ("X-Forwarded-For", f"{earlier_for}, {client.address}" if earlier_for else client.address)
+    )
     proto = request.get("x-forwarded-proto") if client.trusted_front else None
     headers.append(("X-Forwarded-Proto", proto or "http"))
     front_host = request.get("x-forwarded-host") if client.trusted_front else None
@@ -234,8 +240,9 @@ async def forward(request: Head, client: Client, upstream: str, connect_timeout:
             client.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         # An HTTP/1.0 client is forwarded as 1.0, so the upstream never chunks its answer.
         up_version = "HTTP/1.1" if client_http11 else "HTTP/1.0"
-        up_writer.write(encode_head(f"{method} {target} {up_version}",
-                                    forwarded_headers(request, client)))
+        up_writer.write(
+            encode_head(f"{method} {target} {up_version}", forwarded_headers(request, client))
+        )
         body_complete = True
         try:
             if chunked:

@@ -27,7 +27,7 @@ from conveyor.engine.environments import EnvironmentGrant, EnvironmentRefused, E
 from conveyor.records import record
 from conveyor.server.repos.forges.base import runs_fork_code
 from conveyor.server.repos.models import Environment
-from conveyor.server.runs import live
+from conveyor.server.runs import live, signals
 from conveyor.server.runs.models import (
     DEPLOYMENT_UNFINISHED,
     FINISHED_STATUSES,
@@ -211,6 +211,8 @@ def try_start(deployment: Deployment) -> bool:
             ).update(status=DeploymentStatus.RUNNING, started_at=timezone.now())
     except IntegrityError:  # another deployment holds the environment
         return False
+    if started:
+        _tell_changed(deployment.pk)
     return bool(started)
 
 
@@ -239,6 +241,13 @@ def end_deployment(deployment_id: int, status: str, reason: str = "", url: str =
     Deployment.objects.filter(pk=deployment_id, started_at__isnull=True).update(
         started_at=changes["finished_at"]
     )
+    _tell_changed(deployment_id)
+
+
+def _tell_changed(deployment_id: int) -> None:
+    deployment = Deployment.objects.filter(pk=deployment_id).first()
+    if deployment is not None:
+        signals.tell(signals.deployment_changed, deployment=deployment)
 
 
 def end_deployments_of_runs(run_ids: list[int], status: str, reason: str) -> None:
@@ -258,6 +267,7 @@ def approve_deployment(deployment: Deployment, by: str) -> Deployment:
     if not approved:
         raise DeploymentDenied(_not_waiting(deployment))
     live.publish(deployment.run_id)
+    signals.tell(signals.deployment_changed, deployment=deployment)
     return deployment
 
 
@@ -272,6 +282,7 @@ def reject_deployment(deployment: Deployment, by: str) -> Deployment:
     if not rejected:
         raise DeploymentDenied(_not_waiting(deployment))
     live.publish(deployment.run_id)
+    signals.tell(signals.deployment_changed, deployment=deployment)
     return deployment
 
 

@@ -32,7 +32,7 @@ from conveyor.server.repos import git
 from conveyor.server.repos.crypto import SecretUnreadable
 from conveyor.server.repos.forges.base import runs_fork_code
 from conveyor.server.repos.models import Repository
-from conveyor.server.runs import artifacts, github, live, sandboxing, workspace
+from conveyor.server.runs import artifacts, github, live, sandboxing, signals, workspace
 from conveyor.server.runs.environments import EnvironmentGate, end_deployments_of_runs
 from conveyor.server.runs.models import DeploymentStatus, Run, Status, Step
 from conveyor.server.runs.recovery import STOPPED_REASON
@@ -118,6 +118,7 @@ def execute_run(run_id: int) -> str:
         current = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
         return current or "missing"
     live.publish(run.pk)
+    signals.tell(signals.run_started, run=run)
     cancellation = Cancellation()
     with _registry_lock:
         _registry[run.pk] = cancellation
@@ -289,6 +290,7 @@ def _finish(run: Run, status: str, reason: str, stopped: str | None = None) -> N
     end_deployments_of_runs([run.pk], ended, reason or "the run ended")
     run.refresh_from_db()
     live.publish(run.pk)
+    signals.tell(signals.run_finished, run=run)
     try:
         start_next_in_group(run)
     except Exception:

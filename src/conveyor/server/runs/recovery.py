@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from conveyor.server.runs import live
+from conveyor.server.runs import live, signals
 from conveyor.server.runs.environments import end_deployments_of_runs
 from conveyor.server.runs.models import DeploymentStatus, Job, Run, Status, Step
 
@@ -111,6 +111,8 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             transaction.on_commit(lambda run=run: enqueue_run(run))
     for run_id in outcome.failed_runs + outcome.requeued_runs:
         live.publish(run_id)
+    for run in Run.objects.filter(pk__in=outcome.failed_runs):
+        signals.tell(signals.run_finished, run=run)
     return outcome
 
 

@@ -30,7 +30,7 @@ from conveyor.engine.evaluation import EngineProblem
 from conveyor.server.repos import git, refnames
 from conveyor.server.repos.forges.base import from_fork, runs_fork_code
 from conveyor.server.repos.models import Repository
-from conveyor.server.runs import github, live
+from conveyor.server.runs import github, live, signals
 from conveyor.server.runs.models import WAITING_FOR_APPROVAL, Run, Status
 from conveyor.workflow.discovery import ROOT_FILES
 from conveyor.workflow.errors import WorkflowInvalid
@@ -350,10 +350,13 @@ def _create_numbered(**fields: Any) -> Run:
                     .values_list("number", flat=True)
                     .first()
                 )
-                return Run.objects.create(number=(last or 0) + 1, **fields)
+                run = Run.objects.create(number=(last or 0) + 1, **fields)
         except IntegrityError:
             if attempt == 9:
                 raise
+            continue
+        signals.tell(signals.run_created, run=run)
+        return run
     raise AssertionError("unreachable")
 
 
@@ -467,6 +470,7 @@ def cancel(run: Run, reason: str = "cancelled") -> None:
     if updated:
         run.refresh_from_db()
         live.publish(run.id)
+        signals.tell(signals.run_finished, run=run)
         return
     if Run.objects.filter(pk=run.pk, status=Status.RUNNING).update(
         cancel_requested=True, reason=reason

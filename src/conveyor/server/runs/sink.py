@@ -31,7 +31,7 @@ from django.utils import timezone
 from conveyor.engine import events as ev
 from conveyor.engine.pipeline_status import PipelineTracker
 from conveyor.engine.runner import select_jobs
-from conveyor.server.runs import live
+from conveyor.server.runs import live, signals
 from conveyor.server.runs.environments import JobWaiting
 from conveyor.server.runs.models import (
     Annotation,
@@ -421,3 +421,4 @@ class DatabaseSink:
         deployment.url = deployment.url or event.url
         deployment.reason = event.reason or ""
         deployment.save(update_fields=["state", "target", "release", "url", "reason"])
+        signals.tell(signals.deployment_changed, deployment=deployment)
