@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "conveyor.server.accounts.apps.AccountsConfig",
     "conveyor.server.ui.apps.UiConfig",
     "conveyor.server.api.apps.ApiConfig",
+    "conveyor.server.monitoring.apps.MonitoringConfig",
 ]
 
 MIDDLEWARE = [

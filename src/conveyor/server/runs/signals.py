@@ -9,6 +9,8 @@ fails is logged and never fails the run or the deployment it hears about.
 - ``run_finished(run)``: it ended (``run.status`` success, failure or cancelled).
 - ``deployment_changed(deployment)``: a deployment row changed: started, a deploy
   step's state (deploying, health-checking, live, failed, rolled-back), or ended.
+- ``incident_changed(incident)``: a ``monitoring.Incident`` opened (``resolved_at``
+  None) or was resolved.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ run_created = Signal()
 run_started = Signal()
 run_finished = Signal()
 deployment_changed = Signal()
+incident_changed = Signal()
 
 
 def tell(signal: Signal, **fields: Any) -> None:
