@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import git
+from tests.sshd import SSHD, Sshd
 
 
 @pytest.fixture
@@ -19,3 +22,13 @@ def repo(tmp_path: Path) -> Path:
     git("add", ".", cwd=path)
     git("commit", "-q", "-m", "first", cwd=path)
     return path
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
+    """One real sshd on 127.0.0.1 for the whole session (the ssh:// deploy tests)."""
+    if not os.path.exists(SSHD):
+        pytest.skip("no /usr/sbin/sshd (scripts/test installs openssh-server)")
+    server = Sshd(tmp_path_factory.mktemp("sshd"))
+    yield server
+    server.stop()

@@ -277,7 +277,9 @@ def _add_deploy_parser(commands: argparse._SubParsersAction) -> None:
     deploy.add_argument(
         "deploy_action", nargs="?", choices=("status", "stop"), help="status or stop a target"
     )
-    deploy.add_argument("--target", "-t", required=True, help="the target directory")
+    deploy.add_argument(
+        "--target", "-t", required=True, help="the target directory, or ssh://user@host[:port]/path"
+    )
     deploy.add_argument("--bind", help="HOST:PORT the proxy serves on")
     deploy.add_argument("--project-dir", default=".", help="the project (default: here)")
     deploy.add_argument("--health-path", default="/", help="the path health checks GET")
@@ -291,15 +293,32 @@ def _add_deploy_parser(commands: argparse._SubParsersAction) -> None:
     deploy.add_argument("--settings-module", help="DJANGO_SETTINGS_MODULE (default: manage.py's)")
     deploy.add_argument("--wsgi", help="module:callable (default: WSGI_APPLICATION)")
     deploy.add_argument("--python", help="the python the release's virtualenv is made with")
+    _add_ssh_options(deploy)
 
 
 def _add_rollback_parser(commands: argparse._SubParsersAction) -> None:
     rollback = commands.add_parser(
         "rollback", help="serve a target's previous release again (docs/deploy.md)"
     )
-    rollback.add_argument("--target", "-t", required=True, help="the target directory")
+    rollback.add_argument(
+        "--target", "-t", required=True, help="the target directory, or ssh://user@host[:port]/path"
+    )
     rollback.add_argument("--to", metavar="RELEASE", help="this release (default: the previous)")
     rollback.add_argument("--bind", help="HOST:PORT (default: the one the target serves on)")
+    _add_ssh_options(rollback)
+
+
+def _add_ssh_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ssh-key",
+        metavar="FILE",
+        help="the private key for an ssh:// target (default: the ssh agent, ~/.ssh's keys)",
+    )
+    parser.add_argument(
+        "--known-hosts",
+        metavar="FILE",
+        help="known_hosts lines pinning the target's host key (default: ~/.ssh/known_hosts)",
+    )
 
 
 def _add_data_option(action: argparse.ArgumentParser) -> None:

@@ -14,9 +14,9 @@ from tests.helpers import run_conveyor
     [
         (["deploy", "--target", "{t}"], 2, "--bind HOST:PORT is required to deploy"),
         (
-            ["deploy", "--target", "ssh://deploy@host/srv", "--bind", "127.0.0.1:9"],
+            ["deploy", "--target", "ssh://deploy@host", "--bind", "127.0.0.1:9"],
             1,
-            "ssh:// targets are not supported yet",
+            "the target needs an absolute directory after the host",
         ),
         (["rollback", "--target", "{t}"], 1, "has no current release to roll back"),
         (["deploy", "status", "--target", "{t}"], 0, "no releases"),

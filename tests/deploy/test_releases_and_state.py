@@ -15,8 +15,8 @@ from tests.helpers import git
 
 
 @pytest.mark.parametrize("path", ["ssh://deploy@host/srv/shop", "ssh://host:2222/srv"])
-def test_ssh_targets_are_refused_for_now(path: str) -> None:
-    with pytest.raises(DeployError, match="ssh:// targets are not supported yet"):
+def test_an_ssh_target_is_not_a_local_directory(path: str) -> None:
+    with pytest.raises(DeployError, match="not a directory of this machine"):
         Target(path)
 
 

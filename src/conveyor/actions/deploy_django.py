@@ -33,6 +33,8 @@ DEPLOY_INPUTS = {
     "settings-module": "",
     "wsgi": "",
     "python": "",
+    "ssh-key": "",
+    "ssh-known-hosts": "",
 }
 
 
@@ -44,6 +46,7 @@ def run_deploy_django(
     step_env: dict[str, str],
 ) -> StepOutcome:
     from conveyor.deploy.deployer import DeploySettings, Reporter, deploy
+    from conveyor.deploy.ssh_target import SshOptions, is_ssh
     from conveyor.deploy.state import DeployError
 
     index = log_index(step, scope)
@@ -85,16 +88,25 @@ def run_deploy_django(
         python=inputs.text("python"),
     )
     url = f"http://{settings.bind}"
-    env = {**host.options.base_env, **job_env(host, scope, step_env)}
-    seen = host.run_process(
-        step, scope, ["python3", "-c", _JOB_PYTHON], job_env(host, scope, step_env)
-    )
-    if seen.outcome == Status.SUCCESS and seen.outputs.get("path"):
-        # The job's PATH, with what its steps added (setup-python's interpreter first).
-        env["PATH"] = seen.outputs["path"]
-        settings.python = settings.python or seen.outputs.get("python", "")
-    elif not settings.python:
-        return fail(host, step, scope, at_uses(step, "no python3 on the job's PATH: set python"))
+    if is_ssh(settings.target):
+        # The release runs on the target with the target's own environment and python;
+        # of this job's environment only what the workflow sets (its env:) goes along.
+        settings.ssh = SshOptions(
+            key=inputs.raw("ssh-key"), known_hosts=inputs.raw("ssh-known-hosts")
+        )
+        env = job_env(host, scope, step_env)
+    else:
+        env = {**host.options.base_env, **job_env(host, scope, step_env)}
+        seen = host.run_process(
+            step, scope, ["python3", "-c", _JOB_PYTHON], job_env(host, scope, step_env)
+        )
+        if seen.outcome == Status.SUCCESS and seen.outputs.get("path"):
+            # The job's PATH, with what its steps added (setup-python's interpreter first).
+            env["PATH"] = seen.outputs["path"]
+            settings.python = settings.python or seen.outputs.get("python", "")
+        elif not settings.python:
+            reason = "no python3 on the job's PATH: set python"
+            return fail(host, step, scope, at_uses(step, reason))
 
     def changed(state: str, release: str, reason: str | None) -> None:
         host.emit(

@@ -6,8 +6,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from conveyor.cli import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+
+if TYPE_CHECKING:
+    from conveyor.deploy.ssh_target import SshOptions
 
 
 def deploy_command(args: argparse.Namespace) -> int:
@@ -16,9 +20,9 @@ def deploy_command(args: argparse.Namespace) -> int:
 
     try:
         if args.deploy_action == "status":
-            return _print_status(status(args.target), args.target)
+            return _print_status(status(args.target, _ssh_options(args)), args.target)
         if args.deploy_action == "stop":
-            for what in stop_all(args.target, _bind_of(args)):
+            for what in stop_all(args.target, args.bind or "", _ssh_options(args)):
                 print(f"stopped {what}")
             return EXIT_OK
         if not args.bind:
@@ -37,12 +41,13 @@ def deploy_command(args: argparse.Namespace) -> int:
             settings_module=args.settings_module or "",
             wsgi=args.wsgi or "",
             python=args.python or "",
+            ssh=_ssh_options(args),
         )
         reporter = Reporter(
             lambda line: print(line, flush=True),
             lambda state, release, reason: print(f"[deploy] {release}: {state}", flush=True),
         )
-        result = deploy(settings, reporter, dict(os.environ))
+        result = deploy(settings, reporter, _environment(args))
     except DeployError as error:
         print(f"conveyor deploy: {error}", file=sys.stderr)
         return EXIT_FAILED
@@ -60,10 +65,11 @@ def rollback_command(args: argparse.Namespace) -> int:
     try:
         result = rollback(
             args.target,
-            _bind_of(args),
+            args.bind or "",
             Reporter(lambda line: print(line, flush=True)),
-            dict(os.environ),
+            _environment(args),
             to=args.to,
+            ssh=_ssh_options(args),
         )
     except DeployError as error:
         print(f"conveyor rollback: {error}", file=sys.stderr)
@@ -72,13 +78,18 @@ def rollback_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _bind_of(args: argparse.Namespace) -> str:
-    """The bind given, else the one the target's proxy was started for."""
-    from conveyor.deploy.state import Target
+def _ssh_options(args: argparse.Namespace) -> SshOptions:
+    from conveyor.deploy.ssh_target import SshOptions
 
-    if getattr(args, "bind", None):
-        return args.bind
-    return Target(args.target).recorded_bind() or ""
+    return SshOptions(key_file=args.ssh_key or "", known_hosts_file=args.known_hosts or "")
+
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    """A local target's commands get this shell's environment; an ssh:// target's get
+    the target's own (nothing of this machine goes along)."""
+    from conveyor.deploy.ssh_target import is_ssh
+
+    return {} if is_ssh(args.target) else dict(os.environ)
 
 
 def _print_status(rows: list, target: str) -> int:

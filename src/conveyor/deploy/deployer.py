@@ -11,9 +11,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from conveyor.deploy import app_server, django_steps, releases
 from conveyor.deploy.proxy import ensure_proxy
+from conveyor.deploy.ssh_target import is_ssh
 from conveyor.deploy.state import (
     DEPLOYING,
     FAILED,
@@ -25,6 +27,9 @@ from conveyor.deploy.state import (
     ReleaseState,
     Target,
 )
+
+if TYPE_CHECKING:
+    from conveyor.deploy.ssh_target import SshOptions
 
 DEFAULT_SHARED = ["media", ".env"]
 
@@ -44,6 +49,11 @@ class DeploySettings:
     wsgi: str = ""
     python: str = ""
     drain_seconds: float = 30.0
+    # The project's files (relative paths) and commit, when the caller listed them (the
+    # server lists them inside the job's sandbox); None: git's list and HEAD here.
+    files: list[str] | None = None
+    sha: str | None = None
+    ssh: SshOptions | None = None  # how to log in to an ssh:// target
 
 
 class Reporter:
@@ -71,12 +81,17 @@ class DeployResult:
 
 def deploy(settings: DeploySettings, reporter: Reporter, env: dict[str, str]) -> DeployResult:
     """Deploy ``settings.project_dir`` to the target. Returns the release and how it
-    ended (live, failed, rolled-back); raises ``DeployError`` before a release exists."""
-    target = Target(settings.target)
+    ended (live, failed, rolled-back); raises ``DeployError`` before a release exists.
+    An ``ssh://`` target: the same deploy, run on the target (``deploy.remote``)."""
     if not settings.health_path.startswith("/"):
         raise DeployError(f"health-path must start with /, not {settings.health_path!r}")
     if not os.path.isdir(settings.project_dir):
         raise DeployError(f"the project directory {settings.project_dir} does not exist")
+    if is_ssh(settings.target):
+        from conveyor.deploy import remote
+
+        return remote.deploy(settings, reporter, env)
+    target = Target(settings.target)
     with target.locked(reporter.log):
         return _deploy(settings, target, reporter, env)
 
@@ -85,7 +100,7 @@ def _deploy(
     settings: DeploySettings, target: Target, reporter: Reporter, env: dict[str, str]
 ) -> DeployResult:
     target.record_bind(settings.bind)
-    sha = releases.project_sha(settings.project_dir)
+    sha = releases.project_sha(settings.project_dir) if settings.sha is None else settings.sha
     name = releases.release_name(sha)
     release_dir = target.release_dir(name)
     previous_name = target.current()
@@ -139,7 +154,7 @@ def _prepare(
     release_dir = target.release_dir(release.name)
     shared = DEFAULT_SHARED if settings.shared is None else settings.shared
     os.makedirs(release_dir)
-    releases.copy_project(settings.project_dir, release_dir, shared)
+    releases.copy_project(settings.project_dir, release_dir, shared, settings.files)
     releases.link_shared(target, release_dir, shared)
     release.settings_module = _settings_module(release_dir, settings.settings_module)
     runner = _runner(release, env, reporter)
@@ -312,12 +327,19 @@ def rollback(
     to: str | None = None,
     reason: str | None = None,
     health_timeout: float = 30.0,
+    ssh: SshOptions | None = None,
 ) -> DeployResult:
     """Serve release ``to`` (default: the one before ``current``) again: its server
     started and checked, traffic and ``current`` moved, the migrations of every newer
-    release it replaces reversed, their servers stopped."""
+    release it replaces reversed, their servers stopped. ``bind`` "": the one the
+    target was deployed with."""
+    if is_ssh(target_path):
+        from conveyor.deploy import remote
+
+        return remote.rollback(target_path, bind, reporter, env, to, health_timeout, ssh)
     target = Target(target_path)
     with target.locked(reporter.log):
+        bind = bind or target.recorded_bind() or ""
         return _rollback(target, bind, reporter, env, to, reason, health_timeout)
 
 
@@ -394,7 +416,12 @@ class ReleaseStatus:
     health: str  # "healthy", the problem, or "-" when not running
 
 
-def status(target_path: str) -> list[ReleaseStatus]:
+def status(target_path: str, ssh: SshOptions | None = None) -> list[ReleaseStatus]:
+    """Every release of the target, newest first: its state, its server, its health."""
+    if is_ssh(target_path):
+        from conveyor.deploy import remote
+
+        return remote.status(target_path, ssh)
     target = Target(target_path)
     current = target.current()
     rows = []
@@ -413,9 +440,15 @@ def status(target_path: str) -> list[ReleaseStatus]:
     return rows
 
 
-def stop_all(target_path: str, bind: str) -> list[str]:
-    """Every release's server stopped, and the proxy: nothing serves any more."""
+def stop_all(target_path: str, bind: str = "", ssh: SshOptions | None = None) -> list[str]:
+    """Every release's server stopped, and the proxy: nothing serves any more. ``bind``
+    "": the one the target was deployed with."""
+    if is_ssh(target_path):
+        from conveyor.deploy import remote
+
+        return remote.stop_all(target_path, bind, ssh)
     target = Target(target_path)
+    bind = bind or target.recorded_bind() or ""
     stopped = []
     for name in target.release_names():
         release = target.load(name)

@@ -42,13 +42,38 @@ def project_files(project_dir: str) -> list[str]:
     return sorted(files)
 
 
-def copy_project(project_dir: str, destination: str, shared: list[str]) -> None:
+def checked_files(project_dir: str, files: list[str]) -> list[str]:
+    """``files`` (a list the caller made, maybe inside a sandbox), each a relative path
+    that stays in the project without passing through a symlink: a link is a file of
+    the release, never a way to read what it points to. Else a DeployError naming it."""
+    for name in files:
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise DeployError(f"the file list names {name!r}: not a path inside the project")
+        for depth in range(1, len(parts)):
+            if os.path.islink(os.path.join(project_dir, *parts[:depth])):
+                raise DeployError(f"the file list names {name!r}, inside a symlink")
+    return files
+
+
+def deployed_files(project_dir: str, shared: list[str], files: list[str] | None) -> list[str]:
+    """What a release holds of the project: ``files`` (else git's list), without the
+    shared paths (the target keeps its own)."""
+    listed = project_files(project_dir) if files is None else checked_files(project_dir, files)
+    skipped = [path.strip("/") for path in shared]
+    return [
+        name
+        for name in listed
+        if not any(name == path or name.startswith(path + "/") for path in skipped)
+    ]
+
+
+def copy_project(
+    project_dir: str, destination: str, shared: list[str], files: list[str] | None = None
+) -> None:
     """The project's files into ``destination`` (symlinks copied as links, never
     followed: a link in the project must not pull a file from elsewhere)."""
-    skipped = [path.strip("/") for path in shared]
-    for name in project_files(project_dir):
-        if any(name == path or name.startswith(path + "/") for path in skipped):
-            continue
+    for name in deployed_files(project_dir, shared, files):
         source = os.path.join(project_dir, name)
         copy = os.path.join(destination, name)
         os.makedirs(os.path.dirname(copy), exist_ok=True)

@@ -66,7 +66,8 @@ class Target:
 
     def __init__(self, path: str) -> None:
         if path.startswith("ssh://"):
-            raise DeployError(f"{path}: ssh:// targets are not supported yet")
+            # deployer's functions hand it to deploy.remote, which runs them on the target
+            raise DeployError(f"{path}: an ssh:// target is not a directory of this machine")
         if "://" in path:
             raise DeployError(f"{path}: a target is a local directory")
         self.path = os.path.abspath(os.path.expanduser(path))

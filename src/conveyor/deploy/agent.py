@@ -1,0 +1,177 @@
+"""The deploy agent: ``conveyor.deploy`` run ON an ssh:// target by its own python3.
+
+``python3 <target>/.conveyor/agent/<hash>.pyz COMMAND`` (deploy, rollback, status, stop)
+reads one JSON request line on stdin, for ``deploy`` followed by the project's files as
+a tar stream, runs the same deployer a local target uses, and writes JSON lines on
+stdout: ``{"log": line}``, ``{"changed": [state, release, reason]}``, then
+``{"result": ...}`` or ``{"error": message}``. ``deploy.remote`` is the other end.
+
+A deploy is not left half done when the connection drops: SIGHUP is ignored and a
+closed stdout sends the rest of the lines to ``<target>/.conveyor/agent.log``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import sys
+import tarfile
+import uuid
+from dataclasses import asdict, fields
+from typing import Any, BinaryIO, TextIO
+
+from conveyor.deploy import deployer
+from conveyor.deploy.state import DeployError, Target
+
+COMMANDS = ("deploy", "rollback", "status", "stop")
+
+
+class Output:
+    """The JSON-lines channel back to the deploying machine."""
+
+    def __init__(self, stream: TextIO, fallback_log: str) -> None:
+        self._stream: TextIO | None = stream
+        self._fallback_log = fallback_log
+
+    def send(self, message: dict[str, Any]) -> None:
+        line = json.dumps(message) + "\n"
+        if self._stream is not None:
+            try:
+                self._stream.write(line)
+                self._stream.flush()
+                return
+            except (BrokenPipeError, OSError, ValueError):
+                self._stream = None  # the deploying side is gone: the deploy goes on
+        try:
+            with open(self._fallback_log, "a", encoding="utf-8") as log:
+                log.write(line)
+        except OSError:
+            pass
+
+    def reporter(self) -> deployer.Reporter:
+        return deployer.Reporter(
+            lambda line: self.send({"log": line}),
+            lambda state, release, reason: self.send({"changed": [state, release, reason]}),
+        )
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # The protocol gets a descriptor of its own; fd 1 becomes stderr, so nothing a
+    # child process prints can break a JSON line.
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    if len(argv) != 1 or argv[0] not in COMMANDS:
+        sys.stderr.write(f"usage: agent.pyz {{{','.join(COMMANDS)}}} < request\n")
+        return 2
+    stdin = sys.stdin.buffer
+    request = json.loads(stdin.readline())
+    target = Target(request["target"])
+    output = Output(protocol, os.path.join(target.state_dir, "agent.log"))
+    env = {**os.environ, **request.get("env", {})}
+    try:
+        result = _run(argv[0], request, target, stdin, output, env)
+    except DeployError as error:
+        output.send({"error": str(error)})
+        return 1
+    output.send({"result": result})
+    return 0
+
+
+def _run(
+    command: str,
+    request: dict[str, Any],
+    target: Target,
+    stdin: BinaryIO,
+    output: Output,
+    env: dict[str, str],
+) -> Any:
+    reporter = output.reporter()
+    if command == "deploy":
+        return asdict(_deploy(request, target, stdin, reporter, env))
+    if command == "rollback":
+        result = deployer.rollback(
+            target.path,
+            request["bind"],
+            reporter,
+            env,
+            to=request.get("to"),
+            health_timeout=request.get("health_timeout", 30.0),
+        )
+        return asdict(result)
+    if command == "status":
+        return [asdict(row) for row in deployer.status(target.path)]
+    return deployer.stop_all(target.path, request["bind"])
+
+
+def _deploy(
+    request: dict[str, Any],
+    target: Target,
+    stdin: BinaryIO,
+    reporter: deployer.Reporter,
+    env: dict[str, str],
+) -> deployer.DeployResult:
+    """The project received into a staging directory, then deployed from it."""
+    try:
+        target.make_dirs()
+    except OSError as error:
+        raise DeployError(f"cannot write to {target.path}: {error.strerror}") from None
+    staging = os.path.join(target.state_dir, "staging", uuid.uuid4().hex)
+    try:
+        os.makedirs(staging)
+        receive(stdin, staging)
+        known = {field.name for field in fields(deployer.DeploySettings)}
+        given = {key: value for key, value in request["settings"].items() if key in known}
+        settings = deployer.DeploySettings(
+            **{
+                **given,
+                "target": target.path,
+                "project_dir": staging,
+                "files": request["files"],
+                "sha": request["sha"],
+            }
+        )
+        return deployer.deploy(settings, reporter, env)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def receive(stream: BinaryIO, destination: str) -> list[str]:
+    """A tar stream unpacked into ``destination``: regular files (their mode's x bits
+    kept) and symlinks (made as links, whatever they point to, never followed); a name
+    that leaves ``destination`` or passes through a link is refused."""
+    received = []
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for member in archive:
+                name = member.name
+                parts = name.split("/")
+                if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+                    raise DeployError(f"the project's archive names {name!r}")
+                path = os.path.join(destination, *parts)
+                parent = os.path.dirname(path)
+                os.makedirs(parent, exist_ok=True)
+                if os.path.realpath(parent) != os.path.join(
+                    os.path.realpath(destination), *parts[:-1]
+                ):
+                    raise DeployError(f"the project's archive puts {name!r} inside a link")
+                if member.issym():
+                    os.symlink(member.linkname, path)
+                elif member.isfile():
+                    source = archive.extractfile(member)
+                    assert source is not None
+                    mode = 0o755 if member.mode & stat.S_IXUSR else 0o644
+                    with open(path, "xb") as copy:
+                        shutil.copyfileobj(source, copy)
+                    os.chmod(path, mode)
+                    os.utime(path, (member.mtime, member.mtime))
+                else:
+                    continue  # directories are made as needed; nothing else is sent
+                received.append(name)
+    except tarfile.TarError as error:
+        raise DeployError(f"the project's files arrived broken: {error}") from None
+    except OSError as error:
+        raise DeployError(f"cannot unpack the project in {destination}: {error}") from None
+    return received
