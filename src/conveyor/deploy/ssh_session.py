@@ -119,6 +119,7 @@ def connect(address: SshAddress, options: SshOptions | None) -> SshSession:
         raise DeployError(f"--ssh-key {options.key_file}: no such file")
     given = key is not None or key_file is not None
     where = address.where
+    host = address.host if address.port == 22 else f"[{address.host}]:{address.port}"
     try:
         client.connect(
             address.host,
@@ -134,7 +135,6 @@ def connect(address: SshAddress, options: SshOptions | None) -> SshSession:
         )
     except _UnknownHostKey as unknown:
         client.close()
-        host = address.host if address.port == 22 else f"[{address.host}]:{address.port}"
         raise DeployError(
             f"the host key of {host} ({fingerprint(unknown.key)}) is not known, refused: "
             f"pin it with ssh-known-hosts (--known-hosts FILE) or in ~/.ssh/known_hosts, "
@@ -144,7 +144,7 @@ def connect(address: SshAddress, options: SshOptions | None) -> SshSession:
     except paramiko.BadHostKeyException as bad:
         client.close()
         raise DeployError(
-            f"the host key of {address.host}:{address.port} ({fingerprint(bad.key)}) is not "
+            f"the host key of {host} ({fingerprint(bad.key)}) is not "
             "the pinned one, refused: the server changed or someone is in between; if its "
             "key was replaced, pin the new one in ssh-known-hosts"
         ) from None
