@@ -155,8 +155,9 @@ def test_every_input_is_used(repository: tuple[Path, Path, str]) -> None:
     ("inputs", "said"),
     [
         (
-            "      target: ssh://deploy@host/srv/shop\n      bind: 127.0.0.1:1\n",
-            "ssh:// targets are not supported yet",
+            "      target: ssh://deploy@127.0.0.1:1/srv/shop\n      bind: 127.0.0.1:1\n"
+            "      ssh-key: not a key\n",
+            "ssh-key is not a private key",
         ),
         ("      target: /tmp/x\n", "input 'bind' is required"),
         (
