@@ -68,3 +68,13 @@ def git(*args: str, cwd: Path) -> str:
         capture_output=True,
         text=True,
     ).stdout
+
+
+def terminate(process: subprocess.Popen, grace_seconds: float = 10) -> None:
+    """SIGTERM, then SIGKILL if ``process`` has not ended after ``grace_seconds``."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.helpers import terminate
+
 SSHD = "/usr/sbin/sshd"  # sshd refuses to start from a relative path
 
 
@@ -92,12 +94,7 @@ class Sshd:
         return f"ssh://{self.user}@127.0.0.1:{self.port}{path}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
 
 
 def _user_name() -> str:

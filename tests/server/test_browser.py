@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import terminate
 from tests.server.conftest import (
     ROOT,
     GitProject,
@@ -77,12 +78,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
         gate = server.workspaces / "1" / "shop" / "gate"
         yield Site(server, GitProject(bare=bare, work=work), gate)
     finally:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait()
+        terminate(server.process, grace_seconds=15)
 
 
 @pytest.fixture
