@@ -8,7 +8,10 @@ pip, gunicorn, SQLite migrations, HTTP through the deploy's proxy on ``bind``.""
 
 from __future__ import annotations
 
+import fcntl
 import http.client
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,6 +80,27 @@ class Remote:
     def command(self, *args: str):
         return run_conveyor(*args, "--target", self.target, *self.ssh_options(), cwd=self.root)
 
+    def deploy_argv(self) -> list[str]:
+        return [
+            *("deploy", "--target", self.target, *self.ssh_options()),
+            *("--project-dir", str(self.project), "--bind", self.bind),
+            *("--health-path", "/healthz", "--shared", "db.sqlite3", "--watch-seconds", "3"),
+        ]
+
+    def deploy(self):
+        return run_conveyor(*self.deploy_argv(), cwd=self.root, timeout=300)
+
+    def start_deploy(self) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "conveyor", *self.deploy_argv()],
+            cwd=self.root,
+            env=conveyor_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
 
 @pytest.fixture(scope="module")
 def remote(sshd: Sshd, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Remote]:
@@ -112,10 +136,7 @@ def test_deploy_switch_refuse_status_rollback_and_stop_over_ssh(remote: Remote) 
     # v2 by conveyor deploy over ssh: switched to; the agent is not sent again.
     shop.set_version(remote.project, "v2")
     shop.commit(remote.project, "v2")
-    v2 = remote.command(
-        "deploy", "--project-dir", str(remote.project), "--bind", remote.bind,
-        "--health-path", "/healthz", "--shared", "db.sqlite3", "--watch-seconds", "1",
-    )  # fmt: skip
+    v2 = remote.deploy()
     assert v2.returncode == 0, v2.stdout + v2.stderr
     assert "uploaded the deploy agent" not in v2.stdout
     assert f"is live on {remote.bind}" in v2.stdout
@@ -133,17 +154,50 @@ def test_deploy_switch_refuse_status_rollback_and_stop_over_ssh(remote: Remote) 
     assert remote.releases.current() == second
     assert served(remote.bind) == "shop v2"
 
+    # v3b: healthy when checked, unhealthy right after the switch: rolled back there.
+    shop.set_version(remote.project, "v3b", health="breaks-after-2")
+    shop.commit(remote.project, "v3b")
+    v3b = remote.deploy()
+    assert v3b.returncode == 1, v3b.stdout + v3b.stderr
+    assert "unhealthy after the switch, rolled back" in v3b.stdout
+    assert "rolled-back" in v3b.stdout
+    assert remote.releases.current() == second
+    assert served(remote.bind) == "shop v2"
+
+    # v4: the deploying side goes away mid-deploy (killed, its connection dropped):
+    # the deploy goes on on the target and ends live.
+    shop.set_version(remote.project, "v4")
+    shop.commit(remote.project, "v4")
+    deploying = remote.start_deploy()
+    assert deploying.stdout is not None
+    for line in deploying.stdout:
+        if line.endswith(": health-checking\n"):
+            break
+    deploying.kill()
+    deploying.wait()
+    deploying.stdout.close()
+    with open(remote.path / ".conveyor" / "lock") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the agent holds it until the deploy ends
+    assert served(remote.bind) == "shop v4"
+    fourth = remote.releases.current()
+    assert fourth not in (first, second)
+    assert remote.releases.load(fourth).state == "live"
+    assert '"live"' in (remote.path / ".conveyor" / "agent.log").read_text()
+
     # status over ssh: the current release, its server and health.
     status = remote.command("deploy", "status")
     assert status.returncode == 0, status.stderr
     current = next(line for line in status.stdout.splitlines() if line.startswith("*"))
-    assert second in current and "live" in current and "healthy" in current
-    assert f"current: {second}" in status.stdout
+    assert fourth in current and "live" in current and "healthy" in current
+    assert f"current: {fourth}" in status.stdout
 
-    # rollback over ssh: v1 serves again.
+    # rollback over ssh: v2 serves again; --to: v1.
     back = remote.command("rollback")
     assert back.returncode == 0, back.stdout + back.stderr
-    assert remote.releases.current() == first
+    assert remote.releases.current() == second
+    assert served(remote.bind) == "shop v2"
+    further = remote.command("rollback", "--to", first)
+    assert further.returncode == 0, further.stdout + further.stderr
     assert served(remote.bind) == "shop v1"
 
     # stop over ssh: nothing serves on bind any more.
