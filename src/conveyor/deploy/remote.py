@@ -4,12 +4,13 @@ The deploy's work happens on the target (manage.py, gunicorn and the proxy run t
 by the same ``conveyor.deploy`` code a local target uses, not by commands sent one by
 one. Over one SSH connection:
 
-1. a probe (``python3 -c``) checks the target's python and that the path is writable;
-2. the agent (this package as a zipapp, ``agent_bundle``) is uploaded to
-   ``<path>/.conveyor/agent/<hash>.pyz`` unless that exact one is there;
-3. ``python3 <agent> COMMAND`` gets a JSON request line, for a deploy followed by the
-   project's files as a tar stream (links sent as links), and answers JSON lines that
-   become the same Reporter calls (log, changed) a local deploy makes.
+1. ``python3 -c BOOT`` checks the target's python and that the path is writable, then
+   runs the agent (this package as a zipapp, ``agent_bundle``) from
+   ``<path>/.conveyor/agent/<hash>.pyz`` in the same process; when the target does not
+   have that exact one yet, it says so, and the agent is uploaded first;
+2. the agent gets a JSON request line, for a deploy followed by the project's files as
+   a tar stream (links sent as links), and answers JSON lines that become the same
+   Reporter calls (log, changed) a local deploy makes.
 """
 
 from __future__ import annotations
@@ -18,33 +19,46 @@ import json
 import os
 import shlex
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import fields
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from conveyor.deploy import agent_bundle, deployer, releases
 from conveyor.deploy.ssh_target import SshAddress, SshOptions
 from conveyor.deploy.state import DeployError
 
-# Checks the target before the agent runs; written for any python3, an old one must
-# say it is too old. Answers one JSON line.
-_PROBE = r"""
+if TYPE_CHECKING:
+    from conveyor.deploy.ssh_session import RemoteCommand
+
+# Started by `python3 -c` with the target path, the agent's path and the command: checks
+# the target, then runs the agent in this same process (one python start, one SSH exec).
+# Written for any python3: an old one must say it is too old. Its first line says
+# whether the agent runs ({"ready": true}) or why not ({"error"} or {"missing": true}).
+_BOOT = r"""
 import json, os, sys
-target, agent = sys.argv[1], sys.argv[2]
-def answer(**data):
+target, agent, command = sys.argv[1:4]
+def say(**data):
     sys.stdout.write(json.dumps(data) + "\n")
-    sys.exit(0)
+    sys.stdout.flush()
+def refuse(**data):
+    say(**data)
+    sys.exit(1)
 if sys.version_info < (3, 11):
-    answer(error="python3 on the target is %d.%d: the deploy needs 3.11 or later"
+    refuse(error="python3 on the target is %d.%d: the deploy needs 3.11 or later"
            % sys.version_info[:2])
 try:
     os.makedirs(os.path.dirname(agent), mode=0o700, exist_ok=True)
 except OSError as error:
-    answer(error="cannot write to %s: %s" % (target, error.strerror))
+    refuse(error="cannot write to %s: %s" % (target, error.strerror))
 for path in (target, os.path.dirname(agent)):
     if not os.access(path, os.W_OK):
-        answer(error="cannot write to %s: permission denied" % path)
-answer(have=os.path.isfile(agent))
+        refuse(error="cannot write to %s: permission denied" % path)
+if not os.path.isfile(agent):
+    refuse(missing=True)
+say(ready=True)
+sys.path.insert(0, agent)
+from conveyor.deploy.agent import main
+sys.exit(main([command]))
 """
 
 # Writes stdin to the agent's path, atomically (a deploy may be starting it meanwhile).
@@ -149,15 +163,18 @@ def _project_sender(project_dir: str, names: list[str]) -> Callable[[BinaryIO], 
                 if info.issym():
                     archive.addfile(info)
                 elif info.isfile():
-                    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-                    with os.fdopen(descriptor, "rb") as file:
-                        archive.addfile(info, file)
+                    try:
+                        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                        with os.fdopen(descriptor, "rb") as file:
+                            archive.addfile(info, file)
+                    except OSError as error:  # unreadable, or changed while being sent
+                        raise DeployError(f"cannot send {name}: {error}") from None
 
     return send
 
 
 class _Agent:
-    """A connection to the target with the agent in place; ``call`` runs one command."""
+    """A connection to the target; ``call`` runs one command of the agent there."""
 
     def __init__(
         self,
@@ -170,50 +187,17 @@ class _Agent:
         self.options = options
         self.python = python
         self.reporter = reporter
+        digest, self.bundle = agent_bundle.bundle()
+        self.path = f"{address.path}/.conveyor/agent/{digest}.pyz"
 
     def __enter__(self) -> _Agent:
         from conveyor.deploy import ssh_session
 
         self.session = ssh_session.connect(self.address, self.options)
-        try:
-            self.path = self._install()
-        except BaseException:
-            self.session.close()
-            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.session.close()
-
-    def _install(self) -> str:
-        digest, data = agent_bundle.bundle()
-        where = self.address.where
-        agent = f"{self.address.path}/.conveyor/agent/{digest}.pyz"
-        python = shlex.quote(self.python)
-        code, out, err = self.session.run(
-            f"{python} -c {shlex.quote(_PROBE)} {shlex.quote(self.address.path)} "
-            f"{shlex.quote(agent)}"
-        )
-        if code == 127 or (code != 0 and "not found" in err):
-            raise DeployError(
-                f"no {self.python} on {where}: install Python 3.11 or later there "
-                "(or name its interpreter with the python input)"
-            )
-        try:
-            answer = json.loads(out.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise DeployError(f"{self.python} on {where} failed: {_last_line(err)}") from None
-        if "error" in answer:
-            raise DeployError(f"{where}: {answer['error']}")
-        if not answer.get("have"):
-            code, _, err = self.session.run(
-                f"{python} -c {shlex.quote(_UPLOAD)} {shlex.quote(agent)}",
-                send=lambda stream: stream.write(data),
-            )
-            if code != 0:
-                raise DeployError(f"cannot upload the deploy agent to {where}: {_last_line(err)}")
-            self.reporter.log(f"uploaded the deploy agent to {where}:{agent}")
-        return agent
 
     def call(
         self,
@@ -221,32 +205,34 @@ class _Agent:
         request: dict[str, Any],
         send_more: Callable[[BinaryIO], None] | None = None,
     ) -> Any:
-        """Run the agent's ``command``; its log and state changes go to the reporter as
-        they come; returns its result or raises its error."""
-        answer: dict[str, Any] = {}
-
-        def on_line(line: str) -> None:
-            try:
-                message = json.loads(line)
-            except ValueError:
-                message = {"log": line}
-            if not isinstance(message, dict):
-                self.reporter.log(line)
-            elif "log" in message:
-                self.reporter.log(str(message["log"]))
-            elif "changed" in message:
-                state, release, reason = message["changed"]
-                self.reporter.changed(state, release, reason)
-            else:
-                answer.update(message)
+        """Run the agent's ``command`` (uploading the agent first if the target does not
+        have this one); its log and state changes go to the reporter as they come;
+        returns its result or raises its error."""
+        started = self._start(command)
+        if started is None:
+            self._upload()
+            started = self._start(command)
+            if started is None:
+                raise DeployError(f"the deploy agent vanished from {self.address.where}")
+        running, lines = started
 
         def send(stream: BinaryIO) -> None:
             stream.write(json.dumps(request).encode() + b"\n")
             if send_more is not None:
                 send_more(stream)
 
-        command_line = f"{shlex.quote(self.python)} {shlex.quote(self.path)} {command}"
-        code, _, err = self.session.run(command_line, send, on_line)
+        running.send(send)
+        answer: dict[str, Any] = {}
+        for line in lines:
+            message = _message(line)
+            if "log" in message:
+                self.reporter.log(str(message["log"]))
+            elif "changed" in message:
+                state, release, reason = message["changed"]
+                self.reporter.changed(state, release, reason)
+            else:
+                answer.update(message)
+        code, err = running.finish()
         if "error" in answer:
             raise DeployError(str(answer["error"]))
         if "result" in answer:
@@ -258,6 +244,47 @@ class _Agent:
                 "there: see conveyor deploy status"
             )
         raise DeployError(f"the deploy agent on {where} failed ({command}): {_last_line(err)}")
+
+    def _start(self, command: str) -> tuple[RemoteCommand, Iterator[str]] | None:
+        """The agent started and ready for its request; None: the target lacks it."""
+        argv = [self.python, "-c", _BOOT, self.address.path, self.path, command]
+        running = self.session.start(" ".join(shlex.quote(arg) for arg in argv))
+        lines = running.lines()
+        first = _message(next(lines, ""))
+        if first.get("ready"):
+            return running, lines
+        code, err = running.finish()
+        where = self.address.where
+        if code == 127 or (not first and "not found" in err):
+            raise DeployError(
+                f"no {self.python} on {where}: install Python 3.11 or later there "
+                "(or name its interpreter with the python input)"
+            )
+        if "error" in first:
+            raise DeployError(f"{where}: {first['error']}")
+        if first.get("missing"):
+            return None
+        raise DeployError(f"{self.python} on {where} failed: {_last_line(err)}")
+
+    def _upload(self) -> None:
+        argv = [self.python, "-c", _UPLOAD, self.path]
+        code, err = self.session.run(
+            " ".join(shlex.quote(arg) for arg in argv),
+            send=lambda stream: stream.write(self.bundle),
+        )
+        if code != 0:
+            where = self.address.where
+            raise DeployError(f"cannot upload the deploy agent to {where}: {_last_line(err)}")
+        self.reporter.log(f"uploaded the deploy agent to {self.address.where}:{self.path}")
+
+
+def _message(line: str) -> dict[str, Any]:
+    """One line of the agent's: its JSON object; anything else is a line of its log."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return {"log": line} if line else {}
+    return message if isinstance(message, dict) else {"log": line}
 
 
 def _last_line(text: str) -> str:

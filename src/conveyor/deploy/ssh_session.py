@@ -17,7 +17,7 @@ import io
 import os
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from conveyor.deploy.ssh_target import SshAddress, SshOptions
@@ -36,6 +36,10 @@ def fingerprint(key: Any) -> str:
     return f"{key.get_name()} SHA256:{digest}"
 
 
+class _ChannelClosed(Exception):
+    """The command stopped reading its stdin (it ended): its output says why."""
+
+
 class ChannelWriter:
     """A file-like writer onto a channel's stdin (what ``tarfile`` streams into)."""
 
@@ -43,8 +47,55 @@ class ChannelWriter:
         self._channel = channel
 
     def write(self, data: bytes) -> int:
-        self._channel.sendall(data)
+        import paramiko
+
+        try:
+            self._channel.sendall(data)
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            raise _ChannelClosed() from error
         return len(data)
+
+
+class RemoteCommand:
+    """A command running on the target: its stdout read line by line as it comes, its
+    stdin written, its stderr gathered meanwhile (so that neither stream blocks it)."""
+
+    def __init__(self, channel: Any) -> None:
+        self._channel = channel
+        self._stdout = channel.makefile("rb")
+        self._errors: list[bytes] = []
+        self._drain = threading.Thread(
+            target=lambda: self._errors.append(channel.makefile_stderr("rb").read()), daemon=True
+        )
+        self._drain.start()
+
+    def lines(self) -> Iterator[str]:
+        for raw in self._stdout:
+            yield raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+    def send(self, write: Callable[[BinaryIO], None] | None) -> None:
+        """Its stdin: what ``write`` writes, then end of file. A command that ends before
+        reading it all is no error here (its output says why); ``write``'s own are."""
+        import paramiko
+
+        try:
+            if write is not None:
+                write(ChannelWriter(self._channel))  # type: ignore[arg-type]
+        except _ChannelClosed:
+            return
+        try:
+            self._channel.shutdown_write()
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+
+    def finish(self) -> tuple[int, str]:
+        """(its exit status, -1 when the connection was lost first; its stderr)."""
+        try:
+            status = self._channel.recv_exit_status()
+        finally:
+            self._drain.join()
+            self._channel.close()
+        return status, b"".join(self._errors).decode("utf-8", errors="replace")
 
 
 class SshSession:
@@ -54,46 +105,24 @@ class SshSession:
         self._client = client
         self.address = address
 
-    def run(
-        self,
-        command: str,
-        send: Callable[[BinaryIO], None] | None = None,
-        on_line: Callable[[str], None] | None = None,
-    ) -> tuple[int, str, str]:
-        """Run ``command`` on the target; ``send`` writes its stdin, ``on_line`` gets each
-        stdout line as it comes. Returns (exit status, stdout not given to on_line, stderr);
-        the exit status is -1 when the connection was lost first."""
+    def start(self, command: str) -> RemoteCommand:
+        """``command`` started on the target (through the login user's shell)."""
         import paramiko
 
-        transport = self._client.get_transport()
         try:
-            channel = transport.open_session()
+            channel = self._client.get_transport().open_session()
             channel.exec_command(command)
-        except (paramiko.SSHException, OSError, EOFError) as error:
+        except (paramiko.SSHException, OSError, EOFError, AttributeError) as error:
             raise DeployError(f"ssh {self.address.where}: {error or 'connection lost'}") from None
-        errors: list[bytes] = []
-        drain = threading.Thread(target=lambda: errors.append(channel.makefile_stderr("rb").read()))
-        drain.start()
-        try:
-            if send is not None:
-                try:
-                    send(ChannelWriter(channel))  # type: ignore[arg-type]
-                except (OSError, EOFError, paramiko.SSHException):
-                    pass  # the command ended early: its output says why
-            channel.shutdown_write()
-            kept: list[str] = []
-            for raw in channel.makefile("rb"):
-                line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                if on_line is None:
-                    kept.append(line)
-                else:
-                    on_line(line)
-            status = channel.recv_exit_status()
-        finally:
-            drain.join()
-            channel.close()
-        stderr = b"".join(errors).decode("utf-8", errors="replace")
-        return status, "\n".join(kept), stderr
+        return RemoteCommand(channel)
+
+    def run(self, command: str, send: Callable[[BinaryIO], None] | None = None) -> tuple[int, str]:
+        """``command`` run to its end, ``send`` writing its stdin: (exit status, stderr)."""
+        started = self.start(command)
+        started.send(send)
+        for _ in started.lines():
+            pass
+        return started.finish()
 
     def close(self) -> None:
         self._client.close()
