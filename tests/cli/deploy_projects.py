@@ -4,11 +4,17 @@ migrations a release applies, gunicorn in its requirements."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import django
 
+from conveyor.actions.in_job import source
+from conveyor.deploy.deployer import DeploySettings, Reporter
 from tests.cli.django_projects import append, startproject
 from tests.helpers import VENV_BIN, conveyor_env, git
 
@@ -164,3 +170,66 @@ def makemigrations(project: Path) -> None:
 def commit(project: Path, message: str) -> None:
     git("add", "-A", cwd=project)
     git("commit", "-q", "-m", message, cwd=project)
+
+
+def pack(project: Path, into: Path, shared: list[str]) -> tuple[Path, str]:
+    """The project as a sandboxed job hands it to the deploy: the in-job packer's tar of
+    git's files (run as a job runs it), and HEAD's sha."""
+    archive, outputs = into / "release.tar", into / "pack-outputs"
+    outputs.write_text("")
+    spec = {"project": str(project), "shared": shared, "output": str(archive)}
+    subprocess.run(
+        [sys.executable, "-c", source("pack_release"), json.dumps(spec)],
+        check=True,
+        env=conveyor_env(GITHUB_OUTPUT=str(outputs)),
+    )
+    values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    return archive, values["sha"]
+
+
+def archive_settings(target: str, bind: str, packed: tuple[Path, str], **more) -> DeploySettings:
+    """The shop deployed from ``pack``'s (tar, sha), as the server hands it over."""
+    archive, sha = packed
+    return DeploySettings(
+        target=target,
+        bind=bind,
+        project_dir="",
+        archive=str(archive),
+        sha=sha,
+        health_path="/healthz",
+        shared=["db.sqlite3"],
+        **more,
+    )
+
+
+class Recorded:
+    """A deploy's Reporter that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.states: list[str] = []
+        self.reporter = Reporter(self.lines.append, lambda state, *_: self.states.append(state))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(address: str, path: str = "/") -> tuple[int, str]:
+    host, port = address.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": "shop.example"})
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def served(bind: str) -> str:
+    """What a request on ``bind`` gets."""
+    status, body = get(bind)
+    assert status == 200, body
+    return body.strip()

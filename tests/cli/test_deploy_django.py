@@ -7,9 +7,7 @@ SQLite migrations, HTTP through the deploy's reverse proxy on ``bind``."""
 
 from __future__ import annotations
 
-import http.client
 import os
-import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +16,10 @@ import pytest
 
 from conveyor.deploy.state import Target
 from tests.cli import deploy_projects as shop
+from tests.cli.deploy_projects import free_port, served
 from tests.helpers import run_conveyor
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -40,24 +33,6 @@ def deployment(tmp_path: Path) -> Iterator[tuple[Path, Path, str]]:
     assert stopped.returncode == 0, stopped.stderr
     for name in Target(str(target)).release_names():
         assert Target(str(target)).load(name).pid == 0
-
-
-def get(address: str, path: str = "/") -> tuple[int, str]:
-    host, port = address.rsplit(":", 1)
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        connection.request("GET", path, headers={"Host": "shop.example"})
-        response = connection.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        connection.close()
-
-
-def served(bind: str) -> str:
-    """What a request on ``bind`` gets."""
-    status, body = get(bind)
-    assert status == 200, body
-    return body.strip()
 
 
 def applied_migrations(target: Path) -> list[str]:

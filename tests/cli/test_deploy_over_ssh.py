@@ -9,7 +9,6 @@ pip, gunicorn, SQLite migrations, HTTP through the deploy's proxy on ``bind``.""
 from __future__ import annotations
 
 import fcntl
-import http.client
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,33 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.deploy.deployer import deploy
+from conveyor.deploy.ssh_target import SshOptions
 from conveyor.deploy.state import Target
 from tests.cli import deploy_projects as shop
+from tests.cli.deploy_projects import free_port, served
 from tests.helpers import conveyor_env, run_conveyor
 from tests.sshd import Sshd
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def served(bind: str) -> str:
-    host, port = bind.rsplit(":", 1)
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        connection.request("GET", "/", headers={"Host": "shop.example"})
-        response = connection.getresponse()
-        body = response.read().decode()
-    finally:
-        connection.close()
-    assert response.status == 200, body
-    return body.strip()
 
 
 def ssh_workflow(sshd: Sshd, target: Path, bind: str) -> str:
@@ -154,13 +135,25 @@ def test_deploy_switch_refuse_status_rollback_and_stop_over_ssh(remote: Remote) 
     assert remote.releases.current() == second
     assert served(remote.bind) == "shop v2"
 
-    # v3b: healthy when checked, unhealthy right after the switch: rolled back there.
+    # v3b, from the tar a sandboxed job packs (the server's way), by the API: healthy
+    # when checked, unhealthy right after the switch: rolled back there.
     shop.set_version(remote.project, "v3b", health="breaks-after-2")
     shop.commit(remote.project, "v3b")
-    v3b = remote.deploy()
-    assert v3b.returncode == 1, v3b.stdout + v3b.stderr
-    assert "unhealthy after the switch, rolled back" in v3b.stdout
-    assert "rolled-back" in v3b.stdout
+    archive, sha = shop.pack(remote.project, remote.root, ["db.sqlite3"])
+    recorded = shop.Recorded()
+    key, pin = remote.sshd.client_key.read_text(), remote.sshd.known_hosts_line()
+    settings = shop.archive_settings(
+        remote.target,
+        remote.bind,
+        (archive, sha),
+        watch_seconds=3,
+        ssh=SshOptions(key=key, known_hosts=pin),
+    )
+    v3b = deploy(settings, recorded.reporter, {})
+    assert v3b.state == "rolled-back", "\n".join(recorded.lines)
+    assert "unhealthy after the switch, rolled back" in str(v3b.reason)
+    assert recorded.states == ["deploying", "health-checking", "live", "rolled-back"]
+    assert v3b.release.endswith(sha[:7])
     assert remote.releases.current() == second
     assert served(remote.bind) == "shop v2"
 

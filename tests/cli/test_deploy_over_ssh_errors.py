@@ -5,19 +5,13 @@ refuses, nothing listening, no such python, a path that cannot be written)."""
 from __future__ import annotations
 
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
 
+from tests.cli.deploy_projects import free_port
 from tests.helpers import conveyor_env, run_conveyor
 from tests.sshd import Sshd
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def status(sshd: Sshd, tmp_path: Path, *options: str, target: str = "", **env: str):

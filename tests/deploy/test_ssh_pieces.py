@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from conveyor.deploy import agent_bundle, releases
-from conveyor.deploy.agent import receive
 from conveyor.deploy.remote import _project_sender, forwarded_env
 from conveyor.deploy.ssh_session import connect
 from conveyor.deploy.ssh_target import SshAddress, SshOptions
@@ -84,7 +83,7 @@ def test_the_project_travels_as_a_tar_with_links_as_links(tmp_path: Path) -> Non
     stream.seek(0)
     received = tmp_path / "received"
     received.mkdir()
-    assert receive(stream, str(received)) == ["bin/run", "hostname", "manage.py"]
+    assert releases.unpack_project(stream, str(received)) == ["bin/run", "hostname", "manage.py"]
     assert (received / "manage.py").read_text() == "print('hi')\n"
     assert os.access(received / "bin" / "run", os.X_OK)
     assert not os.access(received / "manage.py", os.X_OK)
@@ -113,14 +112,16 @@ def _tar(*members: tuple[str, str]) -> io.BytesIO:
         ([("../escape", "")], "names '../escape'"),
         ([("/etc/escape", "")], "names '/etc/escape'"),
         ([("out", "/tmp"), ("out/escape", "")], "puts 'out/escape' inside a link"),
+        ([("out", "/tmp"), ("out/made/escape", "")], "puts 'out/made/escape' inside a link"),
     ],
 )
 def test_an_archive_cannot_write_outside_the_staging_directory(
     tmp_path: Path, members: list[tuple[str, str]], said: str
 ) -> None:
     with pytest.raises(DeployError, match=said):
-        receive(_tar(*members), str(tmp_path))
+        releases.unpack_project(_tar(*members), str(tmp_path))
     assert not (tmp_path.parent / "escape").exists()
+    assert not Path("/tmp/made").exists()
 
 
 def test_only_what_the_workflow_sets_goes_to_the_target() -> None:

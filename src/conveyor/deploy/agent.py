@@ -1,10 +1,12 @@
 """The deploy agent: ``conveyor.deploy`` run ON an ssh:// target by its own python3.
 
-``python3 <target>/.conveyor/agent/<hash>.pyz COMMAND`` (deploy, rollback, status, stop)
-reads one JSON request line on stdin, for ``deploy`` followed by the project's files as
-a tar stream, runs the same deployer a local target uses, and writes JSON lines on
-stdout: ``{"log": line}``, ``{"changed": [state, release, reason]}``, then
-``{"result": ...}`` or ``{"error": message}``. ``deploy.remote`` is the other end.
+``python3 <target>/.conveyor/agent/<hash>.pyz COMMAND`` (deploy, rollback, status, stop;
+or the same run by ``deploy.remote``'s boot) reads one JSON request line on stdin, for
+``deploy`` followed by the project's files as a tar stream (kept in
+``.conveyor/staging/`` while the deploy unpacks it), runs the same deployer a local
+target uses, and writes JSON lines on stdout: ``{"log": line}``,
+``{"changed": [state, release, reason]}``, then ``{"result": ...}`` or
+``{"error": message}``. ``deploy.remote`` is the other end.
 
 A deploy is not left half done when the connection drops: SIGHUP is ignored and a
 closed stdout sends the rest of the lines to ``<target>/.conveyor/agent.log``."""
@@ -15,9 +17,7 @@ import json
 import os
 import shutil
 import signal
-import stat
 import sys
-import tarfile
 import uuid
 from dataclasses import asdict, fields
 from typing import Any, BinaryIO, TextIO
@@ -113,65 +113,30 @@ def _deploy(
     reporter: deployer.Reporter,
     env: dict[str, str],
 ) -> deployer.DeployResult:
-    """The project received into a staging directory, then deployed from it."""
+    """The project's tar received into a staging file, then deployed from it."""
     try:
         target.make_dirs()
     except OSError as error:
         raise DeployError(f"cannot write to {target.path}: {error.strerror}") from None
-    staging = os.path.join(target.state_dir, "staging", uuid.uuid4().hex)
+    archive = os.path.join(target.state_dir, "staging", f"{uuid.uuid4().hex}.tar")
     try:
-        os.makedirs(staging)
-        receive(stdin, staging)
+        os.makedirs(os.path.dirname(archive), exist_ok=True)
+        with open(archive, "xb") as file:
+            shutil.copyfileobj(stdin, file)
         known = {field.name for field in fields(deployer.DeploySettings)}
         given = {key: value for key, value in request["settings"].items() if key in known}
         settings = deployer.DeploySettings(
             **{
                 **given,
                 "target": target.path,
-                "project_dir": staging,
-                "files": request["files"],
+                "project_dir": "",
+                "archive": archive,
                 "sha": request["sha"],
             }
         )
         return deployer.deploy(settings, reporter, env)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def receive(stream: BinaryIO, destination: str) -> list[str]:
-    """A tar stream unpacked into ``destination``: regular files (their mode's x bits
-    kept) and symlinks (made as links, whatever they point to, never followed); a name
-    that leaves ``destination`` or passes through a link is refused."""
-    received = []
-    try:
-        with tarfile.open(fileobj=stream, mode="r|") as archive:
-            for member in archive:
-                name = member.name
-                parts = name.split("/")
-                if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
-                    raise DeployError(f"the project's archive names {name!r}")
-                path = os.path.join(destination, *parts)
-                parent = os.path.dirname(path)
-                os.makedirs(parent, exist_ok=True)
-                if os.path.realpath(parent) != os.path.join(
-                    os.path.realpath(destination), *parts[:-1]
-                ):
-                    raise DeployError(f"the project's archive puts {name!r} inside a link")
-                if member.issym():
-                    os.symlink(member.linkname, path)
-                elif member.isfile():
-                    source = archive.extractfile(member)
-                    assert source is not None
-                    mode = 0o755 if member.mode & stat.S_IXUSR else 0o644
-                    with open(path, "xb") as copy:
-                        shutil.copyfileobj(source, copy)
-                    os.chmod(path, mode)
-                    os.utime(path, (member.mtime, member.mtime))
-                else:
-                    continue  # directories are made as needed; nothing else is sent
-                received.append(name)
-    except tarfile.TarError as error:
-        raise DeployError(f"the project's files arrived broken: {error}") from None
-    except OSError as error:
-        raise DeployError(f"cannot unpack the project in {destination}: {error}") from None
-    return received
+        try:
+            os.unlink(archive)
+        except FileNotFoundError:
+            pass

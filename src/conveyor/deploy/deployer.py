@@ -49,8 +49,11 @@ class DeploySettings:
     wsgi: str = ""
     python: str = ""
     drain_seconds: float = 30.0
-    # The project's files (relative paths) and commit, when the caller listed them (the
-    # server lists them inside the job's sandbox); None: git's list and HEAD here.
+    # What the release holds, when the caller made the list (the server makes it inside
+    # the job's sandbox): ``archive``, a tar of the project (in_job/pack_release's), or
+    # ``files``, relative paths in ``project_dir``; neither: git's list there. ``sha``:
+    # the commit (None: HEAD in ``project_dir``).
+    archive: str | None = None
     files: list[str] | None = None
     sha: str | None = None
     ssh: SshOptions | None = None  # how to log in to an ssh:// target
@@ -85,7 +88,10 @@ def deploy(settings: DeploySettings, reporter: Reporter, env: dict[str, str]) ->
     An ``ssh://`` target: the same deploy, run on the target (``deploy.remote``)."""
     if not settings.health_path.startswith("/"):
         raise DeployError(f"health-path must start with /, not {settings.health_path!r}")
-    if not os.path.isdir(settings.project_dir):
+    if settings.archive is not None:
+        if not os.path.isfile(settings.archive):
+            raise DeployError(f"the project archive {settings.archive} does not exist")
+    elif not os.path.isdir(settings.project_dir):
         raise DeployError(f"the project directory {settings.project_dir} does not exist")
     if is_ssh(settings.target):
         from conveyor.deploy import remote
@@ -100,7 +106,7 @@ def _deploy(
     settings: DeploySettings, target: Target, reporter: Reporter, env: dict[str, str]
 ) -> DeployResult:
     target.record_bind(settings.bind)
-    sha = releases.project_sha(settings.project_dir) if settings.sha is None else settings.sha
+    sha = project_sha(settings)
     name = releases.release_name(sha)
     release_dir = target.release_dir(name)
     previous_name = target.current()
@@ -121,6 +127,13 @@ def _deploy(
     except OSError as error:  # the target's disk: full, read-only, not ours
         return _failed(target, release, f"cannot write the release: {error}", reporter, env)
     return _go_live(settings, target, release, env, reporter)
+
+
+def project_sha(settings: DeploySettings) -> str:
+    """The commit the release is made of: the one given, else HEAD in the project."""
+    if settings.sha is not None:
+        return settings.sha
+    return "" if settings.archive is not None else releases.project_sha(settings.project_dir)
 
 
 def _process_env(env: dict[str, str], settings_module: str) -> dict[str, str]:
@@ -154,7 +167,11 @@ def _prepare(
     release_dir = target.release_dir(release.name)
     shared = DEFAULT_SHARED if settings.shared is None else settings.shared
     os.makedirs(release_dir)
-    releases.copy_project(settings.project_dir, release_dir, shared, settings.files)
+    if settings.archive is not None:
+        with open(settings.archive, "rb") as archive:
+            releases.unpack_project(archive, release_dir)
+    else:
+        releases.copy_project(settings.project_dir, release_dir, shared, settings.files)
     releases.link_shared(target, release_dir, shared)
     release.settings_module = _settings_module(release_dir, settings.settings_module)
     runner = _runner(release, env, reporter)

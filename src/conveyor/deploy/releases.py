@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime
 import os
 import shutil
+import stat
 import subprocess
+import tarfile
+from typing import BinaryIO
 
 from conveyor.deploy.state import DeployError, Target
 
@@ -81,6 +84,44 @@ def copy_project(
             os.symlink(os.readlink(source), copy)
         elif os.path.isfile(source):
             shutil.copy2(source, copy)
+
+
+def unpack_project(stream: BinaryIO, destination: str) -> list[str]:
+    """A tar of the project (``in_job/pack_release``'s, or an ssh deploy's stream)
+    unpacked into ``destination``: regular files (their mode's x bits kept) and symlinks
+    (made as links, whatever they point to, never followed); a name that leaves
+    ``destination`` or passes through a link is refused. Returns the names unpacked."""
+    received = []
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as archive:
+            for member in archive:
+                name = member.name
+                parts = name.split("/")
+                if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+                    raise DeployError(f"the project's archive names {name!r}")
+                for depth in range(1, len(parts)):  # checked before a directory is made
+                    if os.path.islink(os.path.join(destination, *parts[:depth])):
+                        raise DeployError(f"the project's archive puts {name!r} inside a link")
+                path = os.path.join(destination, *parts)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                if member.issym():
+                    os.symlink(member.linkname, path)
+                elif member.isfile():
+                    source = archive.extractfile(member)
+                    assert source is not None
+                    mode = 0o755 if member.mode & stat.S_IXUSR else 0o644
+                    with open(path, "xb") as copy:
+                        shutil.copyfileobj(source, copy)
+                    os.chmod(path, mode)
+                    os.utime(path, (member.mtime, member.mtime))
+                else:
+                    continue  # directories are made as needed; nothing else is sent
+                received.append(name)
+    except tarfile.TarError as error:
+        raise DeployError(f"the project's archive is broken: {error}") from None
+    except OSError as error:
+        raise DeployError(f"cannot unpack the project in {destination}: {error}") from None
+    return received
 
 
 def link_shared(target: Target, release_dir: str, shared: list[str]) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import fields
@@ -73,7 +74,8 @@ os.replace(temporary, path)
 
 # Variables of this machine or of the runner that mean nothing on the target.
 _NOT_FORWARDED = {"PATH", "HOME", "PWD", "USER", "LOGNAME", "SHELL", "TMPDIR", "VIRTUAL_ENV"}
-_NOT_SETTINGS = {"target", "project_dir", "files", "sha", "ssh"}  # the key never travels
+# What the agent is not told as settings (the key, above all, never travels).
+_NOT_SETTINGS = {"target", "project_dir", "archive", "files", "sha", "ssh"}
 
 
 def forwarded_env(env: dict[str, str]) -> dict[str, str]:
@@ -91,9 +93,12 @@ def deploy(
     """``deployer.deploy`` for an ssh:// target. ``env``: what the workflow sets (its
     ``env:``), given to the release's commands on top of the target's environment."""
     address = SshAddress.parse(settings.target)
-    shared = deployer.DEFAULT_SHARED if settings.shared is None else settings.shared
-    names = releases.deployed_files(settings.project_dir, shared, settings.files)
-    sha = releases.project_sha(settings.project_dir) if settings.sha is None else settings.sha
+    if settings.archive is not None:
+        send, what = _archive_sender(settings.archive), f"the project's archive {settings.archive}"
+    else:
+        shared = deployer.DEFAULT_SHARED if settings.shared is None else settings.shared
+        names = releases.deployed_files(settings.project_dir, shared, settings.files)
+        send, what = _project_sender(settings.project_dir, names), f"{len(names)} files"
     request = {
         "target": address.path,
         "settings": {
@@ -101,13 +106,12 @@ def deploy(
             for field in fields(settings)
             if field.name not in _NOT_SETTINGS
         },
-        "files": names,
-        "sha": sha,
+        "sha": deployer.project_sha(settings),
         "env": forwarded_env(env),
     }
     with _Agent(address, settings.ssh, settings.python or "python3", reporter) as agent:
-        reporter.log(f"sending {len(names)} files to {address.where}")
-        result = agent.call("deploy", request, _project_sender(settings.project_dir, names))
+        reporter.log(f"sending {what} to {address.where}")
+        result = agent.call("deploy", request, send)
     return deployer.DeployResult(**result)
 
 
@@ -143,6 +147,19 @@ def stop_all(target: str, bind: str, ssh: SshOptions | None) -> list[str]:
     address = SshAddress.parse(target)
     with _Agent(address, ssh, "python3", deployer.Reporter(lambda line: None)) as agent:
         return list(agent.call("stop", {"target": address.path, "bind": bind}))
+
+
+def _archive_sender(path: str) -> Callable[[BinaryIO], None]:
+    """Writes the tar the caller made, as it is (the target unpacks it with care)."""
+
+    def send(stream: BinaryIO) -> None:
+        try:
+            with open(path, "rb") as archive:
+                shutil.copyfileobj(archive, stream)
+        except OSError as error:
+            raise DeployError(f"cannot send the project archive {path}: {error}") from None
+
+    return send
 
 
 def _project_sender(project_dir: str, names: list[str]) -> Callable[[BinaryIO], None]:
