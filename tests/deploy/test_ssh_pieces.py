@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from conveyor.deploy import agent_bundle, releases
-from conveyor.deploy.remote import _project_sender, forwarded_env
+from conveyor.deploy.agent import receive_framed
+from conveyor.deploy.remote import Framed, _project_sender, forwarded_env
 from conveyor.deploy.ssh_session import connect
 from conveyor.deploy.ssh_target import SshAddress, SshOptions
 from conveyor.deploy.state import DeployError
@@ -164,3 +165,18 @@ def test_the_agent_runs_without_conveyor_installed(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert [json.loads(line) for line in done.stdout.splitlines()] == [{"result": []}]
+
+
+def test_a_stream_cut_short_is_told_from_a_whole_one(tmp_path: Path) -> None:
+    sent = io.BytesIO()
+    framed = Framed(sent)
+    framed.write(b"first chunk ")
+    framed.write(b"")
+    framed.write(b"second chunk")
+    framed.end()
+    receive_framed(io.BytesIO(sent.getvalue()), str(tmp_path / "whole"))
+    assert (tmp_path / "whole").read_bytes() == b"first chunk second chunk"
+    whole = sent.getvalue()
+    for cut in (len(whole) - 2, len(whole) - 5, 3, 0):  # before the end mark, mid-chunk...
+        with pytest.raises(DeployError, match="the connection was lost while the project"):
+            receive_framed(io.BytesIO(whole[:cut]), str(tmp_path / f"cut-{cut}"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import sys
 import uuid
@@ -121,8 +120,7 @@ def _deploy(
     archive = os.path.join(target.state_dir, "staging", f"{uuid.uuid4().hex}.tar")
     try:
         os.makedirs(os.path.dirname(archive), exist_ok=True)
-        with open(archive, "xb") as file:
-            shutil.copyfileobj(stdin, file)
+        receive_framed(stdin, archive)
         known = {field.name for field in fields(deployer.DeploySettings)}
         given = {key: value for key, value in request["settings"].items() if key in known}
         settings = deployer.DeploySettings(
@@ -140,3 +138,24 @@ def _deploy(
             os.unlink(archive)
         except FileNotFoundError:
             pass
+
+
+def receive_framed(stream: BinaryIO, path: str) -> None:
+    """The bytes ``remote.Framed`` sent, written to ``path``: chunks each after its
+    length (hex, a line), ended by a chunk of 0. A stream that ends before that was cut
+    (the connection dropped): a tar cut at a member's edge would still read as whole,
+    so a deploy of half a project is refused here, before any release exists."""
+    cut = DeployError("the connection was lost while the project was sent: nothing deployed")
+    with open(path, "xb") as file:
+        while True:
+            header = stream.readline()
+            try:
+                size = int(header, 16)
+            except ValueError:
+                raise cut from None
+            if size == 0:
+                return
+            chunk = stream.read(size)
+            if len(chunk) != size:
+                raise cut
+            file.write(chunk)

@@ -236,7 +236,9 @@ class _Agent:
         def send(stream: BinaryIO) -> None:
             stream.write(json.dumps(request).encode() + b"\n")
             if send_more is not None:
-                send_more(stream)
+                framed = Framed(stream)
+                send_more(framed)  # type: ignore[arg-type]
+                framed.end()
 
         running.send(send)
         answer: dict[str, Any] = {}
@@ -293,6 +295,22 @@ class _Agent:
             where = self.address.where
             raise DeployError(f"cannot upload the deploy agent to {where}: {_last_line(err)}")
         self.reporter.log(f"uploaded the deploy agent to {self.address.where}:{self.path}")
+
+
+class Framed:
+    """A writer that frames what it is given (each chunk after its length, in hex, on a
+    line; a 0 at the end), so the agent knows a whole stream from one cut short."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self._stream.write(b"%x\n" % len(data) + data)
+        return len(data)
+
+    def end(self) -> None:
+        self._stream.write(b"0\n")
 
 
 def _message(line: str) -> dict[str, Any]:
