@@ -99,7 +99,7 @@ class RemoteCommand:
 
 
 class SshSession:
-    """An open connection to ``address``; ``run`` executes one command over it."""
+    """An open connection to ``address``; ``start`` and ``run`` run commands over it."""
 
     def __init__(self, client: Any, address: SshAddress) -> None:
         self._client = client
@@ -126,12 +126,6 @@ class SshSession:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> SshSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def connect(address: SshAddress, options: SshOptions | None) -> SshSession:
