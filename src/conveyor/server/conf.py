@@ -108,6 +108,28 @@ SETTINGS: tuple[Setting, ...] = (
         "90",
         "runs and their logs are deleted this many days after they finish (0: kept forever)",
     ),
+    Setting(
+        "CONVEYOR_HEALTH_INTERVAL",
+        "60",
+        "seconds between two health checks of an environment with a health URL "
+        "(0: no health watch)",
+    ),
+    Setting(
+        "CONVEYOR_HEALTH_TIMEOUT",
+        "5",
+        "seconds a health check waits for its answer before it counts as failed",
+    ),
+    Setting(
+        "CONVEYOR_HEALTH_CLOSE_INTERVAL",
+        "5",
+        "seconds between health checks right after a deployment went live",
+    ),
+    Setting(
+        "CONVEYOR_HEALTH_CLOSE_MINUTES",
+        "10",
+        "minutes after a deployment went live that it is watched closely (and may be "
+        "rolled back automatically)",
+    ),
     Setting("CONVEYOR_DEBUG", "false", "Django debug mode (never in production)"),
     Setting("CONVEYOR_ADMIN_USER", "admin", "admin account created on the first start"),
     Setting(

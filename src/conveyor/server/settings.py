@@ -33,6 +33,11 @@ CONVEYOR_ACTIONS_URL = conf.env_str("CONVEYOR_ACTIONS_URL") or "https://github.c
 CONVEYOR_MAX_STEP_LOG_MB = conf.env_int("CONVEYOR_MAX_STEP_LOG_MB", 100, minimum=0)
 CONVEYOR_CACHE_MAX_MB = conf.env_int("CONVEYOR_CACHE_MAX_MB", 10240, minimum=1)
 CONVEYOR_RETENTION_DAYS = conf.env_int("CONVEYOR_RETENTION_DAYS", 90, minimum=0)
+# The health watch (monitoring/watch.py).
+CONVEYOR_HEALTH_INTERVAL = conf.env_int("CONVEYOR_HEALTH_INTERVAL", 60, minimum=0)
+CONVEYOR_HEALTH_TIMEOUT = conf.env_int("CONVEYOR_HEALTH_TIMEOUT", 5, minimum=1)
+CONVEYOR_HEALTH_CLOSE_INTERVAL = conf.env_int("CONVEYOR_HEALTH_CLOSE_INTERVAL", 5, minimum=1)
+CONVEYOR_HEALTH_CLOSE_MINUTES = conf.env_int("CONVEYOR_HEALTH_CLOSE_MINUTES", 10, minimum=0)
 
 _url_host = urlsplit(CONVEYOR_URL).hostname or ""
 ALLOWED_HOSTS = conf.env_list(

@@ -16,6 +16,7 @@ from conveyor.server.api import (
     environments,
     errors,
     logs,
+    monitoring,
     repositories,
     runs,
     secrets,
@@ -59,3 +60,4 @@ api.add_router("/repositories", variables.router)
 api.add_router("/repositories", service_mappings.router)
 api.add_router("/repositories", workflows.router)
 api.add_router("/repositories", environments.router)
+api.add_router("/repositories", monitoring.router)

@@ -1,0 +1,167 @@
+"""The health watch against a real HTTP app on 127.0.0.1 whose health a test flips:
+incidents opened with the failing response and resolved with their duration, once each;
+the closer watch after a deployment went live; the environment's page and API showing
+health, incidents and deployments on one timeline; who may change the settings.
+
+No timing is asserted: each test waits for conditions, with a deadline."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conveyor.server.monitoring.models import HealthCheck, Incident
+from conveyor.server.monitoring.probe import probe
+from conveyor.server.repos.models import Environment
+from tests.server import test_ui_support as support
+from tests.server.conftest import free_port, wait_for
+from tests.server.monitoring_support import (
+    app,
+    incident_signals,
+    start_watch,
+    went_live,
+)
+from tests.server.test_api_helpers import Api
+from tests.server.test_api_helpers import cast as api_people
+
+cast = support.cast
+__all__ = ["app", "cast", "incident_signals", "start_watch"]  # fixtures, used by name
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def checked_since(check: HealthCheck, count: int, app) -> None:
+    """Wait until ``app`` answered ``count`` more checks."""
+    seen = len(app.hosts)
+    wait_for(lambda: len(app.hosts) >= seen + count, what=f"{count} more checks")
+
+
+def test_an_incident_opens_once_with_the_failing_response_and_resolves_with_its_duration(
+    repository, app, start_watch, incident_signals
+):
+    production = Environment.objects.create(repository=repository, name="production")
+    check = HealthCheck.objects.create(environment=production, health_url=app.url)
+    start_watch()
+
+    wait_for(lambda: HealthCheck.objects.get(pk=check.pk).state == "up", what="up")
+    assert Incident.objects.count() == 0
+
+    app.flip(500, "database unreachable: " + "x" * 1000)
+    incident = wait_for(lambda: Incident.objects.filter(environment=production).first())
+    assert incident.is_open and incident.url == app.url
+    assert incident.reason.startswith("HTTP 500 Internal Server Error: database unreachable: xxx")
+    assert len(incident.reason) < 400  # the start of the body, not all of it
+    down = HealthCheck.objects.get(pk=check.pk)
+    assert down.state == "down" and down.state_since == incident.opened_at
+    # Still down, checked again and again: the same incident, no other.
+    checked_since(down, 5, app)
+    assert Incident.objects.count() == 1
+
+    app.flip(200, "ok")
+    wait_for(lambda: not Incident.objects.get(pk=incident.pk).is_open, what="the resolution")
+    incident.refresh_from_db()
+    assert incident.duration is not None and incident.duration.total_seconds() > 0
+    assert HealthCheck.objects.get(pk=check.pk).state == "up"
+    checked_since(down, 3, app)
+    assert Incident.objects.count() == 1
+    assert incident_signals == [(incident.pk, True), (incident.pk, False)]
+
+    # No answer at all: the incident says why.
+    port = free_port()
+    HealthCheck.objects.filter(pk=check.pk).update(health_url=f"http://127.0.0.1:{port}/healthz")
+    refused = wait_for(lambda: Incident.objects.filter(resolved_at__isnull=True).first())
+    assert refused.reason == f"connection refused by 127.0.0.1:{port}"
+
+
+def test_a_deployment_that_went_live_is_checked_at_its_address_closely(
+    repository, app, start_watch, tmp_path
+):
+    """The hour-long interval would check each environment once; the one just deployed
+    is checked again and again, at its deploy's bind and health path, with its Host."""
+    production = Environment.objects.create(repository=repository, name="production")
+    staging = Environment.objects.create(repository=repository, name="staging")
+    HealthCheck.objects.create(environment=staging, health_url=app.url.replace("healthz", "s"))
+    watch = start_watch(interval=3600, close_interval=0.05)
+    wait_for(lambda: HealthCheck.objects.get(environment=staging).state == "up", what="staging")
+
+    deployment = went_live(
+        production, 1, str(tmp_path / "srv"), app.address, "r1", health_host="shop.example"
+    )
+    check = HealthCheck.objects.get(environment=production)
+    assert check.url == app.url and check.host == "shop.example"
+    assert check.live_deployment == deployment and check.watched_from is not None
+    checked_since(check, 5, app)
+    assert app.hosts.count("shop.example") >= 5
+    staging_checks = len([host for host in app.hosts if host != "shop.example"])
+    assert staging_checks == 1  # the hour-long interval
+    fresh = HealthCheck.objects.get(environment=production)
+    assert watch.closely_watched(fresh, fresh.watched_from)
+
+
+def test_a_probe_says_what_was_wrong(app):
+    assert probe(app.url).healthy
+    app.flip(503, "")
+    assert probe(app.url).detail == "HTTP 503 Service Unavailable"
+    refused = probe("ftp://example.com/").detail
+    assert refused == "'ftp://example.com/' is not an http:// or https:// URL"
+
+
+def test_the_page_shows_health_and_one_timeline_of_deployments_and_incidents(
+    repository, cast, app, start_watch, tmp_path
+):
+    production = Environment.objects.create(repository=repository, name="production")
+    first = went_live(production, 1, str(tmp_path / "srv"), app.address, "r1")
+    app.flip(500, "boom")
+    start_watch(interval=0.05)
+    incident = wait_for(lambda: Incident.objects.first())
+    assert incident.deployment == first
+    app.flip(200, "ok")
+    wait_for(lambda: not Incident.objects.get(pk=incident.pk).is_open, what="the resolution")
+    went_live(production, 2, str(tmp_path / "srv"), app.address, "r2")
+
+    page = cast["viewer"].get("/repos/shop/environments/production/").content.decode()
+    health = re.search(r'id="environment-health">(.*?)</section>', page, re.S).group(1)
+    assert 'data-health="up"' in health and app.url in health and "last checked" in health
+    rows = re.findall(r'data-kind="(\w+)"', page)
+    assert rows == ["deployment", "incident", "deployment"]  # newest first, mixed
+    timeline = re.search(r'id="environment-timeline">(.*?)</table>', page, re.S).group(1)
+    assert "HTTP 500 Internal Server Error: boom" in timeline and "resolved" in timeline
+    assert "Rollback" not in page and "health-settings" not in page  # a viewer's page
+    member_page = cast["member"].get("/repos/shop/environments/production/").content.decode()
+    assert "Rollback</button>" in member_page and "health-settings" not in member_page
+
+    people = api_people()
+    viewer = Api(people["viewer"])
+    shown = viewer.get("repositories/shop/environments/production/health").json()
+    assert shown["state"] == "up" and shown["url"] == app.url and shown["watching"] is True
+    assert shown["closely_watched_until"] is not None and shown["open_incident"] is None
+    [listed] = viewer.get("repositories/shop/environments/production/incidents").json()
+    assert listed["id"] == incident.pk and listed["reason"] == incident.reason
+    assert listed["duration_seconds"] > 0 and listed["deployment"] == first.pk
+
+
+def test_only_admins_change_the_health_settings_and_bad_urls_are_refused(repository, cast):
+    Environment.objects.create(repository=repository, name="production")
+    page = "/repos/shop/environments/production/"
+    form = {"health_url": "https://shop.example/healthz", "auto_rollback": "on"}
+    assert cast["member"].post(page + "health", form).status_code == 403
+    assert not HealthCheck.objects.exists()
+    assert cast["admin"].post(page + "health", form).status_code == 302
+    check = HealthCheck.objects.get()
+    assert check.health_url == "https://shop.example/healthz" and check.auto_rollback
+    reply = cast["admin"].post(page + "health", {"health_url": "shop.example"}, follow=True)
+    assert "Not saved: health URL: &#x27;shop.example&#x27; is not an http:// or https://" in (
+        reply.content.decode()
+    )
+
+    people = api_people()
+    path = "repositories/shop/environments/production/health"
+    body = {"health_url": "http://127.0.0.1:9/up", "auto_rollback": False}
+    assert Api(people["member"]).put(path, body).status_code == 403
+    reply = Api(people["admin"]).put(path, body)
+    assert reply.status_code == 200, reply.content
+    assert reply.json()["health_url"] == "http://127.0.0.1:9/up"
+    assert reply.json()["auto_rollback"] is False
+    bad = Api(people["admin"]).put(path, {"health_url": "nope"})
+    assert bad.status_code == 400 and bad.json()["field"] == "health_url"
