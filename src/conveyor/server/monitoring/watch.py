@@ -69,27 +69,32 @@ class HealthWatch(Background):
 
     def one_pass(self) -> float:
         try:
-            self.check_due()
+            watched = _watched()
+            self.check_due(watched)
         except Exception:
             # A lost database or any other surprise: said, and tried again next pass.
             logger.exception("health watch: a pass failed")
             return self.interval
-        return self._seconds_to_next()
+        return self._seconds_to_next(watched)
 
-    def check_due(self) -> list[HealthCheck]:
+    def check_due(self, watched: list[HealthCheck] | None = None) -> list[HealthCheck]:
         """Check every environment that is due; returns the checks made."""
-        checks = [check for check in _watched() if self._due.get(check.pk, 0.0) <= time.monotonic()]
+        if watched is None:
+            watched = _watched()
+        now_monotonic = time.monotonic()
+        checks = [check for check in watched if self._due.get(check.pk, 0.0) <= now_monotonic]
         if not checks:
             return []
         results = list(self._pool.map(self._probe, checks))
         now = timezone.now()
-        unchanged: list[HealthCheck] = []
+        # Checks that changed nothing, by what they saw: one UPDATE for each result.
+        unchanged: dict[str, list[int]] = {}
         for check, result in zip(checks, results, strict=True):
             if not self._record(check, result, now):
-                unchanged.append(check)
+                unchanged.setdefault(result.detail, []).append(check.pk)
             self._due[check.pk] = time.monotonic() + self._interval_of(check, now)
-        if unchanged:
-            HealthCheck.objects.bulk_update(unchanged, ["last_checked_at", "last_result"])
+        for detail, ids in unchanged.items():
+            HealthCheck.objects.filter(pk__in=ids).update(last_checked_at=now, last_result=detail)
         return checks
 
     def _probe(self, check: HealthCheck) -> ProbeResult:
@@ -101,8 +106,8 @@ class HealthWatch(Background):
     def closely_watched(self, check: HealthCheck, now: datetime) -> bool:
         return check.watched_from is not None and now - check.watched_from < self.close_window
 
-    def _seconds_to_next(self) -> float:
-        known = {check.pk for check in _watched()}
+    def _seconds_to_next(self, watched: list[HealthCheck]) -> float:
+        known = {check.pk for check in watched}
         for gone in set(self._due) - known:
             del self._due[gone]
         if not known:
@@ -112,7 +117,7 @@ class HealthWatch(Background):
 
     def _record(self, check: HealthCheck, result: ProbeResult, now: datetime) -> bool:
         """Write what ``result`` changes; False when it changes nothing but the last
-        check's time and result (written for the whole pass at once)."""
+        check's time and result (written for the whole pass at once, see ``check_due``)."""
         check.last_checked_at = now
         check.last_result = result.detail
         if result.healthy:
