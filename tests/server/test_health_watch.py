@@ -165,3 +165,38 @@ def test_only_admins_change_the_health_settings_and_bad_urls_are_refused(reposit
     assert reply.json()["auto_rollback"] is False
     bad = Api(people["admin"]).put(path, {"health_url": "nope"})
     assert bad.status_code == 400 and bad.json()["field"] == "health_url"
+
+
+def test_a_deploy_steps_live_event_through_the_runs_sink_tells_the_watch(repository, app):
+    """The run's DatabaseSink stores the step's DeploymentChanged and sends it along with
+    ``deployment_changed``: the environment's check is then the deploy's own."""
+    from conveyor.engine import events as ev
+    from conveyor.server.runs.models import Deployment
+    from conveyor.server.runs.sink import DatabaseSink
+    from conveyor.workflow.load import parse_workflow
+    from tests.server.monitoring_support import make_run
+
+    production = Environment.objects.create(repository=repository, name="production")
+    run = make_run(repository, 1, "running")
+    # What the environment gate makes when the job names the environment.
+    Deployment.objects.create(run=run, job_key="deploy", environment=production)
+    sink = DatabaseSink(run, parse_workflow("steps:\n  - run: deploy\n", ".conveyor.yml"))
+    try:
+        for state in ("deploying", "health-checking", "live"):
+            sink.emit(
+                ev.DeploymentChanged(
+                    "deploy",
+                    0,
+                    state,
+                    "/srv/shop",
+                    "r1",
+                    f"http://{app.address}",
+                    health_path="/healthz",
+                    health_host="shop.example" if state == "live" else "",
+                )
+            )
+        check = wait_for(lambda: HealthCheck.objects.filter(environment=production).first())
+    finally:
+        sink.close()
+    assert (check.url, check.host) == (app.url, "shop.example")
+    assert check.live_deployment.run == run and check.watched_from is not None
