@@ -14,7 +14,8 @@ import pytest
 from conveyor.engine.events import DeploymentChanged
 from conveyor.server.monitoring.watch import HealthWatch, stop_health_watch
 from conveyor.server.runs import signals
-from conveyor.server.runs.models import Deployment, Run
+from conveyor.server.runs.models import Deployment
+from tests.server.test_environments_ui import make_run
 
 
 class FlippingApp:
@@ -97,19 +98,6 @@ def incident_signals() -> Iterator[list[tuple[int, bool]]]:
     signals.incident_changed.disconnect(dispatch_uid="test-incidents")
 
 
-def make_run(repository: Any, number: int, status: str = "success") -> Run:
-    return Run.objects.create(
-        repository=repository,
-        number=number,
-        workflow_path=".conveyor.yml",
-        event="push",
-        ref="refs/heads/main",
-        sha=f"{number:x}" * 40,
-        actor="dora",
-        status=status,
-    )
-
-
 def went_live(
     environment: Any,
     number: int,
@@ -123,7 +111,7 @@ def went_live(
     tells it: the row updated, then ``deployment_changed`` with the event."""
     from django.utils import timezone
 
-    run = make_run(environment.repository, number)
+    run = make_run(environment.repository, number, "success")
     now = timezone.now()
     deployment = Deployment.objects.create(
         run=run,

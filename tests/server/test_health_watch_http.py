@@ -5,28 +5,15 @@ own watch checks it, opens an incident when it fails and resolves it when it ans
 from __future__ import annotations
 
 import base64
-import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.server.conftest import GitProject, start_server
+from tests.server.conftest import GitProject, start_server, wait_for
 from tests.server.monitoring_support import FlippingApp
 from tests.server.test_api_http import call
 
 pytestmark = pytest.mark.slow
-
-
-def poll(what: str, check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_the_server_watches_an_environment_set_through_the_api(
@@ -51,28 +38,25 @@ def test_the_server_watches_an_environment_set_through_the_api(
         status, health = call(f"{environment}/health", "PUT", settings, **auth)
         assert status == 200 and health["url"] == app.url and health["watching"]
 
+        def health() -> dict:
+            return call(f"{environment}/health", **auth)[1]
+
+        def incidents() -> list:
+            return call(f"{environment}/incidents", **auth)[1]
+
         # Saving the settings checks at once (the default interval is a minute).
-        up = poll("up", lambda: call(f"{environment}/health", **auth)[1]["state"] == "up")
-        assert up
+        wait_for(lambda: health()["state"] == "up", what="up")
         app.flip(500, "maintenance")
         call(f"{environment}/health", "PUT", settings, **auth)
-        down = poll(
-            "an incident",
-            lambda: (found := call(f"{environment}/incidents", **auth)[1]) and found,
-        )
+        down = wait_for(incidents, what="an incident")
         assert down[0]["reason"] == "HTTP 500 Internal Server Error: maintenance"
         assert down[0]["resolved_at"] is None
-        health = call(f"{environment}/health", **auth)[1]
-        assert health["state"] == "down" and health["open_incident"] == down[0]["id"]
+        assert health()["state"] == "down" and health()["open_incident"] == down[0]["id"]
 
         app.flip(200, "ok")
         call(f"{environment}/health", "PUT", settings, **auth)
-        [resolved] = poll(
-            "the resolution",
-            lambda: (
-                (found := call(f"{environment}/incidents", **auth)[1])[0]["resolved_at"] and found
-            ),
-        )
+        wait_for(lambda: incidents()[0]["resolved_at"], what="the resolution")
+        [resolved] = incidents()
         assert resolved["id"] == down[0]["id"] and resolved["duration_seconds"] > 0
     finally:
         server.process.terminate()

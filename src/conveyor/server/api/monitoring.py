@@ -15,7 +15,8 @@ from ninja import Status as Reply
 from conveyor.server.accounts.models import Role
 from conveyor.server.api import lookups
 from conveyor.server.api.environments import DeploymentOut, deployment_out
-from conveyor.server.api.errors import bad_input, conflict, not_found
+from conveyor.server.api.environments import _environment as environment_of
+from conveyor.server.api.errors import bad_input, conflict
 from conveyor.server.api.schemas import ErrorOut
 from conveyor.server.monitoring import timeline
 from conveyor.server.monitoring.models import Incident
@@ -63,10 +64,7 @@ class RollbackIn(Schema):
 
 
 def _environment(name: str, environment: str) -> Environment:
-    found = lookups.repository(name).environments.filter(name=environment).first()
-    if found is None:
-        raise not_found(f"repository {name!r} has no environment {environment!r}")
-    return found
+    return environment_of(lookups.repository(name), environment)
 
 
 def incident_out(incident: Incident) -> dict[str, Any]:

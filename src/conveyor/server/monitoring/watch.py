@@ -109,7 +109,7 @@ class HealthWatch(Background):
     def _seconds_to_next(self, watched: list[HealthCheck]) -> float:
         known = {check.pk for check in watched}
         for gone in set(self._due) - known:
-            del self._due[gone]
+            self._due.pop(gone, None)
         if not known:
             return self.interval
         soonest = min(self._due.get(pk, 0.0) for pk in known)
