@@ -120,6 +120,7 @@ def test_the_rollback_button_and_the_api_roll_a_real_deployment_back(
     v1_row, v2_row = report_both(production, deployed)
 
     # A viewer may not; a member must confirm.
+    assert "Rollback</button>" in cast["member"].get(PAGE).content.decode()
     assert cast["viewer"].post(PAGE + "rollback", {"confirm": "yes"}).status_code == 403
     unconfirmed = cast["member"].post(PAGE + "rollback", {}, follow=True).content.decode()
     assert "Rollback not started: tick the box that confirms it." in unconfirmed

@@ -16,6 +16,7 @@ from conveyor.server.monitoring.rollback import (
     RollbackRefused,
     last_live_deployment,
     rollback_environment,
+    target_refusal,
 )
 from conveyor.server.repos.models import Environment
 from conveyor.server.runs import environments as gate
@@ -37,6 +38,7 @@ def environment_page(request: HttpRequest, name: str, environment: str) -> HttpR
     found = _environment(name, environment)
     rows = found.deployments.select_related("run").order_by("-pk")
     health = timeline.health_of(found)
+    live = last_live_deployment(found)
     context = {
         "repository": found.repository,
         "environment": found,
@@ -44,7 +46,9 @@ def environment_page(request: HttpRequest, name: str, environment: str) -> HttpR
         "timeline": timeline.timeline(found, HISTORY_ON_PAGE),
         "health": health,
         "health_shown": timeline.health_out(health),
-        "live": last_live_deployment(found),
+        "live": live,
+        # Said beside the button instead of after a click: why this server refuses.
+        "rollback_refusal": target_refusal(live.target) if live else None,
         "can_trigger": can_trigger(request.user),
         "can_admin": can_admin(request.user),
     }
