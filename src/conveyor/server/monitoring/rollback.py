@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -102,7 +101,6 @@ def rollback_environment(
     by: str,
     to: str | None = None,
     reason: str = "",
-    on_end: Callable[[Deployment], None] | None = None,
 ) -> Deployment:
     """Start rolling ``environment``'s live release back (to ``to``, default the one
     before it); returns the rollback's Deployment row (``running``). Raises
@@ -126,7 +124,7 @@ def rollback_environment(
     env = _process_env(environment)
     threading.Thread(
         target=_roll_back,
-        args=(row.pk, live.target, bind, env, to, why, on_end),
+        args=(row.pk, live.target, bind, env, to, why),
         name=f"conveyor-rollback-{row.pk}",
         daemon=True,
     ).start()
@@ -176,7 +174,6 @@ def _roll_back(
     env: dict[str, str],
     to: str | None,
     reason: str,
-    on_end: Callable[[Deployment], None] | None,
 ) -> None:
     from conveyor.deploy.deployer import Reporter, rollback
     from conveyor.deploy.state import DeployError
@@ -202,10 +199,6 @@ def _roll_back(
                 DeploymentStatus.SUCCESS,
                 f"{reason}; {result.release} rolled back, {serving} serves again",
             )
-        if on_end is not None:
-            row = Deployment.objects.filter(pk=row_id).first()
-            if row is not None:
-                on_end(row)
     finally:
         connection.close()
 

@@ -85,12 +85,14 @@ def set_health_settings(environment: Environment, health_url: str, auto_rollback
         if len(health_url) > 1000:
             return "health URL: longer than 1000 characters"
     check, _ = HealthCheck.objects.get_or_create(environment=environment)
+    fields = ["health_url", "auto_rollback"]
     if check.health_url != health_url:
         # Another URL: what was seen of the old one says nothing of it.
         check.state, check.state_since, check.last_result = Health.UNKNOWN, None, ""
+        fields += ["state", "state_since", "last_result"]
     check.health_url = health_url
     check.auto_rollback = auto_rollback
-    check.save()
+    check.save(update_fields=fields)
     from conveyor.server.monitoring.watch import running_watch
 
     watch = running_watch()

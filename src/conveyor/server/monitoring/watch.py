@@ -243,7 +243,17 @@ def deployment_changed(sender: Any, deployment: Deployment, **kwargs: Any) -> No
     check.live_deployment = deployment
     check.watched_from = timezone.now()
     check.auto_rolled_back = False
-    check.save()
+    # Only these: the watch may be writing what it saw of this environment meanwhile.
+    check.save(
+        update_fields=[
+            "deployed_url",
+            "deployed_health_path",
+            "deployed_host",
+            "live_deployment",
+            "watched_from",
+            "auto_rolled_back",
+        ]
+    )
     watch = _running
     if watch is not None:
         watch.check_soon(check.pk)
