@@ -31,7 +31,7 @@ __all__ = ["app", "cast", "incident_signals", "start_watch"]  # fixtures, used b
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def checked_since(check: HealthCheck, count: int, app) -> None:
+def checked_since(app, count: int) -> None:
     """Wait until ``app`` answered ``count`` more checks."""
     seen = len(app.hosts)
     wait_for(lambda: len(app.hosts) >= seen + count, what=f"{count} more checks")
@@ -55,7 +55,7 @@ def test_an_incident_opens_once_with_the_failing_response_and_resolves_with_its_
     down = HealthCheck.objects.get(pk=check.pk)
     assert down.state == "down" and down.state_since == incident.opened_at
     # Still down, checked again and again: the same incident, no other.
-    checked_since(down, 5, app)
+    checked_since(app, 5)
     assert Incident.objects.count() == 1
 
     app.flip(200, "ok")
@@ -63,7 +63,7 @@ def test_an_incident_opens_once_with_the_failing_response_and_resolves_with_its_
     incident.refresh_from_db()
     assert incident.duration is not None and incident.duration.total_seconds() > 0
     assert HealthCheck.objects.get(pk=check.pk).state == "up"
-    checked_since(down, 3, app)
+    checked_since(app, 3)
     assert Incident.objects.count() == 1
     assert incident_signals == [(incident.pk, True), (incident.pk, False)]
 
@@ -91,7 +91,7 @@ def test_a_deployment_that_went_live_is_checked_at_its_address_closely(
     check = HealthCheck.objects.get(environment=production)
     assert check.url == app.url and check.host == "shop.example"
     assert check.live_deployment == deployment and check.watched_from is not None
-    checked_since(check, 5, app)
+    checked_since(app, 5)
     assert app.hosts.count("shop.example") >= 5
     staging_checks = len([host for host in app.hosts if host != "shop.example"])
     assert staging_checks == 1  # the hour-long interval
@@ -203,3 +203,58 @@ def test_a_deploy_steps_live_event_through_the_runs_sink_tells_the_watch(reposit
         sink.close()
     assert (check.url, check.host) == (app.url, "shop.example")
     assert check.live_deployment.run == run and check.watched_from is not None
+
+
+def test_an_automatic_rollback_waits_for_a_deploy_holding_the_environment(
+    repository, app, start_watch, tmp_path, settings
+):
+    settings.CONVEYOR_SANDBOX = False
+    from conveyor.server.runs.models import Deployment
+    from tests.server.monitoring_support import make_run
+
+    target = tmp_path / "srv"
+    (target / ".conveyor").mkdir(parents=True)  # a target directory with no release in it
+    production = Environment.objects.create(repository=repository, name="production")
+    went_live(production, 1, str(target), app.address, "r1")
+    HealthCheck.objects.filter(environment=production).update(auto_rollback=True)
+    holding = Deployment.objects.create(
+        run=make_run(repository, 2, "running"),
+        job_key="deploy",
+        environment=production,
+        status="running",
+    )
+    app.flip(500, "broken")
+    start_watch(close_interval=0.05)
+    wait_for(lambda: Incident.objects.exists(), what="an incident")
+    checked_since(app, 5)
+    assert not HealthCheck.objects.get(environment=production).auto_rolled_back
+    assert not Deployment.objects.filter(job_key__startswith="rollback@").exists()
+
+    Deployment.objects.filter(pk=holding.pk).update(status="success")
+    row = wait_for(lambda: Deployment.objects.filter(job_key__startswith="rollback@").first())
+    row = wait_for(
+        lambda: Deployment.objects.filter(pk=row.pk, status="failure").first(),
+        what="the rollback to fail",
+    )
+    assert row.triggered_by == "health watch"
+    assert row.reason.startswith("r1 failed its health check within 10 minutes of going live")
+    assert f"it failed: {target} has no current release to roll back" in row.reason
+    assert Deployment.objects.filter(job_key__startswith="rollback@").count() == 1
+
+
+def test_a_sandboxed_server_says_why_it_rolled_nothing_back(repository, app, start_watch, tmp_path):
+    production = Environment.objects.create(repository=repository, name="production")
+    went_live(production, 1, str(tmp_path / "srv"), app.address, "r1")
+    HealthCheck.objects.filter(environment=production).update(auto_rollback=True)
+    app.flip(500, "broken")
+    start_watch(close_interval=0.05)
+    check = wait_for(
+        lambda: HealthCheck.objects.filter(environment=production, auto_rolled_back=True).first(),
+        what="the rollback refused",
+    )
+    assert "(no automatic rollback: a sandboxed server rolls back ssh:// targets only" in (
+        check.last_result
+    )
+    from conveyor.server.runs.models import Deployment
+
+    assert not Deployment.objects.filter(job_key__startswith="rollback@").exists()

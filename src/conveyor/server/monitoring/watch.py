@@ -133,11 +133,12 @@ class HealthWatch(Background):
             check.save(update_fields=["state", "state_since", "last_checked_at", "last_result"])
             _open_incident(check, result.detail, now)
         if check.auto_rollback and not check.auto_rolled_back and self.closely_watched(check, now):
-            self._roll_back(check, result.detail)
-            changed = True
+            changed = self._roll_back(check, result.detail) or changed
         return changed
 
-    def _roll_back(self, check: HealthCheck, failure: str) -> None:
+    def _roll_back(self, check: HealthCheck, failure: str) -> bool:
+        """Start the automatic rollback (or record why not); False when it has to wait
+        for the next failing check, having written nothing."""
         from conveyor.server.monitoring.rollback import (
             WATCH_ACTOR,
             RollbackBusy,
@@ -151,7 +152,7 @@ class HealthWatch(Background):
         try:
             rollback_environment(check.environment, by=WATCH_ACTOR, reason=reason)
         except RollbackBusy:
-            return  # its deploy job still holds the environment: tried at the next check
+            return False  # its deploy job still holds the environment: tried at the next check
         except RollbackRefused as refused:
             logger.warning(
                 "health watch: no automatic rollback of %s: %s", check.environment, refused
@@ -160,7 +161,8 @@ class HealthWatch(Background):
         else:
             logger.warning("health watch: rolling back %s: %s", check.environment, reason)
         check.auto_rolled_back = True
-        check.save(update_fields=["auto_rolled_back", "last_result"])
+        check.save(update_fields=["auto_rolled_back", "last_checked_at", "last_result"])
+        return True
 
 
 def _minutes(window: timedelta) -> str:
