@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,11 +64,16 @@ class Received:
 
 class Receiver:
     """An HTTP server recording every request; it answers with the next status of
-    ``answers`` (then 200 for ever)."""
+    ``answers`` (then 200 for ever), or what ``check`` says of the request."""
 
-    def __init__(self, answers: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        answers: list[int] | None = None,
+        check: Callable[[Received], tuple[int, bytes]] | None = None,
+    ) -> None:
         self.requests: list[Received] = []
         self.answers = list(answers or [])
+        self.check = check
         self.lock = threading.Lock()
         receiver = self
 
@@ -76,12 +81,13 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
+                received = Received("POST", self.path, dict(self.headers.items()), body)
                 with receiver.lock:
-                    receiver.requests.append(
-                        Received("POST", self.path, dict(self.headers.items()), body)
-                    )
+                    receiver.requests.append(received)
                     status = receiver.answers.pop(0) if receiver.answers else 200
                 reply = b'{"ok": true}' if status < 400 else b"receiver is down"
+                if receiver.check is not None:
+                    status, reply = receiver.check(received)
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()

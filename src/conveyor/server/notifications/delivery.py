@@ -144,11 +144,14 @@ def attempt(row: Outbound, now: datetime) -> None:
 
 
 def _superseded(row: Outbound) -> bool:
-    """A commit status a newer one of the same run replaces (its state is older)."""
+    """A commit status of a run whose newer status was sent already (this one, retried
+    late, would put an older state back on the commit)."""
     if row.kind != OutboundKind.COMMIT_STATUS:
         return False
     group = row.key.rsplit(":", 1)[0] + ":"
-    return Outbound.objects.filter(key__startswith=group, pk__gt=row.pk).exists()
+    return Outbound.objects.filter(
+        key__startswith=group, pk__gt=row.pk, status=OutboundStatus.SENT
+    ).exists()
 
 
 def send(row: Outbound) -> None:
