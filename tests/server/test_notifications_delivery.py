@@ -275,3 +275,23 @@ def test_an_unreachable_receiver_never_fails_the_run(repository, git_project, wo
     row = wait_for(tried, 20, "the first attempt")
     assert row.status == "pending"
     assert row.last_error.startswith("cannot reach 127.0.0.1:")
+
+
+def test_deliveries_that_ended_long_ago_are_pruned(repository):
+    from conveyor.server.notifications.delivery import KEEP_DAYS, prune
+
+    now = timezone.now()
+    for number, status in enumerate(["sent", "failed", "pending", "sent"]):
+        Outbound.objects.create(
+            key=f"k{number}",
+            kind="notification",
+            repository=repository,
+            event="run.failed",
+            status=status,
+            next_attempt_at=now,
+        )
+    old = now - timedelta(days=KEEP_DAYS + 1)
+    Outbound.objects.filter(key__in=["k0", "k1", "k2"]).update(created_at=old)
+    assert prune(now) == 2
+    # A pending one is never dropped, however old; a recent one is kept.
+    assert sorted(Outbound.objects.values_list("key", flat=True)) == ["k2", "k3"]

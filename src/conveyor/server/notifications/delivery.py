@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,8 @@ LEASE = timedelta(minutes=2)  # longer than one attempt can take (HTTP and SMTP 
 MAX_DELAY_SECONDS = 6 * 3600
 IDLE_SECONDS = 30.0  # how long the thread sleeps with nothing due, unless woken
 BATCH = 50
+KEEP_DAYS = 30  # finished deliveries are kept this long, for the page and the API
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 def retry_base_seconds() -> float:
@@ -143,6 +146,16 @@ def attempt(row: Outbound, now: datetime) -> None:
     )
 
 
+def prune(now: datetime | None = None) -> int:
+    """Delete the deliveries that ended over ``KEEP_DAYS`` ago; returns how many."""
+    before = (now or timezone.now()) - timedelta(days=KEEP_DAYS)
+    deleted, _ = Outbound.objects.filter(
+        status__in=(OutboundStatus.SENT, OutboundStatus.FAILED, OutboundStatus.SUPERSEDED),
+        created_at__lt=before,
+    ).delete()
+    return deleted
+
+
 def _superseded(row: Outbound) -> bool:
     """A commit status of a run whose newer status was sent already (this one, retried
     late, would put an older state back on the commit)."""
@@ -175,6 +188,7 @@ class DeliveryWorker(Background):
     def __init__(self) -> None:
         super().__init__()
         self._wakeup = threading.Event()
+        self._pruned_at = -PRUNE_EVERY_SECONDS
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -186,6 +200,9 @@ class DeliveryWorker(Background):
 
     def one_pass(self) -> float:
         try:
+            if time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
+                self._pruned_at = time.monotonic()
+                prune()
             delay = deliver_due()
         except Exception:  # a locked or lost database: try again a little later
             logger.exception("notifications: a delivery pass failed")
