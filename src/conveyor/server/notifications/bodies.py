@@ -43,7 +43,9 @@ def _facts(message: Message) -> list[tuple[str, str]]:
 
 
 def email_subject(message: Message) -> str:
-    return f"[Conveyor] {message['title']}"
+    # A workflow's name is the workflow author's text: a line break in it must not
+    # become a header of its own (Django would refuse the whole e-mail).
+    return " ".join(f"[Conveyor] {message['title']}".split())
 
 
 def email_text(message: Message) -> str:
