@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conveyor.server.repos.forges.generic import webhook as generic
-from tests.server.conftest import GitProject, start_server
+from tests.server.conftest import GitProject, start_server, wait_for
 from tests.server.notify_support import Receiver
 from tests.server.test_api_http import call
 
@@ -26,17 +25,6 @@ steps:
   - name: Test
     run: exit 1
 """
-
-
-def poll(what: str, check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def test_the_server_delivers_a_failed_runs_notification_and_statuses(
@@ -91,7 +79,7 @@ def test_the_server_delivers_a_failed_runs_notification_and_statuses(
             done = len(rows) == 4 and all(row["status"] == "sent" for row in rows)
             return rows if done else None
 
-        rows = poll("the notification and three statuses", all_sent)
+        rows = wait_for(all_sent, 30, "the notification and three statuses")
         requests = hooks.received()
     finally:
         server.process.terminate()
