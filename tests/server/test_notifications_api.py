@@ -147,11 +147,17 @@ def test_bad_channels_are_refused_naming_the_field(people, shop, body, field, de
 
 def test_the_commit_status_setting_is_guessed_and_its_token_never_shown(people, shop):
     admin, member = Api(people["admin"]), Api(people["member"])
-    missing = member.get("repositories/shop/commit-status")
-    assert missing.status_code == 404
-    assert missing.json()["detail"] == (
-        "repository 'shop' sends no commit statuses (its URL suggests github acme/shop)"
-    )
+    unset = member.get("repositories/shop/commit-status")
+    assert unset.status_code == 200
+    assert unset.json() == {
+        "configured": False,
+        "forge": "github",
+        "api_url": "https://api.github.com",
+        "project": "acme/shop",
+        "enabled": False,
+        "token_set": False,
+        "updated_at": None,
+    }
     no_token = admin.put("repositories/shop/commit-status", {})
     assert no_token.status_code == 400
     assert no_token.json()["field"] == "token"
@@ -159,6 +165,7 @@ def test_the_commit_status_setting_is_guessed_and_its_token_never_shown(people, 
     made = admin.put("repositories/shop/commit-status", {"token": "ghp_secret_token"})
     assert made.status_code == 201, made.json()
     assert made.json() | {"updated_at": None} == {
+        "configured": True,
         "forge": "github",
         "api_url": "https://api.github.com",
         "project": "acme/shop",

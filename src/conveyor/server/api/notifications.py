@@ -22,6 +22,7 @@ from conveyor.server.api.schemas import ErrorOut
 from conveyor.server.notifications import config
 from conveyor.server.notifications.forge_statuses import guess
 from conveyor.server.notifications.models import Channel, ForgeStatus, Outbound
+from conveyor.server.repos.models import Repository
 
 router = Router(tags=["notifications"])
 DELIVERIES_LIMIT = 100
@@ -81,12 +82,16 @@ class CommitStatusIn(Schema):
 
 
 class CommitStatusOut(Schema):
-    forge: str
-    api_url: str
-    project: str
+    configured: bool = Field(
+        description="false: no statuses are sent; forge, api_url and project are then "
+        "what the repository's URL suggests (null when it suggests nothing)"
+    )
+    forge: str | None
+    api_url: str | None
+    project: str | None
     enabled: bool
     token_set: bool
-    updated_at: datetime
+    updated_at: datetime | None
 
 
 def channel_out(channel: Channel) -> dict[str, Any]:
@@ -120,12 +125,26 @@ def delivery_out(row: Outbound) -> dict[str, Any]:
 
 def _status_out(setting: ForgeStatus) -> dict[str, Any]:
     return {
+        "configured": True,
         "forge": setting.forge,
         "api_url": setting.api_url,
         "project": setting.project,
         "enabled": setting.enabled,
         "token_set": bool(setting.value_encrypted),
         "updated_at": setting.updated_at,
+    }
+
+
+def _unset_out(repository: Repository) -> dict[str, Any]:
+    suggested = guess(repository) or {}
+    return {
+        "configured": False,
+        "forge": suggested.get("forge"),
+        "api_url": suggested.get("api_url"),
+        "project": suggested.get("project"),
+        "enabled": False,
+        "token_set": False,
+        "updated_at": None,
     }
 
 
@@ -193,19 +212,14 @@ def list_deliveries(
 @router.get(
     "/{name}/commit-status",
     response={200: CommitStatusOut, 403: ErrorOut, 404: ErrorOut},
-    summary="The repository's commit status setting (member); never its token",
+    summary="The repository's commit status setting, or what its URL suggests (member); "
+    "never the token",
 )
 def get_commit_status(request: HttpRequest, name: str) -> dict[str, Any]:
     lookups.require_role(request, Role.MEMBER)
     repository = lookups.repository(name)
     setting = ForgeStatus.objects.filter(repository=repository).first()
-    if setting is None:
-        suggested = guess(repository)
-        hint = (
-            f" (its URL suggests {suggested['forge']} {suggested['project']})" if suggested else ""
-        )
-        raise not_found(f"repository {name!r} sends no commit statuses{hint}")
-    return _status_out(setting)
+    return _status_out(setting) if setting else _unset_out(repository)
 
 
 @router.put(
