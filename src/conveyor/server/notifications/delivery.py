@@ -82,19 +82,23 @@ def queue(
 
 
 def deliver_due(now: datetime | None = None, limit: int = BATCH) -> float:
-    """Send what is due at ``now``; returns the seconds until the next row is due."""
-    now = now or timezone.now()
+    """Send what is due at ``now`` (tests pass a time; the thread, the clock's); returns
+    the seconds until the next row is due."""
     due = list(
-        Outbound.objects.filter(status=OutboundStatus.PENDING, next_attempt_at__lte=now)
+        Outbound.objects.filter(
+            status=OutboundStatus.PENDING, next_attempt_at__lte=now or timezone.now()
+        )
         .order_by("next_attempt_at", "id")
         .values_list("pk", "next_attempt_at")[:limit]
     )
     for pk, due_at in due:
+        # Each row's own time: a batch of slow receivers must not shorten the later leases.
+        moment = now or timezone.now()
         claimed = Outbound.objects.filter(
             pk=pk, status=OutboundStatus.PENDING, next_attempt_at=due_at
-        ).update(next_attempt_at=now + LEASE)
+        ).update(next_attempt_at=moment + LEASE)
         if claimed:
-            attempt(Outbound.objects.select_related("channel", "repository").get(pk=pk), now)
+            attempt(Outbound.objects.select_related("channel", "repository").get(pk=pk), moment)
     following = (
         Outbound.objects.filter(status=OutboundStatus.PENDING)
         .order_by("next_attempt_at")
