@@ -58,6 +58,13 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/services"),
     ("put", "/api/repositories/{name}/services/{service_name}"),
     ("delete", "/api/repositories/{name}/services/{service_name}"),
+    ("get", "/api/repositories/{name}/notifications/channels"),
+    ("put", "/api/repositories/{name}/notifications/channels/{channel}"),
+    ("delete", "/api/repositories/{name}/notifications/channels/{channel}"),
+    ("get", "/api/repositories/{name}/notifications/deliveries"),
+    ("get", "/api/repositories/{name}/commit-status"),
+    ("put", "/api/repositories/{name}/commit-status"),
+    ("delete", "/api/repositories/{name}/commit-status"),
 }
 
 

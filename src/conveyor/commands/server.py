@@ -134,6 +134,9 @@ def _serve(args: argparse.Namespace) -> int:
     from conveyor.server.runs.retention import start_retention
 
     retention = start_retention()  # None: CONVEYOR_RETENTION_DAYS=0 keeps runs forever
+    from conveyor.server.notifications.delivery import start_delivery, stop_delivery
+
+    deliveries = start_delivery()  # notifications and commit statuses, retried
     config = uvicorn.Config(
         "conveyor.server.asgi:application",
         host=args.host,
@@ -166,6 +169,7 @@ def _serve(args: argparse.Namespace) -> int:
         poller.stop()
         if retention is not None:
             retention.stop()
+        stop_delivery(deliveries)
         cancelled = pool.stop()
         if cancelled:
             print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)

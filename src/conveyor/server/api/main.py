@@ -16,6 +16,7 @@ from conveyor.server.api import (
     environments,
     errors,
     logs,
+    notifications,
     repositories,
     runs,
     secrets,
@@ -29,7 +30,7 @@ from conveyor.server.api.docs_access import login_or_token_required
 DESCRIPTION = """\
 Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, approve,
 cancel and re-run runs; repository secrets (names only), variables, service
-mappings and your API tokens.
+mappings, notification channels, commit statuses and your API tokens.
 
 Authenticate with `Authorization: Bearer <token>`. Issue a token with
 `POST /api/tokens` using your username and password (HTTP Basic) or a logged-in
@@ -59,3 +60,4 @@ api.add_router("/repositories", variables.router)
 api.add_router("/repositories", service_mappings.router)
 api.add_router("/repositories", workflows.router)
 api.add_router("/repositories", environments.router)
+api.add_router("/repositories", notifications.router)
