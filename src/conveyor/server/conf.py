@@ -108,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
         "90",
         "runs and their logs are deleted this many days after they finish (0: kept forever)",
     ),
+    Setting(
+        "CONVEYOR_METRICS_TOKEN",
+        "unset: /metrics answers 404",
+        "bearer token a Prometheus scraper sends to GET /metrics (docs/metrics.md)",
+    ),
     Setting("CONVEYOR_DEBUG", "false", "Django debug mode (never in production)"),
     Setting("CONVEYOR_ADMIN_USER", "admin", "admin account created on the first start"),
     Setting(

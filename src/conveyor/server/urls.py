@@ -18,5 +18,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("conveyor.server.api.urls")),
     path("hooks/", include("conveyor.server.repos.urls")),
+    path("", include("conveyor.server.insights.urls")),
     path("", include("conveyor.server.ui.urls")),
 ]

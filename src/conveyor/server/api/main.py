@@ -25,6 +25,7 @@ from conveyor.server.api import (
     workflows,
 )
 from conveyor.server.api.docs_access import login_or_token_required
+from conveyor.server.insights import api as insights
 
 DESCRIPTION = """\
 Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, approve,
@@ -59,3 +60,4 @@ api.add_router("/repositories", variables.router)
 api.add_router("/repositories", service_mappings.router)
 api.add_router("/repositories", workflows.router)
 api.add_router("/repositories", environments.router)
+api.add_router("/repositories", insights.router)
