@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from conveyor.server.insights.models import HistogramBucket, TalliedRun
-from conveyor.server.runs.models import FINISHED_STATUSES, Run
+from conveyor.server.runs.models import FINISHED_STATUSES, Run, Status
 
 RUN_DURATION = "run_duration"
 JOB_DURATION = "job_duration"
@@ -40,8 +40,8 @@ def seconds_between(start: datetime | None, end: datetime | None) -> float | Non
 
 
 def observations(run: Run) -> list[tuple[str, str, float]]:
-    """``(metric, status, seconds)`` of a finished run: its duration, each job's that ran,
-    and its wait from queued (or approved) to started."""
+    """``(metric, status, seconds)`` of a finished run: its duration, each job's that ran
+    (a skipped job ran nothing), and its wait from queued (or approved) to started."""
     found: list[tuple[str, str, float]] = []
     duration = seconds_between(run.started_at, run.finished_at)
     if duration is not None:
@@ -49,7 +49,8 @@ def observations(run: Run) -> list[tuple[str, str, float]]:
     wait = seconds_between(run.approved_at or run.created_at, run.started_at)
     if wait is not None:
         found.append((QUEUE_WAIT, "", wait))
-    for status, started, finished in run.jobs.values_list("status", "started_at", "finished_at"):
+    jobs = run.jobs.exclude(status=Status.SKIPPED)
+    for status, started, finished in jobs.values_list("status", "started_at", "finished_at"):
         seconds = seconds_between(started, finished)
         if seconds is not None:
             found.append((JOB_DURATION, status, seconds))
