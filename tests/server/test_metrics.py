@@ -4,12 +4,14 @@ running real workflows) and rows made here; and the token that guards it."""
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -96,10 +98,15 @@ def test_the_figures_equal_the_database_after_real_runs(repository, git_project,
     found = samples(answer.content.decode())
 
     runs = Counter(Run.objects.values_list("status", flat=True))
-    assert found["conveyor_runs"] == {
-        labels(repository="shop", status=status): count for status, count in runs.items()
-    }
     assert runs == {"success": 1, "failure": 1, "queued": 1, "running": 1}
+    assert found["conveyor_runs_finished_total"] == {
+        labels(repository="shop", status="success"): 1,
+        labels(repository="shop", status="failure"): 1,
+    }
+    assert found["conveyor_runs_active"] == {
+        labels(repository="shop", status="queued"): 1,
+        labels(repository="shop", status="running"): 1,
+    }
 
     finished = Run.objects.filter(status__in=FINISHED_STATUSES)
     for run in finished:
@@ -116,9 +123,7 @@ def test_the_figures_equal_the_database_after_real_runs(repository, git_project,
     jobs = Job.objects.filter(run__in=finished, started_at__isnull=False).exclude(status="skipped")
     job_counts = Counter(jobs.values_list("status", flat=True))
     assert job_counts == {"success": 2, "failure": 1}  # the failed run's deploy was skipped
-    assert found["conveyor_job_duration_seconds_count"] == {
-        labels(repository="shop", status=status): count for status, count in job_counts.items()
-    }
+    assert found["conveyor_job_duration_seconds_count"] == {labels(repository="shop"): 3}
     job_seconds = sum((job.finished_at - job.started_at).total_seconds() for job in jobs)
     assert sum(found["conveyor_job_duration_seconds_sum"].values()) == pytest.approx(job_seconds)
 
@@ -154,9 +159,58 @@ def test_the_figures_equal_the_database_after_real_runs(repository, git_project,
     # A run told finished twice is counted once.
     signals.tell(signals.run_finished, run=good)
     again = samples(scrape().content.decode())
-    assert (
-        again["conveyor_run_duration_seconds_count"] == found["conveyor_run_duration_seconds_count"]
+    for name in ("conveyor_runs_finished_total", "conveyor_run_duration_seconds_count"):
+        assert again[name] == found[name]
+
+
+@pytest.mark.django_db
+def test_runs_finished_before_the_upgrade_are_tallied_by_its_migration(repository, settings):
+    settings.CONVEYOR_METRICS_TOKEN = TOKEN
+    now = timezone.now()
+    made = []
+    for number, status, seconds in ((1, "success", 20), (2, "success", 400), (3, "cancelled", 0)):
+        run = Run.objects.create(
+            repository=repository, number=number, workflow_path="x.yml", event="push"
+        )
+        started = None if status == "cancelled" else now - timedelta(seconds=seconds)
+        Run.objects.filter(pk=run.pk).update(
+            status=status,
+            created_at=now - timedelta(seconds=seconds + 2),
+            started_at=started,
+            finished_at=now,
+        )
+        made.append(run)
+    Job.objects.create(
+        run=made[1],
+        job_key="build",
+        job_id="build",
+        status="success",
+        started_at=now - timedelta(seconds=300),
+        finished_at=now,
     )
+    assert "conveyor_runs_finished_total" not in samples(scrape().content.decode())
+    migration = importlib.import_module(
+        "conveyor.server.insights.migrations.0002_tally_earlier_runs"
+    )
+    migration.tally_earlier_runs(django_apps, None)
+    found = samples(scrape().content.decode())
+    assert found["conveyor_runs_finished_total"] == {
+        labels(repository="shop", status="success"): 2,
+        labels(repository="shop", status="cancelled"): 1,
+    }
+    success = labels(repository="shop", status="success")
+    assert found["conveyor_run_duration_seconds_count"] == {success: 2}
+    assert found["conveyor_run_duration_seconds_sum"][success] == pytest.approx(420)
+    under_30 = labels(repository="shop", status="success", le="30.0")
+    assert found["conveyor_run_duration_seconds_bucket"][under_30] == 1
+    shop = labels(repository="shop")
+    assert found["conveyor_queue_wait_seconds_sum"][shop] == pytest.approx(4)
+    assert found["conveyor_job_duration_seconds_sum"][shop] == pytest.approx(300)
+    # The runs it tallied are not tallied again when their end is told.
+    for run in made:
+        signals.tell(signals.run_finished, run=Run.objects.get(pk=run.pk))
+    again = samples(scrape().content.decode())
+    assert again["conveyor_runs_finished_total"] == found["conveyor_runs_finished_total"]
 
 
 @pytest.mark.django_db
@@ -180,7 +234,11 @@ def test_the_token_guards_metrics(settings, repository):
     assert right.status_code == 200
     # Nothing ran yet: the families are there, with no samples for runs.
     names = {family.name for family in text_string_to_metric_families(right.content.decode())}
-    assert {"conveyor_runs", "conveyor_run_duration_seconds", "conveyor_queue_length"} <= names
+    assert {
+        "conveyor_runs_active",
+        "conveyor_run_duration_seconds",
+        "conveyor_queue_length",
+    } <= names
     assert (
         Client().post("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 405
     )

@@ -11,11 +11,16 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.utils import timezone
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.utils import floatToGoString
 
 from conveyor.server.insights import histograms
-from conveyor.server.insights.models import HistogramBucket
+from conveyor.server.insights.models import Tally
 from conveyor.server.monitoring.models import Incident
 from conveyor.server.repos.models import Environment, Repository
 from conveyor.server.runs.models import Deployment, Run, Status
@@ -30,8 +35,8 @@ HISTOGRAMS = (
     (
         histograms.JOB_DURATION,
         "conveyor_job_duration_seconds",
-        "How long the jobs of finished runs ran",
-        ("repository", "status"),
+        "How long the jobs of finished runs ran (skipped jobs left out)",
+        ("repository",),
     ),
     (
         histograms.QUEUE_WAIT,
@@ -40,6 +45,41 @@ HISTOGRAMS = (
         ("repository",),
     ),
 )
+
+
+ACTIVE_STATUSES = (Status.WAITING, Status.QUEUED, Status.RUNNING)
+# {(metric, repository id, status): {bucket: (count, seconds)}}
+Tallies = dict[tuple[str, int, str], dict[int, tuple[int, float]]]
+
+
+def _tallies() -> Tallies:
+    found: Tallies = defaultdict(dict)
+    rows = Tally.objects.values_list(
+        "metric", "repository_id", "status", "bucket", "count", "seconds"
+    )
+    for metric, repository_id, status, bucket, count, seconds in rows:
+        found[(metric, repository_id, status)][bucket] = (count, seconds)
+    return found
+
+
+# {(repository id, status): count} of the runs not finished
+ActiveRuns = dict[tuple[int, str], int]
+
+
+def _active_runs() -> ActiveRuns:
+    """One query a status: each an index search (``run_repo_status``, skipping over the
+    repositories), where one ``status IN (...)`` query scans the whole index."""
+    found: ActiveRuns = {}
+    for status in ACTIVE_STATUSES:
+        rows = (
+            Run.objects.filter(status=status)
+            .order_by()
+            .values_list("repository_id")
+            .annotate(count=Count("pk"))
+        )
+        for repository_id, count in rows:
+            found[(repository_id, status)] = count
+    return found
 
 
 class DatabaseCollector:
@@ -54,41 +94,39 @@ class DatabaseCollector:
                 "pk", "repository_id", "name"
             )
         }
-        yield self._runs(repositories)
-        yield from self._histograms(repositories)
-        yield from self._queue()
+        tallies = _tallies()
+        active = _active_runs()
+        yield self._runs_active(active, repositories)
+        yield self._runs_finished(repositories, tallies)
+        yield from self._histograms(repositories, tallies)
+        yield from self._queue(active)
         yield self._deployments(repositories, environments)
         yield from self._environments(environments)
 
-    def _runs(self, repositories: dict[int, str]) -> Metric:
+    def _runs_active(self, active: ActiveRuns, repositories: dict[int, str]) -> Metric:
         family = GaugeMetricFamily(
-            "conveyor_runs",
-            "Runs in the database by repository and status (a gauge: runs change status "
-            "and retention deletes old ones)",
+            "conveyor_runs_active",
+            "Runs not finished yet, by repository and status (waiting, queued, running)",
             labels=["repository", "status"],
         )
-        rows = (
-            Run.objects.order_by()
-            .values_list("repository_id", "status")
-            .annotate(count=Count("pk"))
-        )
-        for repository_id, status, count in rows:
+        for (repository_id, status), count in sorted(active.items()):
             family.add_metric([repositories.get(repository_id, ""), status], count)
         return family
 
-    def _histograms(self, repositories: dict[int, str]) -> Iterator[Metric]:
-        tallies: dict[tuple[str, int, str], dict[int, tuple[int, float]]] = defaultdict(dict)
-        for (
-            metric,
-            repository_id,
-            status,
-            bucket,
-            count,
-            seconds,
-        ) in HistogramBucket.objects.values_list(
-            "metric", "repository_id", "status", "bucket", "count", "seconds"
-        ):
-            tallies[(metric, repository_id, status)][bucket] = (count, seconds)
+    def _runs_finished(self, repositories: dict[int, str], tallies: Tallies) -> Metric:
+        family = CounterMetricFamily(
+            "conveyor_runs_finished",
+            "Runs that finished, by repository and status (success, failure, cancelled, "
+            "skipped), counted when they finish: retention never lowers it",
+            labels=["repository", "status"],
+        )
+        for (metric, repository_id, status), buckets in sorted(tallies.items()):
+            if metric == histograms.RUNS_FINISHED:
+                count = sum(count for count, _ in buckets.values())
+                family.add_metric([repositories.get(repository_id, ""), status], count)
+        return family
+
+    def _histograms(self, repositories: dict[int, str], tallies: Tallies) -> Iterator[Metric]:
         for metric, name, documentation, labels in HISTOGRAMS:
             family = HistogramMetricFamily(name, documentation, labels=list(labels))
             bounds = histograms.BOUNDS[metric]
@@ -106,12 +144,11 @@ class DatabaseCollector:
                 family.add_metric(values, points, sum_value=total)
             yield family
 
-    def _queue(self) -> Iterator[Metric]:
-        figures = Run.objects.filter(status__in=(Status.QUEUED, Status.RUNNING)).aggregate(
-            queued=Count("pk", filter=Q(status=Status.QUEUED)),
-            running=Count("pk", filter=Q(status=Status.RUNNING)),
-            oldest=Min("created_at", filter=Q(status=Status.QUEUED)),
-        )
+    def _queue(self, active: ActiveRuns) -> Iterator[Metric]:
+        queued = sum(count for (_, status), count in active.items() if status == Status.QUEUED)
+        running = sum(count for (_, status), count in active.items() if status == Status.RUNNING)
+        oldest = Run.objects.filter(status=Status.QUEUED).aggregate(oldest=Min("created_at"))
+        figures = {"queued": queued, "running": running, "oldest": oldest["oldest"]}
         yield GaugeMetricFamily(
             "conveyor_queue_length", "Runs queued for a worker", value=figures["queued"]
         )
@@ -142,16 +179,28 @@ class DatabaseCollector:
             "none), status and the deploy step's last state ('' when it reported none)",
             labels=["repository", "environment", "status", "state"],
         )
-        rows = (
-            Deployment.objects.order_by()
-            .values_list("run__repository_id", "environment_id", "status", "state")
+        # Grouped by environment first (no join); the few deployments of jobs that named
+        # no environment are grouped by their run's repository.
+        counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        by_environment = (
+            Deployment.objects.filter(environment__isnull=False)
+            .order_by()
+            .values_list("environment_id", "status", "state")
             .annotate(count=Count("pk"))
         )
-        for repository_id, environment_id, status, state, count in rows:
-            environment = environments.get(environment_id, ("", ""))[1]
-            family.add_metric(
-                [repositories.get(repository_id, ""), environment, status, state], count
-            )
+        for environment_id, status, state, count in by_environment:
+            repository, environment = environments.get(environment_id, ("", ""))
+            counts[(repository, environment, status, state)] += count
+        without = (
+            Deployment.objects.filter(environment__isnull=True)
+            .order_by()
+            .values_list("run__repository_id", "status", "state")
+            .annotate(count=Count("pk"))
+        )
+        for repository_id, status, state, count in without:
+            counts[(repositories.get(repository_id, ""), "", status, state)] += count
+        for values, count in sorted(counts.items()):
+            family.add_metric(list(values), count)
         return family
 
     def _environments(self, environments: dict[int, tuple[str, str]]) -> Iterator[Metric]:

@@ -2,9 +2,9 @@
 
 - ``CommitTime``: when a commit was made (the start of its lead time).
 - ``DeploymentLive``: when a deployment's deploy step first reported ``live``.
-- ``HistogramBucket`` and ``TalliedRun``: run, job and queue-wait durations tallied
-  once per run when it finishes, so ``/metrics`` reads a few dozen rows instead of
-  computing a duration for every run and job at each scrape (see docs/metrics.md).
+- ``Tally`` and ``TalliedRun``: finished runs and their run, job and queue-wait
+  durations, counted once per run when it finishes, so ``/metrics`` reads a few hundred
+  rows instead of every run and job at each scrape (see docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -43,9 +43,10 @@ class DeploymentLive(models.Model):
         return f"deployment {self.deployment_id} live at {self.live_at:%Y-%m-%d %H:%M:%S}"
 
 
-class HistogramBucket(models.Model):
+class Tally(models.Model):
     """How many observations of ``metric`` fell in one bucket (not cumulative), and the
-    seconds they add up to. ``bucket`` indexes the metric's bounds in ``histograms.py``."""
+    seconds they add up to. ``bucket`` indexes the metric's bounds in ``histograms.py``
+    (always 0 for a plain count such as finished runs)."""
 
     metric = models.CharField(max_length=40)
     repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="+")
@@ -57,7 +58,7 @@ class HistogramBucket(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["metric", "repository", "status", "bucket"], name="histogram_bucket_unique"
+                fields=["metric", "repository", "status", "bucket"], name="tally_unique"
             )
         ]
 
