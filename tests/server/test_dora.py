@@ -9,6 +9,7 @@ import re
 import statistics
 from datetime import datetime, timedelta
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from django.utils import timezone
@@ -201,11 +202,13 @@ def test_the_page_shows_the_keys_and_their_trend_as_svg(history, ui_cast):
     page = viewer.get("/repos/shop/dora/?environment=production&days=7")
     assert page.status_code == 200
     html = page.content.decode()
-    assert re.search(r'id="deployment-frequency">0\.29 / day<', html)
-    assert re.search(r'id="change-failure-rate">33%<', html)
-    assert re.search(r'id="lead-time">35m 30s<', html)  # (34 + 37) / 2 min
+    assert re.search(r'id="deployment-frequency"[^>]*>0\.29 / day<', html)
+    assert re.search(r'id="change-failure-rate"[^>]*>33%<', html)
+    assert re.search(r'id="lead-time"[^>]*>35m 30s<', html)  # (34 + 37) / 2 min
     svgs = re.findall(r"<svg [^>]*>.*?</svg>", html, re.S)
     assert len(svgs) == 4
+    for svg in svgs:  # well-formed SVG, each with its title
+        assert ElementTree.fromstring(svg).find("{http://www.w3.org/2000/svg}title") is not None
     # Seven days, one bar or gap per day; the days with a deployment have a bar.
     frequency = svgs[0]
     assert len(re.findall(r'<rect class="(?:bar|bar-empty)"', frequency)) == 7
