@@ -14,11 +14,12 @@ from conveyor.engine import events as ev
 from conveyor.server.insights.models import CommitTime, DeploymentLive
 from conveyor.server.repos.models import Environment
 from conveyor.server.runs import services
-from conveyor.server.runs.models import Deployment, Run, Status
+from conveyor.server.runs.models import Deployment
 from conveyor.server.runs.sink import DatabaseSink
 from conveyor.workflow.load import parse_workflow
 from tests.server.conftest import wait_for, wait_for_run_end
 from tests.server.test_api_helpers import Api, cast
+from tests.server.test_concept_flow import make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,14 +70,7 @@ steps:
 
 
 def test_the_first_live_state_is_when_the_deployment_went_live(repository):
-    run = Run.objects.create(
-        repository=repository,
-        number=1,
-        workflow_path=".conveyor.yml",
-        event="push",
-        sha="a" * 40,
-        status=Status.RUNNING,
-    )
+    run = make_run(repository)  # running, as a worker's run is
     sink = DatabaseSink(run, parse_workflow(SEED, ".conveyor.yml"))
     try:
         sink.emit(
