@@ -1,6 +1,8 @@
 """The Prometheus collector behind ``/metrics``: every figure read from the database at
-scrape time, with grouped counts (each an index scan or a small table) and the
-duration tallies of ``histograms.py``; no run row is loaded. See docs/metrics.md."""
+scrape time: the tallies ``histograms.py`` keeps of finished runs (counts and duration
+histograms), the unfinished runs by an index search per status, and grouped counts of
+the deployments, environments and incidents. No run or job row is loaded, so a scrape
+costs the same with 100,000 runs as with 100 (bench/metrics.py, docs/metrics.md)."""
 
 from __future__ import annotations
 
