@@ -179,7 +179,6 @@ def test_no_deployments_give_nulls_not_zeros(history):
     [
         ({"environment": "production", "days": 14}, 400, "days", "14 is not a window: use 7, 30"),
         ({"environment": "production", "days": "week"}, 400, "days", "days:"),
-        ({"days": 7}, 400, "environment", "environment:"),
         ({"environment": "moon", "days": 7}, 404, None, "has no environment 'moon'"),
     ],
 )
@@ -188,6 +187,20 @@ def test_bad_parameters_are_clear_errors(history, query, status, field, words):
     assert answer.status_code == status
     assert answer.json()["field"] == field
     assert words in answer.json()["detail"]
+
+
+def test_without_an_environment_named_production_or_the_only_one_is_meant(history):
+    viewer = Api(cast()["viewer"])
+    assert viewer.get("repositories/shop/dora").json()["environment"] == "production"
+    history["environment"].delete()  # staging is left, alone
+    assert viewer.get("repositories/shop/dora").json()["environment"] == "staging"
+    Environment.objects.create(repository=history["environment"].repository, name="review")
+    ambiguous = viewer.get("repositories/shop/dora", days=7)
+    assert ambiguous.status_code == 400
+    assert ambiguous.json() == {
+        "detail": "environment: name one of review, staging",
+        "field": "environment",
+    }
 
 
 def test_an_unknown_repository_or_no_user_is_refused(history):
@@ -231,3 +244,15 @@ def test_the_page_refuses_bad_parameters(history, ui_cast):
     assert viewer.get("/repos/shop/dora/?environment=moon").status_code == 404
     # Without a choice it shows production.
     assert "to <strong>production</strong>" in viewer.get("/repos/shop/dora/").content.decode()
+
+
+def test_a_repository_without_environments_says_where_the_keys_come_from(repository, ui_cast):
+    page = ui_cast["viewer"].get("/repos/shop/dora/").content.decode()
+    assert 'id="no-environment"' in page
+    assert "<svg" not in page.split("<main")[1]
+    answer = Api(cast()["viewer"]).get("repositories/shop/dora")
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == (
+        "environment: repository 'shop' has no environment yet: its deployments name one "
+        "with `environment:`"
+    )

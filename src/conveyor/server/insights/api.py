@@ -52,11 +52,27 @@ class DoraOut(Schema):
 
 
 class DoraQuery(Schema):
-    environment: str = Field(description="The environment's name")
+    environment: str | None = Field(
+        None,
+        description="The environment's name; by default 'production', or the repository's "
+        "only environment",
+    )
     days: int = Field(30, description="The window in days: 7, 30 or 90")
 
 
-def environment_of(repository: Repository, name: str) -> Environment:
+def environment_of(repository: Repository, name: str | None) -> Environment:
+    if name is None:
+        chosen = dora.preferred_environment(list(repository.environments.order_by("name")))
+        if chosen is None:
+            known = ", ".join(repository.environments.values_list("name", flat=True))
+            raise bad_input(
+                "environment",
+                f"name one of {known}"
+                if known
+                else f"repository {repository.name!r} has no "
+                "environment yet: its deployments name one with `environment:`",
+            )
+        return chosen
     found = repository.environments.filter(name=name).first()
     if found is None:
         known = ", ".join(repository.environments.values_list("name", flat=True)) or "none"

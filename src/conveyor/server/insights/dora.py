@@ -23,6 +23,7 @@ from conveyor.server.repos.models import Environment
 from conveyor.server.runs.models import Deployment, DeploymentStatus
 
 WINDOWS = (7, 30, 90)
+PREFERRED_ENVIRONMENT = "production"
 FAILED_STATES = ("failed", "rolled-back")
 TRIED = (DeploymentStatus.SUCCESS, DeploymentStatus.FAILURE)
 
@@ -67,6 +68,14 @@ class FourKeys:
     incidents: int
     restore_samples: int
     unrestored: int  # failures not restored yet: left out of the median
+
+
+def preferred_environment(environments: list[Environment]) -> Environment | None:
+    """The environment meant when none is named: ``production``, else the only one."""
+    for environment in environments:
+        if environment.name == PREFERRED_ENVIRONMENT:
+            return environment
+    return environments[0] if len(environments) == 1 else None
 
 
 def load_history(environment: Environment, since: datetime) -> History:

@@ -16,7 +16,6 @@ from conveyor.server.ui.templatetags.conveyor_ui import duration_text
 from conveyor.server.ui.views.lookup import repository_named
 
 DEFAULT_DAYS = 30
-PREFERRED_ENVIRONMENT = "production"
 
 
 @role_required("viewer")
@@ -50,8 +49,8 @@ def _chosen(
             if environment.name == asked:
                 return environment
         raise Http404(f"repository {repository.name!r} has no environment {asked!r}")
-    by_name = {environment.name: environment for environment in environments}
-    return by_name.get(PREFERRED_ENVIRONMENT) or (environments[0] if environments else None)
+    # Unnamed: the one the API would take, else the first (the page lists the others).
+    return dora.preferred_environment(environments) or (environments[0] if environments else None)
 
 
 def _figures(environment: Environment, days: int) -> dict[str, Any]:
