@@ -43,6 +43,7 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/variables"),
     ("put", "/api/repositories/{name}/variables/{variable_name}"),
     ("delete", "/api/repositories/{name}/variables/{variable_name}"),
+    ("get", "/api/repositories/{name}/dora"),
     ("get", "/api/repositories/{name}/environments"),
     ("put", "/api/repositories/{name}/environments/{environment}"),
     ("delete", "/api/repositories/{name}/environments/{environment}"),

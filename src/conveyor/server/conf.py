@@ -131,6 +131,10 @@ SETTINGS: tuple[Setting, ...] = (
         "doubled after each failure",
     ),
     Setting("CONVEYOR_NOTIFY_ATTEMPTS", "8", "attempts at a delivery before it is given up"),
+        "CONVEYOR_METRICS_TOKEN",
+        "unset: /metrics answers 404",
+        "bearer token a Prometheus scraper sends to GET /metrics (docs/metrics.md)",
+    ),
     Setting("CONVEYOR_DEBUG", "false", "Django debug mode (never in production)"),
     Setting("CONVEYOR_ADMIN_USER", "admin", "admin account created on the first start"),
     Setting(

@@ -33,6 +33,8 @@ CONVEYOR_ACTIONS_URL = conf.env_str("CONVEYOR_ACTIONS_URL") or "https://github.c
 CONVEYOR_MAX_STEP_LOG_MB = conf.env_int("CONVEYOR_MAX_STEP_LOG_MB", 100, minimum=0)
 CONVEYOR_CACHE_MAX_MB = conf.env_int("CONVEYOR_CACHE_MAX_MB", 10240, minimum=1)
 CONVEYOR_RETENTION_DAYS = conf.env_int("CONVEYOR_RETENTION_DAYS", 90, minimum=0)
+# /metrics answers only a scraper sending this token (Bearer); "" turns /metrics off (404).
+CONVEYOR_METRICS_TOKEN = conf.env_str("CONVEYOR_METRICS_TOKEN").strip()
 
 _url_host = urlsplit(CONVEYOR_URL).hostname or ""
 ALLOWED_HOSTS = conf.env_list(
@@ -81,6 +83,7 @@ INSTALLED_APPS = [
     "conveyor.server.api.apps.ApiConfig",
     "conveyor.server.monitoring.apps.MonitoringConfig",
     "conveyor.server.notifications.apps.NotificationsConfig",
+    "conveyor.server.insights.apps.InsightsConfig",
 ]
 
 MIDDLEWARE = [

@@ -26,6 +26,7 @@ from conveyor.server.api import (
     workflows,
 )
 from conveyor.server.api.docs_access import login_or_token_required
+from conveyor.server.insights import api as insights
 
 DESCRIPTION = """\
 Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, approve,
@@ -61,3 +62,4 @@ api.add_router("/repositories", service_mappings.router)
 api.add_router("/repositories", workflows.router)
 api.add_router("/repositories", environments.router)
 api.add_router("/repositories", notifications.router)
+api.add_router("/repositories", insights.router)
