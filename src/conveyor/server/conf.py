@@ -131,6 +131,7 @@ SETTINGS: tuple[Setting, ...] = (
         "doubled after each failure",
     ),
     Setting("CONVEYOR_NOTIFY_ATTEMPTS", "8", "attempts at a delivery before it is given up"),
+    Setting(
         "CONVEYOR_METRICS_TOKEN",
         "unset: /metrics answers 404",
         "bearer token a Prometheus scraper sends to GET /metrics (docs/metrics.md)",
