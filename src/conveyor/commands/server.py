@@ -137,6 +137,9 @@ def _serve(args: argparse.Namespace) -> int:
     from conveyor.server.monitoring.watch import start_health_watch, stop_health_watch
 
     health_watch = start_health_watch()  # None: CONVEYOR_HEALTH_INTERVAL=0
+    from conveyor.server.notifications.delivery import start_delivery, stop_delivery
+
+    deliveries = start_delivery()  # notifications and commit statuses, retried
     config = uvicorn.Config(
         "conveyor.server.asgi:application",
         host=args.host,
@@ -171,6 +174,7 @@ def _serve(args: argparse.Namespace) -> int:
             retention.stop()
         if health_watch is not None:
             stop_health_watch(health_watch)
+        stop_delivery(deliveries)
         cancelled = pool.stop()
         if cancelled:
             print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)
