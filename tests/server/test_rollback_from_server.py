@@ -242,3 +242,29 @@ def test_refusals_say_why(repository, tmp_path, unsandboxed):
     assert busy.json()["detail"] == (
         "a deployment to 'production' is in progress: roll back once it ends"
     )
+
+
+def test_dora_counts_a_server_rollback_as_the_failure_of_what_it_undid(repository, tmp_path):
+    """The rollback's row is no deployment of a change: the deployment it undid failed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from conveyor.server.insights.dora import four_keys, load_history
+
+    production = Environment.objects.create(repository=repository, name="production")
+    went_live(production, 1, str(tmp_path / "srv"), "127.0.0.1:9", "r1")
+    undone = went_live(production, 2, str(tmp_path / "srv"), "127.0.0.1:9", "r2")
+    Deployment.objects.create(
+        run=undone.run,
+        job_key="rollback@20261201T190000.000000",
+        environment=production,
+        status="success",
+        state="rolled-back",
+        triggered_by="member",
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    start = timezone.now() - timedelta(days=1)
+    keys = four_keys(load_history(production, start), start, timezone.now() + timedelta(1))
+    assert (keys.deployments, keys.successful_deployments, keys.failed_changes) == (2, 1, 1)

@@ -3,7 +3,8 @@ incidents (definitions and edge cases: docs/dora.md).
 
 A *deployment* here is a finished one that tried: status ``success`` or ``failure``
 (cancelled and rejected ones changed nothing). It *failed* when its status is failure or
-its deploy step ended ``failed`` or ``rolled-back``; it is a *failed change* when it
+its deploy step ended ``failed`` or ``rolled-back``, or the server rolled it back (a
+rollback from the server is not a deployment of its own); it is a *failed change* when it
 failed or an incident opened between its start and the next deployment's start.
 """
 
@@ -20,7 +21,11 @@ from conveyor.server.insights.models import DeploymentLive
 from conveyor.server.insights.recording import record_commit_times
 from conveyor.server.monitoring.models import Incident
 from conveyor.server.repos.models import Environment
-from conveyor.server.runs.models import Deployment, DeploymentStatus
+from conveyor.server.runs.models import (
+    SERVER_ROLLBACK_JOB_PREFIX,
+    Deployment,
+    DeploymentStatus,
+)
 
 WINDOWS = (7, 30, 90)
 PREFERRED_ENVIRONMENT = "production"
@@ -83,9 +88,18 @@ def load_history(environment: Environment, since: datetime) -> History:
     which the keys need as "the next deployment"), and the incidents from the first of
     their starts."""
     rows = list(
+        Deployment.objects.filter(environment=environment, status__in=TRIED, finished_at__gte=since)
+        .exclude(job_key__startswith=SERVER_ROLLBACK_JOB_PREFIX)
+        .values("id", "run_id", "sha", "status", "state", "created_at", "started_at", "finished_at")
+    )
+    # A rollback from the server (its row belongs to the run whose release it undid) is
+    # no change of its own: it makes the deployment it undid a failed one.
+    undone = set(
         Deployment.objects.filter(
-            environment=environment, status__in=TRIED, finished_at__gte=since
-        ).values("id", "sha", "status", "state", "created_at", "started_at", "finished_at")
+            environment=environment,
+            job_key__startswith=SERVER_ROLLBACK_JOB_PREFIX,
+            status=DeploymentStatus.SUCCESS,
+        ).values_list("run_id", flat=True)
     )
     live = dict(
         DeploymentLive.objects.filter(deployment_id__in=[row["id"] for row in rows]).values_list(
@@ -98,7 +112,7 @@ def load_history(environment: Environment, since: datetime) -> History:
             DeploymentFact(
                 id=row["id"],
                 status=row["status"],
-                state=row["state"],
+                state="rolled-back" if row["run_id"] in undone else row["state"],
                 started_at=row["started_at"] or row["created_at"],
                 finished_at=row["finished_at"],
                 live_at=live.get(row["id"], row["finished_at"]),
