@@ -47,7 +47,7 @@ def run_deploy_django(
 ) -> StepOutcome:
     from conveyor.deploy.deployer import DeploySettings, Reporter, deploy
     from conveyor.deploy.ssh_target import SshOptions, is_ssh
-    from conveyor.deploy.state import DeployError
+    from conveyor.deploy.state import LIVE, DeployError
 
     index = log_index(step, scope)
     inputs = ActionInputs(host, step, scope, contexts, DEPLOY_INPUTS)
@@ -118,6 +118,8 @@ def run_deploy_django(
                 release=release,
                 url=url,
                 reason=reason,
+                health_path=settings.health_path,
+                health_host=_health_host(settings.target, release) if state == LIVE else "",
             )
         )
 
@@ -130,6 +132,17 @@ def run_deploy_django(
     if not result.succeeded:
         return fail(host, step, scope, at_uses(step, str(result.reason)), outputs)
     return StepOutcome(Status.SUCCESS, outputs=outputs)
+
+
+def _health_host(target: str, release: str) -> str:
+    """The Host header the release answers its health check to (its ALLOWED_HOSTS'),
+    read from the target's record of it; "" when the target cannot be read here."""
+    from conveyor.deploy.state import DeployError, Target
+
+    try:
+        return Target(target).load(release).host_header
+    except (DeployError, OSError, ValueError):
+        return ""
 
 
 def _seconds(inputs: ActionInputs, name: str) -> float:

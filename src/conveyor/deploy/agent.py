@@ -97,6 +97,7 @@ def _run(
             reporter,
             env,
             to=request.get("to"),
+            reason=request.get("reason"),
             health_timeout=request.get("health_timeout", 30.0),
         )
         return asdict(result)

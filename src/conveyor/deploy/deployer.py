@@ -353,7 +353,7 @@ def rollback(
     if is_ssh(target_path):
         from conveyor.deploy import remote
 
-        return remote.rollback(target_path, bind, reporter, env, to, health_timeout, ssh)
+        return remote.rollback(target_path, bind, reporter, env, to, reason, health_timeout, ssh)
     target = Target(target_path)
     with target.locked(reporter.log):
         bind = bind or target.recorded_bind() or ""

@@ -121,6 +121,7 @@ def rollback(
     reporter: deployer.Reporter,
     env: dict[str, str],
     to: str | None,
+    reason: str | None,
     health_timeout: float,
     ssh: SshOptions | None,
 ) -> deployer.DeployResult:
@@ -129,6 +130,7 @@ def rollback(
         "target": address.path,
         "bind": bind,
         "to": to,
+        "reason": reason,
         "health_timeout": health_timeout,
         "env": forwarded_env(env),
     }

@@ -170,6 +170,10 @@ class DeploymentChanged(Event):
     release: str = ""  # the release's name (releases/<name>)
     url: str = ""  # where it serves (the bind address as a URL)
     reason: str | None = None  # why it failed or was rolled back
+    # What a health watch checks once it is live: GET url + health_path, sent with
+    # ``Host: health_host`` ("" when unknown: the URL's own host).
+    health_path: str = ""
+    health_host: str = ""
 
 
 @record(frozen=True)
