@@ -207,7 +207,7 @@ def test_a_sandboxed_job_is_refused(tmp_path: Path) -> None:
     shop.commit(project, "deploy only")
     result = run_conveyor("run", "--sandbox", "--clean", cwd=project, timeout=300)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "a sandboxed job cannot deploy yet" in result.stdout
+    assert "a sandboxed job deploys to ssh:// targets only" in result.stdout
     assert not target.exists()
 
 

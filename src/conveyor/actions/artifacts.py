@@ -27,7 +27,7 @@ from conveyor.actions.artifact_store import (
     format_size,
     run_artifacts,
 )
-from conveyor.actions.in_job import source
+from conveyor.actions.in_job import JOB_PYTHON, source
 from conveyor.actions.runner_temp_files import (
     copy_into_runner_temp,
     new_name,
@@ -62,7 +62,6 @@ MAX_RETENTION_DAYS = 90
 
 
 # The job's own python3 (setup-python's, or the system's) runs the in-job programs.
-JOB_PYTHON = "python3"
 
 
 def run_upload_artifact(

@@ -4,14 +4,32 @@ a directory, zero-downtime, undoing itself when the release is unhealthy
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any
+import shutil
+import tempfile
+from typing import TYPE_CHECKING, Any
 
 from conveyor.actions.action_inputs import ActionInputs
 from conveyor.actions.action_steps import ActionFailed, at_uses, fail, job_env, log_index
+from conveyor.actions.in_job import JOB_PYTHON, source
+from conveyor.actions.runner_temp_files import (
+    new_name,
+    open_from_runner_temp,
+    remove_from_runner_temp,
+)
 from conveyor.engine.events import DeploymentChanged, Status
 from conveyor.engine.step_types import ActionHost, StepOutcome, StepScope
 from conveyor.workflow.model import Step
+
+if TYPE_CHECKING:
+    from conveyor.deploy.deployer import DeploySettings
+
+SANDBOXED_LOCAL_TARGET = (
+    "a sandboxed job deploys to ssh:// targets only: a local target would run the "
+    "project's code (manage.py, gunicorn) on this machine outside the sandbox; deploy "
+    "with conveyor run, or on a server started with --no-sandbox for trusted workflows"
+)
 
 # Run in the job: the python its steps would run, and its PATH (as GITHUB_PATH made it).
 _JOB_PYTHON = (
@@ -51,20 +69,6 @@ def run_deploy_django(
 
     index = log_index(step, scope)
     inputs = ActionInputs(host, step, scope, contexts, DEPLOY_INPUTS)
-    if not host.can_use_tool(host.workspace):
-        # A sandboxed job (the server's): the deploy runs the project's code (manage.py,
-        # gunicorn) on this machine, outside the sandbox, which must not happen.
-        return fail(
-            host,
-            step,
-            scope,
-            at_uses(
-                step,
-                "a sandboxed job cannot deploy yet (the deploy runs the project's code "
-                "outside the sandbox); deploy with conveyor run, or on a server "
-                "started with --no-sandbox for trusted workflows",
-            ),
-        )
     for required in ("target", "bind"):
         if not inputs.given(required):
             raise inputs.problem(f"input {required!r} is required")
@@ -88,6 +92,20 @@ def run_deploy_django(
         python=inputs.text("python"),
     )
     url = f"http://{settings.bind}"
+    sandboxed = not host.can_use_tool(host.workspace)
+    if sandboxed and not is_ssh(settings.target):
+        # A local target would run the project's code (manage.py, gunicorn) on the
+        # server's own machine, outside the sandbox: its data, keys and secrets.
+        return fail(host, step, scope, at_uses(step, SANDBOXED_LOCAL_TARGET))
+    archive = None
+    if sandboxed:
+        # The host never reads the workspace: the job packs it, the host only streams
+        # the tar to the target.
+        packed = _pack_in_job(host, step, scope, step_env, settings)
+        if isinstance(packed, StepOutcome):
+            return packed
+        archive, settings.sha = packed
+        settings.archive, settings.project_dir = archive, ""
     if is_ssh(settings.target):
         # The release runs on the target with the target's own environment and python;
         # of this job's environment only what the workflow sets (its env:) goes along.
@@ -128,10 +146,49 @@ def run_deploy_django(
         result = deploy(settings, reporter, env)
     except DeployError as error:
         return fail(host, step, scope, at_uses(step, str(error)))
+    finally:
+        if archive is not None:
+            os.unlink(archive)
     outputs = {"release": result.release, "state": result.state, "url": url}
     if not result.succeeded:
         return fail(host, step, scope, at_uses(step, str(result.reason)), outputs)
     return StepOutcome(Status.SUCCESS, outputs=outputs)
+
+
+def _pack_in_job(
+    host: ActionHost,
+    step: Step,
+    scope: StepScope,
+    step_env: dict[str, str],
+    settings: DeploySettings,
+) -> tuple[str, str] | StepOutcome:
+    """The project packed by the job (in_job/pack_release), copied out of ``runner.temp``
+    to a file of this process's own: (its path, the commit), or the step's failure."""
+    name = new_name(".tar")
+    spec = {
+        "project": settings.project_dir,
+        "shared": settings.shared if settings.shared is not None else [],
+        "output": os.path.join(host.runner_temp, name),
+    }
+    packed = host.run_process(
+        step,
+        scope,
+        [JOB_PYTHON, "-c", source("pack_release"), json.dumps(spec)],
+        job_env(host, scope, step_env),
+    )
+    if packed.outcome != Status.SUCCESS:
+        remove_from_runner_temp(host.runner_temp, name)
+        reason = packed.reason or "packing the project in the job failed"
+        return fail(host, step, scope, at_uses(step, reason))
+    fd_copy, copy = tempfile.mkstemp(prefix="conveyor-deploy-", suffix=".tar")
+    with os.fdopen(fd_copy, "wb") as out, open_from_runner_temp(host.runner_temp, name) as fd:
+        if fd is None:
+            os.unlink(copy)
+            reason = "the job's packed project is gone or is not a file"
+            return fail(host, step, scope, at_uses(step, reason))
+        with os.fdopen(os.dup(fd), "rb") as tar:
+            shutil.copyfileobj(tar, out, 1024 * 1024)
+    return copy, packed.outputs.get("sha", "")
 
 
 def _health_host(target: str, release: str) -> str:

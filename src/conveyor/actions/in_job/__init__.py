@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 
+# The interpreter the in-job programs run with: the job's own python3.
+JOB_PYTHON = "python3"
+
 
 def source(name: str) -> str:
     if "." not in name:

@@ -11,7 +11,8 @@ never runs beside a deploy.
 
 The rollback runs the project's code (``manage.py migrate``, gunicorn) on the target:
 a sandboxed server refuses a directory target, which is on its own machine, outside
-the sandbox.
+the sandbox. An ssh:// target is logged in to with the environment's ``DEPLOY_SSH_KEY``
+secret, its host key pinned by ``DEPLOY_SSH_KNOWN_HOSTS`` (a variable or a secret).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -35,6 +37,9 @@ from conveyor.server.runs.models import (
 logger = logging.getLogger("conveyor.server.monitoring")
 
 WATCH_ACTOR = "health watch"
+# The environment's secret and variable an ssh:// target's rollback logs in with.
+SSH_KEY_NAME = "DEPLOY_SSH_KEY"
+SSH_KNOWN_HOSTS_NAME = "DEPLOY_SSH_KNOWN_HOSTS"
 LIVE_STATES = ("live", "rolled-back")
 SANDBOXED_REFUSAL = (
     "a sandboxed server rolls back ssh:// targets only: {target} is a directory on the "
@@ -122,9 +127,12 @@ def rollback_environment(
     why = reason or f"rollback asked by {by}"
     row = _hold_environment(environment, live, by, why)
     env = _process_env(environment)
+    ssh = None
+    if live.target.startswith("ssh://"):
+        ssh = _ssh_options(env)
     threading.Thread(
         target=_roll_back,
-        args=(row.pk, live.target, bind, env, to, why),
+        args=(row.pk, live.target, bind, env, to, why, ssh),
         name=f"conveyor-rollback-{row.pk}",
         daemon=True,
     ).start()
@@ -167,6 +175,15 @@ def _process_env(environment: Environment) -> dict[str, str]:
     return env
 
 
+def _ssh_options(env: dict[str, str]) -> Any:
+    """How the server logs in to an ssh:// target: the environment's DEPLOY_SSH_KEY
+    secret and its DEPLOY_SSH_KNOWN_HOSTS (variable or secret) pinning the host key,
+    taken out of what the target's processes get (the key never leaves this machine)."""
+    from conveyor.deploy.ssh_target import SshOptions
+
+    return SshOptions(key=env.pop(SSH_KEY_NAME, ""), known_hosts=env.pop(SSH_KNOWN_HOSTS_NAME, ""))
+
+
 def _roll_back(
     row_id: int,
     target: str,
@@ -174,6 +191,7 @@ def _roll_back(
     env: dict[str, str],
     to: str | None,
     reason: str,
+    ssh: Any = None,
 ) -> None:
     from conveyor.deploy.deployer import Reporter, rollback
     from conveyor.deploy.state import DeployError
@@ -181,7 +199,9 @@ def _roll_back(
     log: list[str] = []
     try:
         try:
-            result = rollback(target, bind, Reporter(log.append), env, to=to, reason=reason)
+            result = rollback(
+                target, bind, Reporter(log.append), env, to=to, reason=reason, ssh=ssh
+            )
         except DeployError as error:
             end_deployment(row_id, DeploymentStatus.FAILURE, f"{reason}; it failed: {error}")
         except Exception as error:  # whatever breaks, the row ends and says so
