@@ -99,6 +99,9 @@ def test_deploy_switch_refuse_status_rollback_and_stop_over_ssh(remote: Remote) 
     v1 = remote.run("--json")
     assert v1.returncode == 0, v1.stdout + v1.stderr
     assert deployment_states(v1) == ["deploying", "health-checking", "live"]
+    live = [event for event in v1.events() if event.get("state") == "live"]
+    # The Host the release's ALLOWED_HOSTS accepts, read on the target: a watcher's probe.
+    assert [event["health_host"] for event in live] == ["shop.example"]
     log = "\n".join(v1.log_lines(2))
     assert "uploaded the deploy agent" in log and "migrate --plan" in log
     assert "BEGIN OPENSSH PRIVATE KEY" not in v1.stdout

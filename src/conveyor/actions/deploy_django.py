@@ -137,7 +137,7 @@ def run_deploy_django(
                 url=url,
                 reason=reason,
                 health_path=settings.health_path,
-                health_host=_health_host(settings.target, release) if state == LIVE else "",
+                health_host=reporter.live_host if state == LIVE else "",
             )
         )
 
@@ -189,17 +189,6 @@ def _pack_in_job(
         with os.fdopen(os.dup(fd), "rb") as tar:
             shutil.copyfileobj(tar, out, 1024 * 1024)
     return copy, packed.outputs.get("sha", "")
-
-
-def _health_host(target: str, release: str) -> str:
-    """The Host header the release answers its health check to (its ALLOWED_HOSTS'),
-    read from the target's record of it; "" when the target cannot be read here."""
-    from conveyor.deploy.state import DeployError, Target
-
-    try:
-        return Target(target).load(release).host_header
-    except (DeployError, OSError, ValueError):
-        return ""
 
 
 def _seconds(inputs: ActionInputs, name: str) -> float:

@@ -50,10 +50,11 @@ class Output:
             pass
 
     def reporter(self) -> deployer.Reporter:
-        return deployer.Reporter(
-            lambda line: self.send({"log": line}),
-            lambda state, release, reason: self.send({"changed": [state, release, reason]}),
-        )
+        def changed(state: str, release: str, reason: str | None) -> None:
+            self.send({"changed": [state, release, reason], "host": reporter.live_host})
+
+        reporter = deployer.Reporter(lambda line: self.send({"log": line}), changed)
+        return reporter
 
 
 def main(argv: list[str]) -> int:

@@ -69,6 +69,9 @@ class Reporter:
     ) -> None:
         self.log = log
         self.changed = changed
+        # The Host header the live release answers its health check to (its ALLOWED_HOSTS'),
+        # set before ``changed(LIVE, ...)``: a watcher probes with it.
+        self.live_host = ""
 
 
 @dataclass
@@ -245,6 +248,7 @@ def _go_live(
     target.point_current_to(release.name)
     release.state = LIVE
     target.save(release)
+    reporter.live_host = release.host_header
     reporter.changed(LIVE, release.name, None)
     reporter.log(f"{release.name} serves on {settings.bind}")
     if release.previous:

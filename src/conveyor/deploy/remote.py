@@ -250,6 +250,7 @@ class _Agent:
                 self.reporter.log(str(message["log"]))
             elif "changed" in message:
                 state, release, reason = message["changed"]
+                self.reporter.live_host = str(message.get("host") or "")
                 self.reporter.changed(state, release, reason)
             else:
                 answer.update(message)
