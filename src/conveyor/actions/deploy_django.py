@@ -91,7 +91,10 @@ def run_deploy_django(
         wsgi=inputs.text("wsgi"),
         python=inputs.text("python"),
     )
-    url = f"http://{settings.bind}"
+    try:
+        url = reachable_url(settings.target, settings.bind)
+    except DeployError as error:
+        return fail(host, step, scope, at_uses(step, str(error)))
     sandboxed = not host.can_use_tool(host.workspace)
     if sandboxed and not is_ssh(settings.target):
         # A local target would run the project's code (manage.py, gunicorn) on the
@@ -189,6 +192,29 @@ def _pack_in_job(
         with os.fdopen(os.dup(fd), "rb") as tar:
             shutil.copyfileobj(tar, out, 1024 * 1024)
     return copy, packed.outputs.get("sha", "")
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+_ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")
+
+
+def reachable_url(target: str, bind: str) -> str:
+    """Where this machine reaches the app the deploy serves on ``bind``: the bind
+    itself for a local target; for an ssh:// target the target's host when ``bind``
+    listens on every address, the bind when both are this machine's loopback, else
+    "" (a loopback address of another machine: only something in front of it, set as
+    the environment's health URL, can be reached)."""
+    from conveyor.deploy.ssh_target import SshAddress, is_ssh
+
+    host, _, port = bind.rpartition(":")
+    if not is_ssh(target):
+        return f"http://{'127.0.0.1' if host in _ANY_ADDRESS else host}:{port}"
+    remote = SshAddress.parse(target).host
+    if host in _ANY_ADDRESS:
+        return f"http://{remote}:{port}"
+    if host in _LOOPBACK and remote not in _LOOPBACK:
+        return ""
+    return f"http://{bind}"
 
 
 def _seconds(inputs: ActionInputs, name: str) -> float:

@@ -118,7 +118,8 @@ def rollback_environment(
     refusal = target_refusal(live.target)
     if refusal is not None:
         raise RollbackRefused(refusal)
-    bind = bind_of(environment, live)
+    # An ssh:// target knows the bind it serves on (the deploy recorded it there).
+    bind = "" if live.target.startswith("ssh://") else bind_of(environment, live)
     if bind is None:
         raise RollbackRefused(
             f"the deployment of run #{live.run.number} does not say the address it serves on "
