@@ -22,11 +22,12 @@ work on this shared machine fall on all of them:
 
 A load loop (CLIENTS threads, a new connection per ``GET /`` with the project's Host, on
 127.0.0.1, PAUSE_SECONDS between a client's requests) hits the tool's address from the
-start of the cold deploy to the end of the rollback. Per move: the time until the new version answers a request (**live**), the
-time until the command exits (**total**: for conveyor it includes the post-switch watch
-of WATCH_SECONDS and stopping the old server), the requests that failed (non-200 or a
-connection error) between the command's start and max(exit, live), and the longest stretch
-with no successful answer. Failures of the cold move are not counted: nothing served yet.
+start of the cold deploy to the end of the rollback. Per move: the time until the new
+version answers a request (**live**), the time until the command exits (**total**: for
+conveyor it includes the post-switch watch of WATCH_SECONDS and stopping the old
+server), the requests that failed (non-200 or a connection error) between the command's
+start and max(exit, live), and the longest stretch with no successful answer. Failures
+of the cold move are not counted: nothing served yet.
 
 Prints a Markdown report and writes it to ``bench/results/deploy.md``; each conveyor run's
 output, every line stamped with its time since start, goes to ``bench/results/deploy-logs/``
