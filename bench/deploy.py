@@ -1,7 +1,7 @@
 """Benchmark of `conveyor deploy` (issue 12's Speed): deploy time cold and warm, and failed
 requests during a deploy and a rollback, next to the plain rsync + restart script.
 
-    .venv/bin/python bench/deploy.py                 # 5 repetitions, about 4 minutes
+    .venv/bin/python bench/deploy.py                 # 5 repetitions, about 6 minutes
     .venv/bin/python bench/deploy.py --quick         # 2 repetitions
     .venv/bin/python bench/deploy.py --conveyor before=/tmp/old/src --conveyor after=src
 
