@@ -83,11 +83,12 @@ def test_the_newest_release_made_from_the_same_key_is_found(tmp_path: Path) -> N
     assert venv_reuse.find(str(releases), "x", None) is None
 
 
-def test_marking_a_copy_leaves_the_original_key_alone(tmp_path: Path) -> None:
+def test_a_copy_is_unmarked_until_marked_and_the_original_keeps_its_key(tmp_path: Path) -> None:
     old = make_venv(tmp_path / "releases" / "1")
     venv_reuse.mark(str(old), "first")
     new = tmp_path / "releases" / "2" / ".venv"
     venv_reuse.copy(str(old), str(new))
+    assert not (new / venv_reuse.KEY_FILE).exists()  # cut short, it would not be found
     venv_reuse.mark(str(new), "second")
     assert (old / venv_reuse.KEY_FILE).read_text() == "first\n"
     assert (new / venv_reuse.KEY_FILE).read_text() == "second\n"

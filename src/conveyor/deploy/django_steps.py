@@ -122,8 +122,20 @@ class Runner:
 
     def run(self, argv: list[str], cwd: str, what: str, env: dict[str, str] | None = None) -> str:
         self.log(f"$ {' '.join(argv)}")
+        done = self.capture(argv, cwd, what, env)
+        for line in done.stdout.splitlines():
+            self.log(line)
+        if done.returncode != 0:
+            last = next((x for x in reversed(done.stdout.splitlines()) if x.strip()), "")
+            raise DeployError(f"{what} failed (exit code {done.returncode}): {last.strip()}")
+        return done.stdout
+
+    def capture(
+        self, argv: list[str], cwd: str, what: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The command run, its stdout and stderr together, nothing logged yet."""
         try:
-            done = subprocess.run(
+            return subprocess.run(
                 argv,
                 cwd=cwd,
                 env={**self.env, **(env or {})},
@@ -135,12 +147,6 @@ class Runner:
             )
         except OSError as error:
             raise DeployError(f"{what}: cannot run {argv[0]}: {error.strerror}") from None
-        for line in done.stdout.splitlines():
-            self.log(line)
-        if done.returncode != 0:
-            last = next((x for x in reversed(done.stdout.splitlines()) if x.strip()), "")
-            raise DeployError(f"{what} failed (exit code {done.returncode}): {last.strip()}")
-        return done.stdout
 
 
 def make_virtualenv(runner: Runner, release_dir: str, python: str, cache_dir: str) -> str:
@@ -160,6 +166,7 @@ def make_virtualenv(runner: Runner, release_dir: str, python: str, cache_dir: st
     earlier = venv_reuse.find(releases_dir, own_name, venv_key)
     if earlier is not None:
         files = venv_reuse.copy(earlier, venv)
+        venv_reuse.mark(venv, venv_key)
         runner.log(
             f"virtualenv: the same requirements.txt and python as {os.path.dirname(earlier)}:"
             f" its {files} files linked, nothing installed"
@@ -254,19 +261,7 @@ def _django(runner: Runner, release_dir: str, python: str, stages: list[str]) ->
     script = _DJANGO % {"marker": marker}
     if stages:
         runner.log(f"$ {python} -c <{', '.join(stages)} in one process>")
-    try:
-        done = subprocess.run(
-            [python, "-c", script, *stages],
-            cwd=release_dir,
-            env=runner.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-        )
-    except OSError as error:
-        raise DeployError(f"reading the settings: cannot run {python}: {error.strerror}") from None
+    done = runner.capture([python, "-c", script, *stages], release_dir, "reading the settings")
     what, facts, last = "reading the settings", None, ""
     for line in done.stdout.splitlines():
         if line.startswith(marker + "stage "):

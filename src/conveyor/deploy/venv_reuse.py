@@ -83,7 +83,8 @@ def find(releases_dir: str, own_release: str, venv_key: str | None) -> str | Non
 def copy(source: str, destination: str) -> int:
     """``source`` venv as ``destination``: files hard-linked, links kept (those into
     ``source`` pointed into ``destination``), ``bin/`` and ``pyvenv.cfg`` written with the
-    new path. Returns the number of files."""
+    new path. Not the key: a copy cut short must not pass for a whole venv. Returns the
+    number of files."""
     source = os.path.abspath(source)
     destination = os.path.abspath(destination)
     rewritten = {os.path.join(source, "bin"), source}  # where files may name the path
@@ -101,6 +102,8 @@ def copy(source: str, destination: str) -> int:
                 os.symlink(link, copy_path)
                 if name in dirs:
                     dirs.remove(name)  # a linked directory is not walked into
+            elif root == source and name == KEY_FILE:
+                continue  # marked by the caller once the whole copy is there
             elif name in files:
                 count += 1
                 if root in rewritten and _names_path(path, source):
