@@ -130,10 +130,17 @@ def test_the_seed_deploys_refuses_rolls_back_and_stops(
     # 3b. healthy when checked, unhealthy right after the switch: rolled back.
     shop.set_version(project, "v3b", health="breaks-after-2")
     shop.commit(project, "v3b")
-    v3b = run_conveyor("run", cwd=project, timeout=300)
+    v3b = run_conveyor("run", "--json", cwd=project, timeout=300)
     assert v3b.returncode == 1, v3b.stdout + v3b.stderr
-    assert pipeline_status(v3b.stdout) == "Rolled back"
-    assert "unhealthy after the switch, rolled back" in v3b.stdout
+    assert deployment_states(v3b) == ["deploying", "health-checking", "live", "rolled-back"]
+    pipeline = next(event for event in v3b.events() if event["type"] == "pipeline")
+    assert pipeline["pipeline_status"] == "Rolled back"
+    assert "unhealthy after the switch, rolled back" in "\n".join(v3b.log_lines(2))
+    # What a server's health watch checks once it is live: the bind, the health path, a
+    # Host the project's ALLOWED_HOSTS accepts.
+    live = next(e for e in v3b.events() if e["type"] == "deployment" and e["state"] == "live")
+    assert (live["url"], live["health_path"]) == (f"http://{bind}", "/healthz")
+    assert live["health_host"] == "shop.example"
     assert releases.current() == first
     assert served(bind) == "shop v1"
     assert applied_migrations(target) == ["0001_initial"]

@@ -60,7 +60,7 @@ def test_the_environment_page_shows_the_rules_waiting_deployments_and_history(ca
     page = cast["viewer"].get("/repos/shop/environments/production/").content.decode()
     rules = re.search(r'id="environment-rules">(.*?)</p>', page, re.S).group(1)
     assert "a member approves each deployment" in rules and "branches main" in rules
-    history = re.search(r'id="deployment-history">(.*?)</table>', page, re.S).group(1)
+    history = re.search(r'id="environment-timeline">(.*?)</table>', page, re.S).group(1)
     assert "live" in history and "max" in history and "https://shop.example/" in history
     assert "42" in history  # the duration
     assert "#1" in history and "#2" in history

@@ -43,6 +43,7 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/variables"),
     ("put", "/api/repositories/{name}/variables/{variable_name}"),
     ("delete", "/api/repositories/{name}/variables/{variable_name}"),
+    ("get", "/api/repositories/{name}/dora"),
     ("get", "/api/repositories/{name}/environments"),
     ("put", "/api/repositories/{name}/environments/{environment}"),
     ("delete", "/api/repositories/{name}/environments/{environment}"),
@@ -55,9 +56,20 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/environments/{environment}/variables"),
     ("put", "/api/repositories/{name}/environments/{environment}/variables/{variable_name}"),
     ("delete", "/api/repositories/{name}/environments/{environment}/variables/{variable_name}"),
+    ("get", "/api/repositories/{name}/environments/{environment}/health"),
+    ("put", "/api/repositories/{name}/environments/{environment}/health"),
+    ("get", "/api/repositories/{name}/environments/{environment}/incidents"),
+    ("post", "/api/repositories/{name}/environments/{environment}/rollback"),
     ("get", "/api/repositories/{name}/services"),
     ("put", "/api/repositories/{name}/services/{service_name}"),
     ("delete", "/api/repositories/{name}/services/{service_name}"),
+    ("get", "/api/repositories/{name}/notifications/channels"),
+    ("put", "/api/repositories/{name}/notifications/channels/{channel}"),
+    ("delete", "/api/repositories/{name}/notifications/channels/{channel}"),
+    ("get", "/api/repositories/{name}/notifications/deliveries"),
+    ("get", "/api/repositories/{name}/commit-status"),
+    ("put", "/api/repositories/{name}/commit-status"),
+    ("delete", "/api/repositories/{name}/commit-status"),
 }
 
 

@@ -44,7 +44,7 @@ def run_deploy_django(
     step_env: dict[str, str],
 ) -> StepOutcome:
     from conveyor.deploy.deployer import DeploySettings, Reporter, deploy
-    from conveyor.deploy.state import DeployError
+    from conveyor.deploy.state import LIVE, DeployError
 
     index = log_index(step, scope)
     inputs = ActionInputs(host, step, scope, contexts, DEPLOY_INPUTS)
@@ -106,6 +106,8 @@ def run_deploy_django(
                 release=release,
                 url=url,
                 reason=reason,
+                health_path=settings.health_path,
+                health_host=_health_host(settings.target, release) if state == LIVE else "",
             )
         )
 
@@ -118,6 +120,17 @@ def run_deploy_django(
     if not result.succeeded:
         return fail(host, step, scope, at_uses(step, str(result.reason)), outputs)
     return StepOutcome(Status.SUCCESS, outputs=outputs)
+
+
+def _health_host(target: str, release: str) -> str:
+    """The Host header the release answers its health check to (its ALLOWED_HOSTS'),
+    read from the target's record of it; "" when the target cannot be read here."""
+    from conveyor.deploy.state import DeployError, Target
+
+    try:
+        return Target(target).load(release).host_header
+    except (DeployError, OSError, ValueError):
+        return ""
 
 
 def _seconds(inputs: ActionInputs, name: str) -> float:

@@ -134,6 +134,12 @@ def _serve(args: argparse.Namespace) -> int:
     from conveyor.server.runs.retention import start_retention
 
     retention = start_retention()  # None: CONVEYOR_RETENTION_DAYS=0 keeps runs forever
+    from conveyor.server.monitoring.watch import start_health_watch, stop_health_watch
+
+    health_watch = start_health_watch()  # None: CONVEYOR_HEALTH_INTERVAL=0
+    from conveyor.server.notifications.delivery import start_delivery, stop_delivery
+
+    deliveries = start_delivery()  # notifications and commit statuses, retried
     config = uvicorn.Config(
         "conveyor.server.asgi:application",
         host=args.host,
@@ -166,6 +172,9 @@ def _serve(args: argparse.Namespace) -> int:
         poller.stop()
         if retention is not None:
             retention.stop()
+        if health_watch is not None:
+            stop_health_watch(health_watch)
+        stop_delivery(deliveries)
         cancelled = pool.stop()
         if cancelled:
             print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)

@@ -2,7 +2,8 @@
 
 Sinks (the terminal, the ``--json`` stream, later the server's database) receive
 these in order from ``Sink.emit``. Each event is plain data and turns into one
-JSON object with ``to_json()``; that object's ``type`` field names the event.
+JSON object with ``to_json()``; that object's ``type`` field names the event, and
+``event_from_json`` turns it back (events cross processes and machines as JSON).
 
 A job is identified by its ``job_key``: the job id, plus the matrix values for
 matrix jobs (``test (3.11, ubuntu)``), unique within a run.
@@ -169,6 +170,10 @@ class DeploymentChanged(Event):
     release: str = ""  # the release's name (releases/<name>)
     url: str = ""  # where it serves (the bind address as a URL)
     reason: str | None = None  # why it failed or was rolled back
+    # What a health watch checks once it is live: GET url + health_path, sent with
+    # ``Host: health_host`` ("" when unknown: the URL's own host).
+    health_path: str = ""
+    health_host: str = ""
 
 
 @record(frozen=True)
@@ -177,6 +182,44 @@ class RunFinished(Event):
     status: Status
     duration: float
     reason: str | None = None
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    """The event whose ``to_json()`` gave ``data``; ValueError when ``data`` is none.
+
+    Every subclass of ``Event`` imported so far is known by its ``type``, the server's
+    own (``JobWaiting``) too once its module is imported."""
+    kind = _event_types().get(data.get("type"))  # type: ignore[arg-type]
+    if kind is None:
+        raise ValueError(f"not an event: unknown type {data.get('type')!r}")
+    names = kind.__record__.names  # type: ignore[attr-defined]
+    values = {name: data[name] for name in names if name in data}
+    for name in _status_fields(kind):
+        if values.get(name) is not None:
+            values[name] = Status(values[name])
+    try:
+        return kind(**values)
+    except TypeError as error:
+        raise ValueError(f"not a {kind.type} event: {error}") from None
+
+
+def _event_types() -> dict[str, type[Event]]:
+    found: dict[str, type[Event]] = {}
+    waiting: list[type[Event]] = [Event]
+    while waiting:
+        kind = waiting.pop()
+        found.setdefault(kind.type, kind)
+        waiting += kind.__subclasses__()
+    return found
+
+
+def _status_fields(kind: type[Event]) -> list[str]:
+    return [
+        name
+        for base in kind.__mro__
+        for name, annotation in base.__dict__.get("__annotations__", {}).items()  # noqa: RUF063 (inspect costs start-up)
+        if str(annotation) in ("Status", "Status | None")
+    ]
 
 
 class Sink(Protocol):

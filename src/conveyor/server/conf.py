@@ -108,6 +108,56 @@ SETTINGS: tuple[Setting, ...] = (
         "90",
         "runs and their logs are deleted this many days after they finish (0: kept forever)",
     ),
+    Setting(
+        "CONVEYOR_HEALTH_INTERVAL",
+        "60",
+        "seconds between two health checks of an environment with a health URL "
+        "(0: no health watch)",
+    ),
+    Setting(
+        "CONVEYOR_HEALTH_TIMEOUT",
+        "5",
+        "seconds a health check waits for its answer before it counts as failed",
+    ),
+    Setting(
+        "CONVEYOR_HEALTH_CLOSE_INTERVAL",
+        "5",
+        "seconds between health checks right after a deployment went live",
+    ),
+    Setting(
+        "CONVEYOR_HEALTH_CLOSE_MINUTES",
+        "10",
+        "minutes after a deployment went live that it is watched closely (and may be "
+        "rolled back automatically)",
+    ),
+    Setting(
+        "CONVEYOR_EMAIL_HOST",
+        "localhost",
+        "SMTP server for e-mail notifications (CONVEYOR_EMAIL_PORT, default 25)",
+    ),
+    Setting("CONVEYOR_EMAIL_PORT", "25", "port of the SMTP server"),
+    Setting("CONVEYOR_EMAIL_USER", "(none)", "SMTP user name, when the server wants a login"),
+    Setting("CONVEYOR_EMAIL_PASSWORD", "(none)", "SMTP password of that user"),
+    Setting("CONVEYOR_EMAIL_STARTTLS", "false", "upgrade the SMTP connection with STARTTLS"),
+    Setting("CONVEYOR_EMAIL_SSL", "false", "speak SMTP over TLS from the start (port 465)"),
+    Setting("CONVEYOR_EMAIL_FROM", "conveyor@<host of CONVEYOR_URL>", "sender of notifications"),
+    Setting(
+        "CONVEYOR_EMAIL_BACKEND",
+        "django.core.mail.backends.smtp.EmailBackend",
+        "Django mail backend (the console backend prints e-mails instead of sending them)",
+    ),
+    Setting(
+        "CONVEYOR_NOTIFY_RETRY_SECONDS",
+        "30",
+        "a failed notification or commit status is tried again after this many seconds, "
+        "doubled after each failure",
+    ),
+    Setting("CONVEYOR_NOTIFY_ATTEMPTS", "8", "attempts at a delivery before it is given up"),
+    Setting(
+        "CONVEYOR_METRICS_TOKEN",
+        "unset: /metrics answers 404",
+        "bearer token a Prometheus scraper sends to GET /metrics (docs/metrics.md)",
+    ),
     Setting("CONVEYOR_DEBUG", "false", "Django debug mode (never in production)"),
     Setting("CONVEYOR_ADMIN_USER", "admin", "admin account created on the first start"),
     Setting(

@@ -33,6 +33,13 @@ CONVEYOR_ACTIONS_URL = conf.env_str("CONVEYOR_ACTIONS_URL") or "https://github.c
 CONVEYOR_MAX_STEP_LOG_MB = conf.env_int("CONVEYOR_MAX_STEP_LOG_MB", 100, minimum=0)
 CONVEYOR_CACHE_MAX_MB = conf.env_int("CONVEYOR_CACHE_MAX_MB", 10240, minimum=1)
 CONVEYOR_RETENTION_DAYS = conf.env_int("CONVEYOR_RETENTION_DAYS", 90, minimum=0)
+# The health watch (monitoring/watch.py).
+CONVEYOR_HEALTH_INTERVAL = conf.env_int("CONVEYOR_HEALTH_INTERVAL", 60, minimum=0)
+CONVEYOR_HEALTH_TIMEOUT = conf.env_int("CONVEYOR_HEALTH_TIMEOUT", 5, minimum=1)
+CONVEYOR_HEALTH_CLOSE_INTERVAL = conf.env_int("CONVEYOR_HEALTH_CLOSE_INTERVAL", 5, minimum=1)
+CONVEYOR_HEALTH_CLOSE_MINUTES = conf.env_int("CONVEYOR_HEALTH_CLOSE_MINUTES", 10, minimum=0)
+# /metrics answers only a scraper sending this token (Bearer); "" turns /metrics off (404).
+CONVEYOR_METRICS_TOKEN = conf.env_str("CONVEYOR_METRICS_TOKEN").strip()
 
 _url_host = urlsplit(CONVEYOR_URL).hostname or ""
 ALLOWED_HOSTS = conf.env_list(
@@ -40,6 +47,28 @@ ALLOWED_HOSTS = conf.env_list(
     [host for host in ("localhost", "127.0.0.1", "[::1]", _url_host) if host],
 )
 CSRF_TRUSTED_ORIGINS = [CONVEYOR_URL] if _url_host else []
+
+# E-mail notifications go through Django's mail backend (SMTP unless told otherwise).
+EMAIL_BACKEND = (
+    conf.env_str("CONVEYOR_EMAIL_BACKEND") or "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = conf.env_str("CONVEYOR_EMAIL_HOST") or "localhost"
+EMAIL_PORT = conf.env_int("CONVEYOR_EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = conf.env_str("CONVEYOR_EMAIL_USER")
+EMAIL_HOST_PASSWORD = conf.env_str("CONVEYOR_EMAIL_PASSWORD")
+EMAIL_USE_TLS = conf.env_bool("CONVEYOR_EMAIL_STARTTLS", False)
+EMAIL_USE_SSL = conf.env_bool("CONVEYOR_EMAIL_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise conf.SettingError(
+        "CONVEYOR_EMAIL_STARTTLS and CONVEYOR_EMAIL_SSL: choose one (STARTTLS on port 587, "
+        "SSL on port 465)"
+    )
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = conf.env_str("CONVEYOR_EMAIL_FROM") or f"conveyor@{_url_host or 'localhost'}"
+# Failed notification and commit status deliveries: retried after this many seconds,
+# doubled after each failure, this many attempts in all.
+CONVEYOR_NOTIFY_RETRY_SECONDS = conf.env_int("CONVEYOR_NOTIFY_RETRY_SECONDS", 30, minimum=1)
+CONVEYOR_NOTIFY_ATTEMPTS = conf.env_int("CONVEYOR_NOTIFY_ATTEMPTS", 8, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -58,6 +87,8 @@ INSTALLED_APPS = [
     "conveyor.server.ui.apps.UiConfig",
     "conveyor.server.api.apps.ApiConfig",
     "conveyor.server.monitoring.apps.MonitoringConfig",
+    "conveyor.server.notifications.apps.NotificationsConfig",
+    "conveyor.server.insights.apps.InsightsConfig",
 ]
 
 MIDDLEWARE = [

@@ -18,5 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("conveyor.server.api.urls")),
     path("hooks/", include("conveyor.server.repos.urls")),
+    path("", include("conveyor.server.notifications.urls")),
+    path("", include("conveyor.server.insights.urls")),
     path("", include("conveyor.server.ui.urls")),
 ]

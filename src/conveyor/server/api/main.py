@@ -16,6 +16,8 @@ from conveyor.server.api import (
     environments,
     errors,
     logs,
+    monitoring,
+    notifications,
     repositories,
     runs,
     secrets,
@@ -25,11 +27,12 @@ from conveyor.server.api import (
     workflows,
 )
 from conveyor.server.api.docs_access import login_or_token_required
+from conveyor.server.insights import api as insights
 
 DESCRIPTION = """\
 Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, approve,
 cancel and re-run runs; repository secrets (names only), variables, service
-mappings and your API tokens.
+mappings, notification channels, commit statuses and your API tokens.
 
 Authenticate with `Authorization: Bearer <token>`. Issue a token with
 `POST /api/tokens` using your username and password (HTTP Basic) or a logged-in
@@ -59,3 +62,6 @@ api.add_router("/repositories", variables.router)
 api.add_router("/repositories", service_mappings.router)
 api.add_router("/repositories", workflows.router)
 api.add_router("/repositories", environments.router)
+api.add_router("/repositories", monitoring.router)
+api.add_router("/repositories", notifications.router)
+api.add_router("/repositories", insights.router)

@@ -31,6 +31,7 @@ from conveyor.server.runs import live, signals
 from conveyor.server.runs.models import (
     DEPLOYMENT_UNFINISHED,
     FINISHED_STATUSES,
+    SERVER_ROLLBACK_JOB_PREFIX,
     Deployment,
     DeploymentStatus,
     Run,
@@ -221,11 +222,15 @@ def end_abandoned(environment_id: int | None) -> None:
     middle; recovery ends them too, this is the belt to its braces) end as failed."""
     if environment_id is None:
         return
-    left = Deployment.objects.filter(
-        environment_id=environment_id,
-        status__in=DEPLOYMENT_UNFINISHED,
-        run__status__in=FINISHED_STATUSES,
-    ).values_list("pk", flat=True)
+    left = (
+        Deployment.objects.filter(
+            environment_id=environment_id,
+            status__in=DEPLOYMENT_UNFINISHED,
+            run__status__in=FINISHED_STATUSES,
+        )
+        .exclude(job_key__startswith=SERVER_ROLLBACK_JOB_PREFIX)
+        .values_list("pk", flat=True)
+    )
     for deployment_id in list(left):
         end_deployment(deployment_id, DeploymentStatus.FAILURE, "its run ended before it did")
 

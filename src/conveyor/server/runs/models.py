@@ -201,6 +201,10 @@ class DeploymentStatus(models.TextChoices):
 
 
 DEPLOYMENT_PENDING = (DeploymentStatus.WAITING, DeploymentStatus.QUEUED)
+# The job_key of a rollback the server itself runs (monitoring.rollback): its row belongs
+# to the run that deployed the release it undoes, a run long over, so the queue must not
+# take it for a row that run abandoned.
+SERVER_ROLLBACK_JOB_PREFIX = "rollback@"
 DEPLOYMENT_UNFINISHED = (*DEPLOYMENT_PENDING, DeploymentStatus.RUNNING)
 
 

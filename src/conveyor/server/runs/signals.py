@@ -9,6 +9,8 @@ fails is logged and never fails the run or the deployment it hears about.
 - ``run_finished(run)``: it ended (``run.status`` success, failure or cancelled).
 - ``deployment_changed(deployment)``: a deployment row changed: started, a deploy
   step's state (deploying, health-checking, live, failed, rolled-back), or ended.
+  When a deploy step's ``DeploymentChanged`` caused it, that event comes too
+  (``event``: its bind URL, health path and Host header); listeners take ``**kwargs``.
 - ``incident_changed(incident)``: a ``monitoring.Incident`` opened (``resolved_at``
   None) or was resolved.
 """

@@ -421,4 +421,4 @@ class DatabaseSink:
         deployment.url = deployment.url or event.url
         deployment.reason = event.reason or ""
         deployment.save(update_fields=["state", "target", "release", "url", "reason"])
-        signals.tell(signals.deployment_changed, deployment=deployment)
+        signals.tell(signals.deployment_changed, deployment=deployment, event=event)

@@ -46,5 +46,15 @@ urlpatterns: list[URLPattern | URLResolver] = [
         environments.decide,
         name="deployment-decide",
     ),
+    path(
+        "repos/<slug:name>/environments/<str:environment>/rollback",
+        environments.rollback,
+        name="environment-rollback",
+    ),
+    path(
+        "repos/<slug:name>/environments/<str:environment>/health",
+        environments.health_settings,
+        name="environment-health",
+    ),
     path("badge/<slug:name>.svg", badges.badge, name="badge"),
 ]

@@ -1,5 +1,6 @@
-"""An environment's page (its rules, the deployments waiting, its history) and a
-member's approval or rejection of a deployment from it or from the run page."""
+"""An environment's page (its rules, its health, the deployments waiting, its timeline
+of deployments and incidents), a member's approval or rejection of a deployment from it
+or from the run page, the Rollback button and the health watch's settings."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from conveyor.server.accounts.permissions import can_trigger, role_required
+from conveyor.server.accounts.permissions import can_admin, can_trigger, role_required
+from conveyor.server.monitoring import timeline
+from conveyor.server.monitoring.rollback import (
+    RollbackRefused,
+    last_live_deployment,
+    rollback_environment,
+    target_refusal,
+)
 from conveyor.server.repos.models import Environment
 from conveyor.server.runs import environments as gate
 from conveyor.server.runs.models import DEPLOYMENT_PENDING, Deployment
@@ -29,12 +37,20 @@ def _environment(name: str, environment: str) -> Environment:
 def environment_page(request: HttpRequest, name: str, environment: str) -> HttpResponse:
     found = _environment(name, environment)
     rows = found.deployments.select_related("run").order_by("-pk")
+    health = timeline.health_of(found)
+    live = last_live_deployment(found)
     context = {
         "repository": found.repository,
         "environment": found,
         "pending": list(rows.filter(status__in=DEPLOYMENT_PENDING).order_by("pk")),
-        "history": list(rows[:HISTORY_ON_PAGE]),
+        "timeline": timeline.timeline(found, HISTORY_ON_PAGE),
+        "health": health,
+        "health_shown": timeline.health_out(health),
+        "live": live,
+        # Said beside the button instead of after a click: why this server refuses.
+        "rollback_refusal": target_refusal(live.target) if live else None,
         "can_trigger": can_trigger(request.user),
+        "can_admin": can_admin(request.user),
     }
     return render(request, "ui/environment.html", context)
 
@@ -62,6 +78,45 @@ def decide(request: HttpRequest, name: str, environment: str, deployment: int) -
     back = request.POST.get("next", "")
     if back and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         return redirect(back)
+    return redirect("ui:environment", name=name, environment=environment)
+
+
+@require_POST
+@role_required("member")
+def rollback(request: HttpRequest, name: str, environment: str) -> HttpResponse:
+    """The Rollback button: the live release undone once the member confirmed it."""
+    found = _environment(name, environment)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Rollback not started: tick the box that confirms it.")
+        return redirect("ui:environment", name=name, environment=environment)
+    who = request.user.get_username()
+    try:
+        row = rollback_environment(found, by=who, to=request.POST.get("to") or None)
+    except RollbackRefused as refused:
+        messages.error(request, f"Rollback refused: {refused}.")
+    else:
+        messages.success(
+            request,
+            f"Rollback of {found.name} started (deployment {row.pk}); its result shows in "
+            "the timeline below.",
+        )
+    return redirect("ui:environment", name=name, environment=environment)
+
+
+@require_POST
+@role_required("admin")
+def health_settings(request: HttpRequest, name: str, environment: str) -> HttpResponse:
+    """The health watch's settings of an environment: its health URL, automatic rollback."""
+    found = _environment(name, environment)
+    problem = timeline.set_health_settings(
+        found,
+        request.POST.get("health_url", ""),
+        request.POST.get("auto_rollback") == "on",
+    )
+    if problem:
+        messages.error(request, f"Not saved: {problem}.")
+    else:
+        messages.success(request, f"Health watch settings of {found.name} saved.")
     return redirect("ui:environment", name=name, environment=environment)
 
 
