@@ -59,6 +59,9 @@ def test_a_deploy_and_a_rollback_fail_no_request(tmp_path: Path) -> None:
         shop.commit(project, "v2")
         second = run_conveyor(*deploy, cwd=project, timeout=300)
         assert second.returncode == 0, second.stdout + second.stderr
+        # The same requirements and python: v1's packages linked, nothing installed.
+        assert "files linked, nothing installed" in second.stdout
+        assert " -m pip " not in second.stdout
         back = run_conveyor("rollback", "--target", str(target), cwd=project, timeout=300)
         assert back.returncode == 0, back.stdout + back.stderr
         load.done.set()

@@ -11,6 +11,7 @@ import pytest
 
 from conveyor.deploy.state import Target
 from tests.cli import deploy_projects as shop
+from tests.cli.django_projects import append
 from tests.cli.test_deploy_django import free_port
 from tests.cli.test_deploy_django_inputs import request
 from tests.helpers import conveyor_env, run_conveyor
@@ -34,7 +35,10 @@ def test_uv_makes_the_venv_from_the_shared_cache(tmp_path: Path) -> None:
     argv = ["deploy", "--target", str(target), "--bind", f"127.0.0.1:{free_port()}"]
     options = ["--health-path", "/healthz", "--shared", "db.sqlite3", "--watch-seconds", "0"]
     try:
-        for _ in range(2):
+        for number in range(2):
+            if number:  # new requirements: installed again, from the cache
+                append(project / "requirements.txt", "sqlparse\n")
+                shop.commit(project, "sqlparse named")
             result = run_conveyor(*argv, *options, cwd=project, env=env, timeout=300)
             assert result.returncode == 0, result.stdout + result.stderr
             assert f"{uv_package / 'bin' / 'uv'} venv" in result.stdout

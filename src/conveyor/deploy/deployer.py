@@ -180,19 +180,17 @@ def _prepare(
     runner = _runner(release, env, reporter)
     python = settings.python or shutil.which("python3", path=env.get("PATH")) or sys.executable
     venv_python = django_steps.make_virtualenv(runner, release_dir, python, target.cache_dir)
-    django_steps.collectstatic(runner, release_dir, venv_python)
-    facts = django_steps.inspect(runner, release_dir, venv_python)
+    facts = django_steps.prepare(runner, release_dir, venv_python)  # collectstatic, plan
     release.wsgi = settings.wsgi or facts.wsgi
     if not release.wsgi:
         raise DeployError("the settings name no WSGI_APPLICATION: set the wsgi input")
     release.host_header = facts.host_header
-    django_steps.migrate_gate(
-        runner, release_dir, venv_python, facts, settings.allow_irreversible_migrations
-    )
+    django_steps.gate(facts, settings.allow_irreversible_migrations)
     release.before = facts.before
     release.applied = [[step["app"], step["name"]] for step in facts.plan]
     target.save(release)  # before migrating: a crash mid-migrate still knows what to undo
-    django_steps.migrate(runner, release_dir, venv_python)
+    if not facts.migrated:
+        django_steps.migrate(runner, release_dir, venv_python)
 
 
 def _runner(release: ReleaseState, env: dict[str, str], reporter: Reporter) -> django_steps.Runner:

@@ -11,18 +11,38 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from conveyor.deploy import venv_reuse
 from conveyor.deploy.state import DeployError
 
 Log = Callable[[str], None]
 
-# Run with the release's python inside the release: what the deploy needs to know from
-# Django itself (its settings, the migration plan and whether each step can be undone).
-_INSPECT = r"""
-import json, django
+# Run with the release's python inside the release, with the settings module gunicorn
+# gets: the stages named in its arguments, in one process (each ``manage.py`` command
+# would start Python and set Django up again, ~0.4 s each), then what the deploy needs
+# to know from Django itself (its settings, the migration plan and whether each step can
+# be undone) as the last line. ``migrate-if-none-planned`` migrates only when the plan is
+# empty (its post_migrate signal still runs; nothing could need undoing); a plan with
+# steps is migrated by the deploy after the gate, once it recorded what to undo.
+_DJANGO = r"""
+import json, sys
+
+def stage(name):
+    print(%(marker)r + "stage " + name, flush=True)
+
+stage("settings")
+import django
 django.setup()
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+if "collectstatic" in sys.argv:
+    stage("collectstatic")
+    call_command("collectstatic", interactive=False)
+if "plan" in sys.argv:
+    stage("plan")
+    call_command("migrate", plan=True)
+stage("settings")
 executor = MigrationExecutor(connection)
 graph = executor.loader.graph
 applied = set(executor.loader.applied_migrations)
@@ -39,13 +59,31 @@ for migration, backwards in plan:
         "name": migration.name,
         "irreversible": [op.describe() for op in migration.operations if not op.reversible],
     })
-print(json.dumps({
+migrated = False
+if "migrate-if-none-planned" in sys.argv and not steps:
+    stage("migrate")
+    call_command("migrate", interactive=False)
+    migrated = True
+sys.stdout.flush()
+print(%(marker)r + "facts " + json.dumps({
     "allowed_hosts": list(settings.ALLOWED_HOSTS),
     "wsgi": getattr(settings, "WSGI_APPLICATION", "") or "",
     "plan": steps,
     "before": before,
-}))
+    "migrated": migrated,
+}), flush=True)
 """
+
+# Starts the script's own lines in its output: no command prints a NUL.
+_MARKER = "\0conveyor "
+
+# Each stage: what the log shows it as, and what a failure in it is called.
+_STAGES = {
+    "settings": ("", "reading the settings"),
+    "collectstatic": ("manage.py collectstatic --noinput", "collectstatic"),
+    "plan": ("manage.py migrate --plan", "migrate --plan"),
+    "migrate": ("manage.py migrate --noinput", "migrate"),
+}
 
 
 @dataclass
@@ -54,6 +92,7 @@ class DjangoFacts:
     wsgi: str  # module:callable
     plan: list[dict] = field(default_factory=list)
     before: dict[str, str] = field(default_factory=dict)
+    migrated: bool = False  # the plan was empty and ``migrate`` already ran
 
     @property
     def host_header(self) -> str:
@@ -83,8 +122,20 @@ class Runner:
 
     def run(self, argv: list[str], cwd: str, what: str, env: dict[str, str] | None = None) -> str:
         self.log(f"$ {' '.join(argv)}")
+        done = self.capture(argv, cwd, what, env)
+        for line in done.stdout.splitlines():
+            self.log(line)
+        if done.returncode != 0:
+            last = next((x for x in reversed(done.stdout.splitlines()) if x.strip()), "")
+            raise DeployError(f"{what} failed (exit code {done.returncode}): {last.strip()}")
+        return done.stdout
+
+    def capture(
+        self, argv: list[str], cwd: str, what: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """The command run, its stdout and stderr together, nothing logged yet."""
         try:
-            done = subprocess.run(
+            return subprocess.run(
                 argv,
                 cwd=cwd,
                 env={**self.env, **(env or {})},
@@ -96,24 +147,41 @@ class Runner:
             )
         except OSError as error:
             raise DeployError(f"{what}: cannot run {argv[0]}: {error.strerror}") from None
-        for line in done.stdout.splitlines():
-            self.log(line)
-        if done.returncode != 0:
-            last = next((x for x in reversed(done.stdout.splitlines()) if x.strip()), "")
-            raise DeployError(f"{what} failed (exit code {done.returncode}): {last.strip()}")
-        return done.stdout
 
 
 def make_virtualenv(runner: Runner, release_dir: str, python: str, cache_dir: str) -> str:
-    """``<release>/.venv`` with the project's requirements; its python. uv when the
-    machine has it (its cache makes a warm install a matter of links), else venv + pip
-    with pip's cache."""
+    """``<release>/.venv`` with the project's requirements; its python. An earlier
+    release's venv made from the same requirements and python, hard-linked (no resolve,
+    no install); else uv when the machine has it (its cache makes a warm install a
+    matter of links), else venv + pip with pip's cache."""
     requirements = os.path.join(release_dir, "requirements.txt")
     if not os.path.isfile(requirements):
         raise DeployError("the project has no requirements.txt (gunicorn and Django go there)")
     if not _names_gunicorn(requirements):
         raise DeployError("requirements.txt does not name gunicorn, the app server the deploy runs")
     venv = os.path.join(release_dir, ".venv")
+    venv_python = os.path.join(venv, "bin", "python")
+    venv_key = venv_reuse.key(requirements, python)
+    releases_dir, own_name = os.path.split(os.path.abspath(release_dir))
+    earlier = venv_reuse.find(releases_dir, own_name, venv_key)
+    if earlier is not None:
+        files = venv_reuse.copy(earlier, venv)
+        venv_reuse.mark(venv, venv_key)
+        runner.log(
+            f"virtualenv: the same requirements.txt and python as {os.path.dirname(earlier)}:"
+            f" its {files} files linked, nothing installed"
+        )
+        return venv_python
+    _install(runner, release_dir, python, cache_dir, requirements, venv)
+    if not os.path.exists(os.path.join(venv, "bin", "gunicorn")):
+        raise DeployError("gunicorn is not installed by requirements.txt")
+    venv_reuse.mark(venv, venv_key)
+    return venv_python
+
+
+def _install(
+    runner: Runner, release_dir: str, python: str, cache_dir: str, requirements: str, venv: str
+) -> None:
     venv_python = os.path.join(venv, "bin", "python")
     uv = shutil.which("uv", path=runner.env.get("PATH"))
     if uv:
@@ -148,9 +216,6 @@ def make_virtualenv(runner: Runner, release_dir: str, python: str, cache_dir: st
             "installing the requirements",
             env,
         )
-    if not os.path.exists(os.path.join(venv, "bin", "gunicorn")):
-        raise DeployError("gunicorn is not installed by requirements.txt")
-    return venv_python
 
 
 def _pip_that_installs_elsewhere(python: str, env: dict[str, str]) -> bool:
@@ -179,12 +244,41 @@ def _names_gunicorn(requirements: str) -> bool:
     return False
 
 
+def prepare(runner: Runner, release_dir: str, python: str) -> DjangoFacts:
+    """collectstatic, the migration plan shown, the facts read, and ``migrate`` when
+    nothing is planned: one process."""
+    stages = ["collectstatic", "plan", "migrate-if-none-planned"]
+    return _django(runner, release_dir, python, stages)
+
+
 def inspect(runner: Runner, release_dir: str, python: str) -> DjangoFacts:
-    output = runner_output(runner, [python, "-c", _INSPECT], release_dir, "reading the settings")
+    return _django(runner, release_dir, python, [])
+
+
+def _django(runner: Runner, release_dir: str, python: str, stages: list[str]) -> DjangoFacts:
+    """The script, its output in the log as if each stage were its own ``manage.py``."""
+    marker = _MARKER
+    script = _DJANGO % {"marker": marker}
+    if stages:
+        runner.log(f"$ {python} -c <{', '.join(stages)} in one process>")
+    done = runner.capture([python, "-c", script, *stages], release_dir, "reading the settings")
+    what, facts, last = "reading the settings", None, ""
+    for line in done.stdout.splitlines():
+        if line.startswith(marker + "stage "):
+            shown, what = _STAGES[line[len(marker) + 6 :]]
+            if shown:
+                runner.log(f"$ {shown}")
+        elif line.startswith(marker + "facts "):
+            facts = line[len(marker) + 6 :]
+        else:
+            runner.log(line)
+            last = line.strip() or last
+    if done.returncode != 0:
+        raise DeployError(f"{what} failed (exit code {done.returncode}): {last}")
     try:
-        data = json.loads(output.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        raise DeployError(f"reading the settings gave no answer: {output[-300:]}") from None
+        data = json.loads(facts or "")
+    except ValueError:
+        raise DeployError(f"reading the settings gave no answer: {last}") from None
     wsgi = data["wsgi"]
     module, _, name = wsgi.rpartition(".")
     return DjangoFacts(
@@ -192,31 +286,12 @@ def inspect(runner: Runner, release_dir: str, python: str) -> DjangoFacts:
         wsgi=f"{module}:{name}" if module else "",
         plan=data["plan"],
         before=data["before"],
+        migrated=data["migrated"],
     )
 
 
-def runner_output(runner: Runner, argv: list[str], cwd: str, what: str) -> str:
-    """A command whose output is data (not shown line by line), failing as ``run`` does."""
-    done = subprocess.run(
-        argv, cwd=cwd, env=runner.env, stdin=subprocess.DEVNULL, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        for line in done.stderr.splitlines()[-20:]:
-            runner.log(line)
-        last = next((x for x in reversed(done.stderr.splitlines()) if x.strip()), "")
-        raise DeployError(f"{what} failed (exit code {done.returncode}): {last.strip()}")
-    return done.stdout
-
-
-def collectstatic(runner: Runner, release_dir: str, python: str) -> None:
-    runner.run([python, "manage.py", "collectstatic", "--noinput"], release_dir, "collectstatic")
-
-
-def migrate_gate(
-    runner: Runner, release_dir: str, python: str, facts: DjangoFacts, allow_irreversible: bool
-) -> None:
-    """Show the plan; refuse what Django cannot undo unless the workflow allows it."""
-    runner.run([python, "manage.py", "migrate", "--plan"], release_dir, "migrate --plan")
+def gate(facts: DjangoFacts, allow_irreversible: bool) -> None:
+    """Refuse what Django cannot undo unless the workflow allows it."""
     irreversible = facts.irreversible()
     if irreversible and not allow_irreversible:
         raise DeployError(
