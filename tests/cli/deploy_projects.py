@@ -96,6 +96,42 @@ def workflow(target: Path, bind: str, extra: str = "") -> str:
 {extra}"""
 
 
+TEST_JOB = """  test:
+    runs-on: local
+    steps:
+      - name: Build
+        run: python manage.py collectstatic --noinput
+      - name: Test
+        run: python manage.py test
+"""
+
+
+def production_workflow(
+    target: Path | str, bind: str, with_tests: bool = False, **inputs: str
+) -> str:
+    """A GitHub workflow whose ``deploy`` job deploys the shop to the ``production``
+    environment (``inputs``: more of the action's, ``watch_seconds`` for
+    ``watch-seconds``); ``with_tests``: after a ``test`` job that builds and tests it."""
+    lines = [f"          {name.replace('_', '-')}: {value}\n" for name, value in inputs.items()]
+    tests, needs = (TEST_JOB, "    needs: test\n") if with_tests else ("", "")
+    return f"""on: push
+jobs:
+{tests}  deploy:
+{needs}    runs-on: local
+    environment: production
+    steps:
+      - name: Deploy
+        uses: conveyor/deploy-django@v1
+        with:
+          target: {target}
+          bind: {bind}
+          health-path: /healthz
+          shared: |
+            media
+            db.sqlite3
+{"".join(lines)}"""
+
+
 def make_shop(root: Path, target: Path, bind: str) -> Path:
     """The shop at v1, committed: its workflow deploys to ``target`` on ``bind``."""
     project = startproject(root, app="shop")

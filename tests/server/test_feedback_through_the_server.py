@@ -59,35 +59,6 @@ EVERY_EVENT = [
 ]
 
 
-def workflow(target: Path, bind: str) -> str:
-    return f"""on: push
-jobs:
-  test:
-    runs-on: local
-    steps:
-      - name: Build
-        run: python manage.py collectstatic --noinput
-      - name: Test
-        run: python manage.py test
-  deploy:
-    needs: test
-    runs-on: local
-    environment: production
-    steps:
-      - name: Deploy
-        uses: conveyor/deploy-django@v1
-        with:
-          target: {target}
-          bind: {bind}
-          health-path: /healthz
-          shared: |
-            media
-            db.sqlite3
-          health-timeout: 20
-          watch-seconds: 3
-"""
-
-
 def commit_time(project: Path, sha: str) -> datetime:
     seconds = subprocess.run(
         ["git", "show", "-s", "--format=%ct", sha],
@@ -119,7 +90,11 @@ def test_the_history_is_watched_measured_and_told(
         )
         channel.set_secret("signing-secret")
         channel.save()
-    (project / ".conveyor.yml").write_text(workflow(target, bind))
+    (project / ".conveyor.yml").write_text(
+        shop.production_workflow(
+            target, bind, with_tests=True, health_timeout="20", watch_seconds="3"
+        )
+    )
     shop.commit(project, "v1")
     start_watch(interval=0.2, close_interval=0.1)
 

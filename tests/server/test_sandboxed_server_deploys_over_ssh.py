@@ -33,25 +33,13 @@ pytestmark = [
 
 
 def workflow(target: str, bind: str) -> str:
-    return f"""on: push
-jobs:
-  deploy:
-    runs-on: local
-    environment: production
-    steps:
-      - name: Deploy
-        uses: conveyor/deploy-django@v1
-        with:
-          target: {target}
-          bind: {bind}
-          health-path: /healthz
-          shared: |
-            media
-            db.sqlite3
-          watch-seconds: 1
-          ssh-key: ${{{{ secrets.DEPLOY_SSH_KEY }}}}
-          ssh-known-hosts: ${{{{ vars.DEPLOY_SSH_KNOWN_HOSTS }}}}
-"""
+    return shop.production_workflow(
+        target,
+        bind,
+        watch_seconds="1",
+        ssh_key="${{ secrets.DEPLOY_SSH_KEY }}",
+        ssh_known_hosts="${{ vars.DEPLOY_SSH_KNOWN_HOSTS }}",
+    )
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ proxy, the watch's thread and checks, the rollback's thread."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from conveyor.server.monitoring.models import HealthCheck
@@ -34,30 +32,13 @@ __all__ = ["shop_repository", "start_watch", "trusted_server"]  # fixtures, used
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-def workflow(target: Path, bind: str) -> str:
-    return f"""on: push
-jobs:
-  deploy:
-    runs-on: local
-    environment: production
-    steps:
-      - uses: conveyor/deploy-django@v1
-        with:
-          target: {target}
-          bind: {bind}
-          health-path: /healthz
-          shared: |
-            media
-            db.sqlite3
-          watch-seconds: 1
-"""
-
-
 def test_a_deploy_through_the_server_is_watched_and_rolled_back(
     trusted_server, shop_repository, workers, start_watch
 ) -> None:
     project, target, bind, repository = shop_repository
-    (project / ".conveyor.yml").write_text(workflow(target, bind))
+    (project / ".conveyor.yml").write_text(
+        shop.production_workflow(target, bind, watch_seconds="1")
+    )
     shop.commit(project, "deploy to production")
     v1 = push(project, repository)
     assert v1.status == "success", v1.reason + log_of(v1)
