@@ -226,3 +226,33 @@ def test_conveyor_deploy_deploys_from_the_command_line(tmp_path: Path) -> None:
         assert (target / "releases" / str(name) / "db.sqlite3").is_symlink()
     finally:
         run_conveyor("deploy", "stop", "--target", str(target), cwd=tmp_path)
+
+
+def test_a_project_without_database_static_root_or_wsgi_setting_deploys(tmp_path: Path) -> None:
+    """As django-htmx's example app is written: DATABASES empty, no STATIC_ROOT, no
+    WSGI_APPLICATION (runserver needs none of them). The deploy says what it skipped,
+    serves Django's own WSGI application and gets through no migration gate."""
+    target = tmp_path / "srv"
+    project = shop.make_shop(tmp_path / "shop", target, f"127.0.0.1:{free_port()}")
+    settings = project / "mysite" / "settings.py"
+    text = settings.read_text().replace('STATIC_ROOT = BASE_DIR / "staticfiles"\n', "")
+    text = text.replace("WSGI_APPLICATION = 'mysite.wsgi.application'\n", "")
+    text = text.replace('WSGI_APPLICATION = "mysite.wsgi.application"\n', "")
+    settings.write_text(text + "\nDATABASES = {}\n")
+    assert "WSGI_APPLICATION" not in settings.read_text()
+    (project / "mysite" / "wsgi.py").unlink()
+    git("add", "-A", cwd=project)
+    git("commit", "-q", "-m", "as runserver needs it", cwd=project)
+    bind = f"127.0.0.1:{free_port()}"
+    argv = ["deploy", "--target", str(target), "--bind", bind, "--health-path", "/healthz"]
+    try:
+        result = run_conveyor(*argv, "--watch-seconds", "0", cwd=project, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "collectstatic skipped: the settings set no STATIC_ROOT" in result.stdout
+        assert "no database in the settings (DATABASES is empty): no migrations" in result.stdout
+        assert "Traceback" not in result.stdout + result.stderr
+        release = Target(str(target)).load(Target(str(target)).current() or "")
+        assert release.wsgi == "django.core.wsgi:get_wsgi_application()"
+        assert request(target, "/healthz", "shop.example").status == 200
+    finally:
+        run_conveyor("deploy", "stop", "--target", str(target), cwd=tmp_path)

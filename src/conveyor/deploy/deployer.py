@@ -189,7 +189,7 @@ def _prepare(
     release.before = facts.before
     release.applied = [[step["app"], step["name"]] for step in facts.plan]
     target.save(release)  # before migrating: a crash mid-migrate still knows what to undo
-    if not facts.migrated:
+    if facts.plan and not facts.migrated:  # none planned: migrated already, or no database
         django_steps.migrate(runner, release_dir, venv_python)
 
 

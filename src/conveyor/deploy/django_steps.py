@@ -37,33 +37,49 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 if "collectstatic" in sys.argv:
+    from django.apps import apps
     stage("collectstatic")
-    call_command("collectstatic", interactive=False)
-if "plan" in sys.argv:
-    stage("plan")
-    call_command("migrate", plan=True)
-stage("settings")
-executor = MigrationExecutor(connection)
-graph = executor.loader.graph
-applied = set(executor.loader.applied_migrations)
-plan = executor.migration_plan(graph.leaf_nodes())
-steps, before = [], {}
-for migration, backwards in plan:
-    key = (migration.app_label, migration.name)
-    if migration.app_label not in before:
-        parents = [p for p in graph.node_map[key].parents if p.key[0] == migration.app_label]
-        done = [p.key[1] for p in parents if p.key in applied]
-        before[migration.app_label] = done[0] if done else "zero"
-    steps.append({
-        "app": migration.app_label,
-        "name": migration.name,
-        "irreversible": [op.describe() for op in migration.operations if not op.reversible],
-    })
-migrated = False
-if "migrate-if-none-planned" in sys.argv and not steps:
-    stage("migrate")
-    call_command("migrate", interactive=False)
-    migrated = True
+    if not apps.is_installed("django.contrib.staticfiles"):
+        print("collectstatic skipped: django.contrib.staticfiles is not installed", flush=True)
+    elif not getattr(settings, "STATIC_ROOT", None):
+        # Without it Django's collectstatic stops with a traceback; the release can still
+        # serve (a CDN, DEBUG's own serving): said plainly instead.
+        print(
+            "warning: collectstatic skipped: the settings set no STATIC_ROOT, so the "
+            "release holds no collected static files (set STATIC_ROOT, e.g. "
+            "BASE_DIR / 'staticfiles', to collect them)",
+            flush=True,
+        )
+    else:
+        call_command("collectstatic", interactive=False)
+steps, before, migrated = [], {}, False
+if connection.settings_dict.get("ENGINE") == "django.db.backends.dummy":
+    # DATABASES is empty: an app without a database has no migrations to gate.
+    print("no database in the settings (DATABASES is empty): no migrations", flush=True)
+else:
+    if "plan" in sys.argv:
+        stage("plan")
+        call_command("migrate", plan=True)
+    stage("settings")
+    executor = MigrationExecutor(connection)
+    graph = executor.loader.graph
+    applied = set(executor.loader.applied_migrations)
+    plan = executor.migration_plan(graph.leaf_nodes())
+    for migration, backwards in plan:
+        key = (migration.app_label, migration.name)
+        if migration.app_label not in before:
+            parents = [p for p in graph.node_map[key].parents if p.key[0] == migration.app_label]
+            done = [p.key[1] for p in parents if p.key in applied]
+            before[migration.app_label] = done[0] if done else "zero"
+        steps.append({
+            "app": migration.app_label,
+            "name": migration.name,
+            "irreversible": [op.describe() for op in migration.operations if not op.reversible],
+        })
+    if "migrate-if-none-planned" in sys.argv and not steps:
+        stage("migrate")
+        call_command("migrate", interactive=False)
+        migrated = True
 sys.stdout.flush()
 print(%(marker)r + "facts " + json.dumps({
     "allowed_hosts": list(settings.ALLOWED_HOSTS),
@@ -73,6 +89,9 @@ print(%(marker)r + "facts " + json.dumps({
     "migrated": migrated,
 }), flush=True)
 """
+
+# gunicorn calls ``module:factory()`` itself (gunicorn 20.1 and later).
+DJANGO_DEFAULT_WSGI = "django.core.wsgi:get_wsgi_application()"
 
 # Starts the script's own lines in its output: no command prints a NUL.
 _MARKER = "\0conveyor "
@@ -283,7 +302,8 @@ def _django(runner: Runner, release_dir: str, python: str, stages: list[str]) ->
     module, _, name = wsgi.rpartition(".")
     return DjangoFacts(
         allowed_hosts=data["allowed_hosts"],
-        wsgi=f"{module}:{name}" if module else "",
+        # No WSGI_APPLICATION: what runserver serves then, Django's own application.
+        wsgi=f"{module}:{name}" if module else DJANGO_DEFAULT_WSGI,
         plan=data["plan"],
         before=data["before"],
         migrated=data["migrated"],
