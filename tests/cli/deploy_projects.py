@@ -75,7 +75,26 @@ FAILING_TEST = """
 """
 
 
+def deploy_inputs(
+    target: Path | str, bind: str, indent: str, shared: list[str], **inputs: str
+) -> str:
+    """The deploy step's ``with:`` lines, each behind ``indent`` (``watch_seconds`` for
+    ``watch-seconds``)."""
+    lines = [f"target: {target}", f"bind: {bind}", "health-path: /healthz", "shared: |"]
+    lines += [f"  {path}" for path in shared]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in inputs.items()]
+    return "".join(f"{indent}{line}\n" for line in lines)
+
+
 def workflow(target: Path, bind: str, extra: str = "") -> str:
+    inputs = deploy_inputs(
+        target,
+        bind,
+        "      ",
+        ["media", ".env", "db.sqlite3"],
+        health_timeout="20",
+        watch_seconds="3",
+    )
     return f"""steps:
   - name: Build
     run: python manage.py collectstatic --noinput
@@ -84,16 +103,7 @@ def workflow(target: Path, bind: str, extra: str = "") -> str:
   - name: Deploy
     uses: conveyor/deploy-django@v1
     with:
-      target: {target}
-      bind: {bind}
-      health-path: /healthz
-      shared: |
-        media
-        .env
-        db.sqlite3
-      health-timeout: 20
-      watch-seconds: 3
-{extra}"""
+{inputs}{extra}"""
 
 
 TEST_JOB = """  test:
@@ -112,8 +122,8 @@ def production_workflow(
     """A GitHub workflow whose ``deploy`` job deploys the shop to the ``production``
     environment (``inputs``: more of the action's, ``watch_seconds`` for
     ``watch-seconds``); ``with_tests``: after a ``test`` job that builds and tests it."""
-    lines = [f"          {name.replace('_', '-')}: {value}\n" for name, value in inputs.items()]
     tests, needs = (TEST_JOB, "    needs: test\n") if with_tests else ("", "")
+    step_inputs = deploy_inputs(target, bind, " " * 10, ["media", "db.sqlite3"], **inputs)
     return f"""on: push
 jobs:
 {tests}  deploy:
@@ -123,13 +133,7 @@ jobs:
       - name: Deploy
         uses: conveyor/deploy-django@v1
         with:
-          target: {target}
-          bind: {bind}
-          health-path: /healthz
-          shared: |
-            media
-            db.sqlite3
-{"".join(lines)}"""
+{step_inputs}"""
 
 
 def make_shop(root: Path, target: Path, bind: str) -> Path:

@@ -91,9 +91,14 @@ def test_a_malformed_bind_is_a_clear_error(state_dir) -> None:
 def test_the_daemon_escapes_the_job_that_starts_it(state_dir, bind) -> None:
     """New session, no pipe of the starter, no RUNNER_TRACKING_ID: what a job's cleanup finds."""
     starter = subprocess.run(
-        [sys.executable, "-c",
-         "import sys; from conveyor.deploy.proxy import ensure_proxy; "
-         "ensure_proxy(sys.argv[1], sys.argv[2])", state_dir, bind],
+        [
+            sys.executable,
+            "-c",
+            "import sys; from conveyor.deploy.proxy import ensure_proxy; "
+            "ensure_proxy(sys.argv[1], sys.argv[2])",
+            state_dir,
+            bind,
+        ],
         env={**os.environ, "RUNNER_TRACKING_ID": "job-42"},
         capture_output=True,
         timeout=60,
@@ -166,8 +171,12 @@ def test_a_local_front_may_set_forwarded_proto(proxy, bind, start_upstream) -> N
     app = start_upstream("blue")
     proxy.switch(app.address)
     connection = connect(bind)
-    connection.request("POST", "/echo", body=b"",
-                       headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.io"})
+    connection.request(
+        "POST",
+        "/echo",
+        body=b"",
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "shop.io"},
+    )
     echo = json.loads(connection.getresponse().read())
     connection.close()
     assert echo["headers"]["X-Forwarded-Proto"] == "https"
@@ -178,8 +187,9 @@ def test_a_chunked_request_body_is_forwarded(proxy, bind, start_upstream) -> Non
     app = start_upstream("blue")
     proxy.switch(app.address)
     connection = connect(bind)
-    connection.request("POST", "/echo", body=iter([b"first,", b"second,", b"third"]),
-                       encode_chunked=True)
+    connection.request(
+        "POST", "/echo", body=iter([b"first,", b"second,", b"third"]), encode_chunked=True
+    )
     echo = json.loads(connection.getresponse().read())
     connection.close()
     assert echo["headers"]["Transfer-Encoding"] == "chunked"
@@ -245,8 +255,10 @@ def test_malformed_and_ambiguous_requests_get_400(proxy, bind, start_upstream) -
     app = start_upstream("blue")
     proxy.switch(app.address)
     assert raw_exchange(bind, b"NONSENSE\r\n\r\n").startswith(b"HTTP/1.1 400 ")
-    smuggling = (b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
-                 b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    smuggling = (
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    )
     assert raw_exchange(bind, smuggling).startswith(b"HTTP/1.1 400 ")
 
 
@@ -298,9 +310,7 @@ def wait_in_flight(proxy: ProxyClient, upstream: str) -> None:
         time.sleep(0.01)
 
 
-def test_switch_waits_for_the_old_upstreams_in_flight_request(
-    proxy, bind, start_upstream
-) -> None:
+def test_switch_waits_for_the_old_upstreams_in_flight_request(proxy, bind, start_upstream) -> None:
     blue, green = start_upstream("blue"), start_upstream("green")
     proxy.switch(blue.address)
     thread, result = start_slow_request(bind, 1.5)
@@ -402,11 +412,14 @@ def process_alive(pid: int) -> bool:
 
 
 def test_racing_starters_share_one_proxy(state_dir, bind) -> None:
-    script = ("import sys; from conveyor.deploy.proxy import ensure_proxy; "
-              "print(ensure_proxy(sys.argv[1], sys.argv[2]).status()['pid'])")
+    script = (
+        "import sys; from conveyor.deploy.proxy import ensure_proxy; "
+        "print(ensure_proxy(sys.argv[1], sys.argv[2]).status()['pid'])"
+    )
     starters = [
-        subprocess.Popen([sys.executable, "-c", script, state_dir, bind],
-                         stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, state_dir, bind], stdout=subprocess.PIPE, text=True
+        )
         for _ in range(3)
     ]
     pids = {starter.communicate(timeout=60)[0].strip() for starter in starters}
@@ -424,7 +437,6 @@ def test_sigterm_stops_the_proxy_cleanly(proxy, state_dir, bind) -> None:
     assert not os.path.exists(proxy.socket_path)
     assert running_pid(state_dir) is None
     assert "stopped" in Path(state_dir, "proxy.log").read_text()
-
 
 
 def test_stop_lets_in_flight_requests_finish(proxy, bind, state_dir, start_upstream) -> None:
@@ -518,14 +530,22 @@ def test_only_the_owner_can_reach_the_control_socket(proxy, state_dir) -> None:
 
 def as_nobody(script: str, *args: str) -> str:
     # The system's interpreter: the test's may sit in a directory nobody cannot enter.
-    result = subprocess.run(["/usr/bin/python3", "-c", script, *args], user="nobody",
-                            capture_output=True, text=True, timeout=30, cwd="/")
+    result = subprocess.run(
+        ["/usr/bin/python3", "-c", script, *args],
+        user="nobody",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd="/",
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
 
-@pytest.mark.skipif(os.getuid() != 0 or not os.path.exists("/usr/bin/python3"),
-                    reason="needs root and /usr/bin/python3 to act as another user")
+@pytest.mark.skipif(
+    os.getuid() != 0 or not os.path.exists("/usr/bin/python3"),
+    reason="needs root and /usr/bin/python3 to act as another user",
+)
 def test_another_user_cannot_control_the_proxy(bind) -> None:
     reachable = tempfile.mkdtemp(prefix="conveyor-proxy-test-")
     os.chmod(reachable, 0o755)  # other users may walk up to the state directory, not into it
@@ -547,7 +567,7 @@ def test_another_user_cannot_control_the_proxy(bind) -> None:
             "import socket, sys\n"
             "s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1])\n"
             "try:\n"
-            "    s.sendall(b'{\"op\": \"stop\"}\\n')\n"
+            '    s.sendall(b\'{"op": "stop"}\\n\')\n'
             "except BrokenPipeError:\n"
             "    pass  # refused before it could send\n"
             "print(s.recv(1000).decode())\n"
@@ -570,8 +590,12 @@ def test_a_remote_client_cannot_claim_https_or_another_host() -> None:
         b"GET / HTTP/1.1\r\nHost: shop.example.com\r\nX-Forwarded-Proto: https\r\n"
         b"X-Forwarded-Host: evil.example\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"
     )
-    remote = Client(reader=None, writer=None, address="198.51.100.7",  # type: ignore[arg-type]
-                    trusted_front=False)
+    remote = Client(
+        reader=None,
+        writer=None,
+        address="198.51.100.7",  # type: ignore[arg-type]
+        trusted_front=False,
+    )
     headers = dict(forwarded_headers(request, remote))
     assert headers["X-Forwarded-Proto"] == "http"
     assert headers["X-Forwarded-Host"] == "shop.example.com"
