@@ -258,3 +258,44 @@ def test_a_sandboxed_server_says_why_it_rolled_nothing_back(repository, app, sta
     from conveyor.server.runs.models import Deployment
 
     assert not Deployment.objects.filter(job_key__startswith="rollback@").exists()
+
+
+def test_a_forks_deployment_never_points_the_watch_or_the_rollback_elsewhere(
+    repository, app, tmp_path
+):
+    """A fork's code chose its deploy's bind and target: the environment's watch keeps
+    checking the last deployment of the repository's own code, and a rollback undoes
+    that one, not the fork's."""
+    from conveyor.engine.events import DeploymentChanged
+    from conveyor.server.monitoring.rollback import last_live_deployment
+    from conveyor.server.runs import signals
+    from conveyor.server.runs.models import Deployment, Run
+
+    production = Environment.objects.create(repository=repository, name="production")
+    ours = went_live(production, 1, str(tmp_path / "srv"), app.address, "r1")
+    fork_run = Run.objects.create(
+        repository=repository,
+        number=2,
+        workflow_path="deploy.yml",
+        event="pull_request",
+        ref="refs/pull/7/merge",
+        sha="f" * 40,
+        status="success",
+        from_fork=True,
+    )
+    forks = Deployment.objects.create(
+        run=fork_run,
+        job_key="deploy",
+        environment=production,
+        status="success",
+        state="live",
+        target="ssh://them@evil.example/srv",
+        url="http://10.0.0.5:80",
+    )
+    event = DeploymentChanged(
+        "deploy", 0, "live", forks.target, "r2", url=forks.url, health_path="/admin"
+    )
+    signals.tell(signals.deployment_changed, deployment=forks, event=event)
+    check = HealthCheck.objects.get(environment=production)
+    assert check.live_deployment == ours and check.url == app.url
+    assert last_live_deployment(production) == ours

@@ -65,6 +65,7 @@ def last_live_deployment(environment: Environment) -> Deployment | None:
     return (
         environment.deployments.filter(state__in=LIVE_STATES)
         .exclude(target="")
+        .exclude(run__from_fork=True)  # a fork's code chose that target
         .select_related("run")
         .order_by("-pk")
         .first()

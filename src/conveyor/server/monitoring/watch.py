@@ -30,6 +30,7 @@ from django.utils import timezone
 from conveyor.server.background import Background
 from conveyor.server.monitoring.models import Health, HealthCheck, Incident
 from conveyor.server.monitoring.probe import ProbeResult, probe
+from conveyor.server.repos.forges.base import runs_fork_code
 from conveyor.server.runs import signals
 from conveyor.server.runs.models import Deployment
 
@@ -187,6 +188,7 @@ def serving_deployment(check: HealthCheck) -> Deployment | None:
         return check.live_deployment
     return (
         Deployment.objects.filter(environment_id=check.environment_id, state="live")
+        .exclude(run__from_fork=True)
         .order_by("-pk")
         .first()
     )
@@ -228,6 +230,10 @@ def deployment_changed(sender: Any, deployment: Deployment, **kwargs: Any) -> No
     """A deployment of an environment went live: its URL is the one to check (unless a
     member set one), closely for a while; a rollback ends that closer watch."""
     if deployment.environment_id is None or deployment.state not in ("live", "rolled-back"):
+        return
+    if runs_fork_code(deployment.run):
+        # A fork's code chose its bind and target: it never points the environment's
+        # watch (and its automatic rollback) elsewhere.
         return
     check, _ = HealthCheck.objects.get_or_create(environment_id=deployment.environment_id)
     if deployment.state == "rolled-back":
