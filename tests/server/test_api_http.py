@@ -46,6 +46,18 @@ def call(url: str, method: str = "GET", body: Any = None, **headers: str) -> tup
         return error.code, json.loads(error.read())
 
 
+def admin_with_repository(server_url: str, bare: Path) -> tuple[str, dict[str, str]]:
+    """A token of the admin the server made, and the repository ``shop`` at ``bare``
+    added with it: (the API's URL, the auth header)."""
+    api = f"{server_url}/api"
+    basic = base64.b64encode(b"admin:test-password-123").decode()
+    _, token = call(f"{api}/tokens", "POST", {"name": "t"}, Authorization=f"Basic {basic}")
+    auth = {"Authorization": f"Bearer {token['token']}"}
+    status, added = call(f"{api}/repositories", "POST", {"name": "shop", "url": str(bare)}, **auth)
+    assert status == 201, added
+    return api, auth
+
+
 def test_the_documented_curl_story_over_http(tmp_path: Path, git_project: GitProject) -> None:
     git_project.commit({".conveyor.yml": WORKFLOW}, "Add hello")
     git_project.push()

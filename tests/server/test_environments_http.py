@@ -4,15 +4,14 @@ docs/api.md tells a user to."""
 
 from __future__ import annotations
 
-import base64
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.server.conftest import GitProject, start_server
-from tests.server.test_api_http import call
+from tests.server.conftest import GitProject, start_server, wait_for
+from tests.server.test_api_http import admin_with_repository, call
 
 pytestmark = pytest.mark.slow
 
@@ -31,17 +30,6 @@ jobs:
 """
 
 
-def poll(what: str, check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
 def test_a_deploy_waits_for_approval_given_over_http(
     tmp_path: Path, git_project: GitProject
 ) -> None:
@@ -51,14 +39,7 @@ def test_a_deploy_waits_for_approval_given_over_http(
     data.mkdir()
     server = start_server(data, workers=1)
     try:
-        api = f"{server.url}/api"
-        basic = base64.b64encode(b"admin:test-password-123").decode()
-        _, token = call(f"{api}/tokens", "POST", {"name": "t"}, Authorization=f"Basic {basic}")
-        auth = {"Authorization": f"Bearer {token['token']}"}
-        status, _ = call(
-            f"{api}/repositories", "POST", {"name": "shop", "url": str(git_project.bare)}, **auth
-        )
-        assert status == 201
+        api, auth = admin_with_repository(server.url, git_project.bare)
         environment = f"{api}/repositories/shop/environments/production"
         status, rules = call(
             environment, "PUT", {"required_approval": True, "allowed_branches": ["main"]}, **auth
@@ -80,7 +61,7 @@ def test_a_deploy_waits_for_approval_given_over_http(
             jobs = [job for job in run["jobs"] if job["status"] == "waiting"]
             return jobs[0] if jobs else None
 
-        job = poll("the deploy job to wait", waiting_job)
+        job = wait_for(waiting_job, 30, "the deploy job to wait")
         assert "approve the deployment to 'production'" in job["reason"]
         time.sleep(1.5)  # nobody approved: it still waits, no step ran
         _, run = call(run_url, **auth)
@@ -97,7 +78,7 @@ def test_a_deploy_waits_for_approval_given_over_http(
             _, run = call(run_url, **auth)
             return run if run["status"] not in ("queued", "running") else None
 
-        run = poll("the run to finish", finished)
+        run = wait_for(finished, 30, "the run to finish")
         assert run["status"] == "success", run
         _, history = call(f"{environment}/deployments", **auth)
         [deployment] = history

@@ -4,7 +4,6 @@ notification and statuses delivered by the server's own delivery thread."""
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from conveyor.server.repos.forges.generic import webhook as generic
 from tests.server.conftest import GitProject, start_server, wait_for
 from tests.server.notify_support import Receiver
-from tests.server.test_api_http import call
+from tests.server.test_api_http import admin_with_repository, call
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +36,7 @@ def test_the_server_delivers_a_failed_runs_notification_and_statuses(
     hooks = Receiver()
     server = start_server(data, workers=1)
     try:
-        api = f"{server.url}/api"
-        basic = base64.b64encode(b"admin:test-password-123").decode()
-        _, token = call(f"{api}/tokens", "POST", {"name": "t"}, Authorization=f"Basic {basic}")
-        auth = {"Authorization": f"Bearer {token['token']}"}
-        status, _ = call(
-            f"{api}/repositories", "POST", {"name": "shop", "url": str(git_project.bare)}, **auth
-        )
-        assert status == 201
+        api, auth = admin_with_repository(server.url, git_project.bare)
         status, channel = call(
             f"{api}/repositories/shop/notifications/channels/team-hook",
             "PUT",
