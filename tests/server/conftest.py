@@ -156,7 +156,7 @@ def repository(git_project: GitProject, data_dir: Path) -> Any:
 @pytest.fixture
 def workers(transactional_db: None) -> Iterator[Any]:
     """The embedded worker pool, running for the test."""
-    from conveyor.server.runs.embedded_worker import EmbeddedWorkerPool
+    from conveyor.server.dispatch.embedded import EmbeddedWorkerPool
 
     pool = EmbeddedWorkerPool(2)
     pool.start()

@@ -11,9 +11,9 @@ import pytest
 from django.conf import settings
 from django_tasks_db.models import DBTaskResult
 
+from conveyor.server.dispatch.embedded import EmbeddedWorkerPool
+from conveyor.server.dispatch.runs import enqueue_run, execute_run_task
 from conveyor.server.runs import services
-from conveyor.server.runs.dispatch import enqueue_run, execute_run_task
-from conveyor.server.runs.embedded_worker import EmbeddedWorkerPool
 from conveyor.server.runs.execute import execute_run
 from conveyor.server.runs.models import Run
 from tests.server.conftest import ROOT, wait_for, wait_for_run_end
@@ -53,7 +53,7 @@ def test_a_task_enqueued_by_another_process_is_picked_up(repository, git_project
     database = settings.DATABASES["default"]["NAME"]
     script = (
         "import django; django.setup()\n"
-        "from conveyor.server.runs.dispatch import enqueue_run\n"
+        "from conveyor.server.dispatch.runs import enqueue_run\n"
         "from conveyor.server.runs.models import Run\n"
         f"enqueue_run(Run.objects.get(pk={run.pk}))\n"
     )

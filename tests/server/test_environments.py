@@ -248,7 +248,7 @@ def test_cancelling_a_run_whose_deploy_waits_ends_it_and_its_deployment(
 def test_deployments_waiting_for_one_environment_go_first_come_first_served(
     repository, git_project
 ):
-    from conveyor.server.runs.embedded_worker import EmbeddedWorkerPool
+    from conveyor.server.dispatch.embedded import EmbeddedWorkerPool
 
     production(repository)
     pool = EmbeddedWorkerPool(3)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from conveyor.server.runs.dispatch import execute_run_task
+from conveyor.server.dispatch.runs import execute_run_task
 from conveyor.server.runs.models import Job, LogChunk, Run, Step
 from conveyor.server.runs.recovery import STOPPED_REASON, recover
 from tests.server.conftest import (

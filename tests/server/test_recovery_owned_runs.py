@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 from django_tasks_db.models import DBTaskResult
 
-from conveyor.server.runs.dispatch import execute_run_task
+from conveyor.server.dispatch.runs import execute_run_task
 from conveyor.server.runs.execute import _claim
 from conveyor.server.runs.models import Job, Run, Status, Step
 from conveyor.server.runs.recovery import STOPPED_REASON, recover

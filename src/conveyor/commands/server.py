@@ -99,7 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
     from django.core.management import call_command
     from django.db import OperationalError
 
-    from conveyor.server.runs.embedded_worker import EmbeddedWorkerPool
+    from conveyor.server.dispatch.embedded import EmbeddedWorkerPool
     from conveyor.server.runs.recovery import recover
 
     try:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from conveyor.engine import evaluation
 from conveyor.engine.contexts import debug_enabled, github_context
@@ -39,6 +40,7 @@ from conveyor.engine.git_info import GitInfo, read_git_info
 from conveyor.engine.job_runner import CalledScope, JobRunner, JobSpec, RunShared
 from conveyor.engine.masking import Masker
 from conveyor.engine.options import RunOptions
+from conveyor.engine.plan import CalledPlan, JobOutcome, JobPlan, WorkflowFile, run_plan
 from conveyor.engine.results import JobResult, RunResult, StepResult
 from conveyor.engine.runner_labels import labels_of
 from conveyor.engine.workflow_calls import (
@@ -66,8 +68,21 @@ __all__ = [
     "run_workflow",
 ]
 
+# A job's env variable that marks it safe to run again when its worker died mid-job.
+RETRY_ON_WORKER_LOST = "CONVEYOR_RETRY_ON_WORKER_LOST"
 # A job `if` naming one of these decides for itself whether failed or skipped needs stop it.
 _STATUS_FUNCTION = r"(?i)\b(always|failure|cancelled)\s*\("  # compiled when first used
+
+
+class JobLauncher(Protocol):
+    """Runs one job instance from its plan and blocks until it ended: elsewhere (a
+    worker on another machine) or here. Its events go to ``emit`` as they happen;
+    ``cancellation`` fires when the run or the job is cancelled. Never raises for the
+    job's sake: a job that could not run comes back failed, with the reason."""
+
+    def run_job(
+        self, plan: JobPlan, cancellation: Cancellation, emit: Callable[[Event], None]
+    ) -> JobOutcome: ...
 
 
 def run_workflow(
@@ -76,8 +91,12 @@ def run_workflow(
     executor: Executor,
     sink: Sink,
     cancellation: Cancellation | None = None,
+    launcher: JobLauncher | None = None,
 ) -> RunResult:
     """Run ``workflow`` to its end and return what happened; events go to ``sink``.
+
+    Jobs run in threads of this process on ``executor``, or, given a ``launcher``,
+    wherever it sends their plans.
 
     Raises ``ValueError`` (before any event) only when ``options.only_jobs`` names
     a job the workflow does not have. Everything else, including a bug inside the
@@ -85,7 +104,7 @@ def run_workflow(
     """
     selected = select_jobs(workflow, options.only_jobs)
     return _Scheduler(
-        workflow, options, executor, sink, cancellation or Cancellation(), selected
+        workflow, options, executor, sink, cancellation or Cancellation(), selected, launcher
     ).run()
 
 
@@ -135,6 +154,7 @@ class _Node:
 @record
 class _Instance:
     spec: JobSpec
+    plan: JobPlan
     group: _Group
     linked: bool = True  # cancelled with the run
     # For a call of a reusable workflow: the contexts its with: and secrets: see.
@@ -180,7 +200,9 @@ class _Scheduler:
         sink: Sink,
         cancellation: Cancellation,
         selected: list[str],
+        launcher: JobLauncher | None = None,
     ) -> None:
+        self.launcher = launcher
         self.workflow = workflow
         self.options = options
         self.cancellation = cancellation
@@ -263,6 +285,7 @@ class _Scheduler:
             secrets=options.secrets,
             chain=(workflow_identity(self.workflow, options.workspace),),
         )
+        self.run_plan = run_plan(options, self.workflow, self.git, inputs)
         self._add_nodes(self.root, self.selected)
 
     def _add_nodes(self, frame: CallFrame, job_ids: list[str]) -> list[str]:
@@ -457,7 +480,8 @@ class _Scheduler:
             )
             if frame.cancellation is not None:
                 frame.cancellation.on_cancel(spec.cancellation.cancel)
-            instance = _Instance(spec=spec, group=group, linked=linked)
+            plan = self._plan(spec, {**contexts, "matrix": values, "strategy": strategy_context})
+            instance = _Instance(spec=spec, plan=plan, group=group, linked=linked)
             group.instances.append(instance)
             if job.uses is not None:
                 # Queued like a job, so that the matrix's max-parallel counts calls.
@@ -478,6 +502,37 @@ class _Scheduler:
         # Finished only once every combination exists: the group counts them all.
         for instance, why in not_here:
             self._skip_instance(instance, why)
+
+    def _plan(self, spec: JobSpec, contexts: dict[str, Any]) -> JobPlan:
+        called = None
+        if spec.called is not None:
+            workflow = spec.called.workflow
+            called = CalledPlan(
+                workflow=WorkflowFile(workflow.path, workflow.source),
+                inputs=spec.called.inputs,
+                secrets=spec.called.secrets,
+                top_job_id=spec.called.top_job_id,
+            )
+        labels: list[str] = []
+        if spec.job.runs_on is not None and self.launcher is not None:
+            where = spec.job.positions.get("runs-on", spec.job.position)
+            try:
+                labels = labels_of(evaluation.value(spec.job.runs_on, contexts, where, "runs-on"))
+            except EngineProblem:
+                labels = []  # the job fails on it where it runs, with the position
+        return JobPlan(
+            run=self.run_plan,
+            job_id=spec.job.id,
+            job_key=spec.job_key,
+            name=spec.name,
+            matrix=spec.matrix,
+            strategy=spec.strategy,
+            needs=spec.needs,
+            called=called,
+            labels=labels,
+            retry_on_worker_lost=str(spec.job.env.get(RETRY_ON_WORKER_LOST, "")).strip().lower()
+            in ("true", "1", "yes"),
+        )
 
     def _filtered_legs(self, job: Job, combinations: list[dict[str, Any]]) -> list[int]:
         """``--matrix``: the legs kept (each keeps GitHub's job-index and job-total)."""
@@ -720,9 +775,13 @@ class _Scheduler:
         )
         raw_outputs: dict[str, str] = {}
         try:
-            runner = JobRunner(self.shared, spec)
-            result = runner.run()
-            raw_outputs = runner.raw_outputs
+            if self.launcher is not None:
+                outcome = self.launcher.run_job(instance.plan, spec.cancellation, self.sink.emit)
+                result, raw_outputs = outcome.result, outcome.raw_outputs
+            else:
+                runner = JobRunner(self.shared, spec)
+                result = runner.run()
+                raw_outputs = runner.raw_outputs
         except BaseException as error:  # a bug in the engine: fail the job, keep the run going
             reason = f"internal error: {type(error).__name__}: {error}"
             job_id = spec.called.top_job_id if spec.called else spec.job.id

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",  # serves the API docs' JavaScript itself, not from a CDN
     "conveyor.server.runs.apps.RunsConfig",
+    "conveyor.server.dispatch.apps.DispatchConfig",
     "conveyor.server.repos.apps.ReposConfig",
     "conveyor.server.accounts.apps.AccountsConfig",
     "conveyor.server.ui.apps.UiConfig",

@@ -36,7 +36,7 @@ from typing import Any
 from conveyor import __version__
 from conveyor.workflow import errors, model
 
-FORMAT = b"conveyor parsed workflow 1\n"
+FORMAT = b"conveyor parsed workflow 2\n"
 ENTRY_SUFFIX = ".workflow"
 MAX_ENTRIES = 500
 _LENGTH_BYTES = 8

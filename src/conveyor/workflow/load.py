@@ -57,7 +57,9 @@ def parse_workflow(text: str | bytes, path: str) -> Workflow:
     """Validate workflow text; ``path`` is the name used in the model and in messages."""
     from conveyor.workflow.parse import parse_document
 
-    return _parse(text, path, parse_document)
+    workflow = _parse(text, path, parse_document)
+    workflow.source = text if isinstance(text, str) else text.decode("utf-8", "replace")
+    return workflow
 
 
 def load_action(

@@ -113,6 +113,8 @@ class Step:
     timeout_minutes: float | str | None = None
     # Where each key's value starts, for errors found while running.
     positions: dict[str, Position] = field(default_factory=dict)
+    # The file's text as parsed: a job plan carries it to a worker, which parses it again.
+    source: str = ""
 
     @property
     def display_name(self) -> str:
@@ -200,6 +202,8 @@ class Workflow:
     # True for the seed's form: a file with a top-level ``steps:`` list and no ``jobs:``.
     shorthand: bool = False
     positions: dict[str, Position] = field(default_factory=dict)
+    # The file's text as parsed: a job plan carries it to a worker, which parses it again.
+    source: str = ""
 
     @property
     def display_name(self) -> str:

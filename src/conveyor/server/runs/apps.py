@@ -7,10 +7,6 @@ class RunsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Wakes the embedded workers when a task is enqueued in this process.
-        from conveyor.server.runs import embedded_worker
-
-        embedded_worker.connect_signals()
         # A run's artifacts go with it, whatever deletes it (retention, the admin, its
         # repository's deletion).
         from django.db.models.signals import post_delete

@@ -125,6 +125,8 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     order = models.PositiveIntegerField(default=0)  # position of the job in the workflow
+    # Who ran it: a `conveyor worker`'s name, or the server's own for its embedded pool.
+    worker = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["run", "order", "id"]

@@ -39,9 +39,7 @@ class Recovered:
 
 def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
     """Repair what a stopped server left behind. Call once at start-up, before the workers."""
-    from django_tasks_db.models import DBTaskResult
-
-    from conveyor.server.runs.dispatch import enqueue_run, execute_run_task
+    from conveyor.server.dispatch.runs import enqueue_run, enqueued_run_ids, fail_running_tasks
 
     outcome = Recovered()
     now = timezone.now()
@@ -77,16 +75,8 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             _settle_tables(stale)
             _end_leftover_processes(stale)
         outcome.failed_runs = stale
-        tasks = DBTaskResult.objects.filter(task_path=execute_run_task.module_path)
-        for task in tasks.filter(status="RUNNING"):
-            run_id = (task.args_kwargs.get("args") or [None])[0]
-            if run_id in exclude_run_ids or run_id in others:
-                continue
-            task.set_failed(ServerStopped(STOPPED_REASON))
-        waiting = {
-            (args.get("args") or [None])[0]
-            for args in tasks.filter(status="READY").values_list("args_kwargs", flat=True)
-        }
+        fail_running_tasks(ServerStopped(STOPPED_REASON), keep=set(exclude_run_ids) | others)
+        waiting = enqueued_run_ids()
         groups_started: set[tuple[int, str]] = set()
         for run in Run.objects.filter(status=Status.QUEUED, cancel_requested=False).order_by(
             "created_at", "pk"

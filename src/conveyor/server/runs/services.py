@@ -21,12 +21,12 @@ import logging
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from conveyor.engine import evaluation
 from conveyor.engine.contexts import github_context
 from conveyor.engine.evaluation import EngineProblem
+from conveyor.server.dispatch import runs as dispatch_runs
 from conveyor.server.repos import git, refnames
 from conveyor.server.repos.forges.base import from_fork, runs_fork_code
 from conveyor.server.repos.models import Repository
@@ -419,25 +419,12 @@ def start_next_in_group(run: Run) -> None:
         _group_runs(run).filter(status=Status.QUEUED, cancel_requested=False).order_by("number")
     )
     following = waiting.first()
-    if following is not None and not _has_task(following):
+    if following is not None and not dispatch_runs.run_is_enqueued(following.pk):
         _enqueue_after_commit(following)
 
 
-def _has_task(run: Run) -> bool:
-    from django_tasks_db.models import DBTaskResult
-
-    from conveyor.server.runs.dispatch import execute_run_task
-
-    return (
-        DBTaskResult.objects.filter(task_path=execute_run_task.module_path)
-        .filter(Q(status="READY") | Q(status="RUNNING"))
-        .filter(args_kwargs__args__0=run.id)
-        .exists()
-    )
-
-
 def _enqueue_after_commit(run: Run) -> None:
-    from conveyor.server.runs.dispatch import enqueue_run
+    from conveyor.server.dispatch.runs import enqueue_run
 
     transaction.on_commit(lambda: enqueue_run(run))
 
