@@ -37,6 +37,17 @@ keeps what it could not send and sends it again, in order.
     answer 200 ``{cancel: bool}``: cancel the job when true; 409 ``{detail}``: this
     attempt is over (its worker was declared lost): stop the job, send nothing more.
 
+``POST /api/worker/jobs/<dispatch id>/environment``  body ``{name, url}``
+    the job's ``environment:`` gate (``engine/environments.py``), asked on the
+    server: answer 200 ``{secrets, variables}`` when the job may go on; 202
+    ``{waiting: reason}`` when it must wait (approval, another deployment): ask
+    again; 403 ``{reason, status}`` when refused.
+``POST /api/worker/jobs/<dispatch id>/environment/release``  body ``{status, url}``
+
+``PUT /api/worker/jobs/<dispatch id>/artifacts/<path>``  body: the file's bytes
+    what ``upload-artifact`` wrote under the job's artifacts directory, sent
+    after the job and before ``finish``; the server keeps it with the run.
+
 ``POST /api/worker/jobs/<dispatch id>/finish``
     body ``{seq, events: [...], outcome: JobOutcome.to_json()}``: the last batch and
     the outcome; idempotent. answer 200 ``{}``.
