@@ -191,7 +191,15 @@ def test_embedded_mode_says_jobs_run_inside_the_server(browser_client: Client) -
     assert '<a href="/workers/scale-out" id="scale-out-guide">' in html
     guide = browser_client.get("/workers/scale-out")
     assert guide.status_code == 200
-    assert "CONVEYOR_WORKER_LOST_SECONDS" in guide.content.decode()
+    page = guide.content.decode()
+    assert "CONVEYOR_WORKER_LOST_SECONDS" in page
+    # Its links to the example files work from the page too.
+    assert '<a href="deploy-examples/compose.yaml"' in page
+    example = browser_client.get("/workers/deploy-examples/compose.yaml")
+    assert example.status_code == 200 and example["Content-Type"].startswith("text/plain")
+    assert b"worker-2:" in b"".join(example.streaming_content)
+    assert browser_client.get("/workers/deploy-examples/..%2Fscale-out.md").status_code == 404
+    assert browser_client.get("/workers/deploy-examples/missing.yaml").status_code == 404
 
 
 def test_a_broker_without_workers_says_none_reported(browser_client: Client, settings: Any) -> None:

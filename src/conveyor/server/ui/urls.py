@@ -59,5 +59,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("workers/", workers.workers_page, name="workers"),
     path("workers/scale-out", workers.scale_out_guide, name="scale-out-guide"),
+    path("workers/deploy-examples/<str:name>", workers.deploy_example, name="deploy-example"),
     path("badge/<slug:name>.svg", badges.badge, name="badge"),
 ]

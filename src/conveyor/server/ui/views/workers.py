@@ -1,13 +1,13 @@
 """``/workers/``: the ``conveyor worker`` processes a scaled-out server knows, their
 state and what each runs now; htmx asks for the list again every few seconds. And
-``/workers/scale-out``: the scale-out guide, when the server runs from a checkout that
-has it."""
+``/workers/scale-out``: the scale-out guide with its example files, when the server
+runs from a checkout that has them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -49,3 +49,20 @@ def scale_out_guide(request: HttpRequest) -> HttpResponse:
         raise Http404("the scale-out guide is docs/scale-out.md in Conveyor's source")
     html = render_summary(path.read_text(encoding="utf-8"))
     return render(request, "ui/guide.html", {"title": "Scaling out", "html": html})
+
+
+@role_required("viewer")
+def deploy_example(request: HttpRequest, name: str) -> FileResponse:
+    """One of the guide's example files (systemd units, compose, Kubernetes), as text."""
+    guide = guide_path()
+    examples = guide.parent / "deploy-examples" if guide is not None else None
+    # Only a file listed in that directory: a name never walks out of it.
+    if examples is None or not examples.is_dir() or name not in _listing(examples):
+        raise Http404(f"no example file {name!r}")
+    response = FileResponse((examples / name).open("rb"), content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = "inline"
+    return response
+
+
+def _listing(directory: Path) -> set[str]:
+    return {entry.name for entry in directory.iterdir() if entry.is_file()}
