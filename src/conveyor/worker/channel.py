@@ -186,6 +186,13 @@ class EventChannel:
             self._wake.notify_all()
         if self._thread.is_alive():
             self._thread.join()
+        while self._over is None and self._pending_bytes > self.batch_bytes:
+            # What piled up while the server was away goes in batches of the usual size.
+            with self._wake:
+                batch = self._take()
+            answer = self._post("events", {"seq": self._next_seq, "events": batch})
+            self._next_seq += 1
+            self._handle(answer)
         if self._over is not None:
             raise AttemptOver(self._over)
         with self._wake:

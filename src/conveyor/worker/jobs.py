@@ -20,7 +20,7 @@ from conveyor.engine.job_from_plan import LocalSide, run_planned_job
 from conveyor.engine.plan import JobOutcome, JobPlan, PlanUnreadable
 from conveyor.engine.results import JobResult
 from conveyor.executors.base import Cancellation
-from conveyor.server.dispatch.protocol import job_path
+from conveyor.server.dispatch.protocol import HEARTBEAT_SECONDS, job_path
 from conveyor.worker.channel import AttemptOver, EventChannel
 from conveyor.worker.client import GaveUp, ServerClient
 from conveyor.worker.config import WorkerConfig
@@ -62,6 +62,8 @@ class WorkerJobs:
         self.mirrors = Mirrors(config.mirrors_dir)
         self.mark = worker_mark(config.directory)
         self.stopping = threading.Event()
+        # How long a job waits before asking again about an environment that said "wait".
+        self.environment_poll_seconds = HEARTBEAT_SECONDS
         self._running: dict[int, Cancellation] = {}
         self._lock = threading.Lock()
 
@@ -164,15 +166,17 @@ class WorkerJobs:
             base_env=step_environment(self.mark),
             store_dir=str(self.config.store_dir),
             artifacts_dir=str(artifacts),
-            environment_gate=RemoteEnvironmentGate(self.client, dispatch_id, job_token),
+            environment_gate=RemoteEnvironmentGate(
+                self.client, dispatch_id, job_token, self.environment_poll_seconds
+            ),
         )
         return run_planned_job(plan, local, executor, channel.emit, cancellation)
 
     def _upload_artifacts(self, dispatch_id: int, job_token: str) -> None:
         root = self._artifacts_dir(dispatch_id)
         for path in sorted(root.rglob("*")):
-            if not path.is_file() or path.is_symlink():
-                continue
+            if not path.is_file() or path.is_symlink() or path.name == ":lock":
+                continue  # the store's lock file is no artifact's
             relative = path.relative_to(root).as_posix()
             answer = self.client.send_until_answered(
                 "PUT",
