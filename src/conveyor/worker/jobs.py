@@ -91,7 +91,13 @@ class WorkerJobs:
             self._running[dispatch_id] = cancellation
         channel = EventChannel(self.client, dispatch_id, job_token, cancellation).start()
         try:
-            outcome = self._run_claimed(dispatch_id, job_token, claim, channel, cancellation)
+            try:
+                outcome = self._run_claimed(dispatch_id, job_token, claim, channel, cancellation)
+            except Exception as error:
+                # The job cannot be left `running` on the server: it ends, saying why.
+                logger.exception("dispatch %s: the worker failed", dispatch_id)
+                reason = f"internal error on worker {self.config.name}: {type(error).__name__}"
+                outcome = failed_outcome(claim.get("plan"), reason, channel.emit)
             if channel.over is None:
                 self._upload_artifacts(dispatch_id, job_token)
             try:
