@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import socket
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import pytest
 from conveyor.executors.sandbox import SandboxUnavailable
 from conveyor.worker.client import ServerClient
 from conveyor.worker.config import WorkerConfig
-from conveyor.worker.jobs import WorkerJobs
+from conveyor.worker.jobs import Requeue, WorkerJobs
 from conveyor.worker.sandboxing import SandboxChoice, choose
 from tests.worker.conftest import head_of, plan_for
 from tests.worker.receiver import WORKER_TOKEN, Dispatch, Receiver
@@ -200,3 +201,23 @@ def test_a_refused_environment_ends_the_job_with_the_servers_reason(
     assert "may not deploy" in dispatch.finished["result"]["reason"]
     log = [e for e in dispatch.events() if e["type"] == "log"]
     assert not any("deploying" in e["text"] for e in log)
+
+
+def test_a_stopping_worker_that_cannot_reach_the_server_hands_the_job_back(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    config = WorkerConfig(
+        broker_url="redis://127.0.0.1:6379/0",
+        server_url=nowhere,
+        worker_token=WORKER_TOKEN,
+        name="test@here",
+        directory=tmp_path / "worker",
+    )
+    jobs = WorkerJobs(config, ServerClient(nowhere, WORKER_TOKEN, timeout=5), SandboxChoice())
+    jobs.stopping.set()
+    with pytest.raises(Requeue):
+        jobs.run(17, TOKEN)
+    assert jobs.running() == []
