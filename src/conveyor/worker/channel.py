@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from typing import Any
 
 from conveyor.engine.events import Event
@@ -56,7 +57,7 @@ class EventChannel:
         self.batch_seconds = batch_seconds
         self.batch_bytes = batch_bytes
         self.heartbeat_seconds = heartbeat_seconds
-        self._pending: list[tuple[dict[str, Any], int]] = []  # events and their sizes
+        self._pending: deque[tuple[dict[str, Any], int]] = deque()  # events, their sizes
         self._pending_bytes = 0
         self._oldest_at: float | None = None  # when the oldest waiting event came
         self._last_sent_at = time.monotonic()
@@ -118,7 +119,7 @@ class EventChannel:
         taken: list[dict[str, Any]] = []
         size = 0
         while self._pending and (not taken or size < self.batch_bytes):
-            event, event_size = self._pending.pop(0)
+            event, event_size = self._pending.popleft()
             size += event_size
             taken.append(event)
         self._pending_bytes = max(0, self._pending_bytes - size)
@@ -171,7 +172,7 @@ class EventChannel:
             logger.error("dispatch %s: %s", self.dispatch_id, reason)
         with self._wake:
             self._over = reason
-            self._pending = []
+            self._pending.clear()
             self._pending_bytes = 0
             self._wake.notify_all()
         self.cancellation.cancel()
@@ -197,7 +198,7 @@ class EventChannel:
             raise AttemptOver(self._over)
         with self._wake:
             events = [event for event, _ in self._pending]
-            self._pending = []
+            self._pending.clear()
             self._pending_bytes = 0
         body = {"seq": self._next_seq, "events": events, "outcome": outcome.to_json()}
         answer = self.client.send_until_answered(

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
+import os
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from conveyor.records import record
@@ -79,29 +81,34 @@ class ServerClient:
         body: Any = None,
         *,
         job_token: str | None = None,
-        data: bytes | None = None,
+        upload: Path | None = None,
     ) -> Answer:
-        """One request; ``body`` goes as JSON, ``data`` as raw bytes. Raises ServerUnreachable."""
+        """One request; ``body`` goes as JSON, the file ``upload`` as raw bytes (streamed,
+        never read into memory whole). Raises ServerUnreachable."""
         headers = self.headers(job_token)
-        if data is None and body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        elif data is not None:
-            headers["Content-Type"] = "application/octet-stream"
         headers["Accept"] = "application/json"
-        request = urllib.request.Request(
-            self.server_url + path, data=data, headers=headers, method=method
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return _answer(response.status, response.read(), response.headers)
-        except urllib.error.HTTPError as error:
-            with error:
-                return _answer(error.code, error.read(), error.headers)
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            # ValueError: http.client's answer to a garbled response line.
-            reason = getattr(error, "reason", None) or error
-            raise ServerUnreachable(f"{self.server_url}: {reason}") from None
+        with ExitStack() as closing:
+            data: Any = None
+            if upload is not None:
+                data = closing.enter_context(open(upload, "rb"))
+                headers["Content-Type"] = "application/octet-stream"
+                headers["Content-Length"] = str(os.fstat(data.fileno()).st_size)
+            elif body is not None:
+                data = json.dumps(body).encode()
+                headers["Content-Type"] = "application/json"
+            request = urllib.request.Request(
+                self.server_url + path, data=data, headers=headers, method=method
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return _answer(response.status, response.read(), response.headers)
+            except urllib.error.HTTPError as error:
+                with error:
+                    return _answer(error.code, error.read(), error.headers)
+            except (urllib.error.URLError, OSError, ValueError) as error:
+                # ValueError: http.client's answer to a garbled response line.
+                reason = getattr(error, "reason", None) or error
+                raise ServerUnreachable(f"{self.server_url}: {reason}") from None
 
     def send_until_answered(
         self,
@@ -110,7 +117,7 @@ class ServerClient:
         body: Any = None,
         *,
         job_token: str | None = None,
-        data: bytes | None = None,
+        upload: Path | None = None,
         stop: Callable[[], bool] | None = None,
         pause: Callable[[float], Any] = time.sleep,
     ) -> Answer:
@@ -120,7 +127,7 @@ class ServerClient:
         complained = False
         while True:
             try:
-                answer = self.send(method, path, body, job_token=job_token, data=data)
+                answer = self.send(method, path, body, job_token=job_token, upload=upload)
                 if answer.status not in RETRY_STATUSES:
                     if complained:
                         logger.info("%s %s: the server answers again", method, path)
@@ -137,11 +144,6 @@ class ServerClient:
                 raise GaveUp(problem)
             pause(delay)
             wait = min(wait * 2, LONGEST_PAUSE)
-
-
-def pause_unless(event: threading.Event) -> Callable[[float], Any]:
-    """A pause for ``send_until_answered`` that ends early when ``event`` is set."""
-    return event.wait
 
 
 def _answer(status: int, raw: bytes, headers: Any) -> Answer:

@@ -49,6 +49,10 @@ class WorkerConfig:
 
 
 def default_directory() -> Path:
+    """The user's cache directory's ``conveyor/worker``; for root, one its sandbox user
+    can pass through to the workspaces (``/root`` is closed to others)."""
+    if os.geteuid() == 0:
+        return Path("/var/cache/conveyor/worker")
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("conveyor")) / "worker"

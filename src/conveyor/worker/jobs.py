@@ -187,7 +187,7 @@ class WorkerJobs:
             answer = self.client.send_until_answered(
                 "PUT",
                 job_path(dispatch_id, f"artifacts/{urllib.parse.quote(relative)}"),
-                data=path.read_bytes(),
+                upload=path,
                 job_token=job_token,
             )
             if not answer.ok:
