@@ -381,3 +381,58 @@ def test_artifacts_are_kept_with_the_run_and_paths_that_leave_are_refused(
     first, last, outcome = job_events(claimed["plan"], "done")
     assert worker.finish(message, 1, first + last, outcome)[0] == 200
     assert coordinator.join() == "success"
+
+
+def test_a_workers_job_passes_the_environment_gate_on_the_server(
+    broker, live_server, repository, git_project
+):
+    from conveyor.server.repos.models import Environment, EnvironmentVariable
+    from conveyor.server.runs.environments import approve_deployment
+    from conveyor.server.runs.models import Deployment
+
+    production = Environment.objects.create(
+        repository=repository, name="production", required_approval=True
+    )
+    EnvironmentVariable.objects.create(environment=production, name="REGION", value="eu")
+    label = unique_label()
+    run = start_run(repository, git_project, workflow(label, "    environment: production\n"))
+    coordinator = Coordinator(run.pk)
+    message = next_message(broker, protocol.queue_for(["self-hosted", label]))
+    worker = FakeWorker(live_server.url, labels=[label])
+    status, claimed = worker.claim(message)
+    assert status == 200
+    ask = protocol.job_path(message.dispatch_id, "environment")
+    body = {"name": "production", "url": "https://shop.example/"}
+    status, answer = worker.call(ask, body, message.token)
+    assert status == 202
+    assert answer["waiting"] == "waiting for a member to approve the deployment to 'production'"
+    job = wait_for(
+        lambda: Job.objects.filter(run=run, job_key="build", status="waiting").first(),
+        what="the job to show it waits for approval",
+    )
+    assert "approve" in job.reason
+    approve_deployment(Deployment.objects.get(run=run), by="admin")
+    status, answer = wait_for(
+        lambda: (lambda a: a if a[0] != 202 else None)(worker.call(ask, body, message.token)),
+        what="the gate to open",
+    )
+    assert (status, answer) == (200, {"secrets": {}, "variables": {"REGION": "eu"}})
+    release = protocol.job_path(message.dispatch_id, "environment/release")
+    assert worker.call(release, {"status": "success", "url": ""}, message.token) == (200, {})
+    assert Deployment.objects.get(run=run).status == "success"
+    first, last, outcome = job_events(claimed["plan"], "deployed")
+    assert worker.finish(message, 1, first + last, outcome)[0] == 200
+    assert coordinator.join() == "success"
+
+
+def test_a_job_the_server_runs_itself_names_the_server(repository, git_project, workers):
+    from conveyor.server.dispatch.launcher import server_worker_name
+    from conveyor.server.runs import services
+    from tests.server.conftest import wait_for_run_end
+
+    git_project.commit({".conveyor.yml": "on: push\nsteps:\n  - run: echo here\n"})
+    _, sha = git_project.push()
+    [run] = services.create_runs_for_event(repository, event="push", ref="refs/heads/main", sha=sha)
+    run = wait_for_run_end(run)
+    assert run.status == "success", run.reason
+    assert [job.worker for job in run.jobs.all()] == [server_worker_name()]

@@ -155,6 +155,10 @@ class JobOut(Schema):
     status: str
     reason: str
     outputs: dict[str, Any]
+    worker: str = Field(
+        description="Who ran it: a `conveyor worker`'s name, or the server's own "
+        '(`<host> (server)`) when it ran the job itself; "" before it started.'
+    )
     started_at: datetime | None
     finished_at: datetime | None
     steps: list[StepOut]

@@ -140,6 +140,7 @@ def jobs_out(run: Run) -> list[dict[str, Any]]:
             "status": job.status,
             "reason": job.reason,
             "outputs": job.outputs,
+            "worker": job.worker,
             "started_at": job.started_at,
             "finished_at": job.finished_at,
             "steps": [
