@@ -436,3 +436,34 @@ def test_a_job_the_server_runs_itself_names_the_server(repository, git_project, 
     run = wait_for_run_end(run)
     assert run.status == "success", run.reason
     assert [job.worker for job in run.jobs.all()] == [server_worker_name()]
+
+
+def test_matrix_legs_waiting_for_a_worker_each_say_so(broker, live_server, repository, git_project):
+    label = unique_label()
+    text = (
+        "on: push\njobs:\n  test:\n    strategy:\n      matrix:\n        python: ['3.11', '3.12']\n"
+        f"    runs-on: [self-hosted, {label}]\n"
+        "    steps:\n      - name: Build\n        run: echo built\n"
+    )
+    run = start_run(repository, git_project, text)
+    coordinator = Coordinator(run.pk)
+    queue = protocol.queue_for(["self-hosted", label])
+    messages = [next_message(broker, queue), next_message(broker, queue)]
+
+    def both_waiting() -> Any:
+        jobs = list(Job.objects.filter(run=run, status="waiting").order_by("job_key"))
+        return jobs if len(jobs) == 2 else None
+
+    jobs = wait_for(both_waiting, what="both legs to say they wait")
+    assert [job.job_key for job in jobs] == ["test (3.11)", "test (3.12)"]
+    assert all(job.reason.startswith("no worker has labels") for job in jobs)
+    workers = [FakeWorker(live_server.url, labels=[label]) for _ in messages]
+    for worker, message in zip(workers, messages, strict=True):
+        status, claimed = worker.claim(message)
+        assert status == 200
+        first, last, outcome = job_events(claimed["plan"], claimed["plan"]["job_key"])
+        assert worker.finish(message, 1, first + last, outcome)[0] == 200
+    assert coordinator.join() == "success"
+    ran_by = dict(Job.objects.filter(run=run).values_list("job_key", "worker"))
+    assert sorted(ran_by.values()) == sorted(worker.name for worker in workers)
+    assert len(ran_by) == 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -66,10 +67,21 @@ def send_job(dispatch_id: int, token: str, queue: str) -> None:
     )
 
 
+# (queue, workers) -> when they were last asked: one broadcast per queue and minute.
+_asked: dict[tuple[str, frozenset[str]], float] = {}
+ASK_AGAIN_SECONDS = 60.0
+
+
 def ask_to_consume(queue: str, worker_names: list[str]) -> None:
     """Tell live workers to consume ``queue`` now rather than at their next heartbeat."""
     if not worker_names or queue == protocol.DEFAULT_QUEUE:
         return
+    key = (queue, frozenset(worker_names))
+    now = time.monotonic()
+    with _app_lock:
+        if now - _asked.get(key, -ASK_AGAIN_SECONDS) < ASK_AGAIN_SECONDS:
+            return
+        _asked[key] = now
     try:
         app().control.add_consumer(queue, destination=worker_names, reply=False)
     except Exception as error:  # the heartbeat's answer tells them anyway

@@ -13,6 +13,7 @@ from typing import Any
 
 from conveyor.engine.environments import EnvironmentGrant, EnvironmentRefused, EnvironmentRequest
 from conveyor.engine.events import Event, Status
+from conveyor.executors.base import Cancellation
 from conveyor.server.dispatch.registry import InFlight
 from conveyor.server.runs.environments import EnvironmentGate, JobWaiting
 from conveyor.server.runs.models import Run
@@ -31,12 +32,16 @@ class GateCall:
         self._released = False
         self._release_lock = threading.Lock()
         self._gate = EnvironmentGate(run, self._emit)
+        # Its own: the wait also ends when the attempt does (its worker lost), not only
+        # when the job is cancelled.
+        self.cancellation = Cancellation()
+        self._unlink = entry.cancellation.on_cancel(self.cancellation.cancel)
         self._request = EnvironmentRequest(
             job_key=entry.plan.job_key,
             job_id=entry.plan.job_id,
             name=name,
             url=url,
-            cancellation=entry.cancellation,
+            cancellation=self.cancellation,
         )
         self._thread = threading.Thread(
             target=self._call,
@@ -62,14 +67,22 @@ class GateCall:
         finally:
             self.done.set()
 
-    def answer(self, wait: float = 0.5) -> tuple[int, dict[str, Any]]:
-        """The worker API's answer: 200 granted, 403 refused, 202 waiting."""
+    def answer(self, wait: float = 0.05) -> tuple[int, dict[str, Any]]:
+        """The worker API's answer: 200 granted, 403 refused, 202 waiting. It waits
+        only a moment: a synchronous view holds a thread the other requests share."""
         self.done.wait(wait)
         if self.grant is not None:
             return 200, {"secrets": self.grant.secrets, "variables": self.grant.variables}
         if self.refused is not None:
             return 403, {"reason": str(self.refused), "status": self.refused.status.value}
         return 202, {"waiting": self.waiting}
+
+    def end(self, status: Status | str) -> None:
+        """The attempt is over: stop waiting, and release what was granted."""
+        self._unlink()
+        self.cancellation.cancel()
+        self.done.wait(5.0)
+        self.release(status)
 
     def release(self, status: Status | str, url: str = "") -> None:
         with self._release_lock:

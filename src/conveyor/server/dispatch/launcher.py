@@ -86,6 +86,7 @@ class CeleryLauncher:
                 cancellation=cancellation,
             )
             registry.register(entry)
+            outcome: JobOutcome | None = None
             try:
                 self._place(dispatch, plan, emit)
                 try:
@@ -97,8 +98,13 @@ class CeleryLauncher:
                     )
                     return _ended(plan, EventStatus.FAILURE, reason, emit)
                 outcome = self._await(entry, dispatch)
+                if outcome is entry.outcome is not None and not entry.job_finished:
+                    _finished_from(outcome, emit)  # the worker's own never came
             finally:
                 registry.unregister(dispatch.pk)
+                registry.end_gates(
+                    entry, outcome.result.status if outcome is not None else EventStatus.FAILURE
+                )
             if outcome is not None:
                 return outcome
             # Its worker was lost and the job may run again.
@@ -161,6 +167,23 @@ class CeleryLauncher:
             return None
         _close_open_steps(entry, EventStatus.FAILURE, reason)
         return _ended(plan, EventStatus.FAILURE, reason, emit)
+
+
+def _finished_from(outcome: JobOutcome, emit: Callable[[Event], None]) -> None:
+    result = outcome.result
+    emit(
+        JobFinished(
+            job_key=result.job_key,
+            job_id=result.job_id,
+            status=result.status,
+            duration=result.duration,
+            outputs=dict(result.outputs),
+            reason=result.reason,
+            name=result.name,
+            matrix=result.matrix,
+            continued_on_error=result.continued_on_error,
+        )
+    )
 
 
 def _identity(plan: JobPlan) -> dict:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conveyor.engine.events import Event, StepFinished, StepStarted
+from conveyor.engine.events import Event, JobFinished, StepFinished, StepStarted
 from conveyor.engine.plan import JobOutcome, JobPlan
 from conveyor.executors.base import Cancellation
 
@@ -37,6 +37,7 @@ class InFlight:
     open_steps: dict[int, StepStarted] = field(default_factory=dict)
     # Environment gate calls in progress or answered, by environment name.
     gates: dict[str, Any] = field(default_factory=dict)
+    job_finished: bool = False  # the worker's JobFinished was passed on
 
     def forward(self, event: Event) -> None:
         """Pass one of the worker's events to the run's sink."""
@@ -44,6 +45,8 @@ class InFlight:
             self.open_steps[event.step] = event
         elif isinstance(event, StepFinished):
             self.open_steps.pop(event.step, None)
+        elif isinstance(event, JobFinished) and event.job_key == self.plan.job_key:
+            self.job_finished = True
         self.emit(event)
 
     def finish(self, outcome: JobOutcome) -> None:
@@ -80,7 +83,13 @@ def all_in_flight() -> list[InFlight]:
 
 
 def release_gates(entry: InFlight, status: Any, url: str = "") -> None:
-    """End the deployments this attempt was granted and did not release (its worker
-    never said, or was lost): each is released once."""
+    """Release the deployments this attempt was granted (each once)."""
     for call in list(entry.gates.values()):
         call.release(status, url)
+
+
+def end_gates(entry: InFlight, status: Any) -> None:
+    """The attempt is over: a gate still waiting stops, and a deployment its worker did
+    not release (it was lost, or never said) is released with the job's status."""
+    for call in list(entry.gates.values()):
+        call.end(status)

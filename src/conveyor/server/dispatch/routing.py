@@ -46,9 +46,11 @@ def unplaced_reason(labels: list[str], workers: list[Worker]) -> str:
     """Why no worker can take a job with ``labels`` now ("" when one can)."""
     if eligible(labels, workers):
         return ""
-    wanted = ", ".join(labels) if labels else "(none)"
     if not workers:
-        return f"no worker has labels {wanted}; no worker is running"
+        if not labels:
+            return "no worker is running (start one with `conveyor worker`)"
+        return f"no worker has labels {', '.join(labels)}; no worker is running"
+    wanted = ", ".join(labels) if labels else "(none)"
     known = "; ".join(f"{worker.name} ({', '.join(worker.labels)})" for worker in workers)
     return f"no worker has labels {wanted}; workers: {known}"
 

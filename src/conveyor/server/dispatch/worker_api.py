@@ -195,17 +195,19 @@ def heartbeat(request: HttpRequest) -> HttpResponse:
     JobDispatch.objects.filter(
         pk__in=running_ids, status=DispatchStatus.RUNNING, worker_name=name
     ).update(heartbeat_at=now)
-    still_its = set(
-        JobDispatch.objects.filter(
-            pk__in=running_ids, status=DispatchStatus.RUNNING, worker_name=name
-        ).values_list("pk", flat=True)
-    )
-    known = set(JobDispatch.objects.filter(pk__in=running_ids).values_list("pk", flat=True))
+    states = {
+        pk: (status, worker_name)
+        for pk, status, worker_name in JobDispatch.objects.filter(pk__in=running_ids).values_list(
+            "pk", "status", "worker_name"
+        )
+    }
     cancel = []
     for dispatch_id in running_ids:
+        status, claimed_by = states.get(dispatch_id, (DispatchStatus.QUEUED, ""))
         entry = registry.get(dispatch_id)
-        if dispatch_id in known and dispatch_id not in still_its:
-            cancel.append(dispatch_id)  # a stale attempt: it must stop
+        over = status in (DispatchStatus.LOST, DispatchStatus.CANCELLED, DispatchStatus.FINISHED)
+        if over or (status == DispatchStatus.RUNNING and claimed_by != name):
+            cancel.append(dispatch_id)  # an attempt that is not (or no longer) its own
         elif entry is not None and entry.cancellation.cancelled:
             cancel.append(dispatch_id)
     return JsonResponse({"queues": routing.queues_for(worker), "cancel": cancel})
