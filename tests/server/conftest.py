@@ -220,15 +220,20 @@ class ServerProcess:
 
 
 def start_server(
-    data: Path, workers: int = 2, timeout: float = 15.0, extra_args: Sequence[str] = ()
+    data: Path,
+    workers: int = 2,
+    timeout: float = 15.0,
+    extra_args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> ServerProcess:
-    """``conveyor server`` as a real subprocess on a free port; returns when /healthz answers."""
+    """``conveyor server`` as a real subprocess on a free port; returns when /healthz answers.
+    ``env``: settings of its own (the test's CONVEYOR_ variables are never passed on)."""
     import urllib.request
 
     port = free_port()
     log = data.parent / f"server-{port}.log"
     handle = log.open("w")
-    environment = server_environment(data)
+    environment = server_environment(data, **(env or {}))
     workspaces = Path(environment["CONVEYOR_WORKSPACES"])
     process = subprocess.Popen(
         [

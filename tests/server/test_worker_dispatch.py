@@ -63,6 +63,21 @@ def start_run(repository: Any, git_project: Any, text: str) -> Run:
     )
 
 
+def run_page(run: Run) -> str:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    users = get_user_model()
+    admin = users.objects.filter(username="boss").first() or users.objects.create_superuser(
+        "boss", password="a-password-123"
+    )
+    client = Client()
+    client.force_login(admin)
+    page = client.get(f"/repos/{run.repository.name}/runs/{run.number}/")
+    assert page.status_code == 200
+    return page.content.decode()
+
+
 def test_a_job_goes_to_a_worker_and_its_events_and_outcome_come_back(
     broker, live_server, repository, git_project, tmp_path
 ):
@@ -176,6 +191,8 @@ def test_a_job_no_worker_can_take_says_so_and_runs_when_one_comes(
         what="the job to say it waits",
     )
     assert job.reason.startswith(f"no worker has labels self-hosted, {label}"), job.reason
+    page = run_page(run)
+    assert job.reason in page and "waiting" in page
     worker = FakeWorker(live_server.url, labels=[label])
     assert message.queue in worker.heartbeat()["queues"]
     lost.refresh_waiting()
