@@ -363,6 +363,12 @@ def _add_server_parser(commands: argparse._SubParsersAction) -> None:
         help="run jobs without the bubblewrap sandbox (sets CONVEYOR_SANDBOX=false): they "
         "can then read the data directory and every secret; only for trusted workflows",
     )
+    server.add_argument(
+        "--no-workers",
+        action="store_true",
+        help="run no job in this process: every job goes to `conveyor worker` processes "
+        "through CONVEYOR_BROKER_URL (required); runs are still coordinated here",
+    )
 
 
 def _add_worker_parser(commands: argparse._SubParsersAction) -> None:

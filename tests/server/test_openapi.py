@@ -129,8 +129,9 @@ def _api_routes() -> set[str]:
     api = {
         re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route) for route in routes if route.startswith("/api/")
     }
-    # The document, its docs page, ninja's root view and the JSON 404 are not operations.
-    return {route for route in api if "^" not in route} - {
+    # The document, its docs page, ninja's root view and the JSON 404 are not operations;
+    # /api/worker/ is the workers' protocol (server/dispatch/protocol.py), not the users' API.
+    return {route for route in api if "^" not in route and not route.startswith("/api/worker/")} - {
         "/api/openapi.json",
         "/api/docs",
         "/api/",

@@ -179,3 +179,34 @@ def test_a_port_already_taken_stops_the_server_with_a_clear_message(tmp_path):
     assert "address already in use" in completed.stderr
     assert "Traceback" not in completed.stderr
     assert "Conveyor server on" not in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "args", "message"),
+    [
+        (
+            {"CONVEYOR_BROKER_URL": "redis://127.0.0.1:6379/11"},
+            [],
+            "CONVEYOR_WORKER_TOKEN: required when CONVEYOR_BROKER_URL is set",
+        ),
+        (
+            {"CONVEYOR_BROKER_URL": "http://user:hidden@broker/", "CONVEYOR_WORKER_TOKEN": "t"},
+            [],
+            "CONVEYOR_BROKER_URL=http://...: expected a redis://, rediss:// or amqp:// URL",
+        ),
+        ({}, ["--no-workers"], "--no-workers needs CONVEYOR_BROKER_URL"),
+    ],
+)
+def test_a_scaled_out_server_without_what_it_needs_refuses_to_start(tmp_path, extra, args, message):
+    completed = subprocess.run(
+        [sys.executable, "-m", "conveyor", "server", "--data", str(tmp_path / "d"), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**server_environment(tmp_path / "d"), **extra},
+        timeout=60,
+    )
+    assert completed.returncode == 2, completed.stderr
+    [line] = completed.stderr.strip().splitlines()
+    assert line.startswith(f"conveyor server: {message}")
+    assert "hidden" not in completed.stderr

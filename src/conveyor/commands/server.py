@@ -90,6 +90,15 @@ def server_command(args: argparse.Namespace) -> int:
     except SettingError as error:
         print(f"conveyor server: {error}", file=sys.stderr)
         return EXIT_INVALID
+    from django.conf import settings
+
+    if getattr(args, "no_workers", False) and not settings.CONVEYOR_BROKER_URL:
+        print(
+            "conveyor server: --no-workers needs CONVEYOR_BROKER_URL (the broker through "
+            "which `conveyor worker` processes get the jobs)",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
     return _serve(args)
 
 
@@ -107,7 +116,8 @@ def _serve(args: argparse.Namespace) -> int:
     except OperationalError as error:
         print(f"conveyor server: cannot use the database: {error}", file=sys.stderr)
         return EXIT_INVALID
-    problem = _check_sandbox()
+    # With workers, no job runs in this process: the sandbox is the workers' to make.
+    problem = "" if settings.CONVEYOR_BROKER_URL else _check_sandbox()
     if problem:
         print(f"conveyor server: {problem}", file=sys.stderr)
         return EXIT_INVALID
@@ -127,6 +137,11 @@ def _serve(args: argparse.Namespace) -> int:
         )
     pool = EmbeddedWorkerPool(settings.CONVEYOR_WORKERS)
     pool.start()
+    lost_watch = None
+    if settings.CONVEYOR_BROKER_URL:
+        from conveyor.server.dispatch.lost import start_lost_worker_watch
+
+        lost_watch = start_lost_worker_watch()
     # Catches up with pushes made while the server was down, then polls remotes.
     from conveyor.server.repos.polling import start_polling
 
@@ -151,10 +166,19 @@ def _serve(args: argparse.Namespace) -> int:
     )
     server = uvicorn.Server(config)
     workers = settings.CONVEYOR_WORKERS
+    where = f"{workers} worker{'s' if workers != 1 else ''}"
+    if settings.CONVEYOR_BROKER_URL:
+        from urllib.parse import urlsplit
+
+        broker = urlsplit(settings.CONVEYOR_BROKER_URL)
+        # The URL's password stays out of the output.
+        where = (
+            f"{workers} run{'s' if workers != 1 else ''} coordinated at once, jobs on "
+            f"`conveyor worker` processes through {broker.scheme}://{broker.hostname}"
+            f"{f':{broker.port}' if broker.port else ''}"
+        )
     _announce_when_listening(
-        server,
-        f"Conveyor server on {url}/ (data: {settings.DATA_DIR}, "
-        f"{workers} worker{'s' if workers != 1 else ''})",
+        server, f"Conveyor server on {url}/ (data: {settings.DATA_DIR}, {where})"
     )
     # uvicorn stops serving on SIGINT/SIGTERM, then raises the signal again to the handler
     # that was there before it: these turn that into an exception, so the runs are still
@@ -175,6 +199,8 @@ def _serve(args: argparse.Namespace) -> int:
         if health_watch is not None:
             stop_health_watch(health_watch)
         stop_delivery(deliveries)
+        if lost_watch is not None:
+            lost_watch.stop()
         cancelled = pool.stop()
         if cancelled:
             print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)

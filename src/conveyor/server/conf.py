@@ -158,6 +158,23 @@ SETTINGS: tuple[Setting, ...] = (
         "unset: /metrics answers 404",
         "bearer token a Prometheus scraper sends to GET /metrics (docs/metrics.md)",
     ),
+    Setting(
+        "CONVEYOR_BROKER_URL",
+        "(none: jobs run in the server's own process)",
+        "Celery broker (redis://host:6379/0 or amqp://user:pass@host//): jobs go to "
+        "`conveyor worker` processes on any machine",
+    ),
+    Setting(
+        "CONVEYOR_WORKER_TOKEN",
+        "(none; required with CONVEYOR_BROKER_URL)",
+        "shared token every `conveyor worker` sends to the server",
+    ),
+    Setting(
+        "CONVEYOR_WORKER_LOST_SECONDS",
+        "30",
+        "a worker not heard from for this many seconds is lost: its running jobs fail "
+        "(or are sent again when marked safe to retry) within this bound plus a few seconds",
+    ),
     Setting("CONVEYOR_DEBUG", "false", "Django debug mode (never in production)"),
     Setting("CONVEYOR_ADMIN_USER", "admin", "admin account created on the first start"),
     Setting(

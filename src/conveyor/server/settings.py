@@ -9,6 +9,8 @@ import dj_database_url
 
 from conveyor.server import conf, instance
 
+_BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+
 DATA_DIR = conf.data_dir()
 # Recorded on each run this data directory's server claims (see runs.recovery).
 SERVER_ID = instance.server_id(DATA_DIR)
@@ -40,6 +42,20 @@ CONVEYOR_HEALTH_CLOSE_INTERVAL = conf.env_int("CONVEYOR_HEALTH_CLOSE_INTERVAL", 
 CONVEYOR_HEALTH_CLOSE_MINUTES = conf.env_int("CONVEYOR_HEALTH_CLOSE_MINUTES", 10, minimum=0)
 # /metrics answers only a scraper sending this token (Bearer); "" turns /metrics off (404).
 CONVEYOR_METRICS_TOKEN = conf.env_str("CONVEYOR_METRICS_TOKEN").strip()
+# Scale-out (server/dispatch): with a broker, jobs go to `conveyor worker` processes.
+CONVEYOR_BROKER_URL = conf.env_str("CONVEYOR_BROKER_URL").strip()
+CONVEYOR_WORKER_TOKEN = conf.env_str("CONVEYOR_WORKER_TOKEN").strip()
+CONVEYOR_WORKER_LOST_SECONDS = conf.env_int("CONVEYOR_WORKER_LOST_SECONDS", 30, minimum=1)
+if CONVEYOR_BROKER_URL and not CONVEYOR_WORKER_TOKEN:
+    raise conf.SettingError(
+        "CONVEYOR_WORKER_TOKEN: required when CONVEYOR_BROKER_URL is set (the workers' "
+        "shared token, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+    )
+if CONVEYOR_BROKER_URL and urlsplit(CONVEYOR_BROKER_URL).scheme not in _BROKER_SCHEMES:
+    raise conf.SettingError(
+        f"CONVEYOR_BROKER_URL={CONVEYOR_BROKER_URL.split('://')[0]}://...: expected a "
+        "redis://, rediss:// or amqp:// URL"
+    )
 
 _url_host = urlsplit(CONVEYOR_URL).hostname or ""
 ALLOWED_HOSTS = conf.env_list(

@@ -16,6 +16,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/worker/", include("conveyor.server.dispatch.urls")),
     path("api/", include("conveyor.server.api.urls")),
     path("hooks/", include("conveyor.server.repos.urls")),
     path("", include("conveyor.server.notifications.urls")),

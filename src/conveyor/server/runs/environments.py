@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from conveyor.engine import events as ev
 from conveyor.engine.environments import EnvironmentGrant, EnvironmentRefused, EnvironmentRequest
-from conveyor.records import record
+from conveyor.records import field, record
 from conveyor.server.repos.forges.base import runs_fork_code
 from conveyor.server.repos.models import Environment
 from conveyor.server.runs import live, signals
@@ -45,12 +45,16 @@ POLL_SECONDS = 0.5
 
 @record(frozen=True)
 class JobWaiting(ev.Event):
-    """The server's own event (never the engine's): a job waits for its environment;
-    ``reason`` "" means it goes on."""
+    """The server's own event (never the engine's): a job waits for its environment, or
+    for a worker that can take it; ``reason`` "" means it goes on. ``job_id``, ``name``
+    and ``matrix`` let the sink show a job that has not started yet (a matrix leg)."""
 
     type = "job_waiting"
     job_key: str
     reason: str = ""
+    job_id: str = ""
+    name: str = ""
+    matrix: dict[str, Any] = field(default_factory=dict)
 
 
 class DeploymentDenied(Exception):

@@ -27,7 +27,9 @@ from conveyor.engine.masking import Masker
 from conveyor.engine.runner import run_workflow
 from conveyor.engine.services import ServiceAddress, parse_service_address
 from conveyor.executors.base import Cancellation
+from conveyor.executors.local import LocalExecutor
 from conveyor.executors.sandbox import SandboxUnavailable
+from conveyor.server.dispatch import launcher as dispatch_launcher
 from conveyor.server.repos import git
 from conveyor.server.repos.crypto import SecretUnreadable
 from conveyor.server.repos.forges.base import runs_fork_code
@@ -220,7 +222,13 @@ def _run_in_workspace(
     link_objects = sandboxing.jobs_run_as_another_user()
     with workspace.checkout(run.repository, run.sha, run.pk, link_objects=link_objects) as place:
         path = place.path
-        executor = sandboxing.executor_for_run(place.run_dir, place.borrowed)
+        launcher = dispatch_launcher.launcher_for(run)
+        # With workers, no job runs here: the sandbox is theirs to make.
+        executor = (
+            LocalExecutor()
+            if launcher is not None
+            else sandboxing.executor_for_run(place.run_dir, place.borrowed)
+        )
         mirror = workspace.mirror_path(run.repository)
         workflow = parse_workflow(
             git.read_file(mirror, run.sha, run.workflow_path), run.workflow_path
@@ -248,9 +256,13 @@ def _run_in_workspace(
         sink = DatabaseSink(run, workflow)
         options.environment_gate = EnvironmentGate(run, sink.emit)
         try:
-            result = run_workflow(workflow, options, executor, sink, cancellation)
+            result = run_workflow(workflow, options, executor, sink, cancellation, launcher)
         finally:
             sink.close()
+        try:
+            dispatch_launcher.record_workers(run, launched=launcher is not None)
+        except DatabaseError:
+            logger.exception("could not record which workers ran run %s", run.pk)
     reason = result.reason or ""
     if sink.error is not None:
         lost = f"some of the run's events could not be stored: {sink.error}"

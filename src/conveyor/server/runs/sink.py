@@ -423,6 +423,8 @@ class DatabaseSink:
 
     def _job_waiting(self, event: JobWaiting) -> None:
         row = self._jobs.get(event.job_key)
+        if row is None and event.job_id:
+            row = self._job_row(event.job_key, event.job_id, event.name, event.matrix)
         rows = Job.objects.filter(pk=row.pk) if row else self.run.jobs.filter(job_key=event.job_key)
         if event.reason:
             rows.update(status=Status.WAITING, reason=event.reason)

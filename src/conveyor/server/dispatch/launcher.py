@@ -1,0 +1,285 @@
+"""``CeleryLauncher``: the engine's ``JobLauncher`` for a server with a broker.
+
+For each job instance the scheduler hands over, it records a ``JobDispatch`` (the
+attempt, with only the digest of its random token), registers the attempt in this
+process (``registry``), sends the Celery message to the queue of the job's labels,
+and blocks until the worker's outcome arrives (``worker_api``), the worker is lost
+(``lost``), or the job is cancelled:
+
+- cancelled while still queued: it ends at once, cancelled, and the message is
+  turned away when a worker claims it;
+- cancelled while running: the worker is told (the ``cancel`` answers) and its
+  outcome awaited, at most ``cancel_bound()`` seconds;
+- its worker lost: the job fails ("worker lost: ..."), or, when its plan says it is
+  safe to run again, a new attempt is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from conveyor.engine.events import Event, JobFinished, StepFinished
+from conveyor.engine.events import Status as EventStatus
+from conveyor.engine.plan import JobOutcome, JobPlan, PlanUnreadable
+from conveyor.engine.results import JobResult
+from conveyor.executors.base import Cancellation
+from conveyor.server.dispatch import celery_app, protocol, registry, routing
+from conveyor.server.dispatch.models import DispatchStatus, JobDispatch
+from conveyor.server.runs.environments import JobWaiting
+from conveyor.server.runs.models import Run
+
+logger = logging.getLogger("conveyor.server.dispatch")
+
+WAKE_SECONDS = 0.5  # how often a blocked launcher looks at its cancellation
+
+
+def cancel_bound() -> float:
+    """Seconds a cancelled running job's worker has to report its end."""
+    from django.conf import settings
+
+    return float(max(settings.CONVEYOR_WORKER_LOST_SECONDS, 10))
+
+
+class CeleryLauncher:
+    """Sends the jobs of one run to the workers; one per run, used from its job threads."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def run_job(
+        self, plan: JobPlan, cancellation: Cancellation, emit: Callable[[Event], None]
+    ) -> JobOutcome:
+        try:
+            return self._run_job(plan, cancellation, emit)
+        finally:
+            connection.close()  # the engine's job thread ends; so does its connection
+
+    def _run_job(
+        self, plan: JobPlan, cancellation: Cancellation, emit: Callable[[Event], None]
+    ) -> JobOutcome:
+        attempt = 1
+        while True:
+            if cancellation.cancelled:
+                return _ended(plan, EventStatus.CANCELLED, "cancelled", emit)
+            token = secrets.token_urlsafe(32)
+            queue = protocol.queue_for(plan.labels)
+            dispatch = JobDispatch.objects.create(
+                run=self.run,
+                job_key=plan.job_key,
+                attempt=attempt,
+                labels=list(plan.labels),
+                queue=queue,
+                token_hash=protocol.token_digest(token),
+                retry_on_worker_lost=plan.retry_on_worker_lost,
+            )
+            entry = registry.InFlight(
+                dispatch_id=dispatch.pk,
+                run_id=self.run.pk,
+                plan=plan,
+                emit=emit,
+                cancellation=cancellation,
+            )
+            registry.register(entry)
+            outcome: JobOutcome | None = None
+            try:
+                self._place(dispatch, plan, emit)
+                try:
+                    celery_app.send_job(dispatch.pk, token, queue)
+                except Exception as error:
+                    reason = f"cannot send the job to the workers' broker: {error}"
+                    JobDispatch.objects.filter(pk=dispatch.pk).update(
+                        status=DispatchStatus.LOST, reason=reason, finished_at=timezone.now()
+                    )
+                    return _ended(plan, EventStatus.FAILURE, reason, emit)
+                outcome = self._await(entry, dispatch)
+                if outcome is entry.outcome is not None and not entry.job_finished:
+                    _finished_from(outcome, emit)  # the worker's own never came
+            finally:
+                registry.unregister(dispatch.pk)
+                registry.end_gates(
+                    entry, outcome.result.status if outcome is not None else EventStatus.FAILURE
+                )
+            if outcome is not None:
+                return outcome
+            # Its worker was lost and the job may run again.
+            attempt += 1
+            emit(
+                JobWaiting(
+                    plan.job_key,
+                    f"{entry.lost_reason}; sent again (attempt {attempt})",
+                    **_identity(plan),
+                )
+            )
+
+    def _place(self, dispatch: JobDispatch, plan: JobPlan, emit: Callable[[Event], None]) -> None:
+        """Say on the run page when no live worker can take the job (it still waits)."""
+        workers = routing.live_workers()
+        reason = routing.unplaced_reason(plan.labels, workers)
+        if reason:
+            JobDispatch.objects.filter(pk=dispatch.pk).update(reason=reason)
+            emit(JobWaiting(plan.job_key, reason, **_identity(plan)))
+        else:
+            names = [worker.name for worker in routing.eligible(plan.labels, workers)]
+            celery_app.ask_to_consume(dispatch.queue, names)
+
+    def _await(self, entry: registry.InFlight, dispatch: JobDispatch) -> JobOutcome | None:
+        """The attempt's outcome; None when its worker was lost and it is sent again."""
+        plan, emit = entry.plan, entry.emit
+        cancelled_at: float | None = None
+        while not entry.done.wait(WAKE_SECONDS):
+            if not entry.cancellation.cancelled:
+                continue
+            if cancelled_at is None:
+                cancelled_at = time.monotonic()
+                close_old_connections()
+                withdrawn = JobDispatch.objects.filter(
+                    pk=dispatch.pk, status=DispatchStatus.QUEUED
+                ).update(
+                    status=DispatchStatus.CANCELLED,
+                    finished_at=timezone.now(),
+                    reason="cancelled before a worker took it",
+                )
+                if withdrawn:
+                    return _ended(plan, EventStatus.CANCELLED, "cancelled", emit)
+            elif time.monotonic() - cancelled_at > cancel_bound():
+                reason = f"cancelled; its worker did not stop within {cancel_bound():.0f} s"
+                with entry.lock:
+                    stopped = JobDispatch.objects.filter(
+                        pk=dispatch.pk, status=DispatchStatus.RUNNING
+                    ).update(status=DispatchStatus.LOST, finished_at=timezone.now(), reason=reason)
+                if stopped:
+                    _close_open_steps(entry, EventStatus.CANCELLED, reason)
+                    return _ended(plan, EventStatus.CANCELLED, reason, emit)
+        if entry.outcome is not None:
+            return entry.outcome
+        reason = entry.lost_reason or "worker lost"
+        if entry.cancellation.cancelled:
+            _close_open_steps(entry, EventStatus.CANCELLED, reason)
+            return _ended(plan, EventStatus.CANCELLED, f"cancelled; {reason}", emit)
+        if plan.retry_on_worker_lost:
+            _close_open_steps(entry, EventStatus.FAILURE, reason)
+            return None
+        _close_open_steps(entry, EventStatus.FAILURE, reason)
+        return _ended(plan, EventStatus.FAILURE, reason, emit)
+
+
+def _finished_from(outcome: JobOutcome, emit: Callable[[Event], None]) -> None:
+    result = outcome.result
+    emit(
+        JobFinished(
+            job_key=result.job_key,
+            job_id=result.job_id,
+            status=result.status,
+            duration=result.duration,
+            outputs=dict(result.outputs),
+            reason=result.reason,
+            name=result.name,
+            matrix=result.matrix,
+            continued_on_error=result.continued_on_error,
+        )
+    )
+
+
+def _identity(plan: JobPlan) -> dict:
+    return {"job_id": plan.event_job_id, "name": plan.name, "matrix": plan.matrix}
+
+
+def _close_open_steps(entry: registry.InFlight, status: EventStatus, reason: str) -> None:
+    """The step a lost worker was running ends with the job (its log stays as it is)."""
+    with entry.lock:
+        for started in list(entry.open_steps.values()):
+            entry.emit(
+                StepFinished(
+                    job_key=started.job_key,
+                    step=started.step,
+                    name=started.name,
+                    status=status,
+                    outcome=status,
+                    duration=0.0,
+                    reason=reason,
+                )
+            )
+        entry.open_steps.clear()
+
+
+def _ended(
+    plan: JobPlan, status: EventStatus, reason: str, emit: Callable[[Event], None]
+) -> JobOutcome:
+    """A job that ends here, not on a worker: its JobFinished, and its result."""
+    emit(
+        JobFinished(
+            job_key=plan.job_key,
+            job_id=plan.event_job_id,
+            status=status,
+            duration=0.0,
+            reason=reason,
+            name=plan.name,
+            matrix=plan.matrix,
+        )
+    )
+    return JobOutcome(
+        JobResult(
+            job_key=plan.job_key,
+            job_id=plan.event_job_id,
+            name=plan.name,
+            status=status,
+            matrix=plan.matrix,
+            reason=reason,
+        )
+    )
+
+
+def outcome_from_json(plan: JobPlan, data: object) -> JobOutcome:
+    """The worker's outcome, or a failed one saying why it could not be read."""
+    try:
+        return JobOutcome.from_json(data)
+    except PlanUnreadable as error:
+        return JobOutcome(
+            JobResult(
+                job_key=plan.job_key,
+                job_id=plan.event_job_id,
+                name=plan.name,
+                status=EventStatus.FAILURE,
+                matrix=plan.matrix,
+                reason=f"the worker's outcome cannot be read: {error}",
+            )
+        )
+
+
+def launcher_for(run: Run) -> CeleryLauncher | None:
+    """Where ``run``'s jobs go: to the workers when a broker is configured, else None
+    (they run in this process, as the embedded server always did)."""
+    return CeleryLauncher(run) if celery_app.broker_configured() else None
+
+
+def server_worker_name() -> str:
+    """The name a job run by this server's own threads is shown with."""
+    import socket
+
+    return f"{socket.gethostname()} (server)"
+
+
+def record_workers(run: Run, launched: bool) -> None:
+    """Name on each of ``run``'s jobs the worker that ran it: the last attempt's, or
+    this server when it ran the jobs itself."""
+    from conveyor.server.runs.models import Job
+
+    if not launched:
+        run.jobs.filter(worker="", started_at__isnull=False).update(worker=server_worker_name())
+        return
+    last: dict[str, str] = {}
+    for job_key, worker_name in (
+        JobDispatch.objects.filter(run=run)
+        .exclude(worker_name="")
+        .order_by("attempt")
+        .values_list("job_key", "worker_name")
+    ):
+        last[job_key] = worker_name
+    for job_key, worker_name in last.items():
+        Job.objects.filter(run=run, job_key=job_key).update(worker=worker_name)
