@@ -15,7 +15,14 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import ROOT, VENV_BIN, ServerProcess, start_server, wait_for
+from tests.server.conftest import (
+    ROOT,
+    VENV_BIN,
+    ServerProcess,
+    reachable_directory,
+    start_server,
+    wait_for,
+)
 from tests.server.test_api_http import call
 
 REDIS_DB = 11  # the tests' own database of the local Redis, emptied before each test
@@ -62,6 +69,11 @@ def _pings(client: Any) -> bool:
         return bool(client.ping())
     except Exception:
         return False
+
+
+def short_name(worker: str) -> str:
+    """``w1`` of ``w1@host``: a worker's --name, as its Celery node name starts."""
+    return worker.split("@", 1)[0]
 
 
 @dataclass
@@ -126,7 +138,10 @@ class Cluster:
             "--name",
             name,
             "--dir",
-            str(self.tmp / f"worker-{name}"),
+            # The sandbox's user must reach it: pytest's temporary tree is closed to others.
+            reachable_directory(f"conveyor-test-worker-{name}-")
+            if sandbox
+            else str(self.tmp / f"worker-{name}"),
         ]
         if labels:
             command += ["--labels", labels]
@@ -144,7 +159,13 @@ class Cluster:
             )
         worker = WorkerProcess(name, process, log)
         self.workers.append(worker)
-        wait_for(lambda: self.worker_online(name), 30, f"worker {name} to say hello")
+
+        def online() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"conveyor worker {name} exited: {worker.output()}")
+            return self.worker_online(name)
+
+        wait_for(online, 30, f"worker {name} to say hello")
         return worker
 
     def worker_online(self, name: str) -> bool:
@@ -152,7 +173,9 @@ class Cluster:
         if status != 200:
             return False
         rows = workers if isinstance(workers, list) else workers.get("items", [])
-        return any(row.get("name") == name and row.get("state") == "online" for row in rows)
+        return any(
+            short_name(row.get("name", "")) == name and row.get("state") == "online" for row in rows
+        )
 
     def kill_worker(self, worker: WorkerProcess) -> None:
         os.killpg(worker.process.pid, signal.SIGKILL)
