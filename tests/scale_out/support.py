@@ -100,7 +100,7 @@ class Cluster:
         data.mkdir(exist_ok=True)
         self.server = start_server(
             data,
-            workers=0,
+            workers=4,  # runs coordinated at once; their jobs run on the workers
             extra_args=["--no-workers", *([] if sandbox else ["--no-sandbox"])],
             env={
                 "CONVEYOR_BROKER_URL": self.broker,
