@@ -201,7 +201,8 @@ def _serve(args: argparse.Namespace) -> int:
         stop_delivery(deliveries)
         if lost_watch is not None:
             lost_watch.stop()
-        cancelled = pool.stop()
+        # With workers, their jobs go on: the next start coordinates those runs again.
+        cancelled = pool.stop(cancel_runs=not settings.CONVEYOR_BROKER_URL)
         if cancelled:
             print(f"conveyor server: cancelled {len(cancelled)} run(s) in progress", flush=True)
     if not server.started:

@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 GIT_TIMEOUT = 30 * 60.0  # a first fetch of a big repository takes a while
@@ -70,6 +71,30 @@ def run_git(
     return done.stdout
 
 
+# What git says when the server is not there for a moment (restarting, busy): worth a wait.
+_UNREACHABLE = re.compile(
+    r"Failed to connect|Connection refused|Empty reply|Couldn't connect|"
+    r"returned error: 50[234]|Connection reset|timed out",
+    re.IGNORECASE,
+)
+UNREACHABLE_PATIENCE = 120.0  # seconds a fetch waits for a server that went away
+
+
+def _fetch_while_unreachable(*arguments: str, cwd: Path, env: dict[str, str]) -> str:
+    """``run_git(*arguments)``, tried again while the server cannot be reached (a server
+    restarted while its jobs wait on workers), for at most ``UNREACHABLE_PATIENCE``."""
+    deadline = time.monotonic() + UNREACHABLE_PATIENCE
+    pause = 0.5
+    while True:
+        try:
+            return run_git(*arguments, cwd=cwd, env=env)
+        except GitFailed as failed:
+            if not _UNREACHABLE.search(str(failed)) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 5.0)
+
+
 def _safe_name(repository: str) -> str:
     """A directory name for ``repository`` (free text from the server)."""
     readable = re.sub(r"[^A-Za-z0-9._-]+", "-", repository).strip(".-")[:60] or "repository"
@@ -105,7 +130,7 @@ class Mirrors:
             try:
                 # Every branch and tag: the next commits mostly build on them, so the
                 # next fetch sends little.
-                run_git(
+                _fetch_while_unreachable(
                     "fetch", "--prune", "--quiet", "--no-tags", git_url,
                     "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
                     cwd=mirror, env=env,

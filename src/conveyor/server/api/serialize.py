@@ -143,7 +143,6 @@ def jobs_out(run: Run) -> list[dict[str, Any]]:
             "reason": shown_reason(job, facts[job.pk]),
             "worker": facts[job.pk].worker,
             "outputs": job.outputs,
-            "worker": job.worker,
             "started_at": job.started_at,
             "finished_at": job.finished_at,
             "steps": [

@@ -64,11 +64,13 @@ class EmbeddedWorkerPool:
             self.threads.append(thread)
             thread.start()
 
-    def stop(self, timeout: float = 30.0) -> list[int]:
+    def stop(self, timeout: float = 30.0, cancel_runs: bool = True) -> list[int]:
         """Stop claiming, cancel the runs in progress, wait for the threads to end.
 
         Returns the ids of the runs it cancelled. Cancelling is repeated while the
         threads end, so a run claimed at the moment ``stop`` began is cancelled too.
+        Without ``cancel_runs`` (their jobs run on workers, which go on) the runs are
+        left as they are, for the next start to coordinate again.
         """
         import time
 
@@ -76,6 +78,9 @@ class EmbeddedWorkerPool:
 
         self._stopping.set()
         _work_available.set()
+        if not cancel_runs:
+            self.threads.clear()
+            return []
         cancelled: set[int] = set()
         deadline = time.monotonic() + timeout
         for thread in self.threads:

@@ -49,8 +49,9 @@ def cancel_bound() -> float:
 class CeleryLauncher:
     """Sends the jobs of one run to the workers; one per run, used from its job threads."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, resume: bool = False) -> None:
         self.run = run
+        self.resume = resume
 
     def run_job(
         self, plan: JobPlan, cancellation: Cancellation, emit: Callable[[Event], None]
@@ -64,6 +65,19 @@ class CeleryLauncher:
         self, plan: JobPlan, cancellation: Cancellation, emit: Callable[[Event], None]
     ) -> JobOutcome:
         attempt = 1
+        earlier = self._earlier_attempt(plan) if self.resume else None
+        if earlier is not None:
+            ended = _earlier_outcome(plan, earlier)
+            if ended is not None:
+                return ended
+            if earlier.status in (DispatchStatus.QUEUED, DispatchStatus.RUNNING):
+                outcome = self._follow(earlier, plan, cancellation, emit)
+                if outcome is not None:
+                    return outcome
+            elif not plan.retry_on_worker_lost:
+                reason = earlier.reason or "its worker was lost while the server was stopped"
+                return _ended(plan, EventStatus.FAILURE, reason, emit)
+            attempt = earlier.attempt + 1
         while True:
             if cancellation.cancelled:
                 return _ended(plan, EventStatus.CANCELLED, "cancelled", emit)
@@ -116,6 +130,44 @@ class CeleryLauncher:
                     **_identity(plan),
                 )
             )
+
+    def _earlier_attempt(self, plan: JobPlan) -> JobDispatch | None:
+        """The last attempt at this job a stopped coordinator of the run made, if any."""
+        return (
+            JobDispatch.objects.filter(run=self.run, job_key=plan.job_key)
+            .order_by("-attempt")
+            .first()
+        )
+
+    def _follow(
+        self,
+        dispatch: JobDispatch,
+        plan: JobPlan,
+        cancellation: Cancellation,
+        emit: Callable[[Event], None],
+    ) -> JobOutcome | None:
+        """Await an attempt sent before the server stopped (its worker has been sending
+        the same batches again, answered 503, until this coordinator came back); None
+        when its worker was lost and the job may run again."""
+        entry = registry.InFlight(
+            dispatch_id=dispatch.pk,
+            run_id=self.run.pk,
+            plan=plan,
+            emit=emit,
+            cancellation=cancellation,
+        )
+        registry.register(entry)
+        outcome: JobOutcome | None = None
+        try:
+            outcome = self._await(entry, dispatch)
+            if outcome is not None and outcome is entry.outcome and not entry.job_finished:
+                _finished_from(outcome, emit)
+        finally:
+            registry.unregister(dispatch.pk)
+            registry.end_gates(
+                entry, outcome.result.status if outcome is not None else EventStatus.FAILURE
+            )
+        return outcome
 
     def _place(self, dispatch: JobDispatch, plan: JobPlan, emit: Callable[[Event], None]) -> None:
         """Say on the run page when no live worker can take the job (it still waits)."""
@@ -235,6 +287,33 @@ def _ended(
     )
 
 
+def _earlier_outcome(plan: JobPlan, dispatch: JobDispatch) -> JobOutcome | None:
+    """How an attempt of a stopped coordinator ended, when it did: the worker's outcome,
+    or the end the coordinator gave the job (lost, cancelled) as its row records it."""
+    from conveyor.server.runs.models import Job
+
+    if dispatch.status == DispatchStatus.FINISHED and dispatch.outcome is not None:
+        return outcome_from_json(plan, dispatch.outcome)
+    if dispatch.status in (DispatchStatus.QUEUED, DispatchStatus.RUNNING):
+        return None
+    row = Job.objects.filter(run_id=dispatch.run_id, job_key=plan.job_key).first()
+    ended = ("success", "failure", "cancelled", "skipped")
+    if row is None or row.status not in ended:
+        return None  # it ended on no job's row: decide again (retry, or fail)
+    return JobOutcome(
+        JobResult(
+            job_key=plan.job_key,
+            job_id=plan.event_job_id,
+            name=plan.name,
+            status=EventStatus(row.status),
+            outputs=dict(row.outputs),
+            matrix=plan.matrix,
+            reason=row.reason or None,
+        ),
+        dict(row.outputs),
+    )
+
+
 def outcome_from_json(plan: JobPlan, data: object) -> JobOutcome:
     """The worker's outcome, or a failed one saying why it could not be read."""
     try:
@@ -252,10 +331,11 @@ def outcome_from_json(plan: JobPlan, data: object) -> JobOutcome:
         )
 
 
-def launcher_for(run: Run) -> CeleryLauncher | None:
+def launcher_for(run: Run, resume: bool = False) -> CeleryLauncher | None:
     """Where ``run``'s jobs go: to the workers when a broker is configured, else None
-    (they run in this process, as the embedded server always did)."""
-    return CeleryLauncher(run) if celery_app.broker_configured() else None
+    (they run in this process, as the embedded server always did). ``resume``: the run
+    was coordinated by a server that stopped; its jobs' earlier attempts count."""
+    return CeleryLauncher(run, resume=resume) if celery_app.broker_configured() else None
 
 
 def server_worker_name() -> str:

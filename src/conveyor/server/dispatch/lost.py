@@ -13,6 +13,7 @@ The same pass keeps the reason of jobs no worker can take up to date.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -30,9 +31,15 @@ def pass_seconds() -> float:
     return max(0.2, min(2.0, settings.CONVEYOR_WORKER_LOST_SECONDS / 5))
 
 
-def mark_lost() -> list[int]:
-    """Mark lost the running attempts not heard from within the bound; their ids."""
+def mark_lost(listening_since: datetime | None = None) -> list[int]:
+    """Mark lost the running attempts not heard from within the bound; their ids.
+
+    ``listening_since``: when this server began to answer. Until it has answered for a
+    whole bound, silence says nothing: the workers were sending to a server that was
+    not there (a restart), and their next heartbeat comes within the bound."""
     now = timezone.now()
+    if listening_since is not None and now - listening_since < routing.lost_bound():
+        return []
     cutoff = now - routing.lost_bound()
     stale = JobDispatch.objects.filter(status=DispatchStatus.RUNNING, heartbeat_at__lt=cutoff)
     marked = []
@@ -106,9 +113,13 @@ def refresh_waiting() -> None:
 class LostWorkerWatch(Background):
     thread_name = "conveyor-lost-workers"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.listening_since = timezone.now()
+
     def one_pass(self) -> float:
         try:
-            mark_lost()
+            mark_lost(self.listening_since)
             refresh_waiting()
         except Exception:
             logger.exception("the lost-worker watch failed; it tries again")

@@ -18,16 +18,21 @@ from conveyor.server.runs.models import Run
 
 
 @task()
-def execute_run_task(run_id: int) -> str:
-    """Run one Run with the engine; returns its final status."""
+def execute_run_task(run_id: int, resume: bool = False) -> str:
+    """Run one Run with the engine (``resume``: go on with one a stopped server of this
+    data directory was coordinating); returns its final status."""
     from conveyor.server.runs.execute import execute_run
 
-    return execute_run(run_id)
+    return execute_run(run_id, resume=resume)
 
 
-def enqueue_run(run: Run) -> str:
-    """Queue ``run`` for a worker; returns the task result id."""
-    result = execute_run_task.enqueue(run.id)
+def enqueue_run(run: Run, resume: bool = False) -> str:
+    """Queue ``run`` for a coordinator; returns the task result id."""
+    result = (
+        execute_run_task.enqueue(run.id, resume=True)
+        if resume
+        else execute_run_task.enqueue(run.id)
+    )
     return str(result.id)
 
 

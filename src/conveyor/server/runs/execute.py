@@ -104,6 +104,15 @@ def _claim(run_id: int) -> Run | None:
     return Run.objects.select_related("repository").get(pk=run_id)
 
 
+def _reclaim(run_id: int) -> Run | None:
+    """The running run ``run_id`` of this server, to coordinate again after a restart."""
+    if not Run.objects.filter(
+        pk=run_id, status=Status.RUNNING, claimed_by=settings.SERVER_ID
+    ).update(heartbeat_at=timezone.now()):
+        return None
+    return Run.objects.select_related("repository").get(pk=run_id)
+
+
 def step_environment() -> dict[str, str]:
     """The server's environment without its own settings (keys, database URL)."""
     return {
@@ -113,14 +122,19 @@ def step_environment() -> dict[str, str]:
     }
 
 
-def execute_run(run_id: int) -> str:
-    """Run the Run ``run_id`` if it is still queued; returns its final status."""
-    run = _claim(run_id)
+def execute_run(run_id: int, resume: bool = False) -> str:
+    """Run the Run ``run_id`` if it is still queued; returns its final status.
+
+    ``resume``: the run is ``running`` and this server's, left by a server of this data
+    directory that stopped while its jobs ran on workers: coordinate it again (jobs that
+    ended are not run again, jobs still on workers are awaited)."""
+    run = _reclaim(run_id) if resume else _claim(run_id)
     if run is None:
         current = Run.objects.filter(pk=run_id).values_list("status", flat=True).first()
         return current or "missing"
     live.publish(run.pk)
-    signals.tell(signals.run_started, run=run)
+    if not resume:
+        signals.tell(signals.run_started, run=run)
     cancellation = Cancellation()
     with _registry_lock:
         _registry[run.pk] = cancellation
@@ -131,7 +145,7 @@ def execute_run(run_id: int) -> str:
         masker = Masker(list(secrets.values()))
         variables = {variable.name: variable.value for variable in run.repository.variables.all()}
         with _Heartbeat(run.pk, cancellation):
-            status, reason = _run_in_workspace(run, secrets, variables, cancellation)
+            status, reason = _run_in_workspace(run, secrets, variables, cancellation, resume)
     except WorkflowInvalid as invalid:
         status, reason = Status.FAILURE, str(invalid)
     except git.GitError as error:
@@ -217,12 +231,16 @@ def cache_scopes(run: Run) -> tuple[str, list[str]]:
 
 
 def _run_in_workspace(
-    run: Run, secrets: dict[str, str], variables: dict[str, str], cancellation: Cancellation
+    run: Run,
+    secrets: dict[str, str],
+    variables: dict[str, str],
+    cancellation: Cancellation,
+    resume: bool = False,
 ) -> tuple[str, str]:
     link_objects = sandboxing.jobs_run_as_another_user()
     with workspace.checkout(run.repository, run.sha, run.pk, link_objects=link_objects) as place:
         path = place.path
-        launcher = dispatch_launcher.launcher_for(run)
+        launcher = dispatch_launcher.launcher_for(run, resume=resume)
         # With workers, no job runs here: the sandbox is theirs to make.
         executor = (
             LocalExecutor()
@@ -253,7 +271,7 @@ def _run_in_workspace(
         options.disposable_workspace = True  # a fresh clone, removed when the run ends
         options.cache_scope, options.cache_restore_scopes = cache_scopes(run)
         options.cache_max_bytes = settings.CONVEYOR_CACHE_MAX_MB * 1024 * 1024
-        sink = DatabaseSink(run, workflow)
+        sink = DatabaseSink.resumed(run, workflow) if resume else DatabaseSink(run, workflow)
         options.environment_gate = EnvironmentGate(run, sink.emit)
         try:
             result = run_workflow(workflow, options, executor, sink, cancellation, launcher)

@@ -35,6 +35,7 @@ class ServerStopped(Exception):
 class Recovered:
     failed_runs: list[int] = field(default_factory=list)
     requeued_runs: list[int] = field(default_factory=list)
+    resumed_runs: list[int] = field(default_factory=list)
 
 
 def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
@@ -52,6 +53,14 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             running.filter(claimed_by__in=(settings.SERVER_ID, "")).values_list("pk", flat=True)
         )
         others = set(running.exclude(pk__in=stale).values_list("pk", flat=True))
+        if stale and _jobs_run_on_workers():
+            # No job of theirs ran in the stopped process: the workers went on with them,
+            # and a coordinator picks each run up where it was.
+            outcome.resumed_runs, stale = stale, []
+            for run_id in outcome.resumed_runs:
+                transaction.on_commit(
+                    lambda run_id=run_id: enqueue_run(Run(pk=run_id), resume=True)
+                )
         if stale:
             # Only what was running failed; what never started did not run (as the
             # engine records the steps after a failure), so it is skipped, not failed.
@@ -99,11 +108,17 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
                 groups_started.add(key)
             outcome.requeued_runs.append(run.pk)
             transaction.on_commit(lambda run=run: enqueue_run(run))
-    for run_id in outcome.failed_runs + outcome.requeued_runs:
+    for run_id in outcome.failed_runs + outcome.requeued_runs + outcome.resumed_runs:
         live.publish(run_id)
     for run in Run.objects.filter(pk__in=outcome.failed_runs):
         signals.tell(signals.run_finished, run=run)
     return outcome
+
+
+def _jobs_run_on_workers() -> bool:
+    from conveyor.server.dispatch.celery_app import broker_configured
+
+    return broker_configured()
 
 
 def _settle_tables(run_ids: list[int]) -> None:
