@@ -215,3 +215,41 @@ def _step_log(cluster: Cluster, number: int, job_id: int, index: int) -> str:
             return response.read().decode()
     except urllib.error.HTTPError:
         return ""
+
+
+def test_a_job_safe_to_retry_is_sent_again_when_its_worker_dies(
+    cluster: Cluster, git_project: GitProject
+) -> None:
+    cluster.start_server()
+    number = _trigger(
+        cluster,
+        git_project,
+        """\
+name: Retry
+on: workflow_dispatch
+jobs:
+  idempotent:
+    runs-on: ubuntu-latest
+    env:
+      CONVEYOR_RETRY_ON_WORKER_LOST: true
+    steps:
+      - run: |
+          echo "attempt starts"
+          sleep 6
+          echo "attempt ends"
+""",
+    )
+    first = cluster.start_worker("first")
+
+    def step_started() -> bool:
+        (job,) = cluster.run_jobs(number)
+        return "attempt starts" in _step_log(cluster, number, job["id"], 0)
+
+    wait_for(step_started, 60, "the job's step to run on the first worker")
+    cluster.start_worker("second")
+    cluster.kill_worker(first)
+    run = cluster.wait_for_run_end(number, LOST_SECONDS + 60)
+    (job,) = cluster.run_jobs(number)
+    assert run["status"] == "success", (run, job)
+    assert short_name(job["worker"]) == "second"
+    assert "attempt ends" in _step_log(cluster, number, job["id"], 0)
