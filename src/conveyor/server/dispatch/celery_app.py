@@ -15,6 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
+from conveyor.server.dispatch.mode import jobs_run_on_workers
+
 from conveyor.server.dispatch import protocol
 
 logger = logging.getLogger("conveyor.server.dispatch")
@@ -24,7 +26,7 @@ _app_lock = threading.Lock()
 
 
 def broker_configured() -> bool:
-    return bool(getattr(settings, "CONVEYOR_BROKER_URL", ""))
+    return jobs_run_on_workers()
 
 
 def make_app(broker_url: str) -> Any:

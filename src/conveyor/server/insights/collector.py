@@ -237,5 +237,6 @@ class DatabaseCollector:
 
 
 def _embedded() -> bool:
-    backend = settings.TASKS.get("default", {}).get("BACKEND", "")
-    return backend.startswith("django_tasks_db")
+    from conveyor.server.dispatch.mode import jobs_run_on_workers
+
+    return not jobs_run_on_workers()

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from conveyor.server.dispatch.mode import jobs_run_on_workers
 from conveyor.server.runs import live, signals
 from conveyor.server.runs.environments import end_deployments_of_runs
 from conveyor.server.runs.models import DeploymentStatus, Job, Run, Status, Step
@@ -53,7 +54,7 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             running.filter(claimed_by__in=(settings.SERVER_ID, "")).values_list("pk", flat=True)
         )
         others = set(running.exclude(pk__in=stale).values_list("pk", flat=True))
-        if stale and _jobs_run_on_workers():
+        if stale and jobs_run_on_workers():
             # No job of theirs ran in the stopped process: the workers went on with them,
             # and a coordinator picks each run up where it was.
             outcome.resumed_runs, stale = stale, []
@@ -113,12 +114,6 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
     for run in Run.objects.filter(pk__in=outcome.failed_runs):
         signals.tell(signals.run_finished, run=run)
     return outcome
-
-
-def _jobs_run_on_workers() -> bool:
-    from conveyor.server.dispatch.celery_app import broker_configured
-
-    return broker_configured()
 
 
 def _settle_tables(run_ids: list[int]) -> None:
