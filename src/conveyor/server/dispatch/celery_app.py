@@ -15,9 +15,8 @@ from typing import Any
 
 from django.conf import settings
 
-from conveyor.server.dispatch.mode import jobs_run_on_workers
-
 from conveyor.server.dispatch import protocol
+from conveyor.server.dispatch.mode import jobs_run_on_workers
 
 logger = logging.getLogger("conveyor.server.dispatch")
 
