@@ -110,6 +110,34 @@ class ServerClient:
                 reason = getattr(error, "reason", None) or error
                 raise ServerUnreachable(f"{self.server_url}: {reason}") from None
 
+    def download(self, path: str, into: Any, *, job_token: str | None = None) -> int:
+        """GET ``path`` into the binary file ``into`` (streamed); the HTTP status.
+        Tried again while the server is unreachable or says "not now", a few times.
+        Raises ServerUnreachable when it stays so."""
+        wait = FIRST_PAUSE
+        for attempt in range(6):
+            request = urllib.request.Request(
+                self.server_url + path, headers=self.headers(job_token), method="GET"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    into.seek(0)
+                    into.truncate()
+                    while chunk := response.read(256 * 1024):
+                        into.write(chunk)
+                    return int(response.status)
+            except urllib.error.HTTPError as error:
+                with error:
+                    if error.code not in RETRY_STATUSES or attempt == 5:
+                        return int(error.code)
+            except (urllib.error.URLError, OSError, ValueError) as error:
+                if attempt == 5:
+                    reason = getattr(error, "reason", None) or error
+                    raise ServerUnreachable(f"{self.server_url}: {reason}") from None
+            time.sleep(wait)
+            wait = min(wait * 2, LONGEST_PAUSE)
+        raise AssertionError("unreachable")
+
     def send_until_answered(
         self,
         method: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tarfile
 import threading
 import urllib.parse
 from pathlib import Path
@@ -27,6 +28,12 @@ from conveyor.worker.config import WorkerConfig
 from conveyor.worker.gate import RemoteEnvironmentGate
 from conveyor.worker.leftovers import RUN_MARK_VARIABLE, worker_mark
 from conveyor.worker.mirrors import GitFailed, Mirrors
+from conveyor.worker.run_artifacts import (
+    Found,
+    fetch_run_artifacts,
+    files_in,
+    wants_run_artifacts,
+)
 from conveyor.worker.sandboxing import SandboxChoice
 
 logger = logging.getLogger("conveyor.worker")
@@ -65,6 +72,8 @@ class WorkerJobs:
         # How long a job waits before asking again about an environment that said "wait".
         self.environment_poll_seconds = HEARTBEAT_SECONDS
         self._running: dict[int, Cancellation] = {}
+        # The run's artifacts brought for each job, as found (not sent back).
+        self._fetched: dict[int, Found] = {}
         self._lock = threading.Lock()
 
     def running(self) -> list[int]:
@@ -111,6 +120,7 @@ class WorkerJobs:
         finally:
             with self._lock:
                 self._running.pop(dispatch_id, None)
+                self._fetched.pop(dispatch_id, None)
             shutil.rmtree(self._job_dir(dispatch_id), ignore_errors=True)
             shutil.rmtree(self._artifacts_dir(dispatch_id), ignore_errors=True)
 
@@ -163,6 +173,15 @@ class WorkerJobs:
         borrowed = None if self.sandbox.jobs_run_as_another_user else mirror / "objects"
         artifacts = self._artifacts_dir(dispatch_id)
         artifacts.mkdir(parents=True, exist_ok=True)
+        if wants_run_artifacts(plan.workflow.source):
+            try:
+                found = fetch_run_artifacts(self.client, dispatch_id, job_token, artifacts)
+            except (RuntimeError, OSError, tarfile.TarError) as error:
+                return failed_outcome(
+                    plan, f"cannot bring the run's artifacts: {error}", channel.emit
+                )
+            with self._lock:
+                self._fetched[dispatch_id] = found
         try:
             executor = self.sandbox.executor(job_dir, borrowed)
         except Exception as error:  # a sandbox that cannot be made now
@@ -180,10 +199,15 @@ class WorkerJobs:
 
     def _upload_artifacts(self, dispatch_id: int, job_token: str) -> None:
         root = self._artifacts_dir(dispatch_id)
+        with self._lock:
+            fetched = self._fetched.pop(dispatch_id, {})
+        now = files_in(root) if fetched else {}
         for path in sorted(root.rglob("*")):
             if not path.is_file() or path.is_symlink() or path.name == ":lock":
                 continue  # the store's lock file is no artifact's
             relative = path.relative_to(root).as_posix()
+            if relative in fetched and now.get(relative) == fetched[relative]:
+                continue  # another job's, brought here for a download: the server has it
             answer = self.client.send_until_answered(
                 "PUT",
                 job_path(dispatch_id, f"artifacts/{urllib.parse.quote(relative)}"),
