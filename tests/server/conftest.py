@@ -225,14 +225,16 @@ def start_server(
     timeout: float = 15.0,
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> ServerProcess:
-    """``conveyor server`` as a real subprocess on a free port; returns when /healthz answers.
-    ``env``: settings of its own (the test's CONVEYOR_ variables are never passed on)."""
+    """``conveyor server`` as a real subprocess on a free port (or ``port``: a server
+    started again where it was); returns when /healthz answers. ``env``: settings
+    added to its environment."""
     import urllib.request
 
-    port = free_port()
+    port = port or free_port()
     log = data.parent / f"server-{port}.log"
-    handle = log.open("w")
+    handle = log.open("a")
     environment = server_environment(data, **(env or {}))
     workspaces = Path(environment["CONVEYOR_WORKSPACES"])
     process = subprocess.Popen(
