@@ -4,6 +4,7 @@ the run's coordinator, label routing, and lost workers."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from pathlib import Path
@@ -391,6 +392,17 @@ def test_artifacts_are_kept_with_the_run_and_paths_that_leave_are_refused(
     assert stored.status_code == 201
     root = Path(artifacts.run_artifacts_dir(run.pk))
     assert (root / "report" / "artifact.tar.gz").read_bytes() == b"archive"
+    # Each worker numbers its job's artifacts from 1: the run's store numbers them anew.
+    for name in ("report", "other", "report"):
+        metadata = {"id": 1, "size": 7, "digest": "d", "files": 1, "job_key": "build",
+                    "created_at": 1.0, "expires_at": None}  # fmt: skip
+        answer = requests.put(f"{base}/{name}/artifact.json", json=metadata, headers=headers)
+        assert answer.status_code == 201
+    ids = {name: json.loads((root / name / "artifact.json").read_text())["id"]
+           for name in ("report", "other")}  # fmt: skip
+    assert ids == {"report": 1, "other": 2}
+    assert [a.id for a in artifacts.store_of(run.pk).list()] == [1, 2]
+    assert requests.put(f"{base}/:ids", data=b"1", headers=headers).json() == {"stored": False}
     for bad in ("..%2Fescape", "report/..%2F..%2Fescape", "%2Fetc%2Fpasswd"):
         answer = requests.put(f"{base}/{bad}", data=b"x", headers=headers)
         assert answer.status_code in (400, 404), (bad, answer.status_code)

@@ -162,10 +162,6 @@ class JobOut(Schema):
         "server's own name for its embedded pool; empty until one took it."
     )
     outputs: dict[str, Any]
-    worker: str = Field(
-        description="Who ran it: a `conveyor worker`'s name, or the server's own "
-        '(`<host> (server)`) when it ran the job itself; "" before it started.'
-    )
     started_at: datetime | None
     finished_at: datetime | None
     steps: list[StepOut]

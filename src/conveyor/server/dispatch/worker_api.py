@@ -38,6 +38,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from conveyor.actions.artifact_store import METADATA, ArtifactStore
 from conveyor.engine.events import Event, event_from_json
 from conveyor.server.dispatch import protocol, registry, routing
 from conveyor.server.dispatch.launcher import outcome_from_json
@@ -47,6 +48,7 @@ from conveyor.server.runs.environments import JobWaiting
 from conveyor.server.runs.models import Job
 
 RETRY_AFTER_SECONDS = 2
+_METADATA_CAP = 1024 * 1024
 _CHUNK = 256 * 1024
 _GIT_PROTOCOL = re.compile(r"version=[0-9]+(:version=[0-9]+)*")
 
@@ -387,6 +389,9 @@ def artifact(request: HttpRequest, dispatch_id: int, path: str) -> HttpResponse:
     if not target.is_relative_to(root) or target == root:
         raise _Refused(400, f"artifact path {path!r} leaves the run's artifacts")
     target.parent.mkdir(parents=True, exist_ok=True)
+    if len(parts) == 2 and parts[1] == METADATA:
+        _store_metadata(request, root, target)
+        return JsonResponse({"stored": True}, status=201)
     handle, staging = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -397,6 +402,30 @@ def artifact(request: HttpRequest, dispatch_id: int, path: str) -> HttpResponse:
         Path(staging).unlink(missing_ok=True)
         raise
     return JsonResponse({"stored": True}, status=201)
+
+
+def _store_metadata(request: HttpRequest, root: Path, target: Path) -> None:
+    """An artifact's metadata, numbered in the run's store: each worker numbers the
+    artifacts of its own job from 1, the run's artifacts need ids of their own."""
+    raw = request.read(_METADATA_CAP + 1)
+    try:
+        data = json.loads(raw) if len(raw) <= _METADATA_CAP else None
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise _Refused(400, f"{target.parent.name}/{METADATA} is not an artifact's metadata")
+    store = ArtifactStore(str(root))
+    with store._locked():
+        try:
+            kept = json.loads(target.read_text(encoding="utf-8")).get("id")
+        except (OSError, ValueError, AttributeError):
+            kept = None
+        # The same upload sent again keeps the id it was given.
+        data["id"] = kept if isinstance(kept, int) else store._next_id()
+        handle, staging = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+        os.replace(staging, target)
 
 
 # -- git fetch over smart HTTP -------------------------------------------------------
