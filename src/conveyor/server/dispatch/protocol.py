@@ -48,6 +48,11 @@ keeps what it could not send and sends it again, in order.
     what ``upload-artifact`` wrote under the job's artifacts directory, sent
     after the job and before ``finish``; the server keeps it with the run.
 
+``GET /api/worker/jobs/<dispatch id>/artifacts.tar``
+    the run's artifacts so far (what other jobs uploaded), as a tar of the run's
+    artifact store: a worker unpacks it into the job's artifacts directory before a
+    job that downloads artifacts, and sends back only what the job added.
+
 ``POST /api/worker/jobs/<dispatch id>/finish``
     body ``{seq, events: [...], outcome: JobOutcome.to_json()}``: the last batch and
     the outcome; idempotent. answer 200 ``{}``.

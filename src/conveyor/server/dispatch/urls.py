@@ -12,6 +12,7 @@ urlpatterns = [
     path(f"{jobs}/finish", worker_api.finish),
     path(f"{jobs}/environment", worker_api.environment),
     path(f"{jobs}/environment/release", worker_api.environment_release),
+    path(f"{jobs}/artifacts.tar", worker_api.run_artifacts),
     path(f"{jobs}/artifacts/<path:path>", worker_api.artifact),
     path(f"{jobs}/git/info/refs", worker_api.git_info_refs),
     path(f"{jobs}/git/git-upload-pack", worker_api.git_upload_pack),

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import subprocess
+import tarfile
 import tempfile
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +33,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
@@ -402,6 +409,28 @@ def artifact(request: HttpRequest, dispatch_id: int, path: str) -> HttpResponse:
         Path(staging).unlink(missing_ok=True)
         raise
     return JsonResponse({"stored": True}, status=201)
+
+
+@_answered
+@require_http_methods(["GET"])
+def run_artifacts(request: HttpRequest, dispatch_id: int) -> HttpResponse:
+    """The run's artifacts as a tar, for a job that downloads what other jobs (on other
+    workers) uploaded; the store's own lock and half-written uploads left out."""
+    dispatch = _attempt(request, dispatch_id)
+    if dispatch.status != DispatchStatus.RUNNING:
+        raise _Refused(409, _over(dispatch))
+    root = Path(artifacts.run_artifacts_dir(dispatch.run_id))
+    bundle = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it when sent)
+    with tarfile.open(fileobj=bundle, mode="w:") as archive:
+        for directory, directories, names in os.walk(root):
+            directories.sort()
+            for name in sorted(names):
+                path = Path(directory, name)
+                if name == ":lock" or name.startswith(".upload-") or path.is_symlink():
+                    continue
+                archive.add(path, arcname=path.relative_to(root).as_posix(), recursive=False)
+    bundle.seek(0)
+    return FileResponse(bundle, content_type="application/x-tar")
 
 
 def _store_metadata(request: HttpRequest, root: Path, target: Path) -> None:
