@@ -253,3 +253,49 @@ jobs:
     assert run["status"] == "success", (run, job)
     assert short_name(job["worker"]) == "second"
     assert "attempt ends" in _step_log(cluster, number, job["id"], 0)
+
+
+ARTIFACTS = """\
+name: Parts
+on: workflow_dispatch
+jobs:
+  make:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        part: [a, b]
+    steps:
+      - run: echo "made ${{ matrix.part }}" > part.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: part-${{ matrix.part }}
+          path: part.txt
+  use:
+    needs: make
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          path: parts
+      - run: cat parts/part-a/part.txt parts/part-b/part.txt
+"""
+
+
+def test_a_job_downloads_what_jobs_on_other_workers_uploaded(
+    cluster: Cluster, git_project: GitProject
+) -> None:
+    cluster.start_server()
+    number = _trigger(cluster, git_project, ARTIFACTS)
+    cluster.start_worker("w1")
+    cluster.start_worker("w2")
+    run = cluster.wait_for_run_end(number, 90)
+    jobs = {job["job_id"]: job for job in cluster.run_jobs(number)}
+    assert run["status"] == "success", (run, jobs)
+    text = _step_log(cluster, number, jobs["use"]["id"], 1)
+    assert "made a" in text and "made b" in text, text
+    status, listed = call(
+        f"{cluster.api}/repositories/shop/runs/{number}/artifacts", **cluster.auth
+    )
+    assert status == 200, listed
+    items = listed if isinstance(listed, list) else listed.get("artifacts", listed.get("items"))
+    assert sorted(item["name"] for item in items) == ["part-a", "part-b"]
