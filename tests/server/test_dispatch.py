@@ -19,7 +19,8 @@ from conveyor.server.runs.models import Run
 from tests.server import postgres_support
 from tests.server.conftest import ROOT, wait_for, wait_for_run_end
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 QUICK = "on: push\nsteps:\n  - name: Build\n    run: echo built\n"
 

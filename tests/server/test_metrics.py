@@ -41,6 +41,9 @@ jobs:
       - run: echo deploying
 """
 
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = pytest.mark.postgres
+
 
 def push(repository: Any, git_project: GitProject, build: str) -> Run:
     git_project.commit(

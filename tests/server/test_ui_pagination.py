@@ -18,14 +18,15 @@ from tests.server import test_ui_support as support
 
 cast = support.cast
 
-pytestmark = [pytest.mark.django_db, pytest.mark.slow]
-
-
-@pytest.fixture(autouse=True)
-def _sqlite_plans() -> None:
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.slow,
     # EXPLAIN QUERY PLAN is SQLite's; test_postgres_query_plans.py reads PostgreSQL's.
-    if connection.vendor != "sqlite":
-        pytest.skip("SQLite's query plans (PostgreSQL's: test_postgres_query_plans.py)")
+    pytest.mark.skipif(
+        connection.vendor != "sqlite",
+        reason="SQLite's query plans (PostgreSQL's: test_postgres_query_plans.py)",
+    ),
+]
 
 
 RUNS = 100_000
