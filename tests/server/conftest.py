@@ -248,7 +248,11 @@ class ServerProcess:
 
 
 def start_server(
-    data: Path, workers: int = 2, timeout: float = 15.0, extra_args: Sequence[str] = ()
+    data: Path,
+    workers: int = 2,
+    timeout: float = 15.0,
+    extra_args: Sequence[str] = (),
+    extra_env: dict[str, str] | None = None,
 ) -> ServerProcess:
     """``conveyor server`` as a real subprocess on a free port; returns when /healthz answers."""
     import urllib.request
@@ -256,7 +260,7 @@ def start_server(
     port = free_port()
     log = data.parent / f"server-{port}.log"
     handle = log.open("w")
-    environment = server_environment(data)
+    environment = server_environment(data, **(extra_env or {}))
     workspaces = Path(environment["CONVEYOR_WORKSPACES"])
     process = subprocess.Popen(
         [
