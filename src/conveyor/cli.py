@@ -24,7 +24,7 @@ class UsageError(Exception):
     """Bad command-line input: printed as one line, exit 2."""
 
 
-COMMANDS = ("run", "validate", "list", "init", "server", "repo", "deploy", "rollback")
+COMMANDS = ("run", "validate", "list", "init", "server", "worker", "repo", "deploy", "rollback")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -49,6 +49,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "list": _add_list_parser,
         "init": _add_init_parser,
         "server": _add_server_parser,
+        "worker": _add_worker_parser,
         "repo": _add_repo_parser,
         "deploy": _add_deploy_parser,
         "rollback": _add_rollback_parser,
@@ -364,6 +365,45 @@ def _add_server_parser(commands: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_worker_parser(commands: argparse._SubParsersAction) -> None:
+    worker = commands.add_parser(
+        "worker",
+        help="run jobs a scaled-out server sends through its broker (Celery)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="settings (environment variables):\n"
+        "  CONVEYOR_BROKER_URL    the server's broker (redis://HOST:6379/0, amqp://HOST)\n"
+        "  CONVEYOR_SERVER_URL    the server's URL (http://HOST:8000)\n"
+        "  CONVEYOR_WORKER_TOKEN  the workers' shared token, as the server has it\n"
+        "  CONVEYOR_SANDBOX_USER, CONVEYOR_SANDBOX_NETWORK  as for `conveyor server`\n\n"
+        "SIGTERM or Ctrl-C: no new job is taken, the running ones finish",
+    )
+    worker.add_argument(
+        "--concurrency", type=int, default=1, metavar="N", help="jobs run at once (default: 1)"
+    )
+    worker.add_argument(
+        "--labels",
+        metavar="A,B",
+        help="runs-on labels this worker serves besides its system's (linux, x64) and self-hosted",
+    )
+    worker.add_argument(
+        "--name",
+        help="this worker's name, NAME@HOST (default: conveyor@HOSTNAME); give each worker "
+        "of one machine its own, and its own --dir",
+    )
+    worker.add_argument(
+        "--dir",
+        metavar="PATH",
+        help="mirrors, workspaces, the action and actions/cache store (default: the user "
+        "cache directory's conveyor/worker)",
+    )
+    worker.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run jobs without the bubblewrap sandbox: they can then read the worker's "
+        "directory and each other's workspaces; only for trusted workflows",
+    )
+
+
 def _add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workflow",
@@ -395,6 +435,10 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
         from conveyor.commands.server import server_command
 
         return server_command
+    if name == "worker":
+        from conveyor.commands.worker import worker_command
+
+        return worker_command
     if name == "repo":
         from conveyor.commands.repo import repo_command
 

@@ -252,15 +252,18 @@ def start_server(
     workers: int = 2,
     timeout: float = 15.0,
     extra_args: Sequence[str] = (),
-    extra_env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> ServerProcess:
-    """``conveyor server`` as a real subprocess on a free port; returns when /healthz answers."""
+    """``conveyor server`` as a real subprocess on a free port (or ``port``: a server
+    started again where it was); returns when /healthz answers. ``env``: settings
+    added to its environment."""
     import urllib.request
 
-    port = free_port()
+    port = port or free_port()
     log = data.parent / f"server-{port}.log"
-    handle = log.open("w")
-    environment = server_environment(data, **(extra_env or {}))
+    handle = log.open("a")
+    environment = server_environment(data, **(env or {}))
     workspaces = Path(environment["CONVEYOR_WORKSPACES"])
     process = subprocess.Popen(
         [

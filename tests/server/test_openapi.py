@@ -70,6 +70,7 @@ EXPECTED = {
     ("get", "/api/repositories/{name}/commit-status"),
     ("put", "/api/repositories/{name}/commit-status"),
     ("delete", "/api/repositories/{name}/commit-status"),
+    ("get", "/api/workers"),
 }
 
 

@@ -52,7 +52,7 @@ def test_two_servers_start_at_once_on_one_new_database(tmp_path: Path) -> None:
                     start_server,
                     tmp_path / f"server-{letter}",
                     timeout=90.0,
-                    extra_env={"DATABASE_URL": url},
+                    env={"DATABASE_URL": url},
                 )
                 for letter in "ab"
             ]

@@ -67,6 +67,13 @@ class HostLabels:
             return not label.endswith("-arm") or architecture == "arm64"
         return False
 
+    def own_labels(self) -> list[str]:
+        """This system's and architecture's labels (``linux``, ``x64``): what a
+        self-hosted runner on this machine announces besides ``self-hosted``."""
+        _prefix, os_label = _SYSTEMS.get(self.system, ("", ""))
+        architecture = _ARCHITECTURES.get(self.machine.lower(), self.machine.lower())
+        return [label for label in (os_label, architecture) if label]
+
     def not_served(self, labels: list[str]) -> str | None:
         """Why a job with these labels does not run here, or None if it does."""
         missing = [label for label in labels if not self.serves(label)]

@@ -24,6 +24,7 @@ from conveyor.server.api import (
     service_mappings,
     tokens,
     variables,
+    workers,
     workflows,
 )
 from conveyor.server.api.docs_access import login_or_token_required
@@ -32,7 +33,7 @@ from conveyor.server.insights import api as insights
 DESCRIPTION = """\
 Conveyor's REST API: repositories, runs, jobs, steps, logs; trigger, approve,
 cancel and re-run runs; repository secrets (names only), variables, service
-mappings, notification channels, commit statuses and your API tokens.
+mappings, notification channels, commit statuses, the workers and your API tokens.
 
 Authenticate with `Authorization: Bearer <token>`. Issue a token with
 `POST /api/tokens` using your username and password (HTTP Basic) or a logged-in
@@ -65,3 +66,4 @@ api.add_router("/repositories", environments.router)
 api.add_router("/repositories", monitoring.router)
 api.add_router("/repositories", notifications.router)
 api.add_router("/repositories", insights.router)
+api.add_router("/workers", workers.router)

@@ -153,7 +153,14 @@ class JobOut(Schema):
     matrix: dict[str, Any]
     needs: list[str]
     status: str
-    reason: str
+    reason: str = Field(
+        description="Why it ended, or why it waits (an environment, or no worker serving "
+        "its runs-on labels)."
+    )
+    worker: str = Field(
+        description="The worker that runs or ran it: a `conveyor worker`'s name, or the "
+        "server's own name for its embedded pool; empty until one took it."
+    )
     outputs: dict[str, Any]
     started_at: datetime | None
     finished_at: datetime | None
@@ -301,3 +308,30 @@ class WorkflowsOut(Schema):
     ref: str
     sha: str
     workflows: list[WorkflowOut]
+
+
+class WorkerJobOut(Schema):
+    repository: str
+    run: int = Field(description="The run's number in its repository.")
+    job_key: str
+    attempt: int = Field(description="1, or more when it was sent again after a lost worker.")
+    claimed_at: datetime | None
+    run_url: str = Field(description="The run in the API.")
+    html_url: str = Field(description="The run's page.")
+
+
+class WorkerOut(Schema):
+    name: str = Field(description="The worker's name (its Celery node name).")
+    state: Literal["online", "stopping", "lost", "stopped"] = Field(
+        description="online; stopping (it said so and finishes its jobs); lost (not heard "
+        "from within CONVEYOR_WORKER_LOST_SECONDS); stopped (it said so, then went quiet)."
+    )
+    labels: list[str] = Field(description="The runs-on labels it serves.")
+    system: str
+    machine: str
+    concurrency: int = Field(description="Jobs it runs at once.")
+    version: str = Field(description="Its conveyor version.")
+    started_at: datetime | None
+    last_seen_at: datetime = Field(description="Its last heartbeat.")
+    stopped_at: datetime | None = Field(description="When it said it was stopping.")
+    running: list[WorkerJobOut] = Field(description="The jobs it runs now.")

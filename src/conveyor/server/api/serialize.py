@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Sum
 
 from conveyor.server.api.execution import execution_of
+from conveyor.server.dispatch.overview import job_facts, shown_reason
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs.models import Job, Run, Step
 
@@ -121,6 +122,7 @@ def step_detail(run: Run, job: Job, step: Step) -> dict[str, Any]:
 def jobs_out(run: Run) -> list[dict[str, Any]]:
     """Every job of ``run`` with its steps, in three queries whatever their number."""
     jobs = list(run.jobs.order_by("order", "id"))
+    facts = job_facts(run, jobs)
     steps = (
         Step.objects.filter(job__run=run)
         .annotate(line_total=Sum("log_chunks__line_count"))
@@ -138,7 +140,8 @@ def jobs_out(run: Run) -> list[dict[str, Any]]:
             "matrix": job.matrix,
             "needs": list(job.needs or []),
             "status": job.status,
-            "reason": job.reason,
+            "reason": shown_reason(job, facts[job.pk]),
+            "worker": facts[job.pk].worker,
             "outputs": job.outputs,
             "started_at": job.started_at,
             "finished_at": job.finished_at,

@@ -62,6 +62,7 @@ _BOUNDARIES = (
 
 logger = logging.getLogger("conveyor.server.runs")
 _CLOSE = object()
+_ENDED = (Status.SUCCESS, Status.FAILURE, Status.CANCELLED, Status.SKIPPED)
 
 
 def _selected_jobs(workflow: Workflow, run: Run) -> list[str] | None:
@@ -116,13 +117,41 @@ class DatabaseSink:
         self._execution: dict[str, Any] = run.execution
         self.finished: ev.RunFinished | None = None
         self.error: BaseException | None = None  # the first write that failed
+        self._resuming = False
+        self._ended: set[str] = set()  # job keys ended before a resume
         self._queue: queue.Queue[object] = queue.Queue(QUEUE_SIZE)
         self._writer = threading.Thread(
             target=self._write_loop, name=f"sink run {run.pk}", daemon=True
         )
         self._writer.start()
 
+    @classmethod
+    def resumed(cls, run: Run, workflow: Workflow) -> DatabaseSink:
+        """A sink for a run a restarted server coordinates again: its jobs on workers
+        went on while the server was away, and the scheduler replays the rest.
+
+        What the replay says again is dropped: ``RunStarted`` (the job rows exist) and
+        the end of a job whose row has ended already. The tables go on from the run's
+        last snapshot."""
+        sink = cls(run, workflow)
+        sink._resuming = True
+        rows = list(run.jobs.all())
+        sink._jobs = {row.job_key: row for row in rows}
+        sink._ended = {row.job_key for row in rows if row.status in _ENDED}
+        try:
+            earlier = PipelineTracker.from_snapshot(run.execution)
+        except ValueError:
+            earlier = None  # never written (the run had not started a job): start afresh
+        if earlier is not None and len(earlier.stages) == len(sink.tracker.stages):
+            sink.tracker.stages = earlier.stages
+        return sink
+
     def emit(self, event: ev.Event) -> None:
+        if self._resuming:
+            if isinstance(event, ev.RunStarted):
+                return
+            if isinstance(event, ev.JobFinished) and event.job_key in self._ended:
+                return
         self._queue.put(event)
 
     def close(self) -> None:

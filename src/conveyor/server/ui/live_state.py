@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.server.dispatch.overview import job_facts, shown_reason
 from conveyor.server.runs.models import Run
 from conveyor.server.ui.notes import annotation_records, summaries_of
 from conveyor.server.ui.pipeline import combined_status, picture_of
@@ -13,6 +14,7 @@ from conveyor.server.ui.templatetags.conveyor_ui import duration_text
 def run_state(run: Run) -> dict[str, Any]:
     """The run, its jobs and steps (statuses, durations), the tables and the concept flow."""
     jobs = list(run.jobs.prefetch_related("steps"))
+    facts = job_facts(run, jobs)
     picture = picture_of(run)
     graph: dict[str, list[str]] = {}
     for job in jobs:
@@ -32,7 +34,8 @@ def run_state(run: Run) -> dict[str, Any]:
                 "name": job.name or job.job_key,
                 "status": job.status,
                 "duration": duration_text(_span(job.started_at, job.finished_at)),
-                "reason": job.reason,
+                "reason": shown_reason(job, facts[job.pk]),
+                "worker": facts[job.pk].worker,
             }
             for job in jobs
         ],

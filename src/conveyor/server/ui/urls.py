@@ -11,6 +11,7 @@ from conveyor.server.ui.views import (
     environments,
     live,
     pages,
+    workers,
 )
 
 app_name = "ui"
@@ -56,5 +57,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         environments.health_settings,
         name="environment-health",
     ),
+    path("workers/", workers.workers_page, name="workers"),
+    path("workers/scale-out", workers.scale_out_guide, name="scale-out-guide"),
+    path("workers/deploy-examples/<str:name>", workers.deploy_example, name="deploy-example"),
     path("badge/<slug:name>.svg", badges.badge, name="badge"),
 ]

@@ -79,3 +79,17 @@ def ref_name(ref: str) -> str:
         if ref.startswith(prefix):
             return ref[len(prefix) :]
     return ref
+
+
+@register.filter
+def seen_ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """``4 s ago`` under a minute (heartbeats come every few seconds), else like ``ago``."""
+    if moment is None:
+        return "never"
+    now = now or timezone.now()
+    elapsed = now - moment
+    if elapsed < timedelta(seconds=1):
+        return "just now"
+    if elapsed < timedelta(minutes=1):
+        return f"{int(elapsed.total_seconds())} s ago"
+    return f"{timesince(moment, now).split(',')[0]} ago"

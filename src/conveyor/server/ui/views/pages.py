@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from conveyor.server.accounts.permissions import can_trigger, role_required
+from conveyor.server.dispatch.overview import job_facts, shown_reason
 from conveyor.server.repos.models import Repository
 from conveyor.server.runs.artifacts import store_of
 from conveyor.server.runs.models import Run, Status
@@ -150,6 +151,11 @@ def repository(request: HttpRequest, name: str) -> HttpResponse:
 def run_page(request: HttpRequest, name: str, number: int) -> HttpResponse:
     run = run_of(name, number)
     jobs = list(run.jobs.prefetch_related("steps"))
+    facts = job_facts(run, jobs)
+    for job in jobs:
+        # Who runs it, and why a queued job waits (no worker serves its labels...).
+        job.shown_worker = facts[job.pk].worker  # type: ignore[attr-defined]
+        job.shown_reason = shown_reason(job, facts[job.pk])  # type: ignore[attr-defined]
     picture = picture_of(run)
     annotations = annotations_of(run)
     summaries = summaries_of(jobs)

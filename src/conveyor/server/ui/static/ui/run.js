@@ -44,6 +44,11 @@
     section.querySelector(".job-name").textContent = job.name;
     setStatus(section.querySelector(".job-title"), job.status);
     section.querySelector(".job-duration").textContent = job.duration || "";
+    const worker = section.querySelector(".job-worker");
+    if (worker) {
+      worker.textContent = job.worker ? "on " + job.worker : "";
+      worker.hidden = !job.worker;
+    }
     // Why it waits (an environment's approval or queue) or why it ended.
     let reason = section.querySelector(".job-reason");
     if (job.reason && !reason) {
