@@ -37,9 +37,26 @@ os.environ["CONVEYOR_DATA"] = _SESSION_DATA
 os.environ["DJANGO_SETTINGS_MODULE"] = "conveyor.server.settings"
 os.environ.setdefault("CONVEYOR_WORKERS", "2")
 
+# CONVEYOR_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test runs these tests on
+# PostgreSQL (scripts/test does, for the modules marked ``postgres``). The URL names the
+# database to connect to; the tests' own database is made beside it (see postgres_support).
+TEST_DATABASE_URL = os.environ.get("CONVEYOR_TEST_DATABASE_URL", "").strip()
+# Only the test database's URL reaches the settings: a DATABASE_URL of the developer's
+# own server must never be the one the tests migrate and flush.
+os.environ.pop("DATABASE_URL", None)
+if TEST_DATABASE_URL:
+    os.environ["DATABASE_URL"] = TEST_DATABASE_URL
+
 import django  # noqa: E402
 
 django.setup()
+# Read once by the settings; server subprocesses get their database from the test.
+os.environ.pop("DATABASE_URL", None)
+
+from tests.server import postgres_support  # noqa: E402
+
+if TEST_DATABASE_URL:
+    postgres_support.use_a_test_database_of_this_session()
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = str(Path(sys.executable).parent)
@@ -94,6 +111,17 @@ class GitProject:
         )
         git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=self.work)
         return before, self.head()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """pytest-django's, and on PostgreSQL the sessions that threads of the tests left
+    open (workers, the live server) are ended first: a database with anyone connected
+    cannot be dropped."""
+    yield
+    if TEST_DATABASE_URL:
+        with django_db_blocker.unblock():
+            postgres_support.end_other_sessions()
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from conveyor.server.runs.models import LogChunk, Run
 from tests.server.conftest import GitProject, wait_for_run_end
 from tests.server.test_api_helpers import Api, cast
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 SECRET_VALUE = "pa55-Wörd-7f3c9e1d"
 

@@ -16,9 +16,11 @@ from conveyor.server.dispatch.runs import enqueue_run, execute_run_task
 from conveyor.server.runs import services
 from conveyor.server.runs.execute import execute_run
 from conveyor.server.runs.models import Run
+from tests.server import postgres_support
 from tests.server.conftest import ROOT, wait_for, wait_for_run_end
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 QUICK = "on: push\nsteps:\n  - name: Build\n    run: echo built\n"
 
@@ -50,7 +52,6 @@ def test_a_task_enqueued_by_another_process_is_picked_up(repository, git_project
         ref="refs/heads/main",
         sha=sha,
     )
-    database = settings.DATABASES["default"]["NAME"]
     script = (
         "import django; django.setup()\n"
         "from conveyor.server.dispatch.runs import enqueue_run\n"
@@ -64,7 +65,7 @@ def test_a_task_enqueued_by_another_process_is_picked_up(repository, git_project
         env={
             "PATH": "/usr/bin:/bin",
             "CONVEYOR_DATA": str(settings.DATA_DIR),
-            "DATABASE_URL": f"sqlite:///{database}",
+            "DATABASE_URL": postgres_support.database_url(),
             "DJANGO_SETTINGS_MODULE": "conveyor.server.settings",
         },
     )

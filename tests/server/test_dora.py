@@ -21,7 +21,8 @@ from conveyor.server.runs.models import Deployment, Run, Status
 from tests.server import test_ui_support as support
 from tests.server.test_api_helpers import Api, cast
 
-pytestmark = pytest.mark.django_db
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 ui_cast = support.cast
 

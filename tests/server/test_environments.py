@@ -26,7 +26,8 @@ from conveyor.server.ui.live_state import run_state
 from tests.server.conftest import GitProject, wait_for, wait_for_run_end
 from tests.server.test_api_helpers import Api, cast
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 # Which TOKEN a step sees, said without printing it.
 WHICH_TOKEN = (

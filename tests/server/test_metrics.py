@@ -17,11 +17,12 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor.server.insights import histograms
+from conveyor.server.insights.models import TalliedRun
 from conveyor.server.monitoring.models import Incident
 from conveyor.server.repos.models import Environment
 from conveyor.server.runs import services, signals
 from conveyor.server.runs.models import FINISHED_STATUSES, Deployment, Job, Run, Status
-from tests.server.conftest import GitProject, wait_for_run_end
+from tests.server.conftest import GitProject, wait_for, wait_for_run_end
 
 TOKEN = "scrape-me-0123456789"
 
@@ -39,6 +40,9 @@ jobs:
     steps:
       - run: echo deploying
 """
+
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = pytest.mark.postgres
 
 
 def push(repository: Any, git_project: GitProject, build: str) -> Run:
@@ -76,6 +80,11 @@ def test_the_figures_equal_the_database_after_real_runs(repository, git_project,
     good = wait_for_run_end(push(repository, git_project, "true"))
     bad = wait_for_run_end(push(repository, git_project, "exit 3"))
     assert (good.status, bad.status) == ("success", "failure")
+    # A run's status is written before its end is told (and tallied): wait for the tally.
+    wait_for(
+        lambda: TalliedRun.objects.filter(run_id__in=(good.pk, bad.pk)).count() == 2,
+        what="both runs to be tallied",
+    )
     # Rows made here, no worker involved: one run queued, one running, incidents.
     now = timezone.now()
     for number, status in ((90, Status.QUEUED), (91, Status.RUNNING)):

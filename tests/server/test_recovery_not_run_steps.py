@@ -10,7 +10,8 @@ from conveyor.server.runs.recovery import STOPPED_REASON, recover
 from conveyor.server.runs.sink import DatabaseSink
 from conveyor.workflow.load import parse_workflow
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 TWO_JOBS = """\
 on: push

@@ -11,7 +11,8 @@ from conveyor.server.runs.execute import _claim
 from conveyor.server.runs.models import Job, Run, Status, Step
 from conveyor.server.runs.recovery import STOPPED_REASON, recover
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def running_run(repository, number: int, claimed_by: str) -> Run:

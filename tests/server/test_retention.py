@@ -14,7 +14,8 @@ from conveyor.server.runs.models import Annotation, Job, LogChunk, Run, Step
 from conveyor.server.runs.retention import Retention, purge_expired, start_retention
 from tests.server.conftest import wait_for
 
-pytestmark = pytest.mark.django_db
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def make_run(repository: Any, number: int, status: str, finished_days_ago: float | None) -> Run:

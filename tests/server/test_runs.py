@@ -20,7 +20,8 @@ from tests.server.conftest import (
     workspace_of,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Also run on PostgreSQL by scripts/test (why: see there).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def push_and_create(repository: Any, project: GitProject, branch: str = "main") -> list[Run]:

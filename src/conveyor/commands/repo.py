@@ -45,9 +45,13 @@ def _set_up_django(data: str | None) -> None:
         from django.core.management import call_command
         from django.db import OperationalError
 
+        from conveyor.server.database import startup_lock
+
         try:
-            # The server may never have run on this data directory yet.
-            call_command("migrate", interactive=False, verbosity=0)
+            # The server may never have run on this data directory yet (nor may any
+            # server sharing its PostgreSQL database, which may be starting right now).
+            with startup_lock():
+                call_command("migrate", interactive=False, verbosity=0)
         except OperationalError as error:
             raise RepoCommandError(f"cannot use the database: {error}") from None
     except SettingError as error:

@@ -108,11 +108,15 @@ def _serve(args: argparse.Namespace) -> int:
     from django.core.management import call_command
     from django.db import OperationalError
 
+    from conveyor.server.database import startup_lock
     from conveyor.server.dispatch.embedded import EmbeddedWorkerPool
     from conveyor.server.runs.recovery import recover
 
     try:
-        call_command("migrate", interactive=False, verbosity=0)
+        # Servers sharing a PostgreSQL database start one at a time: the first migrates,
+        # makes the admin account and repairs its runs; the next finds that done.
+        with startup_lock():
+            call_command("migrate", interactive=False, verbosity=0)
     except OperationalError as error:
         print(f"conveyor server: cannot use the database: {error}", file=sys.stderr)
         return EXIT_INVALID
@@ -126,8 +130,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     # For `conveyor repo add` and the post-receive hooks: where to post pushes.
     record_url(settings.DATA_DIR, _listening_url(args))
-    ensure_admin(url)
-    recovered = recover()
+    with startup_lock():
+        ensure_admin(url)
+        recovered = recover()
     if recovered.failed_runs:
         count = len(recovered.failed_runs)
         print(

@@ -40,6 +40,15 @@ def connect_signals() -> None:
     task_enqueued.connect(_on_task_enqueued, dispatch_uid="conveyor-wake-workers")
 
 
+def worker_id_prefix(server_id: str | None = None) -> str:
+    """How the worker ids of a server's pool begin (``DBTaskResult.worker_ids``): its
+    start-up recovery fails only the tasks its own workers were running, not those of
+    another server sharing the database."""
+    from django.conf import settings
+
+    return f"embedded-{server_id or settings.SERVER_ID}-"
+
+
 class EmbeddedWorkerPool:
     """``count`` worker threads; ``start()`` once, ``stop()`` to end them."""
 
@@ -51,7 +60,7 @@ class EmbeddedWorkerPool:
         self.queues = queues
         self.threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._prefix = f"embedded-{uuid.uuid4().hex[:8]}"
+        self._prefix = f"{worker_id_prefix()}{uuid.uuid4().hex[:8]}"
 
     def start(self) -> None:
         for number in range(self.count):

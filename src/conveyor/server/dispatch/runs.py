@@ -10,6 +10,7 @@ task tables.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django_tasks import task
@@ -55,23 +56,40 @@ def run_is_enqueued(run_id: int) -> bool:
 
 
 def enqueued_run_ids() -> set[int]:
-    """The runs whose task still waits for a worker."""
+    """The runs whose task waits for a worker or runs (after ``fail_running_tasks``: on
+    another server sharing the database)."""
+    tasks = _run_tasks().filter(status__in=("READY", "RUNNING"))
     return {
         run_id
-        for run_id in map(
-            _run_id, _run_tasks().filter(status="READY").values_list("args_kwargs", flat=True)
-        )
+        for run_id in map(_run_id, tasks.values_list("args_kwargs", flat=True))
         if run_id is not None
     }
 
 
-def fail_running_tasks(error: BaseException, keep: set[int] | frozenset[int]) -> list[int]:
+def _claimed_by_server(worker_ids: list[str], server_id: str | None) -> bool:
+    """Whether the worker that claimed a task last was ``server_id``'s (one of its
+    embedded workers, or one recorded before worker ids named their server)."""
+    from conveyor.server.dispatch.embedded import worker_id_prefix
+
+    if server_id is None or not worker_ids:
+        return True
+    last = str(worker_ids[-1])
+    return (
+        last.startswith(worker_id_prefix(server_id))
+        or re.fullmatch(r"embedded-[0-9a-f]{8}-\d+", last) is not None
+    )
+
+
+def fail_running_tasks(
+    error: BaseException, keep: set[int] | frozenset[int], server_id: str | None = None
+) -> list[int]:
     """Mark failed the run tasks recorded as running, except those of the runs ``keep``
-    (still alive elsewhere); returns the run ids whose tasks it failed."""
+    (still alive elsewhere) and, given ``server_id``, those another server's workers
+    claimed; returns the run ids whose tasks it failed."""
     failed = []
-    for result in _run_tasks().filter(status="RUNNING"):
+    for result in _run_tasks().filter(status="RUNNING").select_for_update():
         run_id = _run_id(result.args_kwargs)
-        if run_id in keep:
+        if run_id in keep or not _claimed_by_server(result.worker_ids, server_id):
             continue
         result.set_failed(error)
         if run_id is not None:

@@ -84,7 +84,11 @@ def tally_run(run: Run) -> bool:
     try:
         with transaction.atomic():
             TalliedRun.objects.create(run_id=run.pk)
-            for metric, status, seconds in found:
+            # Rows locked in one order by every run that ends: two runs tallied at once
+            # on PostgreSQL wait for each other instead of deadlocking.
+            for metric, status, seconds in sorted(
+                found, key=lambda item: (item[0], item[1], bucket_of(item[0], item[2]))
+            ):
                 key = {
                     "metric": metric,
                     "repository_id": run.repository_id,

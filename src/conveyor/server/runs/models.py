@@ -253,7 +253,21 @@ class Deployment(models.Model):
                 name="deployment_one_running_per_environment",
             ),
         ]
-        indexes = [models.Index(fields=["environment", "status"], name="deployment_env_status")]
+        indexes = [
+            models.Index(fields=["environment", "status"], name="deployment_env_status"),
+            # The environment page and API list an environment's deployments newest first,
+            # and look for its last live one: walked backwards, not sorted whole.
+            models.Index(fields=["environment", "-id"], name="deployment_env_newest"),
+            # DORA's window: an environment's deployments finished since a date.
+            models.Index(fields=["environment", "finished_at"], name="deployment_env_finished"),
+            # The server's own rollbacks (DORA: which deployments were undone): a few rows
+            # among all the deployments, found without reading the others.
+            models.Index(
+                fields=["environment", "status"],
+                condition=models.Q(job_key__startswith=SERVER_ROLLBACK_JOB_PREFIX),
+                name="deployment_server_rollbacks",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.run} {self.job_key} -> {self.environment or self.target}"

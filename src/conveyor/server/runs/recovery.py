@@ -7,6 +7,12 @@ and so are the jobs and steps that were running; those that never started are
 marked failed. Another server's running runs are left alone. Runs still ``queued``
 whose task is gone are enqueued again
 (one per concurrency group, as the group allows).
+
+Several servers may share one PostgreSQL database and start at once: their
+recoveries take turns (an advisory lock for the transaction), and the rows one
+repairs are locked (``SELECT ... FOR UPDATE``), so a run is failed and told once,
+and an orphaned queued run is enqueued once, by whichever server comes first; the
+next finds its task already there.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from conveyor.server import database
 from conveyor.server.dispatch.mode import jobs_run_on_workers
 from conveyor.server.runs import live, signals
 from conveyor.server.runs.environments import end_deployments_of_runs
@@ -26,6 +33,8 @@ from conveyor.server.runs.models import DeploymentStatus, Job, Run, Status, Step
 logger = logging.getLogger("conveyor.server.runs")
 
 STOPPED_REASON = "the server stopped while this run was in progress"
+# The advisory lock recoveries take turns on (see conveyor.server.database).
+RECOVERY_LOCK_KEY = database.STARTUP_LOCK_KEY + 1
 
 
 class ServerStopped(Exception):
@@ -39,19 +48,30 @@ class Recovered:
     resumed_runs: list[int] = field(default_factory=list)
 
 
-def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
-    """Repair what a stopped server left behind. Call once at start-up, before the workers."""
+def recover(
+    exclude_run_ids: frozenset[int] = frozenset(), server_id: str | None = None
+) -> Recovered:
+    """Repair what a stopped server left behind. Call once at start-up, before the workers.
+
+    ``server_id``: the server whose runs are repaired, this one (``settings.SERVER_ID``)
+    unless told."""
     from conveyor.server.dispatch.runs import enqueue_run, enqueued_run_ids, fail_running_tasks
 
+    server_id = server_id or settings.SERVER_ID
     outcome = Recovered()
     now = timezone.now()
     with transaction.atomic():
+        database.lock_in_transaction(RECOVERY_LOCK_KEY)
         running = Run.objects.filter(status=Status.RUNNING).exclude(pk__in=exclude_run_ids)
         # Another server sharing the database may be running its own runs right now:
         # only this data directory's runs (and older ones that recorded no server) are
-        # known to have lost their server.
+        # known to have lost their server. Locked until the end of the transaction, in
+        # the order of their ids, so nothing else (a cancel) changes them meanwhile.
         stale = list(
-            running.filter(claimed_by__in=(settings.SERVER_ID, "")).values_list("pk", flat=True)
+            running.filter(claimed_by__in=(server_id, ""))
+            .select_for_update()
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
         others = set(running.exclude(pk__in=stale).values_list("pk", flat=True))
         if stale and jobs_run_on_workers():
@@ -59,9 +79,7 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             # and a coordinator picks each run up where it was.
             outcome.resumed_runs, stale = stale, []
             for run_id in outcome.resumed_runs:
-                transaction.on_commit(
-                    lambda run_id=run_id: enqueue_run(Run(pk=run_id), resume=True)
-                )
+                enqueue_run(Run(pk=run_id), resume=True)
         if stale:
             # Only what was running failed; what never started did not run (as the
             # engine records the steps after a failure), so it is skipped, not failed.
@@ -85,7 +103,11 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
             _settle_tables(stale)
             _end_leftover_processes(stale)
         outcome.failed_runs = stale
-        fail_running_tasks(ServerStopped(STOPPED_REASON), keep=set(exclude_run_ids) | others)
+        fail_running_tasks(
+            ServerStopped(STOPPED_REASON),
+            keep=set(exclude_run_ids) | others,
+            server_id=server_id,
+        )
         waiting = enqueued_run_ids()
         groups_started: set[tuple[int, str]] = set()
         for run in Run.objects.filter(status=Status.QUEUED, cancel_requested=False).order_by(
@@ -108,7 +130,9 @@ def recover(exclude_run_ids: frozenset[int] = frozenset()) -> Recovered:
                     continue
                 groups_started.add(key)
             outcome.requeued_runs.append(run.pk)
-            transaction.on_commit(lambda run=run: enqueue_run(run))
+            # In the transaction, not after it: a server recovering next must find the
+            # task there when it gets the lock.
+            enqueue_run(run)
     for run_id in outcome.failed_runs + outcome.requeued_runs + outcome.resumed_runs:
         live.publish(run_id)
     for run in Run.objects.filter(pk__in=outcome.failed_runs):

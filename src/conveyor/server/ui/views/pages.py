@@ -26,6 +26,8 @@ from conveyor.server.ui.views.lookup import repository_named, run_of
 RUNS_PER_PAGE = 50
 BRANCHES_ON_DASHBOARD = 6
 TREND_LENGTH = 20
+# The dashboard's branches are those among a repository's last RECENT_RUNS runs.
+RECENT_RUNS = 500
 EVENTS = (
     "push",
     "pull_request",
@@ -59,10 +61,16 @@ class RepositoryCard:
 
 
 def _repository_card(repository: Repository) -> RepositoryCard:
-    # The (repository, ref, -number) index answers "last run of each ref" without a table scan.
+    runs = Run.objects.filter(repository=repository)
+    # The branches built lately: grouping every run of the repository by ref would read
+    # its whole history at each view; the last RECENT_RUNS runs are one index range.
+    oldest_recent = runs.order_by("-number").values_list("number", flat=True)[
+        RECENT_RUNS - 1 : RECENT_RUNS
+    ]
+    if oldest_recent:
+        runs = runs.filter(number__gte=oldest_recent[0])
     last_numbers = (
-        Run.objects.filter(repository=repository)
-        .values("ref")
+        runs.values("ref")
         .annotate(last=Max("number"))
         .order_by("-last")
         .values_list("last", flat=True)[:BRANCHES_ON_DASHBOARD]
