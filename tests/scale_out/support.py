@@ -25,7 +25,7 @@ from tests.server.conftest import (
 )
 from tests.server.test_api_http import call
 
-REDIS_DB = 11  # the tests' own database of the local Redis, emptied before each test
+REDIS_DB = 13  # the tests' own database of the local Redis (bench/scale.py uses 11), emptied first
 WORKER_TOKEN = "test-worker-token-0123456789"
 LOST_SECONDS = 4
 
