@@ -157,6 +157,9 @@ class Cluster:
                 cwd=ROOT,
                 start_new_session=True,
             )
+        seen = Path(f"/proc/{process.pid}/environ").read_bytes().split(b"\0")
+        names = {entry.split(b"=", 1)[0].decode() for entry in seen if entry}
+        assert not names & {"DATABASE_URL", "CONVEYOR_DATA", "CONVEYOR_SECRET_KEY"}, names
         worker = WorkerProcess(name, process, log)
         self.workers.append(worker)
 

@@ -215,3 +215,87 @@ def _step_log(cluster: Cluster, number: int, job_id: int, index: int) -> str:
             return response.read().decode()
     except urllib.error.HTTPError:
         return ""
+
+
+def test_a_job_safe_to_retry_is_sent_again_when_its_worker_dies(
+    cluster: Cluster, git_project: GitProject
+) -> None:
+    cluster.start_server()
+    number = _trigger(
+        cluster,
+        git_project,
+        """\
+name: Retry
+on: workflow_dispatch
+jobs:
+  idempotent:
+    runs-on: ubuntu-latest
+    env:
+      CONVEYOR_RETRY_ON_WORKER_LOST: true
+    steps:
+      - run: |
+          echo "attempt starts"
+          sleep 6
+          echo "attempt ends"
+""",
+    )
+    first = cluster.start_worker("first")
+
+    def step_started() -> bool:
+        (job,) = cluster.run_jobs(number)
+        return "attempt starts" in _step_log(cluster, number, job["id"], 0)
+
+    wait_for(step_started, 60, "the job's step to run on the first worker")
+    cluster.start_worker("second")
+    cluster.kill_worker(first)
+    run = cluster.wait_for_run_end(number, LOST_SECONDS + 60)
+    (job,) = cluster.run_jobs(number)
+    assert run["status"] == "success", (run, job)
+    assert short_name(job["worker"]) == "second"
+    assert "attempt ends" in _step_log(cluster, number, job["id"], 0)
+
+
+ARTIFACTS = """\
+name: Parts
+on: workflow_dispatch
+jobs:
+  make:
+    runs-on: ubuntu-latest
+    strategy:
+      matrix:
+        part: [a, b]
+    steps:
+      - run: echo "made ${{ matrix.part }}" > part.txt
+      - uses: actions/upload-artifact@v4
+        with:
+          name: part-${{ matrix.part }}
+          path: part.txt
+  use:
+    needs: make
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/download-artifact@v4
+        with:
+          path: parts
+      - run: cat parts/part-a/part.txt parts/part-b/part.txt
+"""
+
+
+def test_a_job_downloads_what_jobs_on_other_workers_uploaded(
+    cluster: Cluster, git_project: GitProject
+) -> None:
+    cluster.start_server()
+    number = _trigger(cluster, git_project, ARTIFACTS)
+    cluster.start_worker("w1")
+    cluster.start_worker("w2")
+    run = cluster.wait_for_run_end(number, 90)
+    jobs = {job["job_id"]: job for job in cluster.run_jobs(number)}
+    assert run["status"] == "success", (run, jobs)
+    text = _step_log(cluster, number, jobs["use"]["id"], 1)
+    assert "made a" in text and "made b" in text, text
+    status, listed = call(
+        f"{cluster.api}/repositories/shop/runs/{number}/artifacts", **cluster.auth
+    )
+    assert status == 200, listed
+    items = listed if isinstance(listed, list) else listed.get("artifacts", listed.get("items"))
+    assert sorted(item["name"] for item in items) == ["part-a", "part-b"]
