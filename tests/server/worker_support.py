@@ -19,7 +19,7 @@ from conveyor.engine.results import JobResult, StepResult
 from conveyor.server.dispatch import protocol
 from tests.server.conftest import wait_for
 
-BROKER_URL = "redis://127.0.0.1:6379/11"
+BROKER_URL = "redis://127.0.0.1:6379/12"  # scale_out empties 11 before each test
 WORKER_TOKEN = "the-workers-shared-token"
 
 
