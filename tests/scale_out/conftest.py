@@ -1,4 +1,4 @@
-"""Fixtures of the scale-out tests: a real Redis, server and workers (see support.py)."""
+"""Fixtures of the scale-out tests: real PostgreSQL, Redis, server and workers (support.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.scale_out.support import Cluster, ensure_redis
+from tests.scale_out.support import (
+    Cluster,
+    drop_postgres_database,
+    ensure_redis,
+    new_postgres_database,
+)
 from tests.server.conftest import git_project  # noqa: F401 (a fixture these tests use)
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    found = Cluster(tmp_path, ensure_redis())
+    name, url = new_postgres_database()
+    found = Cluster(tmp_path, ensure_redis(), url)
     try:
         yield found
     finally:
         found.stop()
+        drop_postgres_database(name)

@@ -4,6 +4,7 @@ server's URL and the workers' token."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
@@ -28,6 +29,33 @@ from tests.server.test_api_http import call
 REDIS_DB = 13  # the tests' own database of the local Redis (bench/scale.py uses 11), emptied first
 WORKER_TOKEN = "test-worker-token-0123456789"
 LOST_SECONDS = 4
+
+
+# The scaled-out server's database: PostgreSQL, as docs/scale-out.md says (scripts/services
+# starts it when it is down); each cluster gets a new database of its own.
+POSTGRES_SERVER = os.environ.get("CONVEYOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+_databases = itertools.count(1)
+
+
+def new_postgres_database() -> tuple[str, str]:
+    """``(name, URL)`` of a new, empty PostgreSQL database."""
+    import psycopg
+
+    name = f"conveyor_scale_{os.getpid()}_{next(_databases)}"
+    try:
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as server:
+            server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            server.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {POSTGRES_SERVER} cannot be used (scripts/services): {error}")
+    return name, f"{POSTGRES_SERVER}/{name}"
+
+
+def drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def ensure_redis() -> str:
@@ -90,6 +118,7 @@ class WorkerProcess:
 class Cluster:
     tmp: Path
     broker: str
+    database_url: str
     server: ServerProcess | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
     api: str = ""
@@ -102,7 +131,9 @@ class Cluster:
             data,
             workers=4,  # runs coordinated at once; their jobs run on the workers
             extra_args=["--no-workers", *([] if sandbox else ["--no-sandbox"])],
+            timeout=90.0,  # the first start migrates a new database
             env={
+                "DATABASE_URL": self.database_url,
                 "CONVEYOR_BROKER_URL": self.broker,
                 "CONVEYOR_WORKER_TOKEN": WORKER_TOKEN,
                 "CONVEYOR_WORKER_LOST_SECONDS": str(LOST_SECONDS),
