@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import signal
 import stat
@@ -100,6 +101,33 @@ class SandboxPolicy:
     readonly_paths: tuple[str, ...] = ()
     # Where each job's private directories (tmp, home, runner files) are made.
     state_dir: str | None = None
+
+
+def run_as_identity(wanted: str) -> tuple[int, int] | None:
+    """The (uid, gid) jobs' sandboxes run as: the user ``wanted`` (a name or a uid) when
+    this process is root, None otherwise (they then run as this process's user).
+
+    Raises ``SandboxUnavailable`` for a user that does not exist, or root."""
+    if os.geteuid() != 0:
+        return None
+    wanted = wanted.strip() or "nobody"
+    try:
+        if wanted.isdigit():
+            uid = int(wanted)
+            try:
+                gid = pwd.getpwuid(uid).pw_gid
+            except KeyError:
+                gid = uid
+        else:
+            entry = pwd.getpwnam(wanted)
+            uid, gid = entry.pw_uid, entry.pw_gid
+    except KeyError:
+        raise SandboxUnavailable(
+            f"CONVEYOR_SANDBOX_USER={wanted!r}: no such user on this machine"
+        ) from None
+    if uid == 0:
+        raise SandboxUnavailable("CONVEYOR_SANDBOX_USER must not be root")
+    return uid, gid
 
 
 def check_available(policy: SandboxPolicy, bwrap: str | None = None) -> str:

@@ -10,7 +10,6 @@ gives each job a network of its own.
 from __future__ import annotations
 
 import os
-import pwd
 from pathlib import Path
 
 from conveyor.executors.base import Executor
@@ -20,6 +19,7 @@ from conveyor.executors.sandbox import (
     SandboxPolicy,
     SandboxUnavailable,
     check_available,
+    run_as_identity,
     unreachable_part,
 )
 from conveyor.records import record
@@ -75,23 +75,4 @@ def choose(sandbox: bool, workspaces: Path) -> SandboxChoice:
 
 
 def _sandbox_identity() -> tuple[int, int] | None:
-    if os.geteuid() != 0:
-        return None
-    wanted = os.environ.get("CONVEYOR_SANDBOX_USER", "nobody").strip() or "nobody"
-    try:
-        if wanted.isdigit():
-            uid = int(wanted)
-            try:
-                gid = pwd.getpwuid(uid).pw_gid
-            except KeyError:
-                gid = uid
-        else:
-            entry = pwd.getpwnam(wanted)
-            uid, gid = entry.pw_uid, entry.pw_gid
-    except KeyError:
-        raise SandboxUnavailable(
-            f"CONVEYOR_SANDBOX_USER={wanted!r}: no such user on this machine"
-        ) from None
-    if uid == 0:
-        raise SandboxUnavailable("CONVEYOR_SANDBOX_USER must not be root")
-    return uid, gid
+    return run_as_identity(os.environ.get("CONVEYOR_SANDBOX_USER", "nobody"))

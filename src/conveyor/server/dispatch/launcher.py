@@ -71,7 +71,7 @@ class CeleryLauncher:
             if ended is not None:
                 return ended
             if earlier.status in (DispatchStatus.QUEUED, DispatchStatus.RUNNING):
-                outcome = self._follow(earlier, plan, cancellation, emit)
+                outcome, _ = self._follow(earlier, plan, cancellation, emit)
                 if outcome is not None:
                     return outcome
             elif not plan.retry_on_worker_lost:
@@ -92,42 +92,27 @@ class CeleryLauncher:
                 token_hash=protocol.token_digest(token),
                 retry_on_worker_lost=plan.retry_on_worker_lost,
             )
-            entry = registry.InFlight(
-                dispatch_id=dispatch.pk,
-                run_id=self.run.pk,
-                plan=plan,
-                emit=emit,
-                cancellation=cancellation,
-            )
-            registry.register(entry)
-            outcome: JobOutcome | None = None
-            try:
+
+            def send(dispatch: JobDispatch = dispatch, token: str = token) -> str | None:
                 self._place(dispatch, plan, emit)
                 try:
-                    celery_app.send_job(dispatch.pk, token, queue)
+                    celery_app.send_job(dispatch.pk, token, dispatch.queue)
                 except Exception as error:
                     reason = f"cannot send the job to the workers' broker: {error}"
                     JobDispatch.objects.filter(pk=dispatch.pk).update(
                         status=DispatchStatus.LOST, reason=reason, finished_at=timezone.now()
                     )
-                    return _ended(plan, EventStatus.FAILURE, reason, emit)
-                outcome = self._await(entry, dispatch)
-                if outcome is entry.outcome is not None and not entry.job_finished:
-                    _finished_from(outcome, emit)  # the worker's own never came
-            finally:
-                registry.unregister(dispatch.pk)
-                registry.end_gates(
-                    entry, outcome.result.status if outcome is not None else EventStatus.FAILURE
-                )
+                    return reason
+                return None
+
+            outcome, lost = self._follow(dispatch, plan, cancellation, emit, send)
             if outcome is not None:
                 return outcome
             # Its worker was lost and the job may run again.
             attempt += 1
             emit(
                 JobWaiting(
-                    plan.job_key,
-                    f"{entry.lost_reason}; sent again (attempt {attempt})",
-                    **_identity(plan),
+                    plan.job_key, f"{lost}; sent again (attempt {attempt})", **_identity(plan)
                 )
             )
 
@@ -145,10 +130,13 @@ class CeleryLauncher:
         plan: JobPlan,
         cancellation: Cancellation,
         emit: Callable[[Event], None],
-    ) -> JobOutcome | None:
-        """Await an attempt sent before the server stopped (its worker has been sending
-        the same batches again, answered 503, until this coordinator came back); None
-        when its worker was lost and the job may run again."""
+        send: Callable[[], str | None] | None = None,
+    ) -> tuple[JobOutcome | None, str]:
+        """Await an attempt: one just made (``send`` sends it once this process can take
+        its worker's calls, and says why it could not), or one sent before the server
+        stopped (its worker has been sending the same batches again, answered 503, until
+        this coordinator came back). ``(outcome, "")``, or ``(None, why)`` when its worker
+        was lost and the job may run again."""
         entry = registry.InFlight(
             dispatch_id=dispatch.pk,
             run_id=self.run.pk,
@@ -159,15 +147,19 @@ class CeleryLauncher:
         registry.register(entry)
         outcome: JobOutcome | None = None
         try:
+            unsent = send() if send is not None else None
+            if unsent is not None:
+                outcome = _ended(plan, EventStatus.FAILURE, unsent, emit)
+                return outcome, ""
             outcome = self._await(entry, dispatch)
             if outcome is not None and outcome is entry.outcome and not entry.job_finished:
-                _finished_from(outcome, emit)
+                _finished_from(outcome, emit)  # the worker's own never came
         finally:
             registry.unregister(dispatch.pk)
             registry.end_gates(
                 entry, outcome.result.status if outcome is not None else EventStatus.FAILURE
             )
-        return outcome
+        return outcome, entry.lost_reason or "worker lost"
 
     def _place(self, dispatch: JobDispatch, plan: JobPlan, emit: Callable[[Event], None]) -> None:
         """Say on the run page when no live worker can take the job (it still waits)."""

@@ -9,7 +9,6 @@ lends its jobs ``CONVEYOR_SANDBOX_USER`` (default ``nobody``) instead of root.
 from __future__ import annotations
 
 import os
-import pwd
 import threading
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from conveyor.executors.sandbox import (
     SandboxPolicy,
     SandboxUnavailable,
     check_available,
+    run_as_identity,
     unreachable_part,
 )
 
@@ -46,26 +46,7 @@ def jobs_run_as_another_user() -> bool:
 
 def sandbox_identity() -> tuple[int, int] | None:
     """The (uid, gid) the sandboxes run as: None unless this process is root."""
-    if os.geteuid() != 0:
-        return None
-    wanted = str(settings.CONVEYOR_SANDBOX_USER).strip()
-    try:
-        if wanted.isdigit():
-            uid = int(wanted)
-            try:
-                gid = pwd.getpwuid(uid).pw_gid
-            except KeyError:
-                gid = uid
-        else:
-            entry = pwd.getpwnam(wanted)
-            uid, gid = entry.pw_uid, entry.pw_gid
-    except KeyError:
-        raise SandboxUnavailable(
-            f"CONVEYOR_SANDBOX_USER={wanted!r}: no such user on this machine"
-        ) from None
-    if uid == 0:
-        raise SandboxUnavailable("CONVEYOR_SANDBOX_USER must not be root")
-    return uid, gid
+    return run_as_identity(str(settings.CONVEYOR_SANDBOX_USER))
 
 
 def check() -> str:
