@@ -170,19 +170,28 @@ def _clean_env() -> dict[str, str]:
             if not name.startswith("CONVEYOR_") and name != "DJANGO_SETTINGS_MODULE"}
 
 
-def celery_unavailable(python: str) -> str:
-    """Why the Celery mode cannot run in this checkout ("" when it can)."""
-    worker = subprocess.run([python, "-m", "conveyor", "worker", "--help"], cwd=REPO_DIR,
-                            env=_clean_env(), capture_output=True, text=True, timeout=60,
-                            check=False)
+def _help(python: str, command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([python, "-m", "conveyor", command, "--help"], cwd=REPO_DIR,
+                          env=_clean_env(), capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+@dataclass
+class CelerySupport:
+    """What this checkout offers for the Celery mode."""
+
+    unavailable: str = ""  # why the mode cannot run; "" when it can
+    no_workers: bool = False  # `conveyor server --no-workers` exists
+    worker_flags: frozenset[str] = frozenset()  # --name, --dir, --no-sandbox when offered
+
+
+def celery_support(python: str) -> CelerySupport:
+    worker = _help(python, "worker")
     if worker.returncode != 0:
-        return "not available in this checkout (no `conveyor worker` command)"
-    server = subprocess.run([python, "-m", "conveyor", "server", "--help"], cwd=REPO_DIR,
-                            env=_clean_env(), capture_output=True, text=True, timeout=60,
-                            check=False)
-    if "--no-workers" not in server.stdout:
-        return "not available in this checkout (no `conveyor server --no-workers`)"
-    return ""
+        return CelerySupport("not available in this checkout (no `conveyor worker` command)")
+    flags = frozenset(flag for flag in ("--name", "--dir", "--no-sandbox")
+                      if flag in worker.stdout)
+    return CelerySupport("", "--no-workers" in _help(python, "server").stdout, flags)
 
 
 def _redis_answers(url: str) -> bool:
@@ -194,6 +203,19 @@ def _redis_answers(url: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def _worker_command(number: int, root: Path, args: argparse.Namespace) -> list[str]:
+    command = [sys.executable, "-m", "conveyor", "worker", "--concurrency", "1"]
+    flags = args.celery.worker_flags
+    # Workers of one machine each need their own name and directory.
+    if "--name" in flags:
+        command += ["--name", f"scale{number}@bench"]
+    if "--dir" in flags:
+        command += ["--dir", str(root / f"worker-{number}")]
+    if args.no_sandbox and "--no-sandbox" in flags:
+        command.append("--no-sandbox")
+    return command
 
 
 def run_conveyor(run: Pass, root: Path, args: argparse.Namespace, celery: bool) -> None:
@@ -208,15 +230,17 @@ def run_conveyor(run: Pass, root: Path, args: argparse.Namespace, celery: bool) 
         if celery:
             token = secrets.token_urlsafe(24)
             broker = {"CONVEYOR_BROKER_URL": args.broker_url, "CONVEYOR_WORKER_TOKEN": token}
-            server = ConveyorServer.start(root, None, sandbox=not args.no_sandbox,
-                                          env_extra=broker)
+            # Without --no-workers the server's embedded threads only coordinate runs
+            # (one each); the jobs still go to the workers through the broker.
+            server = ConveyorServer.start(root, None if args.celery.no_workers else 2,
+                                          sandbox=not args.no_sandbox, env_extra=broker)
             for number in range(1, run.workers + 1):
                 env = {**_clean_env(), **broker, "CONVEYOR_SERVER_URL": server.url,
                        "NO_COLOR": "1"}
                 workers.append(start_service(
                     f"conveyor worker {number}",
-                    [sys.executable, "-m", "conveyor", "worker", "--concurrency", "1"],
-                    REPO_DIR, env, root / f"conveyor-worker-{number}.log"))
+                    _worker_command(number, root, args), REPO_DIR, env,
+                    root / f"conveyor-worker-{number}.log"))
             time.sleep(2.0)  # their first heartbeat: the server knows its workers
             for worker in workers:
                 worker.check_alive()
@@ -303,8 +327,11 @@ def run_pass(run: Pass, root: Path, args: argparse.Namespace) -> None:
         print(f"  wall {run.wall:.2f} s (ideal {run.ideal:.2f} s), "
               f"{run.peak_concurrency()} at once", flush=True)
     else:
-        run.error = run.error or (f"only {len(run.starts)} starts and {len(run.ends)} ends "
-                                  f"of {run.jobs} jobs were stamped")
+        legs = {str(leg) for leg in range(1, run.jobs + 1)}
+        run.error = run.error or (
+            f"only {len(run.starts)} starts and {len(run.ends)} ends of {run.jobs} jobs "
+            f"were stamped (no start: {sorted(legs - set(run.starts))}, no end: "
+            f"{sorted(legs - set(run.ends))})")
         print(f"  failed: {run.error[:400]}", flush=True)
 
 
@@ -442,8 +469,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_arguments(argv)
     skipped: dict[str, str] = {}
     modes = list(args.mode_list)
+    args.celery = CelerySupport()
     if "conveyor-celery" in modes:
-        why = celery_unavailable(sys.executable)
+        args.celery = celery_support(sys.executable)
+        why = args.celery.unavailable
         if not why and not _redis_answers(args.broker_url):
             why = f"Redis does not answer at {args.broker_url}"
         if why:
@@ -459,6 +488,12 @@ def main(argv: list[str] | None = None) -> int:
             skipped["buildbot"] = f"not installed ({buildbot_peer.SETUP_SCRIPT} failed)"
             modes.remove("buildbot")
     header = _header(args)
+    if "conveyor-celery" in modes:
+        header["conveyor-celery"] = (
+            "`conveyor server --no-workers`" if args.celery.no_workers else
+            "`conveyor server` (no `--no-workers` in this checkout: its 2 embedded threads "
+            "coordinate runs, the jobs go through the broker)"
+        ) + f" and N `conveyor worker --concurrency 1` on {args.broker_url}"
     if "buildbot" in modes:
         header["Buildbot"] = f"{args.buildbot_version}, a master and N `buildbot-worker`s"
     root = Path(tempfile.mkdtemp(prefix="conveyor-scale-bench-"))
