@@ -76,21 +76,36 @@ def conveyor_workflow(jobs: int, sleep_seconds: float, max_parallel: int, port: 
 
 
 def buildbot_config(jobs: int, sleep_seconds: float, port: int):
-    """master.cfg maker: one builder per leg, all on every worker, one build at a time per
-    worker; one scheduler sending each change to all builders (one build request each)."""
-    legs = {f"leg-{leg:03d}": step_command(str(leg), sleep_seconds, port)
-            for leg in range(1, jobs + 1)}
+    """master.cfg maker: one builder running on every worker, one build at a time per
+    worker, and a scheduler that turns each change into `jobs` build requests of it.
+
+    Buildbot has no matrix. A build's steps run one after another on one worker, so one
+    build of 200 steps could not use a second worker; 200 builders (one request each)
+    make its build request distributor slow with the number of builders (6 s between
+    builds with 200, measured here). The scheduler is Buildbot's own AnyBranchScheduler
+    adding one buildset per leg, the leg as a build property, as a custom scheduler may.
+    """
+    command = step_command("%(prop:leg)s", sleep_seconds, port)
 
     def config(www_port: int, pb_port: int, workers: list[str]) -> str:
         return buildbot_peer.master_header(www_port, pb_port, workers, max_builds=1) + (
-            f"legs = {legs!r}\n"
+            "from buildbot.process.properties import Properties\n"
+            "from twisted.internet import defer\n\n\n"
+            "class Matrix(schedulers.AnyBranchScheduler):\n"
+            "    @defer.inlineCallbacks\n"
+            "    def addBuildsetForChanges(self, **kwargs):\n"
+            f"        for leg in range(1, {jobs} + 1):\n"
+            "            properties = Properties()\n"
+            "            properties.setProperty('leg', leg, 'matrix')\n"
+            "            yield super().addBuildsetForChanges(**{**kwargs, "
+            "'properties': properties})\n\n\n"
             "c['builders'] = [util.BuilderConfig(\n"
-            "    name=name, workernames=" + repr(workers) + ",\n"
+            f"    name='scale', workernames={workers!r},\n"
             "    factory=util.BuildFactory([steps.ShellCommand(\n"
-            "        name='sleep', command=['bash', '-c', command], workdir='.')]))\n"
-            "    for name, command in legs.items()]\n"
-            "c['schedulers'] = [schedulers.AnyBranchScheduler(\n"
-            "    name='scale', treeStableTimer=None, builderNames=list(legs))]\n"
+            f"        name='sleep', command=['bash', '-c', util.Interpolate({command!r})],\n"
+            "        workdir='.')]))]\n"
+            "c['schedulers'] = [Matrix(name='scale', treeStableTimer=None, "
+            "builderNames=['scale'])]\n"
         )
 
     return config
