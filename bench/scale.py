@@ -5,10 +5,10 @@
     .venv/bin/python bench/scale.py --quick --modes conveyor-embedded   # under a minute
 
 One push starts the work: a workflow whose matrix makes JOBS jobs, each one step
-`sleep S`, or for Buildbot one change making one build request on each of JOBS
-builders. Every step sends its own start and end time (bash's $EPOCHREALTIME, no
-process) to a collector in this process, so both tools are timed by the same clock
-the same way; Conveyor's own timestamps (API) are reported next to them.
+`sleep S`, or for Buildbot one change making JOBS build requests of one builder.
+Every step sends its own start and end time (bash's $EPOCHREALTIME, no process) to
+a collector in this process, so both tools are timed by the same clock the same
+way; Conveyor's own timestamps (API) are reported next to them.
 Writes bench/results/scale.md and prints it.
 """
 
@@ -61,8 +61,10 @@ def step_command(leg: str, sleep_seconds: float, collector_port: int) -> str:
     "s-<leg> <time>" / "e-<leg> <time>" to the collector (bash's /dev/tcp: a sandboxed
     job sees no host directory, and no process is started for a stamp)."""
     send = f"> /dev/tcp/127.0.0.1/{collector_port}"
-    return (f'echo "s-{leg} $EPOCHREALTIME" {send}; sleep {sleep_seconds:g}; '
-            f'echo "e-{leg} $EPOCHREALTIME" {send}')
+    return (
+        f'echo "s-{leg} $EPOCHREALTIME" {send}; sleep {sleep_seconds:g}; '
+        f'echo "e-{leg} $EPOCHREALTIME" {send}'
+    )
 
 
 def conveyor_workflow(jobs: int, sleep_seconds: float, max_parallel: int, port: int) -> str:
@@ -143,8 +145,10 @@ class Pass:
 
     def peak_concurrency(self) -> int:
         # Ends before starts at the same instant: a slot handed over is not two jobs.
-        events = sorted([(t, 1) for t in self.starts.values()]
-                        + [(t, -1) for t in self.ends.values()], key=lambda e: (e[0], e[1]))
+        events = sorted(
+            [(t, 1) for t in self.starts.values()] + [(t, -1) for t in self.ends.values()],
+            key=lambda e: (e[0], e[1]),
+        )
         running = peak = 0
         for _, change in events:
             running += change
@@ -181,14 +185,23 @@ def _parse_time(text: str) -> float:
 
 
 def _clean_env() -> dict[str, str]:
-    return {name: value for name, value in os.environ.items()
-            if not name.startswith("CONVEYOR_") and name != "DJANGO_SETTINGS_MODULE"}
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("CONVEYOR_") and name != "DJANGO_SETTINGS_MODULE"
+    }
 
 
 def _help(python: str, command: str) -> subprocess.CompletedProcess:
-    return subprocess.run([python, "-m", "conveyor", command, "--help"], cwd=REPO_DIR,
-                          env=_clean_env(), capture_output=True, text=True, timeout=60,
-                          check=False)
+    return subprocess.run(
+        [python, "-m", "conveyor", command, "--help"],
+        cwd=REPO_DIR,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @dataclass
@@ -204,8 +217,7 @@ def celery_support(python: str) -> CelerySupport:
     worker = _help(python, "worker")
     if worker.returncode != 0:
         return CelerySupport("not available in this checkout (no `conveyor worker` command)")
-    flags = frozenset(flag for flag in ("--name", "--dir", "--no-sandbox")
-                      if flag in worker.stdout)
+    flags = frozenset(flag for flag in ("--name", "--dir", "--no-sandbox") if flag in worker.stdout)
     return CelerySupport("", "--no-workers" in _help(python, "server").stdout, flags)
 
 
@@ -240,22 +252,37 @@ def run_conveyor(run: Pass, root: Path, args: argparse.Namespace, celery: bool) 
     workers: list[Service] = []
     server: ConveyorServer | None = None
     try:
-        project = Project.create(root, "scale", {".conveyor.yml": conveyor_workflow(
-            run.jobs, run.sleep_seconds, run.workers, collector.port)})
+        project = Project.create(
+            root,
+            "scale",
+            {
+                ".conveyor.yml": conveyor_workflow(
+                    run.jobs, run.sleep_seconds, run.workers, collector.port
+                )
+            },
+        )
         if celery:
             token = secrets.token_urlsafe(24)
             broker = {"CONVEYOR_BROKER_URL": args.broker_url, "CONVEYOR_WORKER_TOKEN": token}
             # Without --no-workers the server's embedded threads only coordinate runs
             # (one each); the jobs still go to the workers through the broker.
-            server = ConveyorServer.start(root, None if args.celery.no_workers else 2,
-                                          sandbox=not args.no_sandbox, env_extra=broker)
+            server = ConveyorServer.start(
+                root,
+                None if args.celery.no_workers else 2,
+                sandbox=not args.no_sandbox,
+                env_extra=broker,
+            )
             for number in range(1, run.workers + 1):
-                env = {**_clean_env(), **broker, "CONVEYOR_SERVER_URL": server.url,
-                       "NO_COLOR": "1"}
-                workers.append(start_service(
-                    f"conveyor worker {number}",
-                    _worker_command(number, root, args), REPO_DIR, env,
-                    root / f"conveyor-worker-{number}.log"))
+                env = {**_clean_env(), **broker, "CONVEYOR_SERVER_URL": server.url, "NO_COLOR": "1"}
+                workers.append(
+                    start_service(
+                        f"conveyor worker {number}",
+                        _worker_command(number, root, args),
+                        REPO_DIR,
+                        env,
+                        root / f"conveyor-worker-{number}.log",
+                    )
+                )
             time.sleep(2.0)  # their first heartbeat: the server knows its workers
             for worker in workers:
                 worker.check_alive()
@@ -272,8 +299,11 @@ def run_conveyor(run: Pass, root: Path, args: argparse.Namespace, celery: bool) 
             return (status, number) if status in FINISHED else None
 
         status, number = wait_until(run_finished, _timeout(run), "the run to finish", 0.2)
-        detail = http_json("GET", f"{server.url}/api/repositories/scale/runs/{number}",
-                           headers={"Authorization": f"Bearer {server.token}"})
+        detail = http_json(
+            "GET",
+            f"{server.url}/api/repositories/scale/runs/{number}",
+            headers={"Authorization": f"Bearer {server.token}"},
+        )
         created = _parse_time(detail["created_at"])
         run.run_created_after_push = created - run.pushed
         for job in detail["jobs"]:
@@ -302,8 +332,12 @@ def run_buildbot(run: Pass, root: Path) -> None:
     master: BuildbotMaster | None = None
     try:
         project = Project.create(root, "scale", {"README": "scale\n"})
-        master = BuildbotMaster.start(root, run.workers, {}, config=buildbot_config(
-            run.jobs, run.sleep_seconds, collector.port))
+        master = BuildbotMaster.start(
+            root,
+            run.workers,
+            {},
+            config=buildbot_config(run.jobs, run.sleep_seconds, collector.port),
+        )
         master.install_hook(project)
         project.commit({"PASS": f"{run.mode} {run.workers}\n"}, "the pass")
         run.pushed, _ = project.push("scale")
@@ -329,8 +363,11 @@ def _timeout(run: Pass) -> float:
 
 
 def run_pass(run: Pass, root: Path, args: argparse.Namespace) -> None:
-    print(f"bench: {run.mode}, {run.workers} worker(s): {run.jobs} jobs of sleep "
-          f"{run.sleep_seconds:g} s", flush=True)
+    print(
+        f"bench: {run.mode}, {run.workers} worker(s): {run.jobs} jobs of sleep "
+        f"{run.sleep_seconds:g} s",
+        flush=True,
+    )
     try:
         if run.mode == "buildbot":
             run_buildbot(run, root)
@@ -339,14 +376,17 @@ def run_pass(run: Pass, root: Path, args: argparse.Namespace) -> None:
     except (BenchError, OSError) as error:
         run.error = f"{type(error).__name__}: {error}"
     if run.complete:
-        print(f"  wall {run.wall:.2f} s (ideal {run.ideal:.2f} s), "
-              f"{run.peak_concurrency()} at once", flush=True)
+        print(
+            f"  wall {run.wall:.2f} s (ideal {run.ideal:.2f} s), {run.peak_concurrency()} at once",
+            flush=True,
+        )
     else:
         legs = {str(leg) for leg in range(1, run.jobs + 1)}
         run.error = run.error or (
             f"only {len(run.starts)} starts and {len(run.ends)} ends of {run.jobs} jobs "
             f"were stamped (no start: {sorted(legs - set(run.starts))}, no end: "
-            f"{sorted(legs - set(run.ends))})")
+            f"{sorted(legs - set(run.ends))})"
+        )
         print(f"  failed: {run.error[:400]}", flush=True)
 
 
@@ -376,27 +416,39 @@ def render(passes: list[Pass], header: dict[str, str], skipped: dict[str, str]) 
     done = [run for run in passes if run.complete]
     single = {run.mode: run for run in done if run.workers == 1}
 
-    lines += ["", "### Throughput", "",
-              "| mode | workers | jobs | wall (push → last job's end) | jobs/s | speed-up "
-              "vs 1 worker | efficiency (ideal ÷ wall) | most jobs at once |",
-              "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "### Throughput",
+        "",
+        "| mode | workers | jobs | wall (push → last job's end) | jobs/s | speed-up "
+        "vs 1 worker | efficiency (ideal ÷ wall) | most jobs at once |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for run in done:
         throughput = run.jobs / run.wall
         base = single.get(run.mode)
         speedup = f"{base.wall / run.wall:.2f}x" if base else "—"
-        lines.append(f"| {run.mode} | {run.workers} | {run.succeeded}/{run.jobs} | "
-                     f"{_s(run.wall)} | {throughput:.2f} | {speedup} | "
-                     f"{run.ideal / run.wall:.0%} (ideal {_s(run.ideal)}) | "
-                     f"{run.peak_concurrency()} |")
+        lines.append(
+            f"| {run.mode} | {run.workers} | {run.succeeded}/{run.jobs} | "
+            f"{_s(run.wall)} | {throughput:.2f} | {speedup} | "
+            f"{run.ideal / run.wall:.0%} (ideal {_s(run.ideal)}) | "
+            f"{run.peak_concurrency()} |"
+        )
 
-    lines += ["", "### Dispatch latency", "",
-              "| mode | workers | first job's step started, after the push | push → step "
-              "start p50 | p95 | handover p50 | p95 |",
-              "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "### Dispatch latency",
+        "",
+        "| mode | workers | first job's step started, after the push | push → step "
+        "start p50 | p95 | handover p50 | p95 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for run in done:
         waits, gaps = run.waits(), run.handovers()
-        lines.append(f"| {run.mode} | {run.workers} | {_s(waits[0])} | {_s(_p(waits, 0.5))} | "
-                     f"{_s(_p(waits, 0.95))} | {_s(_p(gaps, 0.5))} | {_s(_p(gaps, 0.95))} |")
+        lines.append(
+            f"| {run.mode} | {run.workers} | {_s(waits[0])} | {_s(_p(waits, 0.5))} | "
+            f"{_s(_p(waits, 0.95))} | {_s(_p(gaps, 0.5))} | {_s(_p(gaps, 0.95))} |"
+        )
 
     buildbot = {run.workers: run for run in done if run.mode == "buildbot"}
     ratio_rows = []
@@ -409,23 +461,36 @@ def render(passes: list[Pass], header: dict[str, str], skipped: dict[str, str]) 
             f"| {run.mode} ÷ buildbot | {run.workers} | {_ratio(run.wall, peer.wall)} | "
             f"{_ratio(peer.wall, run.wall)} | {_ratio(run.waits()[0], peer.waits()[0])} | "
             f"{_ratio(_p(gaps, 0.5), _p(peer_gaps, 0.5))} | "
-            f"{_ratio(_p(gaps, 0.95), _p(peer_gaps, 0.95))} |")
+            f"{_ratio(_p(gaps, 0.95), _p(peer_gaps, 0.95))} |"
+        )
     if ratio_rows:
-        lines += ["", "### Conveyor ÷ Buildbot (below 1: Conveyor takes less time; "
-                  "throughput: above 1, Conveyor does more)", "",
-                  "| ratio | workers | wall | throughput | first job started | handover p50 "
-                  "| handover p95 |", "|---|---|---|---|---|---|---|", *ratio_rows]
+        lines += [
+            "",
+            "### Conveyor ÷ Buildbot (below 1: Conveyor takes less time; "
+            "throughput: above 1, Conveyor does more)",
+            "",
+            "| ratio | workers | wall | throughput | first job started | handover p50 "
+            "| handover p95 |",
+            "|---|---|---|---|---|---|---|",
+            *ratio_rows,
+        ]
 
     own = [run for run in done if run.api_waits]
     if own:
-        lines += ["", "### Conveyor's own timestamps (API: run `created_at`, the step's "
-                  "`started_at`)", "",
-                  "| mode | workers | run created, after the push | run created → step "
-                  "started p50 | p95 | first |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "### Conveyor's own timestamps (API: run `created_at`, the step's `started_at`)",
+            "",
+            "| mode | workers | run created, after the push | run created → step "
+            "started p50 | p95 | first |",
+            "|---|---|---|---|---|---|",
+        ]
         for run in own:
             waits = sorted(run.api_waits)
-            lines.append(f"| {run.mode} | {run.workers} | {_s(run.run_created_after_push)} | "
-                         f"{_s(_p(waits, 0.5))} | {_s(_p(waits, 0.95))} | {_s(waits[0])} |")
+            lines.append(
+                f"| {run.mode} | {run.workers} | {_s(run.run_created_after_push)} | "
+                f"{_s(_p(waits, 0.5))} | {_s(_p(waits, 0.95))} | {_s(waits[0])} |"
+            )
 
     failed = [run for run in passes if not run.complete]
     if failed:
@@ -439,20 +504,32 @@ def render(passes: list[Pass], header: dict[str, str], skipped: dict[str, str]) 
 
 def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="20 jobs of sleep 0.5 s instead of 200 of 1 s")
+    parser.add_argument(
+        "--quick", action="store_true", help="20 jobs of sleep 0.5 s instead of 200 of 1 s"
+    )
     parser.add_argument("--jobs", type=int, help="jobs in the matrix (default 200; quick 20)")
-    parser.add_argument("--sleep", type=float, help="seconds each job sleeps (default 1; "
-                        "quick 0.5)")
+    parser.add_argument(
+        "--sleep", type=float, help="seconds each job sleeps (default 1; quick 0.5)"
+    )
     parser.add_argument("--workers", default="1,2,4", help="worker counts (default 1,2,4)")
-    parser.add_argument("--modes", default=",".join(MODES),
-                        help=f"comma-separated, from {', '.join(MODES)} (default: all)")
-    parser.add_argument("--broker-url", default=DEFAULT_BROKER_URL,
-                        help=f"Redis for conveyor-celery (default {DEFAULT_BROKER_URL})")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="Conveyor's jobs unsandboxed (what the sandbox costs)")
-    parser.add_argument("--no-setup", action="store_true",
-                        help="do not install Buildbot when it is missing")
+    parser.add_argument(
+        "--modes",
+        default=",".join(MODES),
+        help=f"comma-separated, from {', '.join(MODES)} (default: all)",
+    )
+    parser.add_argument(
+        "--broker-url",
+        default=DEFAULT_BROKER_URL,
+        help=f"Redis for conveyor-celery (default {DEFAULT_BROKER_URL})",
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="Conveyor's jobs unsandboxed (what the sandbox costs)",
+    )
+    parser.add_argument(
+        "--no-setup", action="store_true", help="do not install Buildbot when it is missing"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "scale.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
@@ -475,8 +552,10 @@ def _header(args: argparse.Namespace) -> dict[str, str]:
     header = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     header["commit"] = git("log", "-1", "--format=%h %s", cwd=REPO_DIR)
     header.update(describe_machine())
-    header["work"] = (f"one push; {args.jobs} jobs, each one step `sleep {args.sleep:g}`; "
-                      f"workers {', '.join(map(str, args.worker_counts))}")
+    header["work"] = (
+        f"one push; {args.jobs} jobs, each one step `sleep {args.sleep:g}`; "
+        f"workers {', '.join(map(str, args.worker_counts))}"
+    )
     return header
 
 
@@ -505,8 +584,9 @@ def main(argv: list[str] | None = None) -> int:
     header = _header(args)
     if "conveyor-celery" in modes:
         header["conveyor-celery"] = (
-            "`conveyor server --no-workers`" if args.celery.no_workers else
-            "`conveyor server` (no `--no-workers` in this checkout: its 2 embedded threads "
+            "`conveyor server --no-workers`"
+            if args.celery.no_workers
+            else "`conveyor server` (no `--no-workers` in this checkout: its 2 embedded threads "
             "coordinate runs, the jobs go through the broker)"
         ) + f" and N `conveyor worker --concurrency 1` on {args.broker_url}"
     if "buildbot" in modes:
