@@ -15,6 +15,7 @@ import subprocess
 import sys
 import textwrap
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,14 +48,17 @@ def version() -> str:
     return " ".join(completed.stdout.split()[:3]) or "unknown"
 
 
-def _master_config(www_port: int, pb_port: int, workers: list[str],
-                   builders: dict[str, tuple[Path, str]]) -> str:
-    """master.cfg text; `builders` maps a project name to (bare repository, command)."""
+def master_header(www_port: int, pb_port: int, workers: list[str],
+                  max_builds: int | None = None) -> str:
+    """The start of a master.cfg: workers (each running at most `max_builds` builds at
+    once; None: no limit, Buildbot's default), loopback ports, the HTTP change hook,
+    SQLite, requests never collapsed. Builders and schedulers are the caller's."""
     return textwrap.dedent(f"""\
         from buildbot.plugins import schedulers, steps, util, worker
 
         c = BuildmasterConfig = {{}}
-        c["workers"] = [worker.Worker(name, {WORKER_PASSWORD!r}) for name in {workers!r}]
+        c["workers"] = [worker.Worker(name, {WORKER_PASSWORD!r}, max_builds={max_builds!r})
+                        for name in {workers!r}]
         c["protocols"] = {{"pb": {{"port": "tcp:{pb_port}:interface=127.0.0.1"}}}}
         c["change_source"] = []
         c["collapseRequests"] = False
@@ -64,6 +68,13 @@ def _master_config(www_port: int, pb_port: int, workers: list[str],
         c["www"] = {{"port": "tcp:{www_port}:interface=127.0.0.1",
                     "change_hook_dialects": {{"base": True}}, "plugins": {{}}}}
         c["db"] = {{"db_url": "sqlite:///state.sqlite"}}
+        """)
+
+
+def _master_config(www_port: int, pb_port: int, workers: list[str],
+                   builders: dict[str, tuple[Path, str]]) -> str:
+    """master.cfg text; `builders` maps a project name to (bare repository, command)."""
+    return master_header(www_port, pb_port, workers) + textwrap.dedent(f"""\
         c["schedulers"] = []
         c["builders"] = []
         for project, (repository, command) in {_repr_builders(builders)}.items():
@@ -119,7 +130,10 @@ class BuildbotMaster:
 
     @classmethod
     def start(cls, root: Path, worker_count: int, builders: dict[str, tuple[Path, str]],
-              timeout_seconds: float = 120.0) -> BuildbotMaster:
+              timeout_seconds: float = 120.0,
+              config: Callable[[int, int, list[str]], str] | None = None) -> BuildbotMaster:
+        """`config(www_port, pb_port, worker_names)`: another master.cfg than one builder
+        per project of `builders` (which is then not used)."""
         if not is_installed():
             raise BenchError(f"Buildbot is not installed: run {SETUP_SCRIPT}")
         master_dir = root / "buildbot-master"
@@ -127,7 +141,8 @@ class BuildbotMaster:
         _run([str(VENV_BIN / "buildbot"), "create-master", "--quiet", str(master_dir)], root)
         names = [f"worker{index}" for index in range(1, worker_count + 1)]
         (master_dir / "master.cfg").write_text(
-            _master_config(www_port, pb_port, names, builders))
+            config(www_port, pb_port, names) if config is not None
+            else _master_config(www_port, pb_port, names, builders))
         master = start_service("buildbot master",
                                [str(VENV_BIN / "buildbot"), "start", "--nodaemon", str(master_dir)],
                                root, _clean_env(), root / "buildbot-master.log")

@@ -46,22 +46,24 @@ class ConveyorServer:
     name = "conveyor"
 
     @classmethod
-    def start(cls, root: Path, workers: int, python: str = sys.executable,
+    def start(cls, root: Path, workers: int | None, python: str = sys.executable,
               timeout_seconds: float = 60.0, profile_to: Path | None = None,
-              sandbox: bool = True) -> ConveyorServer:
+              sandbox: bool = True, env_extra: dict[str, str] | None = None) -> ConveyorServer:
         """With `profile_to`, the server runs under bench/profiling.py (cProfile, every
-        thread) and writes its statistics there when it stops."""
+        thread) and writes its statistics there when it stops. `workers` None: no embedded
+        workers (`--no-workers`, jobs go to `conveyor worker` processes)."""
         data = root / "conveyor-data"
         data.mkdir(parents=True)
         port = free_port()
         env = {name: value for name, value in os.environ.items()
                if not name.startswith("CONVEYOR_") and name != "DJANGO_SETTINGS_MODULE"}
-        env.update(CONVEYOR_ADMIN_PASSWORD=ADMIN_PASSWORD, NO_COLOR="1")
+        env.update(CONVEYOR_ADMIN_PASSWORD=ADMIN_PASSWORD, NO_COLOR="1", **(env_extra or {}))
         launcher = ["-m", "conveyor"]
         if profile_to is not None:
             launcher = [str(REPO_DIR / "bench" / "profiling.py"), str(profile_to)]
         command = [python, *launcher, "server", "--host", "127.0.0.1",
-                   "--port", str(port), "--data", str(data), "--workers", str(workers)]
+                   "--port", str(port), "--data", str(data),
+                   *(["--no-workers"] if workers is None else ["--workers", str(workers)])]
         if not sandbox:
             command.append("--no-sandbox")
         service = start_service("conveyor server", command, REPO_DIR, env,

@@ -58,6 +58,16 @@ class StampCollector:
                 partial.rename(self.stamps / sha)
 
     def close(self) -> None:
+        import socket
+
+        # close() alone leaves the thread blocked in accept() on the fd's number; once a
+        # later socket reuses that number, the stale thread steals its connections.
+        # shutdown() wakes accept() (EINVAL on Linux), so the thread ends first.
+        try:
+            self._socket.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._thread.join(timeout=5)
         self._socket.close()
 
 
