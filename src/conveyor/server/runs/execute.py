@@ -45,6 +45,7 @@ from conveyor.workflow.load import parse_workflow
 logger = logging.getLogger("conveyor.server.runs")
 
 HEARTBEAT_INTERVAL = 2.0  # seconds
+JOBS_IN_FLIGHT_PER_RUN = 256  # with workers: jobs of one run sent out at once, at most
 # Variables of the server itself that the steps of a run must not see.
 _SERVER_ONLY_ENV = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE")
 _SERVER_ONLY_PREFIX = "CONVEYOR_"
@@ -260,6 +261,10 @@ def _run_in_workspace(
         options.base_env = {**step_environment(), RUN_MARK_VARIABLE: run_mark(run.pk)}
         options.only_jobs = run.only_jobs
         options.max_step_log_bytes = max_step_log_bytes()
+        if launcher is not None:
+            # The workers' slots limit how many jobs run, not this machine's cores: a job
+            # in flight is only a waiting thread here (a matrix's max-parallel still holds).
+            options.max_parallel_jobs = JOBS_IN_FLIGHT_PER_RUN
         options.services = service_addresses(run.repository)
         options.service_advice = (
             f"`conveyor repo service {run.repository.name} {{name}}=HOST:PORT` "
