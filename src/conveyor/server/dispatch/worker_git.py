@@ -12,7 +12,6 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_http_methods
@@ -20,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from conveyor.server.dispatch.models import DispatchStatus, JobDispatch
 from conveyor.server.dispatch.worker_http import Refused, answered, attempt_of, over
 from conveyor.server.runs import workspace
+from conveyor.server.runs.artifacts import streamed_async
 
 _CHUNK = 256 * 1024
 _GIT_PROTOCOL = re.compile(r"version=[0-9]+(:version=[0-9]+)*")
@@ -108,7 +108,7 @@ def git_upload_pack(request: HttpRequest, dispatch_id: int) -> HttpResponse:
     )
     chunks = _pack_chunks(process, body)
     content: Iterator[bytes] | AsyncIterator[bytes]
-    content = _async(chunks) if isinstance(request, ASGIRequest) else chunks
+    content = streamed_async(chunks) if isinstance(request, ASGIRequest) else chunks
     response = StreamingHttpResponse(content, content_type="application/x-git-upload-pack-result")
     response["Cache-Control"] = "no-cache"
     return response
@@ -135,16 +135,3 @@ def _pack_chunks(process: subprocess.Popen, body: bytes) -> Iterator[bytes]:
             process.kill()
         process.wait()
         writer.join()
-
-
-_DONE = object()
-
-
-async def _async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    # Under ASGI a sync iterator would be read whole into memory before it is sent.
-    next_chunk = sync_to_async(lambda: next(chunks, _DONE), thread_sensitive=False)
-    while True:
-        chunk = await next_chunk()
-        if chunk is _DONE:
-            return
-        yield chunk  # type: ignore[misc]

@@ -87,7 +87,7 @@ def download(request: HttpRequest, artifact: Artifact, fmt: str) -> StreamingHtt
         chunks = _zip_chunks(artifact.path)
         content_type, filename = "application/zip", f"{artifact.name}.zip"
     content: Iterator[bytes] | AsyncIterator[bytes]
-    content = _async(chunks) if isinstance(request, ASGIRequest) else chunks
+    content = streamed_async(chunks) if isinstance(request, ASGIRequest) else chunks
     response = StreamingHttpResponse(content, content_type=content_type)
     quoted = filename.replace("\\", "_").replace('"', "_")
     response["Content-Disposition"] = f'attachment; filename="{quoted}"'
@@ -98,8 +98,9 @@ def download(request: HttpRequest, artifact: Artifact, fmt: str) -> StreamingHtt
     return response
 
 
-async def _async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
-    # Under ASGI a sync iterator would be read whole into memory before sending.
+async def streamed_async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` for a streamed response under ASGI, each read in a worker thread:
+    a sync iterator would be read whole into memory before it is sent."""
     next_chunk = sync_to_async(lambda: next(chunks, _DONE), thread_sensitive=False)
     while True:
         chunk = await next_chunk()
