@@ -98,7 +98,9 @@ def run_planned_job(
         if job is None:
             raise WorkflowInvalid(f"{workflow.path}: the plan's job {plan.job_id!r} is not in it")
     except WorkflowInvalid as invalid:
-        return _failed(plan, masker.mask(f"the job's workflow cannot be read: {invalid}"), emit)
+        return ended_unrun(
+            plan, Status.FAILURE, masker.mask(f"the job's workflow cannot be read: {invalid}"), emit
+        )
     shared = RunShared(
         workflow=run_workflow,
         options=options,
@@ -123,7 +125,8 @@ def run_planned_job(
         runner = JobRunner(shared, spec)
         return JobOutcome(runner.run(), runner.raw_outputs)
     except Exception as error:
-        return _failed(plan, masker.mask(f"internal error: {type(error).__name__}: {error}"), emit)
+        reason = masker.mask(f"internal error: {type(error).__name__}: {error}")
+        return ended_unrun(plan, Status.FAILURE, reason, emit)
 
 
 @lru_cache(maxsize=16)
@@ -132,12 +135,16 @@ def _parsed(path: str, source: str) -> Workflow:
     return parse_workflow(source, path)
 
 
-def _failed(plan: JobPlan, reason: str, emit: Callable[[Event], None]) -> JobOutcome:
+def ended_unrun(
+    plan: JobPlan, status: Status, reason: str, emit: Callable[[Event], None]
+) -> JobOutcome:
+    """A job that ends without running (it could not start, was cancelled while it
+    waited, its worker was lost): its ``JobFinished`` event emitted, and its outcome."""
     emit(
         JobFinished(
             job_key=plan.job_key,
             job_id=plan.event_job_id,
-            status=Status.FAILURE,
+            status=status,
             duration=0.0,
             reason=reason,
             name=plan.name,
@@ -148,7 +155,7 @@ def _failed(plan: JobPlan, reason: str, emit: Callable[[Event], None]) -> JobOut
         job_key=plan.job_key,
         job_id=plan.event_job_id,
         name=plan.name,
-        status=Status.FAILURE,
+        status=status,
         matrix=plan.matrix,
         reason=reason,
     )

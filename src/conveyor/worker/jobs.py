@@ -16,10 +16,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from conveyor.engine.events import Event, JobFinished, Status
-from conveyor.engine.job_from_plan import LocalSide, run_planned_job
-from conveyor.engine.plan import JobOutcome, JobPlan, PlanUnreadable
-from conveyor.engine.results import JobResult
+from conveyor.engine.events import Status
+from conveyor.engine.job_from_plan import LocalSide, ended_unrun, run_planned_job
+from conveyor.engine.plan import JobOutcome, JobPlan, PlanUnreadable, RunPlan, WorkflowFile
 from conveyor.executors.base import Cancellation
 from conveyor.server.dispatch.protocol import HEARTBEAT_SECONDS, job_path
 from conveyor.worker.channel import AttemptOver, EventChannel
@@ -244,25 +243,15 @@ def _workspace_name(repository: str) -> str:
 
 def failed_outcome(plan: JobPlan | Any, reason: str, emit: Any) -> JobOutcome:
     """The outcome of a job that could not start, its JobFinished event emitted."""
-    if isinstance(plan, JobPlan):
-        key, job_id, name, matrix = plan.job_key, plan.event_job_id, plan.name, plan.matrix
-    else:  # a plan that cannot be read: what can be seen of it
+    if not isinstance(plan, JobPlan):  # a plan that cannot be read: what can be seen of it
         data = plan if isinstance(plan, dict) else {}
         key = str(data.get("job_key") or "")
-        job_id = str(data.get("job_id") or key)
-        name = str(data.get("name") or key)
-        matrix = data.get("matrix") if isinstance(data.get("matrix"), dict) else {}
-    event: Event = JobFinished(
-        job_key=key,
-        job_id=job_id,
-        status=Status.FAILURE,
-        duration=0.0,
-        reason=reason,
-        name=name,
-        matrix=matrix,
-    )
-    emit(event)
-    result = JobResult(
-        job_key=key, job_id=job_id, name=name, status=Status.FAILURE, matrix=matrix, reason=reason
-    )
-    return JobOutcome(result)
+        matrix = data.get("matrix")
+        plan = JobPlan(
+            run=RunPlan(workflow=WorkflowFile("", ""), git={}),
+            job_id=str(data.get("job_id") or key),
+            job_key=key,
+            name=str(data.get("name") or key),
+            matrix=matrix if isinstance(matrix, dict) else {},
+        )
+    return ended_unrun(plan, Status.FAILURE, reason, emit)

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from conveyor.engine.events import Event, JobFinished, StepFinished
 from conveyor.engine.events import Status as EventStatus
+from conveyor.engine.job_from_plan import ended_unrun
 from conveyor.engine.plan import JobOutcome, JobPlan, PlanUnreadable
 from conveyor.engine.results import JobResult
 from conveyor.executors.base import Cancellation
@@ -76,11 +77,11 @@ class CeleryLauncher:
                     return outcome
             elif not plan.retry_on_worker_lost:
                 reason = earlier.reason or "its worker was lost while the server was stopped"
-                return _ended(plan, EventStatus.FAILURE, reason, emit)
+                return ended_unrun(plan, EventStatus.FAILURE, reason, emit)
             attempt = earlier.attempt + 1
         while True:
             if cancellation.cancelled:
-                return _ended(plan, EventStatus.CANCELLED, "cancelled", emit)
+                return ended_unrun(plan, EventStatus.CANCELLED, "cancelled", emit)
             token = secrets.token_urlsafe(32)
             queue = protocol.queue_for(plan.labels)
             dispatch = JobDispatch.objects.create(
@@ -149,7 +150,7 @@ class CeleryLauncher:
         try:
             unsent = send() if send is not None else None
             if unsent is not None:
-                outcome = _ended(plan, EventStatus.FAILURE, unsent, emit)
+                outcome = ended_unrun(plan, EventStatus.FAILURE, unsent, emit)
                 return outcome, ""
             outcome = self._await(entry, dispatch)
             if outcome is not None and outcome is entry.outcome and not entry.job_finished:
@@ -190,7 +191,7 @@ class CeleryLauncher:
                     reason="cancelled before a worker took it",
                 )
                 if withdrawn:
-                    return _ended(plan, EventStatus.CANCELLED, "cancelled", emit)
+                    return ended_unrun(plan, EventStatus.CANCELLED, "cancelled", emit)
             elif time.monotonic() - cancelled_at > cancel_bound():
                 reason = f"cancelled; its worker did not stop within {cancel_bound():.0f} s"
                 with entry.lock:
@@ -199,18 +200,18 @@ class CeleryLauncher:
                     ).update(status=DispatchStatus.LOST, finished_at=timezone.now(), reason=reason)
                 if stopped:
                     _close_open_steps(entry, EventStatus.CANCELLED, reason)
-                    return _ended(plan, EventStatus.CANCELLED, reason, emit)
+                    return ended_unrun(plan, EventStatus.CANCELLED, reason, emit)
         if entry.outcome is not None:
             return entry.outcome
         reason = entry.lost_reason or "worker lost"
         if entry.cancellation.cancelled:
             _close_open_steps(entry, EventStatus.CANCELLED, reason)
-            return _ended(plan, EventStatus.CANCELLED, f"cancelled; {reason}", emit)
+            return ended_unrun(plan, EventStatus.CANCELLED, f"cancelled; {reason}", emit)
         if plan.retry_on_worker_lost:
             _close_open_steps(entry, EventStatus.FAILURE, reason)
             return None
         _close_open_steps(entry, EventStatus.FAILURE, reason)
-        return _ended(plan, EventStatus.FAILURE, reason, emit)
+        return ended_unrun(plan, EventStatus.FAILURE, reason, emit)
 
 
 def _finished_from(outcome: JobOutcome, emit: Callable[[Event], None]) -> None:
@@ -250,33 +251,6 @@ def _close_open_steps(entry: registry.InFlight, status: EventStatus, reason: str
                 )
             )
         entry.open_steps.clear()
-
-
-def _ended(
-    plan: JobPlan, status: EventStatus, reason: str, emit: Callable[[Event], None]
-) -> JobOutcome:
-    """A job that ends here, not on a worker: its JobFinished, and its result."""
-    emit(
-        JobFinished(
-            job_key=plan.job_key,
-            job_id=plan.event_job_id,
-            status=status,
-            duration=0.0,
-            reason=reason,
-            name=plan.name,
-            matrix=plan.matrix,
-        )
-    )
-    return JobOutcome(
-        JobResult(
-            job_key=plan.job_key,
-            job_id=plan.event_job_id,
-            name=plan.name,
-            status=status,
-            matrix=plan.matrix,
-            reason=reason,
-        )
-    )
 
 
 def _earlier_outcome(plan: JobPlan, dispatch: JobDispatch) -> JobOutcome | None:
