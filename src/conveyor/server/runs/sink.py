@@ -137,6 +137,13 @@ class DatabaseSink:
         sink._resuming = True
         rows = list(run.jobs.all())
         sink._jobs = {row.job_key: row for row in rows}
+        # A job's row made at the start and not yet taken over by its first instance (a
+        # matrix leg's key differs): the first leg takes it, as it would have.
+        sink._placeholders = {
+            row.job_id: row
+            for row in rows
+            if row.job_key == row.job_id and row.status == Status.QUEUED
+        }
         sink._ended = {row.job_key for row in rows if row.status in _ENDED}
         try:
             earlier = PipelineTracker.from_snapshot(run.execution)
